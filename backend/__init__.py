@@ -1,0 +1,1 @@
+"""cityops: the city-operations command center service."""

@@ -1,0 +1,1 @@
+"""The city base map: boundaries, roads, buildings, cadastral parcels, underground pipelines."""

@@ -1,0 +1,77 @@
+"""Base-map tables. Geometry in EPSG:4326 plus a generated EPSG:3857 copy for tiles."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db.base import Base, FeatureMixin, geometry_columns
+
+
+class County(FeatureMixin, Base):
+    __tablename__ = "county"
+    __table_args__ = (FeatureMixin.source_unique("county"),)
+    code: Mapped[str] = mapped_column(sa.String(6), nullable=False)
+    name: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    name_en: Mapped[str | None] = mapped_column(sa.Text)
+    attribution: Mapped[str | None] = mapped_column(sa.Text)
+    geom, geom_3857 = geometry_columns("MULTIPOLYGON")
+
+
+class Township(FeatureMixin, Base):
+    __tablename__ = "townships"
+    __table_args__ = (FeatureMixin.source_unique("townships"),)
+    code: Mapped[str] = mapped_column(sa.String(9), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    kind: Mapped[str] = mapped_column(sa.Text, nullable=False)  # 街道 / 镇 / 开发区
+    geom, geom_3857 = geometry_columns("MULTIPOLYGON")
+
+
+class Road(FeatureMixin, Base):
+    __tablename__ = "roads"
+    __table_args__ = (FeatureMixin.source_unique("roads"),)
+    road_class: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    name: Mapped[str | None] = mapped_column(sa.Text)
+    speed_limit: Mapped[int | None] = mapped_column(sa.SmallInteger)  # km/h
+    lanes: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    rank: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False, server_default="0")
+    geom, geom_3857 = geometry_columns("LINESTRING")
+
+
+class Building(FeatureMixin, Base):
+    __tablename__ = "buildings"
+    __table_args__ = (FeatureMixin.source_unique("buildings"),)
+    name: Mapped[str | None] = mapped_column(sa.Text)
+    use: Mapped[str | None] = mapped_column(sa.Text)
+    floors: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
+    height: Mapped[float] = mapped_column(sa.Float, nullable=False)  # metres
+    geom, geom_3857 = geometry_columns("MULTIPOLYGON")
+
+
+class Parcel(FeatureMixin, Base):
+    __tablename__ = "parcels"
+    __table_args__ = (FeatureMixin.source_unique("parcels"),)
+    parcel_code: Mapped[str] = mapped_column(sa.String(19), nullable=False)
+    land_use: Mapped[str] = mapped_column(sa.String(4), nullable=False)  # GB/T 21010 code
+    land_use_name: Mapped[str | None] = mapped_column(sa.Text)
+    area_m2: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    ownership: Mapped[str] = mapped_column(sa.Text, nullable=False)  # 国有 / 集体
+    township_code: Mapped[str | None] = mapped_column(sa.String(9))
+    geom, geom_3857 = geometry_columns("MULTIPOLYGON")
+
+
+class Pipeline(FeatureMixin, Base):
+    __tablename__ = "pipelines"
+    __table_args__ = (
+        FeatureMixin.source_unique("pipelines"),
+        sa.CheckConstraint(
+            "network IN ('water_supply','drainage','gas','power','telecom','heating')",
+            name="network",
+        ),
+    )
+    network: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    diameter_mm: Mapped[int | None] = mapped_column(sa.Integer)
+    material: Mapped[str | None] = mapped_column(sa.Text)
+    depth_m: Mapped[float | None] = mapped_column(sa.Float)  # below ground, to the pipe's top
+    install_year: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    geom, geom_3857 = geometry_columns("LINESTRING")

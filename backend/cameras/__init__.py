@@ -1,0 +1,1 @@
+"""Video points (天网 / 雪亮 / traffic cameras)."""

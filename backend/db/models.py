@@ -1,0 +1,19 @@
+"""Imports every table so that Base.metadata is complete (alembic and tests use it)."""
+
+from backend.basemap.models import Building, County, Parcel, Pipeline, Road, Township
+from backend.cameras.models import Camera
+from backend.db.base import Base
+from backend.db.versions import LayerVersion
+from backend.grid.models import GridCell
+from backend.traffic.models import PilotSegment
+from backend.transit.models import BusLine, BusLineStop, BusStop
+
+FEATURE_TABLES = [
+    County, Township, Road, Building, Parcel, Pipeline, Camera, BusLine, BusStop, GridCell,
+    PilotSegment,
+]
+
+__all__ = [
+    "Base", "Building", "BusLine", "BusLineStop", "BusStop", "Camera", "County", "FEATURE_TABLES",
+    "GridCell", "LayerVersion", "Parcel", "PilotSegment", "Pipeline", "Road", "Township",
+]

@@ -1,0 +1,1 @@
+"""Grid cells (网格) for social-governance grid management."""

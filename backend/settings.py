@@ -1,0 +1,48 @@
+"""Typed settings from the environment (prefix CITYOPS_; DATABASE_URL is also read plainly)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITYOPS_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    # With no URL the managed local PostGIS under var/ is used (backend.db.local).
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("CITYOPS_DATABASE_URL", "DATABASE_URL")
+    )
+    database_name: str = "cityops"
+    var_dir: Path = PROJECT_ROOT / "var"
+    layers_dir: Path = PROJECT_ROOT / "layers"
+    scenarios_dir: Path = PROJECT_ROOT / "scenarios"
+    frontend_dist: Path = PROJECT_ROOT / "frontend" / "dist"
+    font_file: Path | None = None  # a CJK TTF/OTF for map glyphs; found on the system when unset
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db_pool_size: int = 10
+    # Tile service
+    tile_cache_bytes: int = 256 * 1024 * 1024
+    tile_cache_enabled: bool = True
+    # How long a read of the layers' data versions is trusted before asking the database again.
+    # 0 asks on every tile (tests); a CLI ingest in another process is seen within this time.
+    tile_version_ttl_s: float = 1.0
+    tile_max_age_s: int = 60
+    public_url: str | None = None  # base URL used in TileJSON and OGC links; request's when unset
+
+    @model_validator(mode="after")
+    def _production_needs_database(self) -> Settings:
+        if self.env == "production" and not self.database_url:
+            raise ValueError("CITYOPS_ENV=production requires DATABASE_URL")
+        return self
+
+
+def get_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

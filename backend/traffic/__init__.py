@@ -1,0 +1,1 @@
+"""Smart-traffic pilot: monitored road segments."""
