@@ -1,0 +1,1 @@
+"""Reads layers/ and scenarios/ into validated models (the only package that reads them)."""

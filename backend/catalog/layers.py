@@ -1,0 +1,219 @@
+"""The layer catalog: one YAML file per layer in layers/, validated strictly.
+
+Adding a layer is adding a file. Unknown keys are rejected; every problem names the
+file, the key and what was expected, so `cityops layers check` and the server's start
+give the same actionable message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+IDENT = r"^[a-z][a-z0-9_]*$"
+STYLE_TYPES = {"fill", "line", "circle", "symbol", "fill-extrusion", "heatmap"}
+STYLE_KEYS = {"type", "paint", "layout", "filter", "minzoom", "maxzoom", "id"}
+PUBLIC = "public"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Title(Strict):
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class FieldSpec(Strict):
+    name: Annotated[str, Field(pattern=IDENT)]
+    zh: str
+    en: str
+
+
+class LayerSource(Strict):
+    table: Annotated[str, Field(pattern=IDENT)]
+    key: Annotated[str, Field(pattern=IDENT)] = "id"
+    geometry_column: Annotated[str, Field(pattern=IDENT)] = "geom"
+    tile_geometry_column: Annotated[str, Field(pattern=IDENT)] = "geom_3857"
+
+
+class Rank(Strict):
+    """Which features a tile keeps first when the per-tile cap is reached."""
+
+    field: Annotated[str, Field(pattern=IDENT)]
+    order: Literal["asc", "desc"] = "desc"
+
+
+class Extrusion(Strict):
+    height: Annotated[str, Field(pattern=IDENT)]
+    base: Annotated[str, Field(pattern=IDENT)] | None = None
+
+
+class LayerSpec(Strict):
+    id: Annotated[str, Field(pattern=IDENT)]
+    title: Title
+    description: Title | None = None
+    department: str
+    domain: Literal[
+        "boundaries", "base", "utilities", "transport", "public_safety", "governance", "traffic"
+    ]
+    source: LayerSource
+    geometry: Literal["point", "line", "polygon"]
+    minzoom: Annotated[int, Field(ge=0, le=24)] = 0
+    maxzoom: Annotated[int, Field(ge=0, le=24)] = 22
+    fields: list[FieldSpec] = []
+    rank: Rank | None = None
+    feature_cap: Annotated[int, Field(ge=1, le=200_000)] = 20_000
+    style: list[dict[str, Any]] = Field(min_length=1)
+    extrusion: Extrusion | None = None
+    roles: list[str] = Field(min_length=1)
+    order: int = 0
+    visible: bool = True
+    synthetic: bool = False
+    attribution: str | None = None
+
+    @field_validator("style")
+    @classmethod
+    def _style_fragments(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for i, frag in enumerate(value):
+            unknown = set(frag) - STYLE_KEYS
+            if unknown:
+                raise ValueError(
+                    f"style[{i}] has unknown keys {sorted(unknown)}; allowed: {sorted(STYLE_KEYS)}"
+                )
+            if frag.get("type") not in STYLE_TYPES:
+                raise ValueError(
+                    f"style[{i}].type must be one of {sorted(STYLE_TYPES)}, got {frag.get('type')!r}"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> LayerSpec:
+        if self.minzoom > self.maxzoom:
+            raise ValueError(f"minzoom {self.minzoom} is above maxzoom {self.maxzoom}")
+        names = {f.name for f in self.fields}
+        if self.rank and self.rank.field not in names | {self.source.key}:
+            raise ValueError(f"rank.field {self.rank.field!r} must be one of the exposed fields")
+        if self.extrusion and self.extrusion.height not in names:
+            raise ValueError(f"extrusion.height {self.extrusion.height!r} must be an exposed field")
+        if self.extrusion and self.geometry != "polygon":
+            raise ValueError("extrusion needs a polygon layer")
+        return self
+
+    @property
+    def is_public(self) -> bool:
+        return PUBLIC in self.roles
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+
+class CatalogError(Exception):
+    """One or more layer files are invalid. `problems` are 'file: key: what was expected'."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _problems(path: Path, exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (typo?)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+        out.append(f"{path.name}: {key}: {msg}")
+    return out
+
+
+def load_layer_file(path: Path) -> LayerSpec:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise CatalogError([f"{path.name}: (file): not valid YAML: {exc}"]) from exc
+    if not isinstance(raw, dict):
+        raise CatalogError([f"{path.name}: (file): expected a mapping of keys"])
+    try:
+        spec = LayerSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise CatalogError(_problems(path, exc)) from exc
+    if spec.id != path.stem:
+        raise CatalogError([f"{path.name}: id: must equal the file name {path.stem!r}"])
+    return spec
+
+
+class LayerCatalog:
+    """All layers, in draw order."""
+
+    def __init__(self, layers: list[LayerSpec]) -> None:
+        self.layers = sorted(layers, key=lambda s: (s.order, s.id))
+        self._by_id = {s.id: s for s in self.layers}
+
+    def __contains__(self, layer_id: str) -> bool:
+        return layer_id in self._by_id
+
+    def __getitem__(self, layer_id: str) -> LayerSpec:
+        return self._by_id[layer_id]
+
+    def get(self, layer_id: str) -> LayerSpec | None:
+        return self._by_id.get(layer_id)
+
+    @property
+    def ids(self) -> list[str]:
+        return [s.id for s in self.layers]
+
+
+def load_catalog(
+    directory: Path, *, known_columns: dict[str, set[str]] | None = None
+) -> LayerCatalog:
+    """Load every *.yaml in `directory`. With `known_columns` (table -> columns), also check
+    that each layer's table and fields exist."""
+    problems: list[str] = []
+    layers: list[LayerSpec] = []
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise CatalogError([f"{directory}: no layer files (*.yaml) found"])
+    for path in files:
+        try:
+            spec = load_layer_file(path)
+        except CatalogError as exc:
+            problems.extend(exc.problems)
+            continue
+        if known_columns is not None:
+            problems.extend(_check_columns(path, spec, known_columns))
+        layers.append(spec)
+    if problems:
+        raise CatalogError(problems)
+    return LayerCatalog(layers)
+
+
+def _check_columns(path: Path, spec: LayerSpec, known: dict[str, set[str]]) -> list[str]:
+    table = spec.source.table
+    if table not in known:
+        return [f"{path.name}: source.table: no table {table!r}; known: {', '.join(sorted(known))}"]
+    cols = known[table]
+    out = []
+    for i, f in enumerate(spec.fields):
+        if f.name not in cols:
+            out.append(f"{path.name}: fields.{i}.name: {table} has no column {f.name!r}")
+    for key in ("key", "geometry_column", "tile_geometry_column"):
+        col = getattr(spec.source, key)
+        if col not in cols:
+            out.append(f"{path.name}: source.{key}: {table} has no column {col!r}")
+    return out
+
+
+def model_columns() -> dict[str, set[str]]:
+    """Columns of the tables the application defines (to check the catalog without a database)."""
+    from backend.db.models import Base
+
+    return {name: {c.name for c in t.columns} for name, t in Base.metadata.tables.items()}
