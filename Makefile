@@ -1,0 +1,88 @@
+# cityops: `make demo` runs the demo county, `make test` runs the test suite.
+# Both install what is missing first (Debian/Ubuntu packages, a virtualenv, the console build).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := frontend/node_modules/.installed
+FRONTEND_SRC := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig.json -type f 2>/dev/null)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test bench lint system apt python frontend serve clean help
+
+help:
+	@echo "make demo   - set up everything and run the Sixian demo on http://127.0.0.1:8000"
+	@echo "make test   - set up everything and run the test suite"
+	@echo "make bench  - tile benchmarks (not part of make test)"
+	@echo "make lint   - ruff"
+
+demo: system python frontend
+	$(BIN)/cityops demo $(DEMO_ARGS)
+
+test: system python frontend
+	$(BIN)/pytest
+
+bench: system python frontend
+	$(BIN)/python -m tests.perf.bench_tiles $(BENCH_ARGS)
+
+lint: python
+	$(BIN)/ruff check .
+	cd frontend && npm run typecheck
+
+serve: system python frontend
+	$(BIN)/cityops serve
+
+# --- system packages -------------------------------------------------------------------
+# Installs only what is missing: PostgreSQL + PostGIS for its major version, GDAL's tools
+# (an independent OGC client in the tests), Chromium (browser tests), a CJK font (map
+# labels), python3-venv. Node.js >= 20 is a prerequisite, checked here.
+system:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
+	command -v ogrinfo >/dev/null || missing="$$missing gdal-bin"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
+	$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then $(MAKE) --no-print-directory apt PKGS="$$missing"; fi; \
+	major=$$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1); \
+	if [ -n "$$major" ] && [ ! -f /usr/share/postgresql/$$major/extension/postgis.control ]; then \
+		$(MAKE) --no-print-directory apt PKGS="postgresql-$$major-postgis-3"; fi; \
+	node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' 2>/dev/null || { \
+		echo "Node.js >= 20 with npm is required to build the console (found: $$(node --version 2>/dev/null || echo none))."; \
+		echo "Install it from your distribution (Debian 13 / Ubuntu 24.04: apt-get install nodejs npm) or from nodejs.org."; \
+		exit 1; }
+
+apt:
+	@if command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
+		echo "Installing:$(PKGS)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(PKGS) >/dev/null; \
+	else \
+		echo "Missing system packages:$(PKGS)"; \
+		echo "Install them with: sudo apt-get install$(PKGS)"; exit 1; \
+	fi
+
+# --- python ----------------------------------------------------------------------------
+python: $(PY_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+# --- console ---------------------------------------------------------------------------
+frontend: frontend/dist/index.html
+
+$(NODE_STAMP): frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	touch $@
+
+frontend/dist/index.html: $(NODE_STAMP) $(FRONTEND_SRC)
+	cd frontend && npm run build
+
+clean:
+	-$(BIN)/cityops db stop
+	rm -rf $(VENV) frontend/node_modules frontend/dist var

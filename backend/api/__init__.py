@@ -1,0 +1,1 @@
+"""Dependency aliases and router assembly only."""

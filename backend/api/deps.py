@@ -1,0 +1,44 @@
+"""What routes depend on: the application's resources, built once in the lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import Engine
+
+from backend.catalog.layers import LayerCatalog
+from backend.maps.service import county_bounds
+from backend.settings import Settings
+from tiles.service import TileService
+
+if TYPE_CHECKING:
+    from tiles.glyphs import GlyphStore
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    engine: Engine
+    catalog: LayerCatalog
+    tiles: TileService
+    glyphs: GlyphStore | None
+    _bounds: list[float] | None = field(default=None, repr=False)
+
+    def base_url(self, request: Request) -> str:
+        if self.settings.public_url:
+            return self.settings.public_url.rstrip("/")
+        return str(request.base_url).rstrip("/")
+
+    def county_bounds(self) -> list[float]:
+        if self._bounds is None:
+            self._bounds = county_bounds(self.engine)
+        return self._bounds
+
+
+def get_resources(request: Request) -> Resources:
+    return request.app.state.resources
+
+
+AppState = Annotated[Resources, Depends(get_resources)]

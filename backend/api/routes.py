@@ -1,0 +1,21 @@
+"""Router assembly: every router of the application, in one list."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from backend.auth.permissions import Permission, requires
+from backend.maps.router import router as maps_router
+from backend.ogc.router import router as ogc_router
+
+health = APIRouter()
+
+
+@health.get("/api/health", dependencies=[requires(Permission.PUBLIC)])
+def get_health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def include_routers(app: FastAPI) -> None:
+    for router in (health, maps_router, ogc_router):
+        app.include_router(router)

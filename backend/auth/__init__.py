@@ -1,0 +1,1 @@
+"""Authentication and authorisation (users and roles arrive with the grid-incidents work)."""

@@ -1,0 +1,38 @@
+"""The one place where each route's permission is declared.
+
+Every route declares `dependencies=[requires(Permission.X)]`. Until users and roles exist
+(the grid-incidents work), the check admits everyone; the declarations are what the
+role x route matrix will be generated from, so no route can be added without one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from fastapi import Depends, Request
+from fastapi.params import Depends as DependsParam
+
+
+class Permission(StrEnum):
+    PUBLIC = "public"                 # health, login, public layers, OGC landing, Open311 reads
+    LAYERS_READ = "layers:read"       # the catalog and tiles/features of non-public layers
+    FEATURES_READ = "features:read"   # OGC API Features items of non-public layers
+    DATA_WRITE = "data:write"         # ingest and edits
+
+
+def requires(permission: Permission) -> DependsParam:
+    def check(request: Request) -> Permission:
+        request.state.permission = permission
+        return permission
+
+    check.permission = permission  # type: ignore[attr-defined]  # read by the route audit
+    return Depends(check)
+
+
+def declared_permission(route: object) -> Permission | None:
+    """The permission a route declared (None when it declared none: a defect)."""
+    for dep in getattr(route, "dependencies", []) or []:
+        perm = getattr(dep.dependency, "permission", None)
+        if perm is not None:
+            return perm
+    return None

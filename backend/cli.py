@@ -1,0 +1,140 @@
+"""The `cityops` command: serve, demo, db, ingest, layers check."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from backend.errors import CityOpsError
+from backend.settings import Settings, get_settings
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _prepare_database(settings: Settings) -> None:
+    """Create/start the database and bring the schema to the newest migration."""
+    from backend.db.engine import ensure_database
+    from backend.db.migrate import upgrade
+
+    upgrade(ensure_database(settings))
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from backend.main import create_app
+
+    _prepare_database(settings)
+    host, port = args.host or settings.host, args.port or settings.port
+    print(f"cityops: serving on http://{host}:{port}", flush=True)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        workers=1,
+        timeout_graceful_shutdown=3,
+    )
+    return 0
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.db.engine import local_cluster
+
+    cluster = local_cluster(settings)
+    if args.action == "upgrade":
+        _prepare_database(settings)
+        print("database is at the newest migration")
+    elif args.action == "start":
+        if settings.database_url:
+            print("DATABASE_URL is set: the managed database is not used")
+            return 1
+        cluster.ensure_running()
+        print(json.dumps(cluster.status(), indent=2))
+    elif args.action == "stop":
+        print("stopped" if cluster.stop() else "not running")
+    elif args.action == "status":
+        status = cluster.status()
+        status["database_url_set"] = bool(settings.database_url)
+        print(json.dumps(status, indent=2))
+        return 0 if status["running"] or settings.database_url else 3
+    return 0
+
+
+def cmd_layers(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.catalog.layers import CatalogError, load_catalog, model_columns
+
+    directory = Path(args.dir) if args.dir else settings.layers_dir
+    try:
+        catalog = load_catalog(directory, known_columns=model_columns())
+    except CatalogError as exc:
+        print(f"{len(exc.problems)} problem(s) in {directory}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print(f"{len(catalog.layers)} layers OK: {', '.join(catalog.ids)}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.demo import prepare_demo
+
+    started = time.perf_counter()
+    _prepare_database(settings)
+    prepare_demo(settings, scale=args.scale, force=args.force, regenerate=args.regenerate)
+    print(f"demo ready in {time.perf_counter() - started:.1f} s", flush=True)
+    if args.no_serve:
+        return 0
+    return cmd_serve(args, settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cityops", description="City operations center")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(handler=cmd_serve)
+
+    demo = sub.add_parser("demo", help="load the Sixian demo county and serve it")
+    demo.add_argument("--scale", type=float, default=1.0, help="county size, 1.0 = full")
+    demo.add_argument(
+        "--force",
+        action="store_true",
+        help="load even into a non-empty external database (DATABASE_URL)",
+    )
+    demo.add_argument("--regenerate", action="store_true", help="rebuild the demo data")
+    demo.add_argument("--no-serve", action="store_true", help="load only, do not serve")
+    demo.add_argument("--host")
+    demo.add_argument("--port", type=int)
+    demo.set_defaults(handler=cmd_demo)
+
+    db = sub.add_parser("db", help="the database: upgrade, or manage the local cluster")
+    db.add_argument("action", choices=["upgrade", "start", "stop", "status"])
+    db.set_defaults(handler=cmd_db)
+
+    layers = sub.add_parser("layers", help="the layer catalog")
+    layers.add_argument("action", choices=["check"])
+    layers.add_argument("--dir", help="folder of layer YAML files (default: layers/)")
+    layers.set_defaults(handler=cmd_layers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args, get_settings())
+    except CityOpsError as exc:
+        print(f"cityops: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""`cityops demo`: make sure the Sixian demo county is loaded (built once, then reused)."""
+
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+
+from backend.db.engine import create_engine, resolve_urls
+from backend.db.models import FEATURE_TABLES
+from backend.errors import Conflict
+from backend.settings import Settings
+
+DEMO_SOURCE = "demo:sixian"
+
+
+def _counts(conn: sa.Connection) -> tuple[int, int]:
+    """(rows from the demo source, rows from any other source) over all feature tables."""
+    demo = other = 0
+    for model in FEATURE_TABLES:
+        table = model.__table__
+        row = conn.execute(
+            sa.select(
+                sa.func.count().filter(table.c.source == DEMO_SOURCE),
+                sa.func.count().filter(table.c.source != DEMO_SOURCE),
+            )
+        ).one()
+        demo, other = demo + row[0], other + row[1]
+    return demo, other
+
+
+def prepare_demo(
+    settings: Settings, *, scale: float = 1.0, force: bool = False, regenerate: bool = False
+) -> dict[str, int]:
+    from backend.county import build_county, load_county, load_recipe
+
+    urls = resolve_urls(settings)
+    engine = create_engine(urls.app, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            demo_rows, other_rows = _counts(conn)
+        if demo_rows and not regenerate:
+            print(
+                f"demo county already loaded ({demo_rows} features); "
+                "use --regenerate to rebuild it",
+                flush=True,
+            )
+            return {}
+        if not urls.managed and other_rows and not force:
+            raise Conflict(
+                f"The database at DATABASE_URL already holds {other_rows} features from other "
+                "sources; refusing to load the demo county into it. Use --force to load anyway."
+            )
+        t0 = time.perf_counter()
+        county = build_county(load_recipe(), scale=scale)
+        t1 = time.perf_counter()
+        counts = load_county(engine, county, replace=True)
+        t2 = time.perf_counter()
+    finally:
+        engine.dispose()
+    width = max(len(k) for k in counts)
+    print(
+        f"Sixian demo county (scale {scale}): built in {t1 - t0:.1f} s, loaded in {t2 - t1:.1f} s",
+        flush=True,
+    )
+    for table, n in counts.items():
+        print(f"  {table:<{width}}  {n:>8,}", flush=True)
+    return counts

@@ -1,0 +1,91 @@
+"""The application factory. Nothing is built at import time: resources open in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from backend.api import errors
+from backend.api.deps import Resources
+from backend.api.routes import include_routers
+from backend.auth.permissions import Permission, requires
+from backend.catalog.layers import load_catalog, model_columns
+from backend.db.engine import create_engine, resolve_urls
+from backend.maps.service import build_tile_service
+from backend.settings import Settings, get_settings
+
+log = logging.getLogger("cityops")
+mimetypes.add_type("text/javascript", ".mjs")  # MapLibre 5+ ships ES modules
+
+NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>cityops</title>
+<body style="background:#06111d;color:#cfe3f5;font-family:sans-serif;padding:2em">
+<h1>前端尚未构建 · The console is not built</h1>
+<p>Run <code>make demo</code>, or build it:
+<code>cd frontend &amp;&amp; npm ci &amp;&amp; npm run build</code></p>
+<p>API: <a style="color:#4fc3f7" href="/api/layers">/api/layers</a> ·
+<a style="color:#4fc3f7" href="/ogc/">/ogc/</a></p></body>"""
+
+
+def _glyph_store(settings: Settings):  # noqa: ANN202 - optional import
+    try:
+        from tiles.glyphs import GlyphStore, find_cjk_font
+    except ImportError:
+        return None
+    try:
+        font = find_cjk_font(settings.font_file)
+    except FileNotFoundError as exc:
+        log.warning("Map labels disabled: %s", exc)
+        return None
+    return GlyphStore(font, settings.var_dir / "glyphs")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    # Fail fast on a broken layer file, before any connection is opened.
+    catalog = load_catalog(settings.layers_dir, known_columns=model_columns())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        urls = resolve_urls(settings)
+        engine = create_engine(urls.app, pool_size=settings.db_pool_size)
+        app.state.resources = Resources(
+            settings=settings,
+            engine=engine,
+            catalog=catalog,
+            tiles=build_tile_service(
+                catalog,
+                engine,
+                cache_bytes=settings.tile_cache_bytes,
+                cache_enabled=settings.tile_cache_enabled,
+                version_ttl=settings.tile_version_ttl_s,
+            ),
+            glyphs=_glyph_store(settings),
+        )
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="cityops",
+        summary="泗县城市综合运行管理平台 · City operations: layers, tiles, features",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    include_routers(app)
+    if (settings.frontend_dist / "index.html").exists():
+        app.mount("/", StaticFiles(directory=settings.frontend_dist, html=True), name="console")
+    else:
+
+        @app.get("/", include_in_schema=False, dependencies=[requires(Permission.PUBLIC)])
+        def not_built() -> HTMLResponse:
+            return HTMLResponse(NOT_BUILT)
+
+    return app

@@ -1,0 +1,1 @@
+"""Maps: the layer catalog over HTTP, vector tiles, TileJSON and glyphs."""

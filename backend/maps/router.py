@@ -1,0 +1,98 @@
+"""Thin routes: the layer catalog, vector tiles (single and merged), TileJSON, glyphs."""
+
+from __future__ import annotations
+
+import gzip
+import re
+
+from fastapi import APIRouter, Request, Response
+
+from backend.api.deps import AppState
+from backend.api.responses import JSONBytes
+from backend.auth.permissions import Permission, requires
+from backend.errors import InvalidInput, NotConfigured
+from backend.maps.service import catalog_payload
+from tiles.errors import InvalidTile
+
+router = APIRouter()
+MVT = "application/vnd.mapbox-vector-tile"
+RANGE = re.compile(r"^(\d+)-(\d+)$")
+
+
+def _ids(layers: str) -> list[str]:
+    return [part.strip() for part in layers.split(",") if part.strip()]
+
+
+def _int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidTile(f"{name} must be an integer, got {value!r}") from None
+
+
+@router.get("/api/layers", dependencies=[requires(Permission.PUBLIC)])
+def list_layers(state: AppState) -> JSONBytes:
+    return JSONBytes(catalog_payload(state.catalog, state.engine))
+
+
+@router.get("/tiles/{layers}.json", dependencies=[requires(Permission.PUBLIC)])
+def tilejson(layers: str, request: Request, state: AppState) -> JSONBytes:
+    service = state.tiles
+    resolved = service.resolve(_ids(layers))
+    base = state.base_url(request)
+    url = f"{base}/tiles/{','.join(la.id for la in resolved)}/{{z}}/{{x}}/{{y}}.mvt"
+    bounds = state.county_bounds()
+    tj = resolved[0].tilejson(url, bounds)
+    if len(resolved) > 1:
+        tj["name"] = ",".join(la.id for la in resolved)
+        tj["minzoom"] = min(la.minzoom for la in resolved)
+        tj["maxzoom"] = max(la.maxzoom for la in resolved)
+        tj["vector_layers"] = [la.vector_layer() for la in resolved]
+        tj["description"] = "; ".join(la.description for la in resolved)
+        tj.pop("attribution", None)
+        attributions = [la.attribution for la in resolved if la.attribution]
+        if attributions:
+            tj["attribution"] = "; ".join(attributions)
+    return JSONBytes(tj)
+
+
+@router.get("/tiles/{layers}/{z}/{x}/{y}.mvt", dependencies=[requires(Permission.PUBLIC)])
+def tile(layers: str, z: str, x: str, y: str, request: Request, state: AppState) -> Response:
+    zi, xi, yi = _int("z", z), _int("x", x), _int("y", y)
+    service = state.tiles
+    etag, _ = service.etag(_ids(layers), zi, xi, yi)
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={state.settings.tile_max_age_s}",
+        "Vary": "Accept-Encoding",
+    }
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    result = service.get(_ids(layers), zi, xi, yi)
+    if result.data is None:
+        return Response(status_code=204, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(result.data, media_type=MVT, headers=headers)
+    return Response(gzip.decompress(result.data), media_type=MVT, headers=headers)
+
+
+@router.get("/glyphs/{fontstack}/{glyph_range}.pbf", dependencies=[requires(Permission.PUBLIC)])
+def glyphs(fontstack: str, glyph_range: str, state: AppState) -> Response:
+    m = RANGE.match(glyph_range)
+    if not m or int(m.group(2)) != int(m.group(1)) + 255 or int(m.group(1)) % 256:
+        raise InvalidInput(
+            f"Glyph range {glyph_range!r} is invalid: expected START-END with START a multiple "
+            "of 256 and END = START + 255, e.g. 0-255 or 19968-20223"
+        )
+    store = state.glyphs
+    if store is None:
+        raise NotConfigured(
+            "No CJK font is installed for map labels: apt-get install fonts-noto-cjk"
+        )
+    data = store.get(fontstack.split(",")[0].strip(), int(m.group(1)))
+    return Response(
+        data,
+        media_type="application/x-protobuf",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )

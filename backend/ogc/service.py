@@ -1,0 +1,185 @@
+"""Feature queries for OGC API - Features. Filters are bound parameters on the layer's
+EPSG:4326 geometry (indexed); only the catalog's exposed fields are read or filtered."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from backend.catalog.layers import LayerCatalog, LayerSpec
+from backend.db.models import Base
+from backend.errors import InvalidInput, NotFound
+
+MAX_LIMIT = 10_000
+DEFAULT_LIMIT = 100
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+@dataclass(frozen=True)
+class Page:
+    features: list[dict[str, Any]]
+    number_matched: int
+
+
+def collection(catalog: LayerCatalog, collection_id: str) -> LayerSpec:
+    spec = catalog.get(collection_id)
+    if spec is None:
+        raise NotFound(
+            f"No collection {collection_id!r}. Collections: {', '.join(catalog.ids)}",
+            collections=catalog.ids,
+        )
+    return spec
+
+
+def _table(spec: LayerSpec) -> sa.Table:
+    return Base.metadata.tables[spec.source.table]
+
+
+def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
+    if raw is None:
+        return None
+    parts = raw.split(",")
+    if len(parts) not in (4, 6):
+        raise InvalidInput(
+            f"bbox must be 4 numbers 'minLon,minLat,maxLon,maxLat' (or 6 with heights), got {raw!r}"
+        )
+    try:
+        nums = [float(p) for p in parts]
+    except ValueError:
+        raise InvalidInput(f"bbox must contain only numbers, got {raw!r}") from None
+    if not all(math.isfinite(n) for n in nums):
+        raise InvalidInput(f"bbox must contain finite numbers, got {raw!r}")
+    if len(nums) == 6:
+        nums = [nums[0], nums[1], nums[3], nums[4]]
+    minx, miny, maxx, maxy = nums
+    if not (
+        -180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90
+    ):
+        raise InvalidInput(
+            f"bbox {raw!r} is outside longitude -180..180 / latitude -90..90 (order: lon,lat)"
+        )
+    if minx > maxx or miny > maxy:
+        raise InvalidInput(f"bbox {raw!r} has min above max: use minLon,minLat,maxLon,maxLat")
+    return minx, miny, maxx, maxy
+
+
+def _coerce(spec: LayerSpec, column: sa.Column, raw: str) -> Any:
+    try:
+        py = column.type.python_type
+    except NotImplementedError:
+        return raw
+    try:
+        if py is bool:
+            if raw.lower() in ("true", "1"):
+                return True
+            if raw.lower() in ("false", "0"):
+                return False
+            raise ValueError(raw)
+        if py in (int, float):
+            return py(raw)
+    except ValueError:
+        raise InvalidInput(
+            f"Filter {column.name}={raw!r} on {spec.id}: expected a {py.__name__} value"
+        ) from None
+    return raw
+
+
+def _where(
+    spec: LayerSpec, bbox: tuple[float, float, float, float] | None, filters: dict[str, str]
+) -> list[sa.ColumnElement[bool]]:
+    table = _table(spec)
+    geom = table.c[spec.source.geometry_column]
+    clauses: list[sa.ColumnElement[bool]] = []
+    if bbox:
+        envelope = sa.func.ST_MakeEnvelope(*bbox, 4326)
+        clauses.append(sa.func.ST_Intersects(geom, envelope))
+    exposed = set(spec.field_names)
+    for name, value in filters.items():
+        if name not in exposed:
+            raise InvalidInput(
+                f"Unknown query parameter {name!r} for {spec.id}. Filterable properties: "
+                f"{', '.join(spec.field_names)}; other parameters: bbox, limit, offset, f",
+            )
+        column = table.c[name]
+        clauses.append(column == _coerce(spec, column, value))
+    return clauses
+
+
+def _feature(spec: LayerSpec, row: sa.Row) -> dict[str, Any]:
+    mapping = row._mapping
+    return {
+        "type": "Feature",
+        "id": mapping["__id"],
+        "geometry": orjson.loads(mapping["__geojson"]),
+        "properties": {f: mapping[f] for f in spec.field_names},
+    }
+
+
+def _select(spec: LayerSpec) -> sa.Select:
+    table = _table(spec)
+    geom = table.c[spec.source.geometry_column]
+    return sa.select(
+        table.c[spec.source.key].label("__id"),
+        sa.func.ST_AsGeoJSON(geom, 7).label("__geojson"),
+        *[table.c[f] for f in spec.field_names],
+    )
+
+
+def items(
+    engine: Engine,
+    spec: LayerSpec,
+    *,
+    bbox: tuple[float, float, float, float] | None,
+    filters: dict[str, str],
+    limit: int,
+    offset: int,
+) -> Page:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    if offset < 0:
+        raise InvalidInput(f"offset must be 0 or more, got {offset}")
+    table = _table(spec)
+    where = _where(spec, bbox, filters)
+    query = _select(spec).where(*where).order_by(table.c[spec.source.key]).limit(limit)
+    count = sa.select(sa.func.count()).select_from(table).where(*where)
+    with engine.connect() as conn:
+        rows = conn.execute(query.offset(offset)).all()
+        matched = conn.execute(count).scalar_one()
+    return Page([_feature(spec, r) for r in rows], int(matched))
+
+
+def item(engine: Engine, spec: LayerSpec, feature_id: str) -> dict[str, Any]:
+    table = _table(spec)
+    key = table.c[spec.source.key]
+    try:
+        key_value = _coerce(spec, key, feature_id)
+    except InvalidInput:
+        raise NotFound(f"No feature {feature_id!r} in {spec.id}") from None
+    with engine.connect() as conn:
+        row = conn.execute(_select(spec).where(key == key_value)).first()
+    if row is None:
+        raise NotFound(f"No feature {feature_id!r} in {spec.id}")
+    return _feature(spec, row)
+
+
+def extent(engine: Engine, spec: LayerSpec) -> list[float] | None:
+    table = _table(spec)
+    geom = table.c[spec.source.geometry_column]
+    box = sa.func.ST_Extent(geom)
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(
+                sa.func.ST_XMin(box),
+                sa.func.ST_YMin(box),
+                sa.func.ST_XMax(box),
+                sa.func.ST_YMax(box),
+            )
+        ).first()
+    if not row or row[0] is None:
+        return None
+    return [round(float(v), 7) for v in row]

@@ -1,0 +1,166 @@
+"""Vector tiles (MVT) from PostGIS tables with ST_AsMVT; several layers merged into one tile.
+
+Each layer filters on its stored EPSG:3857 geometry with `&&` against the tile envelope
+widened by the buffer (so the GiST index is used and nothing is cut at tile edges), keeps
+at most `feature_cap` features ranked by the layer's significance key (not by id), and
+encodes them with ST_AsMVTGeom. Merged tiles are the concatenation of one ST_AsMVT per
+layer, which is itself a valid MVT with one named layer per source. All values are bound
+parameters; identifiers are quoted by psycopg2.sql.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg2 import sql
+
+EXTENT = 4096
+BUFFER = 64  # in tile units: 64/4096 of a tile on each side
+
+Connect = Callable[[], AbstractContextManager[Any]]  # yields a DB-API (psycopg2) connection
+
+
+@dataclass(frozen=True)
+class VectorLayer:
+    """What the engine needs to know about one table-backed layer."""
+
+    id: str
+    table: str
+    fields: tuple[str, ...]
+    minzoom: int = 0
+    maxzoom: int = 22
+    key: str = "id"
+    tile_geometry: str = "geom_3857"
+    rank_field: str | None = None
+    rank_desc: bool = True
+    feature_cap: int = 20_000
+    description: str = ""
+    attribution: str | None = None
+    field_types: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return (self.table,)
+
+    def in_zoom(self, z: int) -> bool:
+        return self.minzoom <= z <= self.maxzoom
+
+    def tilejson(self, tile_url: str, bounds: list[float] | None) -> dict[str, Any]:
+        tj: dict[str, Any] = {
+            "tilejson": "3.0.0",
+            "name": self.id,
+            "description": self.description,
+            "scheme": "xyz",
+            "tiles": [tile_url],
+            "minzoom": self.minzoom,
+            "maxzoom": self.maxzoom,
+            "vector_layers": [self.vector_layer()],
+        }
+        if self.attribution:
+            tj["attribution"] = self.attribution
+        if bounds:
+            tj["bounds"] = bounds
+            tj["center"] = [
+                round((bounds[0] + bounds[2]) / 2, 6),
+                round((bounds[1] + bounds[3]) / 2, 6),
+                max(self.minzoom, min(12, self.maxzoom)),
+            ]
+        return tj
+
+    def vector_layer(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "description": self.description,
+            "minzoom": self.minzoom,
+            "maxzoom": self.maxzoom,
+            "fields": {f: self.field_types.get(f, "String") for f in self.fields},
+        }
+
+
+def layer_query(layer: VectorLayer, index: int) -> sql.Composed:
+    """One ST_AsMVT sub-select for `layer`; parameters are %(z)s %(x)s %(y)s and the cap."""
+    t = sql.Identifier
+    columns = sql.SQL(", ").join(sql.SQL("t.{}").format(t(f)) for f in layer.fields)
+    order = sql.SQL("")
+    if layer.rank_field:
+        direction = sql.SQL("DESC NULLS LAST" if layer.rank_desc else "ASC NULLS LAST")
+        order = sql.SQL("ORDER BY t.{} {}, t.{}").format(
+            t(layer.rank_field), direction, t(layer.key)
+        )
+    select_cols = sql.SQL(", {}").format(columns) if layer.fields else sql.SQL("")
+    return sql.SQL(
+        "COALESCE((SELECT ST_AsMVT(q, {name}, {extent}, 'geom', 'fid') FROM ("
+        " SELECT t.{key} AS fid,"
+        " ST_AsMVTGeom(t.{geom}, env.tile, {extent}, {buffer}, true) AS geom{cols}"
+        " FROM {table} t, env"
+        " WHERE t.{geom} && env.area {order} LIMIT {cap}"
+        ") q WHERE q.geom IS NOT NULL), ''::bytea)"
+    ).format(
+        name=sql.Literal(layer.id),
+        extent=sql.Literal(EXTENT),
+        buffer=sql.Literal(BUFFER),
+        key=t(layer.key),
+        geom=t(layer.tile_geometry),
+        cols=select_cols,
+        table=t(layer.table),
+        order=order,
+        cap=sql.Placeholder(f"cap{index}"),
+    )
+
+
+def tile_query(layers: Sequence[VectorLayer]) -> sql.Composed:
+    """The whole tile: one row, one bytea column (the concatenated layers)."""
+    parts = sql.SQL(" || ").join(layer_query(layer, i) for i, layer in enumerate(layers))
+    return sql.SQL(
+        "WITH env AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS tile,"
+        " ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {margin}) AS area)"
+        " SELECT {parts}"
+    ).format(margin=sql.Literal(BUFFER / EXTENT), parts=parts)
+
+
+def tile_params(layers: Sequence[VectorLayer], z: int, x: int, y: int) -> dict[str, int]:
+    params = {"z": z, "x": x, "y": y}
+    params.update({f"cap{i}": layer.feature_cap for i, layer in enumerate(layers)})
+    return params
+
+
+class PostGISRenderer:
+    """Renders raw (uncompressed) MVT bytes for a list of layers."""
+
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
+        self._sql_cache: dict[tuple[str, ...], str] = {}
+
+    def _sql(self, layers: Sequence[VectorLayer], conn: Any) -> str:
+        key = tuple(layer.id for layer in layers)
+        text = self._sql_cache.get(key)
+        if text is None:
+            text = tile_query(layers).as_string(conn)
+            self._sql_cache[key] = text
+        return text
+
+    def render(self, layers: Sequence[VectorLayer], z: int, x: int, y: int) -> bytes:
+        with self._connect() as conn:
+            with conn.cursor() as cur:
+                cur.execute(self._sql(layers, conn), tile_params(layers, z, x, y))
+                row = cur.fetchone()
+            conn.rollback()  # read-only: end the implicit transaction before the pool reuses it
+        return bytes(row[0]) if row and row[0] is not None else b""
+
+    def bounds(self, layer: VectorLayer, geometry_column: str = "geom") -> list[float] | None:
+        """Extent in EPSG:4326 of a layer's data (None when empty)."""
+        query = sql.SQL(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent({g}) AS e"
+            " FROM {t}) s"
+        ).format(g=sql.Identifier(geometry_column), t=sql.Identifier(layer.table))
+        with self._connect() as conn:
+            with conn.cursor() as cur:
+                cur.execute(query)
+                row = cur.fetchone()
+            conn.rollback()
+        if not row or row[0] is None:
+            return None
+        return [round(float(v), 6) for v in row]
