@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from backend.db.engine import DatabaseUrls, create_engine, drop_database, ensure_database
@@ -16,6 +17,7 @@ from backend.db.migrate import upgrade
 from backend.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+SMALL_SCALE = 0.02  # the demo county at 2 %: a few seconds to build and load
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +57,49 @@ def admin_engine(db_urls: DatabaseUrls) -> Iterator[Engine]:
 def table_count(engine: Engine, table: str) -> int:
     with engine.connect() as conn:
         return conn.execute(sa.text(f'SELECT count(*) FROM "{table}"')).scalar_one()
+
+
+@pytest.fixture(scope="session")
+def county(engine: Engine) -> dict[str, int]:
+    """The small demo county, loaded once per session. Tests must not delete its rows."""
+    from backend.county import build_county, load_county, load_recipe
+
+    return load_county(engine, build_county(load_recipe(), scale=SMALL_SCALE))
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, county: dict[str, int]):  # noqa: ANN201
+    from backend.main import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def client(app) -> Iterator[TestClient]:  # noqa: ANN001
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def live_server(app) -> Iterator[str]:  # noqa: ANN001
+    """The app served by uvicorn on a free loopback port, in a thread (for GDAL and Chromium)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

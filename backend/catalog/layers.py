@@ -85,10 +85,10 @@ class LayerSpec(Strict):
                 raise ValueError(
                     f"style[{i}] has unknown keys {sorted(unknown)}; allowed: {sorted(STYLE_KEYS)}"
                 )
-            if frag.get("type") not in STYLE_TYPES:
-                raise ValueError(
-                    f"style[{i}].type must be one of {sorted(STYLE_TYPES)}, got {frag.get('type')!r}"
-                )
+            kind = frag.get("type")
+            if kind not in STYLE_TYPES:
+                allowed = sorted(STYLE_TYPES)
+                raise ValueError(f"style[{i}].type must be one of {allowed}, got {kind!r}")
         return value
 
     @model_validator(mode="after")

@@ -1,0 +1,96 @@
+"""Migrations from empty, the managed cluster, and the app role's limits."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import ProgrammingError
+
+from backend.db.engine import create_engine, drop_database, ensure_database, local_cluster
+from backend.db.migrate import current_revision, upgrade
+from backend.db.models import FEATURE_TABLES
+from backend.settings import Settings
+
+FEATURE_TABLE_NAMES = sorted(m.__tablename__ for m in FEATURE_TABLES)
+
+
+@pytest.fixture()
+def scratch(settings: Settings):  # noqa: ANN201
+    """A second, empty database, dropped afterwards."""
+    if settings.database_url:
+        pytest.skip("needs the managed cluster to create a scratch database")
+    scratch = settings.model_copy(update={"database_name": f"{settings.database_name}_scratch"})
+    drop_database(scratch)
+    yield scratch
+    drop_database(scratch)
+
+
+def test_migrations_from_empty_create_every_table(scratch: Settings) -> None:
+    urls = ensure_database(scratch)
+    assert current_revision(urls.admin) is None
+    upgrade(urls)
+    assert current_revision(urls.admin) == "0001"
+    engine = create_engine(urls.admin, pool_size=1)
+    with engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+        assert set(FEATURE_TABLE_NAMES) <= tables
+        # every feature table has a generated EPSG:3857 copy with its own GiST index
+        rows = conn.execute(sa.text(
+            "SELECT c.table_name, c.is_generated, c.generation_expression "
+            "FROM information_schema.columns c WHERE c.column_name = 'geom_3857'"
+        )).all()
+        assert {r.table_name for r in rows} == set(FEATURE_TABLE_NAMES)
+        assert all(r.is_generated == "ALWAYS" for r in rows)
+        indexed = {r[0] for r in conn.execute(sa.text(
+            "SELECT tablename FROM pg_indexes WHERE indexdef LIKE '%USING gist (geom_3857)%'"
+        ))}
+        assert indexed == set(FEATURE_TABLE_NAMES)
+        srids = dict(conn.execute(sa.text(
+            "SELECT f_table_name || '.' || f_geometry_column, srid FROM geometry_columns"
+        )).all())
+        assert srids["parcels.geom"] == 4326 and srids["parcels.geom_3857"] == 3857
+    engine.dispose()
+
+
+def test_writes_bump_the_layer_version(engine: sa.Engine) -> None:
+    def version() -> int:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(
+                "SELECT coalesce(max(version), 0) FROM layer_versions WHERE table_name='cameras'"
+            )).scalar_one()
+
+    before = version()
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO cameras (code, kind, source, source_key, geom) VALUES "
+            "('test-v', 'traffic', 'test:versions', 'v1', "
+            "ST_SetSRID(ST_MakePoint(117.88, 33.48), 4326))"
+        ))
+    after_insert = version()
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM cameras WHERE source = 'test:versions'"))
+    assert before < after_insert < version()
+
+
+def test_app_role_cannot_change_the_schema(settings: Settings, engine: sa.Engine) -> None:
+    if settings.database_url:
+        pytest.skip("the role split exists only in the managed cluster")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))\
+            .scalar_one() is False
+        with pytest.raises(ProgrammingError):
+            conn.execute(sa.text("DROP TABLE parcels"))
+
+
+def test_managed_cluster_listens_on_loopback_not_the_standard_port(settings: Settings) -> None:
+    if settings.database_url:
+        pytest.skip("DATABASE_URL is set: the managed cluster is not in use")
+    status = local_cluster(settings).status()
+    assert status["running"] is True
+    assert status["port"] != 5432
+    engine = create_engine(local_cluster(settings).admin_url("postgres"), pool_size=1)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SHOW listen_addresses")).scalar_one() == "127.0.0.1"
+        assert conn.execute(sa.text("SELECT extversion FROM pg_extension WHERE extname='postgis'"))\
+            .first() is None  # postgis lives in the app database, not in 'postgres'
+    engine.dispose()
