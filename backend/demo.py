@@ -56,6 +56,7 @@ def prepare_demo(
         t1 = time.perf_counter()
         counts = load_county(engine, county, replace=True)
         t2 = time.perf_counter()
+        warm_glyphs(settings, engine)
     finally:
         engine.dispose()
     width = max(len(k) for k in counts)
@@ -66,3 +67,15 @@ def prepare_demo(
     for table, n in counts.items():
         print(f"  {table:<{width}}  {n:>8,}", flush=True)
     return counts
+
+
+def warm_glyphs(settings: Settings, engine: sa.Engine) -> None:
+    """Render the label glyphs once now rather than on the first page view."""
+    from backend.catalog.layers import load_catalog
+    from backend.maps.labels import DEFAULT_FONTSTACK, glyph_store, label_ranges
+
+    store = glyph_store(settings)
+    if store is not None:
+        store.warm(
+            DEFAULT_FONTSTACK, sorted(label_ranges(engine, load_catalog(settings.layers_dir)))
+        )

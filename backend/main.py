@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import mimetypes
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -17,10 +17,10 @@ from backend.api.routes import include_routers
 from backend.auth.permissions import Permission, requires
 from backend.catalog.layers import load_catalog, model_columns
 from backend.db.engine import create_engine, resolve_urls
+from backend.maps.labels import glyph_store
 from backend.maps.service import build_tile_service
 from backend.settings import Settings, get_settings
 
-log = logging.getLogger("cityops")
 mimetypes.add_type("text/javascript", ".mjs")  # MapLibre 5+ ships ES modules
 
 NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>cityops</title>
@@ -30,19 +30,6 @@ NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>cityops</title>
 <code>cd frontend &amp;&amp; npm ci &amp;&amp; npm run build</code></p>
 <p>API: <a style="color:#4fc3f7" href="/api/layers">/api/layers</a> ·
 <a style="color:#4fc3f7" href="/ogc/">/ogc/</a></p></body>"""
-
-
-def _glyph_store(settings: Settings):  # noqa: ANN202 - optional import
-    try:
-        from tiles.glyphs import GlyphStore, find_cjk_font
-    except ImportError:
-        return None
-    try:
-        font = find_cjk_font(settings.font_file)
-    except FileNotFoundError as exc:
-        log.warning("Map labels disabled: %s", exc)
-        return None
-    return GlyphStore(font, settings.var_dir / "glyphs")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -65,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 cache_enabled=settings.tile_cache_enabled,
                 version_ttl=settings.tile_version_ttl_s,
             ),
-            glyphs=_glyph_store(settings),
+            glyphs=glyph_store(settings),
         )
         try:
             yield
@@ -79,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    # JSON, GeoJSON and glyphs; tiles arrive already gzipped and pass through untouched.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     include_routers(app)
     if (settings.frontend_dist / "index.html").exists():
         app.mount("/", StaticFiles(directory=settings.frontend_dist, html=True), name="console")
