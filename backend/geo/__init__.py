@@ -1,0 +1,1 @@
+"""Pure geodesy helpers (no database, no web framework)."""
