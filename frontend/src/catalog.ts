@@ -1,0 +1,201 @@
+/**
+ * The layer catalog (`GET /api/layers`): its types, and its conversion into MapLibre sources
+ * and style layers. Nothing here knows any particular layer: everything derives from the payload.
+ */
+
+import type {
+  LayerSpecification,
+  StyleSpecification,
+  VectorSourceSpecification,
+} from 'maplibre-gl';
+import { absoluteUrl, getJSON } from './api';
+import type { Bilingual } from './i18n';
+
+export type Geometry = 'point' | 'line' | 'polygon' | string;
+
+export interface CatalogField extends Bilingual {
+  name: string;
+}
+
+/** One MapLibre layer fragment as written in layers/*.yaml. */
+export interface StyleFragment {
+  type: LayerSpecification['type'];
+  paint?: Record<string, unknown>;
+  layout?: Record<string, unknown>;
+  filter?: unknown;
+  minzoom?: number;
+  maxzoom?: number;
+}
+
+export interface CatalogLayer {
+  id: string;
+  title: Bilingual;
+  description: Bilingual | null;
+  department: string;
+  domain: string;
+  geometry: Geometry;
+  minzoom: number;
+  maxzoom: number;
+  fields: CatalogField[];
+  style: StyleFragment[];
+  extrusion: { height: string; base: string | null } | null;
+  visible: boolean;
+  synthetic: boolean;
+  attribution: string | null;
+  order: number;
+  public: boolean;
+  tiles: string;
+  tilejson: string;
+}
+
+export interface Catalog {
+  layers: CatalogLayer[];
+  domains: Record<string, Bilingual>;
+  bounds: [number, number, number, number];
+  center: [number, number];
+}
+
+export const GLYPHS_PATH = '/glyphs/{fontstack}/{range}.pbf';
+export const BACKGROUND_COLOR = '#06111d';
+
+function isBounds(value: unknown): value is Catalog['bounds'] {
+  return Array.isArray(value) && value.length === 4 && value.every((v) => Number.isFinite(v));
+}
+
+/** Loads the catalog; throws on a payload that does not have the published shape. */
+export async function fetchCatalog(signal?: AbortSignal): Promise<Catalog> {
+  const data = await getJSON<Partial<Catalog>>('/api/layers', signal ? { signal } : {});
+  if (!data || !Array.isArray(data.layers)) throw new Error('/api/layers: no "layers" list');
+  if (!isBounds(data.bounds)) throw new Error('/api/layers: bad "bounds"');
+  return {
+    layers: data.layers,
+    domains: data.domains ?? {},
+    bounds: data.bounds,
+    center: data.center ?? [
+      (data.bounds[0] + data.bounds[2]) / 2,
+      (data.bounds[1] + data.bounds[3]) / 2,
+    ],
+  };
+}
+
+/** The MapLibre id of fragment `index` of a catalog layer. */
+export function styleLayerId(layer: CatalogLayer, index: number): string {
+  return `${layer.id}:${index}`;
+}
+
+export function styleLayerIds(layer: CatalogLayer): string[] {
+  return layer.style.map((_, i) => styleLayerId(layer, i));
+}
+
+/** The catalog layer a MapLibre style layer id belongs to (ids are `${layer.id}:${i}`). */
+export function catalogIdOf(styleId: string): string {
+  const cut = styleId.lastIndexOf(':');
+  return cut < 0 ? styleId : styleId.slice(0, cut);
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The attribution line of a layer's source (MapLibre shows those of visible sources). */
+export function attributionOf(layer: CatalogLayer, syntheticNote: string): string | undefined {
+  const parts: string[] = [];
+  if (layer.attribution) parts.push(escapeHtml(layer.attribution));
+  if (layer.synthetic) parts.push(escapeHtml(syntheticNote));
+  return parts.length ? parts.join(' · ') : undefined;
+}
+
+export function vectorSource(layer: CatalogLayer, syntheticNote: string): VectorSourceSpecification {
+  const source: VectorSourceSpecification = {
+    type: 'vector',
+    tiles: [absoluteUrl(layer.tiles)],
+    minzoom: layer.minzoom,
+    maxzoom: layer.maxzoom,
+  };
+  const attribution = attributionOf(layer, syntheticNote);
+  if (attribution) source.attribution = attribution;
+  return source;
+}
+
+/** MapLibre layers of one catalog layer, in the catalog's order, hidden unless `visible`. */
+export function styleLayers(layer: CatalogLayer, visible = layer.visible): LayerSpecification[] {
+  return layer.style.map((fragment, i) => {
+    const spec: Record<string, unknown> = {
+      id: styleLayerId(layer, i),
+      type: fragment.type,
+      source: layer.id,
+      'source-layer': layer.id,
+      minzoom: fragment.minzoom ?? layer.minzoom,
+      maxzoom: fragment.maxzoom ?? layer.maxzoom,
+      layout: { ...(fragment.layout ?? {}), visibility: visible ? 'visible' : 'none' },
+      paint: { ...(fragment.paint ?? {}) },
+    };
+    if (fragment.filter !== undefined && fragment.filter !== null) spec.filter = fragment.filter;
+    return spec as unknown as LayerSpecification;
+  });
+}
+
+/** The map's style before the catalog arrives: the dark background and the server's glyphs. */
+export function baseStyle(): StyleSpecification {
+  return {
+    version: 8,
+    name: 'cityops',
+    glyphs: absoluteUrl(GLYPHS_PATH),
+    sources: {},
+    layers: [{ id: 'background', type: 'background', paint: { 'background-color': BACKGROUND_COLOR } }],
+  };
+}
+
+const COLOR_PAINT = [
+  'fill-extrusion-color',
+  'fill-color',
+  'line-color',
+  'circle-color',
+  'circle-stroke-color',
+  'fill-outline-color',
+  'text-color',
+];
+
+const COLOR_LITERAL = /^(#[0-9a-f]{3,8}|rgba?\(|hsla?\()/i;
+
+function collectColors(value: unknown, out: string[]): void {
+  if (typeof value === 'string') {
+    if (COLOR_LITERAL.test(value.trim()) && !out.includes(value)) out.push(value);
+  } else if (Array.isArray(value)) {
+    for (const item of value) collectColors(item, out);
+  }
+}
+
+/** Up to `max` colours a layer is drawn in, read from its style (literals inside expressions too). */
+export function swatchColors(layer: CatalogLayer, max = 4): string[] {
+  const colors: string[] = [];
+  for (const key of COLOR_PAINT) {
+    for (const fragment of layer.style) {
+      if (fragment.type === 'symbol' && key !== 'text-color') continue;
+      collectColors(fragment.paint?.[key], colors);
+    }
+    if (colors.length) break;
+  }
+  return colors.slice(0, max);
+}
+
+/**
+ * Catalog layers grouped by domain: domains in the order of the payload's `domains` (unknown
+ * ones last, in order of appearance), layers inside a domain in the catalog's order.
+ */
+export function groupByDomain(catalog: Catalog): Array<{ domain: string; layers: CatalogLayer[] }> {
+  const groups = new Map<string, CatalogLayer[]>();
+  for (const layer of catalog.layers) {
+    const list = groups.get(layer.domain) ?? [];
+    list.push(layer);
+    groups.set(layer.domain, list);
+  }
+  const known = Object.keys(catalog.domains);
+  const rank = (domain: string): number => {
+    const i = known.indexOf(domain);
+    return i < 0 ? known.length : i;
+  };
+  return [...groups.entries()]
+    .sort(([a], [b]) => rank(a) - rank(b))
+    .map(([domain, layers]) => ({ domain, layers }));
+}
