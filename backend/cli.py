@@ -80,6 +80,31 @@ def cmd_layers(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.catalog.layers import load_catalog, model_columns
+    from backend.db.engine import create_engine, resolve_urls
+    from backend.ingest.files import ingest_file
+
+    _prepare_database(settings)
+    catalog = load_catalog(settings.layers_dir, known_columns=model_columns())
+    columns = dict(pair.split("=", 1) for pair in args.map or [])
+    engine = create_engine(resolve_urls(settings).app, pool_size=1)
+    try:
+        result = ingest_file(
+            engine, catalog, Path(args.file),
+            layer_id=args.layer, crs=args.crs, from_gcj02=args.from_gcj02, source=args.source,
+            key_field=args.key, append=args.append,
+            report_path=Path(args.report) if args.report else None,
+            max_reject_ratio=args.max_reject_ratio, layer=args.file_layer,
+            encoding=args.encoding, x_field=args.x_field, y_field=args.y_field,
+            columns=columns or None,
+        )
+    finally:
+        engine.dispose()
+    print(result.summary())
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from backend.demo import prepare_demo
 
@@ -113,6 +138,27 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host")
     demo.add_argument("--port", type=int)
     demo.set_defaults(handler=cmd_demo)
+
+    ingest = sub.add_parser("ingest", help="load a GeoJSON/GeoPackage/zipped Shapefile/CSV file")
+    ingest.add_argument("file")
+    ingest.add_argument("--layer", required=True, help="the catalog layer to load into")
+    ingest.add_argument("--crs", help="the file's CRS when it declares none (e.g. 4548)")
+    ingest.add_argument("--from-gcj02", action="store_true",
+                        help="coordinates are GCJ-02 (Chinese web maps): convert back to WGS84")
+    ingest.add_argument("--source", help="source name (default file:<file stem>)")
+    ingest.add_argument("--key", help="the column that identifies a feature within its source")
+    ingest.add_argument("--append", action="store_true",
+                        help="keep this source's features missing from the file")
+    ingest.add_argument("--report", help="write the report (JSON + rejected rows CSV) here")
+    ingest.add_argument("--max-reject-ratio", type=float, default=0.0,
+                        help="share of rejected rows tolerated before the file fails (default 0)")
+    ingest.add_argument("--file-layer", help="GeoPackage layer / Shapefile name inside a zip")
+    ingest.add_argument("--encoding", help="CSV/DBF text encoding")
+    ingest.add_argument("--x-field", help="CSV longitude/x column")
+    ingest.add_argument("--y-field", help="CSV latitude/y column")
+    ingest.add_argument("--map", action="append", metavar="FILECOL=COLUMN",
+                        help="rename a file column to a table column (repeatable)")
+    ingest.set_defaults(handler=cmd_ingest)
 
     db = sub.add_parser("db", help="the database: upgrade, or manage the local cluster")
     db.add_argument("action", choices=["upgrade", "start", "stop", "status"])

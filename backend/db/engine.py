@@ -75,7 +75,8 @@ def ensure_database(settings: Settings) -> DatabaseUrls:
     db = sa.create_engine(urls.admin, isolation_level="AUTOCOMMIT")
     with db.connect() as conn:
         conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
-        conn.execute(sa.text(f'GRANT CONNECT ON DATABASE "{_ident(settings.database_name)}" '
+        # TEMP: ingest stages a file in a temporary table before one upsert.
+        conn.execute(sa.text(f'GRANT CONNECT, TEMP ON DATABASE "{_ident(settings.database_name)}" '
                              f"TO {APP_ROLE}"))
     db.dispose()
     return urls
