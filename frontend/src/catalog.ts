@@ -179,6 +179,16 @@ export function swatchColors(layer: CatalogLayer, max = 4): string[] {
   return colors.slice(0, max);
 }
 
+/** The outline colour of a polygon layer's swatch: that of its first line fragment, if any. */
+export function swatchOutline(layer: CatalogLayer): string | undefined {
+  const colors: string[] = [];
+  for (const fragment of layer.style) {
+    if (fragment.type === 'line') collectColors(fragment.paint?.['line-color'], colors);
+    if (colors.length) break;
+  }
+  return colors[0];
+}
+
 /**
  * Catalog layers grouped by domain: domains in the order of the payload's `domains` (unknown
  * ones last, in order of appearance), layers inside a domain in the catalog's order.

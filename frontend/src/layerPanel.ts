@@ -8,6 +8,7 @@ import {
   groupByDomain,
   styleLayerIds,
   swatchColors,
+  swatchOutline,
   type Catalog,
   type CatalogLayer,
 } from './catalog';
@@ -33,6 +34,7 @@ export class LayerPanel {
   private readonly visible = new Map<string, boolean>();
   private rows: Array<{ layer: CatalogLayer; row: HTMLElement; hint: HTMLElement }> = [];
   private catalog: Catalog | null = null;
+  private failed = false;
   private map: MapLibreMap | null = null;
   private zoomFrame = 0;
   private readonly listeners = new Set<() => void>();
@@ -81,6 +83,7 @@ export class LayerPanel {
   attach(map: MapLibreMap, catalog: Catalog): void {
     this.map = map;
     this.catalog = catalog;
+    this.failed = false;
     for (const layer of catalog.layers) this.visible.set(layer.id, layer.visible);
     this.renderList();
     map.on('zoom', () => {
@@ -116,10 +119,16 @@ export class LayerPanel {
     this.collapseButton.textContent = this.collapsed ? '☰' : '‹';
   }
 
+  /** Shows that the catalog could not be loaded (the toast says why and offers a retry). */
+  showFailed(failed: boolean): void {
+    this.failed = failed;
+    this.renderAll();
+  }
+
   private renderAll(): void {
     this.renderChrome();
     if (this.catalog) this.renderList();
-    else this.body.replaceChildren(el('p', 'panel-note', t('layersLoading')));
+    else this.body.replaceChildren(el('p', 'panel-note', t(this.failed ? 'catalogFailed' : 'layersLoading')));
   }
 
   private renderList(): void {
@@ -171,6 +180,8 @@ export class LayerPanel {
       const stops = colors.map((c, i) => `${c} ${i * step}% ${(i + 1) * step}%`).join(', ');
       swatch.style.setProperty('--swatch', `linear-gradient(90deg, ${stops})`);
     }
+    const outline = layer.geometry === 'polygon' ? swatchOutline(layer) : undefined;
+    if (outline) swatch.style.setProperty('--swatch-outline', outline);
 
     const names = el('span', 'layer-names');
     names.append(el('span', 'name-main', pick(layer.title, lang)), el('span', 'name-sub', pick(layer.title, otherLang(lang))));

@@ -97,9 +97,11 @@ function addCatalog(loaded: Catalog): void {
 
 async function loadCatalog(): Promise<void> {
   let loaded: Catalog;
+  panel.showFailed(false);
   try {
     loaded = await fetchCatalog();
   } catch (err) {
+    panel.showFailed(true);
     toast(t('catalogFailed'), describeError(err), {
       timeout: 0,
       action: { label: 'retry', run: () => void loadCatalog() },
