@@ -53,12 +53,14 @@ export function initHeader(root: HTMLElement): void {
   const renderClock = (): void => {
     const now = new Date();
     clockTime.textContent = now.toLocaleTimeString(locale(), { hour12: false });
-    clockDate.textContent = now.toLocaleDateString(locale(), {
+    const zh = getLang() === 'zh';
+    const date = now.toLocaleDateString(locale(), {
       year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      weekday: 'short',
+      month: zh ? 'long' : 'short',
+      day: 'numeric',
     });
+    const weekday = now.toLocaleDateString(locale(), { weekday: zh ? 'long' : 'short' });
+    clockDate.textContent = zh ? `${date} ${weekday}` : `${weekday} ${date}`;
   };
 
   const renderStatus = (): void => {
