@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import pwd
 import secrets
@@ -67,24 +68,29 @@ class LocalCluster:
     root: Path
 
     @property
+    def home(self) -> Path:
+        """Where the cluster really lives: `root`, or the folder `root` links to (see _place)."""
+        return self.root.resolve()
+
+    @property
     def data_dir(self) -> Path:
-        return self.root / "data"
+        return self.home / "data"
 
     @property
     def socket_dir(self) -> Path:
-        return self.root / "run"
+        return self.home / "run"
 
     @property
     def log_file(self) -> Path:
-        return self.root / "postgres.log"
+        return self.home / "postgres.log"
 
     @property
     def port_file(self) -> Path:
-        return self.root / "port"
+        return self.home / "port"
 
     @property
     def password_file(self) -> Path:
-        return self.root / "app_password"
+        return self.home / "app_password"
 
     # --- who runs the server -------------------------------------------------------
     @staticmethod
@@ -96,20 +102,43 @@ class LocalCluster:
             args = ["runuser", "-u", SUPERUSER, "--", *args]
         return subprocess.run(args, check=check, capture_output=True, text=True)
 
-    def _check_reachable_by_postgres(self) -> None:
-        try:
-            pwd.getpwnam(SUPERUSER)
-        except KeyError as exc:
-            raise NotConfigured(
-                "Running as root needs the 'postgres' system user (installed with PostgreSQL)."
-            ) from exc
-        probe = self._run(["test", "-x", str(self.root.parent)], check=False)
-        if probe.returncode != 0:
-            raise NotConfigured(
-                f"The postgres user cannot reach {self.root.parent}: as root the managed database "
-                "must live in a folder whose parents others may enter (chmod o+x on each parent), "
-                "or set CITYOPS_VAR_DIR to such a folder, or set DATABASE_URL."
-            )
+    def _place(self) -> None:
+        """Relocate the cluster when it cannot live in `root`: as root the server runs as
+        `postgres`, which must enter every parent of the data folder (a checkout under /root
+        cannot offer that), and a Unix socket path may not exceed ~107 bytes. Then the
+        cluster lives in /var/lib/cityops/<hash> (or a private /tmp folder when not root)
+        and `root` becomes a link to it."""
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        if self.root.is_symlink():
+            return
+        socket_ok = len(str(self.root.absolute() / "run" / ".s.PGSQL.00000")) <= 100
+        if self._as_root():
+            try:
+                pwd.getpwnam(SUPERUSER)
+            except KeyError as exc:
+                raise NotConfigured(
+                    "Running as root needs the 'postgres' system user (installed with PostgreSQL)."
+                ) from exc
+            if socket_ok and self._reachable(self.root.parent):
+                return
+        elif socket_ok:
+            return
+        if self.root.exists():
+            if (self.root / "data" / "PG_VERSION").exists():
+                raise NotConfigured(
+                    f"The managed database cannot stay in {self.root} (the postgres user cannot "
+                    "enter it, or the path is too long for its socket); move the project or set "
+                    "DATABASE_URL."
+                )
+            shutil.rmtree(self.root)
+        digest = hashlib.sha1(str(self.root.absolute()).encode()).hexdigest()[:12]
+        base = Path("/var/lib/cityops") if self._as_root() else Path(f"/tmp/cityops-{os.getuid()}")
+        home = base / digest
+        home.mkdir(parents=True, exist_ok=True, mode=0o700 if not self._as_root() else 0o755)
+        self.root.symlink_to(home, target_is_directory=True)
+
+    def _reachable(self, folder: Path) -> bool:
+        return self._run(["test", "-x", str(folder)], check=False).returncode == 0
 
     # --- state -----------------------------------------------------------------------
     @property
@@ -141,7 +170,7 @@ class LocalCluster:
     # --- lifecycle ------------------------------------------------------------------
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.parent.mkdir(parents=True, exist_ok=True)
         with open(self.root.parent / ".pg.lock", "w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
@@ -153,21 +182,20 @@ class LocalCluster:
         """Create the cluster on first use and start it when it is not running. Idempotent."""
         bin_dir = find_bin_dir()
         with self._lock():
-            if self._as_root():
-                self._check_reachable_by_postgres()
+            self._place()
             if not self.is_initialised():
                 self._init(bin_dir)
             if not self.is_running():
                 self._start(bin_dir)
 
     def _init(self, bin_dir: Path) -> None:
-        for d in (self.root, self.data_dir, self.socket_dir):
+        for d in (self.home, self.data_dir, self.socket_dir):
             d.mkdir(parents=True, exist_ok=True)
         if not self.password_file.exists():
             self.password_file.write_text(secrets.token_urlsafe(24))
             self.password_file.chmod(0o600)
         if self._as_root():
-            shutil.chown(self.root, SUPERUSER, SUPERUSER)
+            shutil.chown(self.home, SUPERUSER, SUPERUSER)
             for d in (self.data_dir, self.socket_dir):
                 shutil.chown(d, SUPERUSER, SUPERUSER)
         self.data_dir.chmod(0o700)
