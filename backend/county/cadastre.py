@@ -33,7 +33,8 @@ class Parcels:
 def canal_polygon(recipe: Recipe, frame_offset: np.ndarray) -> shapely.Geometry:
     """The old canal (古汴河) as a band following its waypoints."""
     pts = chaikin(np.asarray(frame_offset), 4)
-    return shapely.buffer(shapely.linestrings(pts), recipe.canal.width_m / 2, cap_style="flat")
+    band = shapely.buffer(shapely.linestrings(pts), recipe.canal.width_m / 2, cap_style="flat")
+    return shapely.segmentize(band, 20.0)  # short edges: parcels cut along it stay conforming
 
 
 def subtract(geoms: np.ndarray, cutters: np.ndarray) -> np.ndarray:

@@ -60,7 +60,7 @@ class Lattice:
         lo, hi = lines[a], lines[a + 1]
         g = rng(self.seed, STREAM_LATTICE, 10 + axis, a + _OFFSET, k)
         f = (np.arange(1, k + 1) / (k + 1)) + g.uniform(-jitter, jitter, k)
-        return lo + np.sort(f) * (hi - lo)
+        return np.round(lo + np.sort(f) * (hi - lo), 3)
 
     def lattice_index(self, axis: int, a: int) -> int:
         """The named-lattice index of array line a (ns_names / ew_names keys)."""
@@ -81,6 +81,7 @@ def build_lattice(recipe: Recipe, county: shapely.Geometry, seats: np.ndarray) -
     us = (iu + 0.5) * s + g.uniform(-jit, jit, len(iu))
     vs = jv * s + g.uniform(-jit, jit, len(jv))
     vs[jv == 0] = 0.0  # the E-W line through the seat: 汴河大道
+    us, vs = np.round(us, 3), np.round(vs, 3)  # on the 1 mm grid of the partition overlays
     lat = Lattice(us=us, vs=vs, i0=i_lo, j0=j_lo,
                   kind=np.zeros((len(us) - 1, len(vs) - 1), dtype=np.int8),
                   within=np.zeros((len(us) - 1, len(vs) - 1), dtype=bool),

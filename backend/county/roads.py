@@ -48,6 +48,10 @@ class Roads:
     name: np.ndarray
     keys: np.ndarray  # source_key
     graph: Graph  # over the non-motorway rows
+    main_lines: np.ndarray  # the main roads noded among themselves (bus routing)
+    main_name: np.ndarray
+    main_cls: np.ndarray
+    main_graph: Graph
     sources: Lines  # un-noded source lines (pipelines follow these)
     corridors: np.ndarray  # polygons where parcels must not be (trunks, county roads, motorways)
     city_lines: dict[str, tuple[int, int]]  # arterial name -> (axis, array line index)
@@ -240,13 +244,38 @@ def _trunks_and_county_roads(recipe: Recipe, frame: Frame, tw: Townships, lat: L
         if find(p) != find(q):
             parent[find(p)] = find(q)
             chosen.append((p, q))
-    extra = [(p, q) for _, p, q in pairs if (p, q) not in chosen and (p, q) not in joined]
-    chosen += extra[: recipe.county_roads.extra]
+    chosen += _shortcuts(pairs, joined | set(chosen), recipe.county_roads.extra)
     for n, (p, q) in enumerate(chosen, start=1):
         a = entry(pos[q]) if p == -1 else pos[p]
         b = entry(pos[p]) if q == -1 else pos[q]
         line = shapely.linestrings(_polyline([a, b], recipe.county_roads.wiggle_m, g))
         out.add(np.array([line]), recipe.county_roads.road_class, f"县道X{n:03d}", "county")
+
+
+def _shortcuts(pairs: list[tuple[float, int, int]], links: set[tuple[int, int]], n: int
+               ) -> list[tuple[int, int]]:
+    """The n links (under 16 km) that shorten the worst detours of the seat-to-seat network."""
+    ids = sorted({p for _, p, _ in pairs} | {q for _, _, q in pairs})
+    at = {t: i for i, t in enumerate(ids)}
+    straight = np.zeros((len(ids), len(ids)))
+    for d, p, q in pairs:
+        straight[at[p], at[q]] = straight[at[q], at[p]] = d
+    dist = np.full_like(straight, np.inf)
+    np.fill_diagonal(dist, 0.0)
+    for p, q in links:
+        dist[at[p], at[q]] = dist[at[q], at[p]] = straight[at[p], at[q]]
+    out: list[tuple[int, int]] = []
+    for _ in range(n):
+        for k in range(len(ids)):  # Floyd-Warshall on a dozen nodes
+            dist = np.minimum(dist, dist[:, k : k + 1] + dist[k : k + 1, :])
+        best = max(((dist[at[p], at[q]] / d, p, q) for d, p, q in pairs
+                    if d < 16000 and (p, q) not in links and (p, q) not in out), default=None)
+        if best is None or best[0] <= 1.3:
+            break
+        _, p, q = best
+        out.append((p, q))
+        dist[at[p], at[q]] = dist[at[q], at[p]] = straight[at[p], at[q]]
+    return out
 
 
 def _clip(geoms: np.ndarray, county: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:
@@ -258,19 +287,14 @@ def _clip(geoms: np.ndarray, county: shapely.Geometry) -> tuple[np.ndarray, np.n
     return line_parts(out)
 
 
-def build_roads(recipe: Recipe, frame: Frame, county: shapely.Geometry, tw: Townships,
-                lat: Lattice) -> Roads:
-    src = Lines()
-    _lattice_streets(recipe, lat, src)
-    _trunks_and_county_roads(recipe, frame, tw, lat, src)
-    geoms, cls, name, kind = src.arrays()
-
-    # Node everything (exact in the local frame), then find each piece's source line.
+def _noded(recipe: Recipe, geoms: np.ndarray, cls: np.ndarray, county: shapely.Geometry
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Node lines (exact in the local frame), clip them to the county, and find each piece's
+    source line: (pieces, source index)."""
     noded = shapely.get_parts(shapely.node(shapely.multilinestrings(geoms)))
     noded = noded[shapely.length(noded) > 0.01]
     mids = shapely.line_interpolate_point(noded, 0.5, normalized=True)
-    tree = shapely.STRtree(geoms)
-    hit_mid, hit_src = tree.query_nearest(mids, all_matches=True)
+    hit_mid, hit_src = shapely.STRtree(geoms).query_nearest(mids, all_matches=True)
     rank = np.array([recipe.road_classes[c].rank for c in cls])
     order = np.lexsort((hit_src, -rank[hit_src], hit_mid))  # the most important source wins
     hit_mid, hit_src = hit_mid[order], hit_src[order]
@@ -280,7 +304,22 @@ def build_roads(recipe: Recipe, frame: Frame, county: shapely.Geometry, tw: Town
     owner[hit_mid[first]] = hit_src[first]
     pieces, idx = _clip(noded, county)
     keep = shapely.length(pieces) > 1.0
-    pieces, owner = pieces[keep], owner[idx[keep]]
+    return pieces[keep], owner[idx[keep]]
+
+
+def build_roads(recipe: Recipe, frame: Frame, county: shapely.Geometry, tw: Townships,
+                lat: Lattice) -> Roads:
+    src = Lines()
+    _lattice_streets(recipe, lat, src)
+    _trunks_and_county_roads(recipe, frame, tw, lat, src)
+    geoms, cls, name, kind = src.arrays()
+
+    pieces, owner = _noded(recipe, geoms, cls, county)
+    # Bus lines route on the main roads noded among themselves only, so that their course does
+    # not depend on which local streets the scale left in.
+    main = np.flatnonzero(np.isin(cls, MAIN_CLASSES))
+    main_pieces, main_owner = _noded(recipe, geoms[main], cls[main], county)
+    main_owner = main[main_owner]
 
     mw = expressway_rows(recipe, frame, county)
     n = len(pieces)
@@ -299,4 +338,6 @@ def build_roads(recipe: Recipe, frame: Frame, county: shapely.Geometry, tw: Town
     for (axis, a), nm in _street_names(recipe, lat)[0].items():
         city_lines[nm] = (axis, a)
     return Roads(geoms=all_geoms, cls=all_cls, name=all_name, keys=keys, graph=graph,
+                 main_lines=main_pieces, main_name=name[main_owner], main_cls=cls[main_owner],
+                 main_graph=build_graph(main_pieces, np.arange(len(main_pieces))),
                  sources=src, corridors=corridors, city_lines=city_lines)

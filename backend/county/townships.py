@@ -54,7 +54,9 @@ def load_county(recipe: Recipe, frame: Frame) -> tuple[shapely.Geometry, shapely
     """The real county polygon: as stored (EPSG:4326) and in the local frame (1 mm grid)."""
     gdf = gpd.read_file(recipe.path(recipe.county.files.boundary))
     wgs = shapely.union_all(gdf.geometry.to_numpy())
-    local = frame.wgs84_to_local(np.array([wgs]))[0]
+    # Densified in degrees (points stay on the real edges) so that cells cut along the border
+    # follow the stored polygon after the projection back (see tables.frame_table).
+    local = frame.wgs84_to_local(np.array([shapely.segmentize(wgs, 0.0004)]))[0]
     return wgs, shapely.set_precision(shapely.make_valid(local), GRID_SIZE)
 
 
