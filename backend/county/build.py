@@ -95,7 +95,7 @@ def build_county(recipe: Recipe, *, scale: float = 1.0, seed: int | None = None)
         lanes=np.array([rc[x].lanes for x in roads.cls]),
         rank=np.array([rc[x].rank for x in roads.cls]))
     t["parcels"] = frame_table(
-        frame, parcels.geoms, "polygon", src, parcels.code, densify=True,
+        frame, parcels.geoms, "polygon", src, parcels.code, densify=parcels.densify,
         parcel_code=parcels.code,
         land_use=parcels.land_use, land_use_name=[land[u].name for u in parcels.land_use],
         area_m2=parcels.area, ownership=parcels.ownership,

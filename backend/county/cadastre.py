@@ -10,7 +10,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from backend.county.frame import boxes, chaikin, polygon_parts
-from backend.county.lattice import CITY, TOWN, Lattice
+from backend.county.lattice import CITY, TOWN, VILLAGE, Lattice
 from backend.county.layout import Layout
 from backend.county.recipe import Recipe
 from backend.county.townships import Townships, Villages
@@ -28,6 +28,7 @@ class Parcels:
     ownership: np.ndarray
     code: np.ndarray  # parcel_code
     area: np.ndarray
+    densify: np.ndarray  # has neighbours with vertices inside its edges (see frame_table)
 
 
 def canal_polygon(recipe: Recipe, frame_offset: np.ndarray) -> shapely.Geometry:
@@ -41,7 +42,8 @@ def subtract(geoms: np.ndarray, cutters: np.ndarray) -> np.ndarray:
     """geoms minus every cutter they touch; vectorised in rounds (k-th cutter of each geom)."""
     if not len(cutters) or not len(geoms):
         return geoms
-    gi, ci = shapely.STRtree(cutters).query(geoms, predicate="intersects")
+    # Query with the cutters (each prepared once) against a tree of the many geometries.
+    ci, gi = shapely.STRtree(geoms).query(cutters, predicate="intersects")
     order = np.lexsort((ci, gi))
     gi, ci = gi[order], ci[order]
     if not len(gi):
@@ -154,8 +156,11 @@ def build_parcels(recipe: Recipe, lay: Layout, lat: Lattice, tw: Townships, vil:
     if len(seq) and seq.max() > 99999:
         raise ValueError("more than 99999 parcels in one 地籍子区: refine the village split")
     code = np.array([f"{p}{s:05d}" for p, s in zip(prefix, seq, strict=True)], dtype=object)
+    # Farm strips come as full grids (shared corners only); blocks of plots, homestead rows
+    # and the canal have T-junctions.
+    densify = state | ((kind == VILLAGE) & np.isin(use, ("0702", "05", "08")))
     return Parcels(geoms=geoms, land_use=use, township=town, village=village,
-                   ownership=ownership, code=code, area=np.round(area, 2))
+                   ownership=ownership, code=code, area=np.round(area, 2), densify=densify)
 
 
 def _feature(recipe: Recipe, use: str, ownership: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import shapely
@@ -31,6 +32,11 @@ STREAM_GRID = 9
 STREAM_VILLAGES = 10
 
 
+@lru_cache(maxsize=8)
+def transformer(src: int, dst: int) -> Transformer:
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
 def rng(seed: int, *keys: int) -> np.random.Generator:
     """A generator for one stream (and optionally one lattice cell): default_rng(seed, keys)."""
     return np.random.default_rng([seed, *keys])
@@ -46,8 +52,7 @@ class Frame:
 
     @classmethod
     def at_seat(cls, lon: float, lat: float, metric_epsg: int, rotation_deg: float) -> Frame:
-        fwd = Transformer.from_crs(STORE_EPSG, metric_epsg, always_xy=True)
-        x, y = fwd.transform(lon, lat)
+        x, y = transformer(STORE_EPSG, metric_epsg).transform(lon, lat)
         return cls(metric_epsg, (float(x), float(y)), math.radians(rotation_deg))
 
     def _rot(self) -> tuple[float, float]:
@@ -76,7 +81,7 @@ class Frame:
         return np.array([c * east + s * north, -s * east + c * north])
 
     def wgs84_to_local(self, geoms: np.ndarray) -> np.ndarray:
-        fwd = Transformer.from_crs(STORE_EPSG, self.metric_epsg, always_xy=True)
+        fwd = transformer(STORE_EPSG, self.metric_epsg)
 
         def f(xy: np.ndarray) -> np.ndarray:
             x, y = fwd.transform(xy[:, 0], xy[:, 1])
@@ -85,7 +90,7 @@ class Frame:
         return shapely.transform(geoms, f)
 
     def local_to_wgs84(self, geoms: np.ndarray) -> np.ndarray:
-        inv = Transformer.from_crs(self.metric_epsg, STORE_EPSG, always_xy=True)
+        inv = transformer(self.metric_epsg, STORE_EPSG)
 
         def f(uv: np.ndarray) -> np.ndarray:
             xy = self.local_to_metric(uv)

@@ -88,9 +88,10 @@ def village_cell(out: Layout, rect: np.ndarray, hamlet: np.ndarray, recipe: Reci
     out.blocks.append(core[None])
     _homesteads(out, core, recipe, rules, g)
     m = 4.0  # a village road around the core
+    t = 3.0  # a field track between the farm pieces, so their strips never meet at T-junctions
     for piece in ([x0, y0, x1, core[1] - m], [x0, core[3] + m, x1, y1],
-                  [x0, core[1] - m, core[0] - m, core[3] + m],
-                  [core[2] + m, core[1] - m, x1, core[3] + m]):
+                  [x0, core[1] - m + t, core[0] - m, core[3] + m - t],
+                  [core[2] + m, core[1] - m + t, x1, core[3] + m - t]):
         p = np.array(piece)
         if p[2] - p[0] > 10 and p[3] - p[1] > 10:
             out.blocks.append(p[None])

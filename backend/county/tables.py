@@ -49,17 +49,21 @@ def _valid_polygons(geoms: np.ndarray) -> np.ndarray:
 
 
 def frame_table(frame: Frame | None, geoms: np.ndarray, shape: str, source: str,
-                keys: Any, /, densify: bool = False, **columns: Any) -> gpd.GeoDataFrame:
+                keys: Any, /, densify: bool | np.ndarray = False, **columns: Any
+                ) -> gpd.GeoDataFrame:
     """A table from local (or, with frame None, already WGS84) geometries and columns.
 
-    `densify` adds vertices every DENSIFY_M metres before the projection. A straight local line
+    `densify` (for all or, as a mask, some rows) adds vertices every DENSIFY_M metres before
+    the projection. A straight local line
     is not straight in longitude / latitude (a 750 m segment bows by 7 mm, a 10 km one by
     1.3 m), so where one polygon has a vertex in the middle of its neighbour's edge (a
     T-junction), the two would overlap or gap after projecting. With short edges the bow is
     under 0.04 mm and partitions stay partitions."""
     geoms = np.asarray(geoms, dtype=object)
-    if densify:
-        geoms = shapely.segmentize(geoms, DENSIFY_M)
+    mask = np.broadcast_to(np.asarray(densify, dtype=bool), geoms.shape)
+    if mask.any():
+        geoms = geoms.copy()
+        geoms[mask] = shapely.segmentize(geoms[mask], DENSIFY_M)
     wgs = frame.local_to_wgs84(geoms) if frame is not None else geoms
     if shape == "polygon":
         wgs = _valid_polygons(wgs)
