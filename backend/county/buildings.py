@@ -21,13 +21,14 @@ class BuildingRules:
         self.town_fh = b.town.floor_height_m
 
     def _near(self, d_km: float) -> float:
-        return math.exp(-d_km / self.b.decay_km)
+        """1 in the central half kilometre, then decaying with distance."""
+        return math.exp(-max(d_km - 0.5, 0.0) / self.b.decay_km)
 
     def city_residential(self, g: np.random.Generator, d_km: float) -> int:
         rule = self.b.city_residential
         top = self.b.city_residential_edge_max + (rule.floors.hi - self.b.city_residential_edge_max
                                                   ) * self._near(d_km)
-        return int(round(rule.floors.lo + (top - rule.floors.lo) * g.random() ** 0.8))
+        return int(round(rule.floors.lo + (top - rule.floors.lo) * g.random() ** 0.6))
 
     def commercial(self, g: np.random.Generator, d_km: float, frontage: bool) -> int:
         rule = self.b.commercial

@@ -7,11 +7,12 @@ import io
 
 import numpy as np
 import shapely
-from psycopg2 import sql
+from psycopg2 import errors, sql
 from sqlalchemy.engine import Engine
 
 from backend.county.frame import STORE_EPSG
 from backend.county.tables import TABLES, County
+from backend.errors import Conflict
 
 CHILD = "bus_line_stops"
 
@@ -71,6 +72,10 @@ def load_county(engine: Engine, county: County, *, replace: bool = True) -> dict
         _copy_rows(cur, CHILD, ["line_id", "seq", "stop_id", "distance_m"], rows)
         counts[CHILD] = len(rows)
         raw.commit()
+    except errors.UniqueViolation as exc:
+        raw.rollback()
+        raise Conflict("The demo county (or rows with its codes) is already loaded; load it with "
+                       "replace=True to replace it.", table=exc.diag.table_name) from exc
     except BaseException:
         raw.rollback()
         raise

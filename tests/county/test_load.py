@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from backend.county import TABLES, County, load_county
+from backend.errors import Conflict
 
 SRC = {"src": "demo:sixian"}
 
@@ -31,6 +33,13 @@ def test_loading_again_replaces_instead_of_duplicating(engine: Engine, county: d
         assert scalar(engine, f"SELECT count(*) FROM {table} WHERE source = :src") == \
             county[table], table
     assert scalar(engine, "SELECT count(*) FROM bus_line_stops") == county["bus_line_stops"]
+
+
+def test_loading_without_replace_refuses_and_changes_nothing(
+        engine: Engine, county: dict[str, int], small_county: County) -> None:
+    with pytest.raises(Conflict):
+        load_county(engine, small_county, replace=False)
+    assert scalar(engine, "SELECT count(*) FROM parcels WHERE source = :src") == county["parcels"]
 
 
 def test_geometries_are_valid_and_typed(engine: Engine, county: dict[str, int]) -> None:
