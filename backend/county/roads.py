@@ -205,6 +205,12 @@ def _trunks_and_county_roads(recipe: Recipe, frame: Frame, tw: Townships, lat: L
         return -1 if in_city[t] else t
 
     joined: set[tuple[int, int]] = set()
+    # A town whose streets touch the city's is joined to it already (no county road needed).
+    city = np.pad(lat.kind == CITY, 1)
+    touch = city[:-2, 1:-1] | city[2:, 1:-1] | city[1:-1, :-2] | city[1:-1, 2:]
+    for t in np.unique(lat.town_of[(lat.town_of >= 0) & touch]):
+        parent[find(int(t))] = find(-1)
+        joined.add((-1, int(t)))
     for trunk in recipe.trunk_roads:
         stops: list[np.ndarray | None] = []
         nodes: list[int] = []
