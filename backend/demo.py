@@ -55,6 +55,7 @@ def prepare_demo(
         county = build_county(load_recipe(), scale=scale)
         t1 = time.perf_counter()
         counts = load_county(engine, county, replace=True)
+        analyze_as_owner(urls.admin, list(counts))
         t2 = time.perf_counter()
         warm_glyphs(settings, engine)
     finally:
@@ -67,6 +68,17 @@ def prepare_demo(
     for table, n in counts.items():
         print(f"  {table:<{width}}  {n:>8,}", flush=True)
     return counts
+
+
+def analyze_as_owner(admin_url: str, tables: list[str]) -> None:
+    """Fresh planner statistics now (the app role may not ANALYZE tables it does not own)."""
+    from backend.county.load import analyze
+
+    admin = create_engine(admin_url, pool_size=1)
+    try:
+        analyze(admin, tables)
+    finally:
+        admin.dispose()
 
 
 def warm_glyphs(settings: Settings, engine: sa.Engine) -> None:

@@ -60,11 +60,14 @@ def table_count(engine: Engine, table: str) -> int:
 
 
 @pytest.fixture(scope="session")
-def county(engine: Engine) -> dict[str, int]:
+def county(engine: Engine, db_urls: DatabaseUrls) -> dict[str, int]:
     """The small demo county, loaded once per session. Tests must not delete its rows."""
     from backend.county import build_county, load_county, load_recipe
+    from backend.demo import analyze_as_owner
 
-    return load_county(engine, build_county(load_recipe(), scale=SMALL_SCALE))
+    counts = load_county(engine, build_county(load_recipe(), scale=SMALL_SCALE))
+    analyze_as_owner(db_urls.admin, list(counts))
+    return counts
 
 
 @pytest.fixture(scope="session")
