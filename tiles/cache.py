@@ -85,6 +85,10 @@ class DataVersions:
             conn.rollback()
         return {name: int(version) for name, version in rows}
 
+    def fresh(self) -> bool:
+        """True when `get` can answer without asking the database."""
+        return time.monotonic() - self._read_at < self._ttl
+
     def get(self, tables: Iterable[str]) -> tuple[int, ...]:
         now = time.monotonic()
         if now - self._read_at >= self._ttl:

@@ -52,6 +52,18 @@ class TileService:
         versions = self.versions.get(tables)
         return make_etag([la.id for la in active], versions, z, x, y), active
 
+    def peek(self, layer_ids: Sequence[str], z: int, x: int, y: int) -> Tile | None:
+        """The tile if it can be answered without touching the database (versions fresh and
+        the tile cached), else None. Cheap enough to call on an event loop."""
+        if self.cache is None or not self.versions.fresh():
+            return None
+        etag, active = self.etag(layer_ids, z, x, y)
+        ids = tuple(layer.id for layer in active)
+        if not active:
+            return Tile(None, etag, ids)
+        cached = self.cache.get((etag,))
+        return None if cached is None else Tile(cached or None, etag, ids)
+
     def get(self, layer_ids: Sequence[str], z: int, x: int, y: int) -> Tile:
         etag, active = self.etag(layer_ids, z, x, y)
         ids = tuple(layer.id for layer in active)

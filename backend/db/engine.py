@@ -41,12 +41,15 @@ def resolve_urls(settings: Settings, *, start: bool = True) -> DatabaseUrls:
     return DatabaseUrls(admin=cluster.admin_url(name), app=cluster.app_url(name), managed=True)
 
 
-def create_engine(url: str, *, pool_size: int = 5) -> Engine:
+def create_engine(url: str, *, pool_size: int = 5, pre_ping: bool = True) -> Engine:
+    """`pre_ping` checks each connection with a round trip before use; hot paths (tiles)
+    turn it off and rely on the pool dropping connections that fail instead."""
     return sa.create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
+        pool_recycle=600,
         connect_args={"application_name": "cityops"},
     )
 

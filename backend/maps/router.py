@@ -6,6 +6,7 @@ import gzip
 import re
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AppState
 from backend.api.responses import JSONBytes
@@ -13,6 +14,7 @@ from backend.auth.permissions import Permission, requires
 from backend.errors import InvalidInput, NotConfigured
 from backend.maps.service import catalog_payload
 from tiles.errors import InvalidTile
+from tiles.service import Tile, TileService
 
 router = APIRouter()
 MVT = "application/vnd.mapbox-vector-tile"
@@ -56,25 +58,43 @@ def tilejson(layers: str, request: Request, state: AppState) -> JSONBytes:
     return JSONBytes(tj)
 
 
-@router.get("/tiles/{layers}/{z}/{x}/{y}.mvt", dependencies=[requires(Permission.PUBLIC)])
-def tile(layers: str, z: str, x: str, y: str, request: Request, state: AppState) -> Response:
-    zi, xi, yi = _int("z", z), _int("x", x), _int("y", y)
-    service = state.tiles
-    etag, _ = service.etag(_ids(layers), zi, xi, yi)
+def _tile_response(tile: Tile, request: Request, max_age: int) -> Response:
     headers = {
-        "ETag": etag,
-        "Cache-Control": f"public, max-age={state.settings.tile_max_age_s}",
+        "ETag": tile.etag,
+        "Cache-Control": f"public, max-age={max_age}",
         "Vary": "Accept-Encoding",
     }
-    if request.headers.get("if-none-match") == etag:
+    if request.headers.get("if-none-match") == tile.etag:
         return Response(status_code=304, headers=headers)
-    result = service.get(_ids(layers), zi, xi, yi)
-    if result.data is None:
+    if tile.data is None:
         return Response(status_code=204, headers=headers)
     if "gzip" in request.headers.get("accept-encoding", ""):
         headers["Content-Encoding"] = "gzip"
-        return Response(result.data, media_type=MVT, headers=headers)
-    return Response(gzip.decompress(result.data), media_type=MVT, headers=headers)
+        return Response(tile.data, media_type=MVT, headers=headers)
+    return Response(gzip.decompress(tile.data), media_type=MVT, headers=headers)
+
+
+def _render(
+    service: TileService, ids: list[str], z: int, x: int, y: int, if_none_match: str | None
+) -> Tile:
+    """On a worker thread: a matching ETag needs no rendering (304), else render or cache."""
+    etag, active = service.etag(ids, z, x, y)
+    if if_none_match == etag:
+        return Tile(None, etag, tuple(layer.id for layer in active))
+    return service.get(ids, z, x, y)
+
+
+@router.get("/tiles/{layers}/{z}/{x}/{y}.mvt", dependencies=[requires(Permission.PUBLIC)])
+async def tile(layers: str, z: str, x: str, y: str, request: Request, state: AppState) -> Response:
+    zi, xi, yi = _int("z", z), _int("x", x), _int("y", y)
+    ids, service = _ids(layers), state.tiles
+    # Cache hits are answered on the event loop; anything needing the database goes to a thread.
+    result = service.peek(ids, zi, xi, yi)
+    if result is None:
+        result = await run_in_threadpool(
+            _render, service, ids, zi, xi, yi, request.headers.get("if-none-match")
+        )
+    return _tile_response(result, request, state.settings.tile_max_age_s)
 
 
 @router.get("/glyphs/{fontstack}/{glyph_range}.pbf", dependencies=[requires(Permission.PUBLIC)])

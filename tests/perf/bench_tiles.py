@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import http.client
 import os
 import socket
 import statistics
@@ -105,16 +106,24 @@ def start_server(cache: bool) -> tuple[subprocess.Popen, str]:
 
 
 def bench_server(tiles: list, cache: bool, concurrency: int) -> dict:
+    """Keep-alive http.client connections, one per thread: the lightest Python client, so
+    that the figures measure the server rather than the load generator."""
     proc, base = start_server(cache)
     path = ",".join(LAYERS)
-    client = httpx.Client(base_url=base, headers={"Accept-Encoding": "gzip"}, timeout=60)
+    host, port = base.removeprefix("http://").split(":")
+    local = threading.local()
 
     def fetch(t: tuple[int, int, int]) -> int:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = http.client.HTTPConnection(host, int(port), timeout=60)
         z, x, y = t
-        r = client.get(f"/tiles/{path}/{z}/{x}/{y}.mvt")
-        if r.status_code not in (200, 204):
-            raise RuntimeError(f"{r.status_code} {r.text[:200]}")
-        return len(r.content)
+        conn.request("GET", f"/tiles/{path}/{z}/{x}/{y}.mvt", headers={"Accept-Encoding": "gzip"})
+        response = conn.getresponse()
+        body = response.read()  # compressed bytes as sent on the wire
+        if response.status not in (200, 204):
+            raise RuntimeError(f"{response.status} {body[:200]!r}")
+        return len(body)
 
     try:
         if cache:
@@ -123,7 +132,6 @@ def bench_server(tiles: list, cache: bool, concurrency: int) -> dict:
             run(fetch, tiles[:20], concurrency)  # warm connections
         return run(fetch, tiles, concurrency)
     finally:
-        client.close()
         proc.terminate()
         proc.wait(10)
 
@@ -163,6 +171,10 @@ def bench_raw(tiles: list, connections: int, dsn: str) -> dict:
             c.close()
 
 
+def median_of(runs: list[dict]) -> dict:
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
 def fmt(name: str, r: dict) -> str:
     return (f"  {name:<34} {r['rate']:8.1f} tiles/s   p50 {r['p50']:7.1f} ms   "
             f"p99 {r['p99']:7.1f} ms   {r['bytes'] / 1e6:6.1f} MB")
@@ -172,6 +184,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tiles", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure; medians shown")
     args = parser.parse_args()
 
     settings = get_settings()
@@ -185,14 +198,18 @@ def main() -> None:
     print(f"{len(tiles)} tiles (z10-z16, {len(set(tiles))} distinct), merged layers: "
           f"{','.join(LAYERS)}; gzip level {GZIP_LEVEL}", flush=True)
 
-    raw2 = bench_raw(tiles, 2, dsn)
-    print(fmt("raw ST_AsMVT+gzip, 2 connections", raw2), flush=True)
-    raw4 = bench_raw(tiles, args.concurrency, dsn)
-    print(fmt(f"raw ST_AsMVT+gzip, {args.concurrency} connections", raw4), flush=True)
-    off = bench_server(tiles, cache=False, concurrency=args.concurrency)
-    print(fmt(f"server, cache off, {args.concurrency} concurrent", off), flush=True)
-    on = bench_server(tiles, cache=True, concurrency=args.concurrency)
-    print(fmt(f"server, cache on, {args.concurrency} concurrent", on), flush=True)
+    print(f"medians of {args.repeat} runs each, runs interleaved:", flush=True)
+    runs: dict[str, list[dict]] = {"raw2": [], "raw4": [], "off": [], "on": []}
+    for _ in range(args.repeat):
+        runs["raw2"].append(bench_raw(tiles, 2, dsn))
+        runs["raw4"].append(bench_raw(tiles, args.concurrency, dsn))
+        runs["off"].append(bench_server(tiles, cache=False, concurrency=args.concurrency))
+        runs["on"].append(bench_server(tiles, cache=True, concurrency=args.concurrency))
+    raw2, raw4, off, on = (median_of(runs[k]) for k in ("raw2", "raw4", "off", "on"))
+    print(fmt("raw ST_AsMVT+gzip, 2 connections", raw2))
+    print(fmt(f"raw ST_AsMVT+gzip, {args.concurrency} connections", raw4))
+    print(fmt(f"server, cache off, {args.concurrency} concurrent", off))
+    print(fmt(f"server, cache on, {args.concurrency} concurrent", on))
     best_raw = max(raw2["rate"], raw4["rate"])
     print("ratios:")
     print(f"  cache off / raw (best of 2 and {args.concurrency} conns) = "

@@ -195,3 +195,18 @@ def test_bad_tile_requests_get_clear_errors(
     response = client.get(path)
     assert response.status_code == status
     assert words in response.json()["detail"]
+
+
+def test_cached_tiles_are_answered_without_the_database(engine: sa.Engine, county) -> None:  # noqa: ANN001
+    from backend.catalog.layers import load_catalog
+    from backend.maps.service import build_tile_service
+    from tests.conftest import ROOT
+
+    service = build_tile_service(load_catalog(ROOT / "layers"), engine, cache_bytes=1 << 20,
+                                 cache_enabled=True, version_ttl=60.0)
+    x, y = lonlat_to_tile(*SEAT, 15)
+    assert service.peek(["roads"], 15, x, y) is None  # versions never read yet
+    rendered = service.get(["roads"], 15, x, y)
+    hit = service.peek(["roads"], 15, x, y)
+    assert hit is not None and hit.data == rendered.data and hit.etag == rendered.etag
+    assert service.peek(["buildings"], 15, x, y) is None  # not rendered yet: goes to a thread
