@@ -1,0 +1,1 @@
+"""Live vehicles: positions from every feed, alarms, bus-line operations."""
