@@ -12,7 +12,13 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from backend.db.engine import DatabaseUrls, create_engine, drop_database, ensure_database
+from backend.db.engine import (
+    DatabaseUrls,
+    create_engine,
+    drop_database,
+    ensure_database,
+    local_cluster,
+)
 from backend.db.migrate import upgrade
 from backend.settings import Settings
 
@@ -30,13 +36,18 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def db_urls(settings: Settings) -> DatabaseUrls:
-    """A database migrated from empty for this session."""
-    if not settings.database_url:
+def db_urls(settings: Settings) -> Iterator[DatabaseUrls]:
+    """A database migrated from empty for this session. A managed cluster that this session
+    had to start is stopped again at the end (CI leaves nothing running)."""
+    cluster = None if settings.database_url else local_cluster(settings)
+    was_running = cluster is not None and cluster.is_running()
+    if cluster is not None:
         drop_database(settings)
     urls = ensure_database(settings)
     upgrade(urls)
-    return urls
+    yield urls
+    if cluster is not None and not was_running:
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")
