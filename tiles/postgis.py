@@ -36,6 +36,8 @@ class VectorLayer:
     tile_geometry: str = "geom_3857"
     rank_field: str | None = None
     rank_desc: bool = True
+    # ((zoom, least rank), ...): from each zoom on, features ranked below are left out
+    rank_min_by_zoom: tuple[tuple[int, float], ...] = ()
     feature_cap: int = 20_000
     description: str = ""
     attribution: str | None = None
@@ -47,6 +49,14 @@ class VectorLayer:
 
     def in_zoom(self, z: int) -> bool:
         return self.minzoom <= z <= self.maxzoom
+
+    def rank_floor(self, z: int) -> float:
+        """The least rank shown at zoom z (generalisation of dense layers at low zoom)."""
+        floor = float("-inf")
+        for zoom, least in sorted(self.rank_min_by_zoom):
+            if z >= zoom:
+                floor = least
+        return floor
 
     def tilejson(self, tile_url: str, bounds: list[float] | None) -> dict[str, Any]:
         tj: dict[str, Any] = {
@@ -91,12 +101,17 @@ def layer_query(layer: VectorLayer, index: int) -> sql.Composed:
             t(layer.rank_field), direction, t(layer.key)
         )
     select_cols = sql.SQL(", {}").format(columns) if layer.fields else sql.SQL("")
+    where = sql.SQL("")
+    if layer.rank_field and layer.rank_min_by_zoom:
+        where = sql.SQL(" AND t.{} >= {}").format(
+            t(layer.rank_field), sql.Placeholder(f"floor{index}")
+        )
     return sql.SQL(
         "COALESCE((SELECT ST_AsMVT(q, {name}, {extent}, 'geom', 'fid') FROM ("
         " SELECT t.{key} AS fid,"
         " ST_AsMVTGeom(t.{geom}, env.tile, {extent}, {buffer}, true) AS geom{cols}"
         " FROM {table} t, env"
-        " WHERE t.{geom} && env.area {order} LIMIT {cap}"
+        " WHERE t.{geom} && env.area{where} {order} LIMIT {cap}"
         ") q WHERE q.geom IS NOT NULL), ''::bytea)"
     ).format(
         name=sql.Literal(layer.id),
@@ -106,6 +121,7 @@ def layer_query(layer: VectorLayer, index: int) -> sql.Composed:
         geom=t(layer.tile_geometry),
         cols=select_cols,
         table=t(layer.table),
+        where=where,
         order=order,
         cap=sql.Placeholder(f"cap{index}"),
     )
@@ -121,9 +137,12 @@ def tile_query(layers: Sequence[VectorLayer]) -> sql.Composed:
     ).format(margin=sql.Literal(BUFFER / EXTENT), parts=parts)
 
 
-def tile_params(layers: Sequence[VectorLayer], z: int, x: int, y: int) -> dict[str, int]:
+def tile_params(layers: Sequence[VectorLayer], z: int, x: int, y: int) -> dict[str, float]:
     params = {"z": z, "x": x, "y": y}
-    params.update({f"cap{i}": layer.feature_cap for i, layer in enumerate(layers)})
+    for i, layer in enumerate(layers):
+        params[f"cap{i}"] = layer.feature_cap
+        if layer.rank_min_by_zoom:
+            params[f"floor{i}"] = max(layer.rank_floor(z), -1e300)  # PostgreSQL has no -inf int
     return params
 
 

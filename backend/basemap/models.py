@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db.base import Base, FeatureMixin, geometry_columns
+from backend.db.base import Base, FeatureMixin, geometry_columns, label_point_columns
 
 
 class County(FeatureMixin, Base):
@@ -25,6 +25,7 @@ class Township(FeatureMixin, Base):
     name: Mapped[str] = mapped_column(sa.Text, nullable=False)
     kind: Mapped[str] = mapped_column(sa.Text, nullable=False)  # 街道 / 镇 / 开发区
     geom, geom_3857 = geometry_columns("MULTIPOLYGON")
+    label_point, label_point_3857 = label_point_columns()
 
 
 class Road(FeatureMixin, Base):

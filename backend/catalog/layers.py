@@ -42,10 +42,12 @@ class LayerSource(Strict):
 
 
 class Rank(Strict):
-    """Which features a tile keeps first when the per-tile cap is reached."""
+    """Which features a tile keeps first when the per-tile cap is reached, and (with
+    `min_by_zoom`) which are left out of low-zoom tiles: {zoom: least rank shown from it}."""
 
     field: Annotated[str, Field(pattern=IDENT)]
     order: Literal["asc", "desc"] = "desc"
+    min_by_zoom: dict[Annotated[int, Field(ge=0, le=24)], float] = {}
 
 
 class Extrusion(Strict):

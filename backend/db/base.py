@@ -36,6 +36,22 @@ def geometry_columns(geometry_type: str) -> tuple[sa.Column, sa.Column]:
     return geom, geom_3857
 
 
+def label_point_columns() -> tuple[sa.Column, sa.Column]:
+    """A generated label point inside a polygon (ST_PointOnSurface), in both CRSs: a label
+    layer drawn from it shows one label per polygon instead of one per tile."""
+    point = sa.Column(
+        "label_point",
+        Geometry("POINT", srid=STORE_SRID, spatial_index=False),
+        sa.Computed("ST_PointOnSurface(geom)", persisted=True),
+    )
+    point_3857 = sa.Column(
+        "label_point_3857",
+        Geometry("POINT", srid=TILE_SRID, spatial_index=True),
+        sa.Computed("ST_Transform(ST_PointOnSurface(geom), 3857)", persisted=True),
+    )
+    return point, point_3857
+
+
 class FeatureMixin:
     """Identity, provenance (one source per datum: unique source + key) and change time."""
 

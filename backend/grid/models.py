@@ -3,7 +3,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db.base import Base, FeatureMixin, geometry_columns
+from backend.db.base import Base, FeatureMixin, geometry_columns, label_point_columns
 
 
 class GridCell(FeatureMixin, Base):
@@ -19,3 +19,4 @@ class GridCell(FeatureMixin, Base):
     township_name: Mapped[str | None] = mapped_column(sa.Text)
     community: Mapped[str | None] = mapped_column(sa.Text)
     geom, geom_3857 = geometry_columns("MULTIPOLYGON")
+    label_point, label_point_3857 = label_point_columns()

@@ -56,6 +56,7 @@ def vector_layer(spec: LayerSpec) -> VectorLayer:
         tile_geometry=spec.source.tile_geometry_column,
         rank_field=spec.rank.field if spec.rank else None,
         rank_desc=spec.rank.order == "desc" if spec.rank else True,
+        rank_min_by_zoom=tuple(sorted(spec.rank.min_by_zoom.items())) if spec.rank else (),
         feature_cap=spec.feature_cap,
         description=spec.title.en,
         attribution=spec.attribution,

@@ -21,7 +21,8 @@ def test_every_layer_file_loads_and_matches_the_schema() -> None:
     catalog = load_catalog(LAYERS, known_columns=model_columns())
     expected = {
         "county", "townships", "roads", "parcels", "buildings", "pipelines", "cameras",
-        "bus_lines", "bus_stops", "grid_cells", "pilot_segments",
+        "bus_lines", "bus_stops", "grid_cells", "pilot_segments", "township_labels",
+        "grid_labels",
     }
     assert set(catalog.ids) == expected
     assert catalog["buildings"].extrusion is not None
@@ -78,7 +79,7 @@ def test_layers_check_command_reports_problems(tmp_path: Path) -> None:
     assert "roads.yaml: minzom: unknown key (typo?)" in bad.stderr
     good = subprocess.run([*cmd, "--dir", str(LAYERS)], capture_output=True, text=True, check=False)
     assert good.returncode == 0, good.stderr
-    assert "11 layers OK" in good.stdout
+    assert "13 layers OK" in good.stdout
 
 
 def test_server_refuses_to_start_with_a_broken_catalog(tmp_path: Path, settings: Settings) -> None:

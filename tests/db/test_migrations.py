@@ -29,7 +29,7 @@ def test_migrations_from_empty_create_every_table(scratch: Settings) -> None:
     urls = ensure_database(scratch)
     assert current_revision(urls.admin) is None
     upgrade(urls)
-    assert current_revision(urls.admin) == "0001"
+    assert current_revision(urls.admin) == "0002"
     engine = create_engine(urls.admin, pool_size=1)
     with engine.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())

@@ -210,3 +210,31 @@ def test_cached_tiles_are_answered_without_the_database(engine: sa.Engine, count
     hit = service.peek(["roads"], 15, x, y)
     assert hit is not None and hit.data == rendered.data and hit.etag == rendered.etag
     assert service.peek(["buildings"], 15, x, y) is None  # not rendered yet: goes to a thread
+
+
+def test_low_zoom_road_tiles_leave_out_minor_roads(client: TestClient, engine: sa.Engine) -> None:
+    """Generalisation: the catalog's rank.min_by_zoom keeps rural lanes out of overview tiles."""
+    classes = {}
+    for z in (10, 14):
+        x, y = lonlat_to_tile(*SEAT, z)
+        features = decode(client.get(f"/tiles/roads/{z}/{x}/{y}.mvt").content)["roads"]["features"]
+        classes[z] = {f["properties"]["road_class"] for f in features}
+        ranks = [f["properties"]["rank"] for f in features]
+        assert ranks and min(ranks) >= (4 if z == 10 else 0)
+    assert "rural" not in classes[10] and "residential" not in classes[10]
+    assert "residential" in classes[14]
+
+
+def test_township_labels_are_one_point_inside_each_township(
+    client: TestClient, engine: sa.Engine
+) -> None:
+    body = client.get("/ogc/collections/township_labels/items?limit=100").json()
+    assert body["numberMatched"] == 19
+    with engine.connect() as conn:
+        for feature in body["features"]:
+            lon, lat = feature["geometry"]["coordinates"]
+            inside = conn.execute(sa.text(
+                "SELECT ST_Contains(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) "
+                "FROM townships WHERE id = :id"
+            ), {"lon": lon, "lat": lat, "id": feature["id"]}).scalar_one()
+            assert inside, feature["properties"]["name"]
