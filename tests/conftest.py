@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,24 @@ def admin_engine(db_urls: DatabaseUrls) -> Iterator[Engine]:
     eng = create_engine(db_urls.admin, pool_size=2)
     yield eng
     eng.dispose()
+
+
+@contextmanager
+def scratch_database(
+    settings: Settings, suffix: str, *, migrate: bool = True
+) -> Iterator[tuple[Settings, DatabaseUrls]]:
+    """A second database in the managed cluster, empty (or just migrated), dropped afterwards."""
+    if settings.database_url:
+        pytest.skip("needs the managed cluster to create a scratch database")
+    scratch = settings.model_copy(update={"database_name": f"{settings.database_name}_{suffix}"})
+    drop_database(scratch)
+    urls = ensure_database(scratch)
+    if migrate:
+        upgrade(urls)
+    try:
+        yield scratch, urls
+    finally:
+        drop_database(scratch)
 
 
 def table_count(engine: Engine, table: str) -> int:

@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from backend.db.engine import drop_database, ensure_database
-from backend.db.migrate import upgrade
 from backend.demo import prepare_demo
 from backend.errors import Conflict
 from backend.settings import Settings
+from tests.conftest import scratch_database
 
 
 def cityops(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -66,24 +65,16 @@ def test_ingest_into_an_unknown_layer_lists_the_layers(tmp_path: Path, settings:
 
 
 def test_demo_refuses_a_non_empty_external_database(settings: Settings) -> None:
-    if settings.database_url:
-        pytest.skip("needs the managed cluster to create a scratch database")
-    scratch = settings.model_copy(update={"database_name": f"{settings.database_name}_ext"})
-    drop_database(scratch)
-    urls = ensure_database(scratch)
-    upgrade(urls)
-    engine = sa.create_engine(urls.admin)
-    with engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO cameras (code, kind, source, source_key, geom) VALUES ('own-1', "
-            "'traffic', 'city:own', '1', ST_SetSRID(ST_MakePoint(117.88, 33.48), 4326))"))
-    engine.dispose()
-    external = scratch.model_copy(update={"database_url": urls.admin})
-    try:
+    with scratch_database(settings, "ext") as (scratch, urls):
+        engine = sa.create_engine(urls.admin)
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO cameras (code, kind, source, source_key, geom) VALUES ('own-1', "
+                "'traffic', 'city:own', '1', ST_SetSRID(ST_MakePoint(117.88, 33.48), 4326))"))
+        engine.dispose()
+        external = scratch.model_copy(update={"database_url": urls.admin})
         with pytest.raises(Conflict, match="already holds 1 features from other sources"):
             prepare_demo(external, scale=0.01)
-    finally:
-        drop_database(scratch)
 
 
 def test_db_status_reports_the_managed_cluster(settings: Settings) -> None:

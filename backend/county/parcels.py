@@ -9,7 +9,7 @@ its own random stream, so a cell looks the same at every scale.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -109,17 +109,11 @@ def city_cell(out: Layout, a: int, b: int, lat: Lattice, recipe: Recipe, rules: 
                 .width_m / 2 for m in range(k)]
     hx = [hw(0, a, b), *inner_hw, hw(0, a + 1, b)]
     hy = [hw(1, b, a), *inner_hw, hw(1, b + 1, a)]
-    for i in range(k + 1):
-        for j in range(k + 1):
-            blk = np.array([xs[i] + hx[i] + 1, ys[j] + hy[j] + 1,
-                            xs[i + 1] - hx[i + 1] - 1, ys[j + 1] - hy[j + 1] - 1])
-            if blk[2] - blk[0] < 20 or blk[3] - blk[1] < 20:
-                continue
-            out.blocks.append(blk[None])
-            # The side facing the more important road gets the shop front.
-            sides = {"s": hy[j], "n": hy[j + 1], "w": hx[i], "e": hx[i + 1]}
-            front = max(sides, key=lambda s: (sides[s], s))
-            city_block(out, blk, front, recipe, rules, g, industrial)
+    for i, j, blk in _blocks(out, xs, ys, hx, hy):
+        # The side facing the more important road gets the shop front.
+        sides = {"s": hy[j], "n": hy[j + 1], "w": hx[i], "e": hx[i + 1]}
+        front = max(sides, key=lambda s: (sides[s], s))
+        city_block(out, blk, front, recipe, rules, g, industrial)
 
 
 def town_cell(out: Layout, a: int, b: int, lat: Lattice, recipe: Recipe, rules: BuildingRules,
@@ -133,14 +127,22 @@ def town_cell(out: Layout, a: int, b: int, lat: Lattice, recipe: Recipe, rules: 
                          [lat.vs[b + 1]]])
     hx = [hw(0, a, b), *[res] * k, hw(0, a + 1, b)]
     hy = [hw(1, b, a), *[res] * k, hw(1, b + 1, a)]
-    for i in range(k + 1):
-        for j in range(k + 1):
+    for _, _, blk in _blocks(out, xs, ys, hx, hy):
+        town_block(out, blk, recipe, rules, g)
+
+
+def _blocks(out: Layout, xs: np.ndarray, ys: np.ndarray, hx: list[float], hy: list[float]
+            ) -> Iterator[tuple[int, int, np.ndarray]]:
+    """The blocks between consecutive streets (street half-widths hx/hy and 1 m set back),
+    skipping slivers under 20 m; each kept block is recorded in `out.blocks`."""
+    for i in range(len(xs) - 1):
+        for j in range(len(ys) - 1):
             blk = np.array([xs[i] + hx[i] + 1, ys[j] + hy[j] + 1,
                             xs[i + 1] - hx[i + 1] - 1, ys[j + 1] - hy[j + 1] - 1])
             if blk[2] - blk[0] < 20 or blk[3] - blk[1] < 20:
                 continue
             out.blocks.append(blk[None])
-            town_block(out, blk, recipe, rules, g)
+            yield i, j, blk
 
 
 def layout_cells(recipe: Recipe, lat: Lattice, hamlets: dict[tuple[int, int], np.ndarray],

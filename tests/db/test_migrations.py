@@ -6,27 +6,21 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import ProgrammingError
 
-from backend.db.engine import create_engine, drop_database, ensure_database, local_cluster
+from backend.db.engine import DatabaseUrls, create_engine, local_cluster
 from backend.db.migrate import current_revision, upgrade
 from backend.db.models import FEATURE_TABLES
 from backend.settings import Settings
+from tests.conftest import scratch_database
 
 FEATURE_TABLE_NAMES = sorted(m.__tablename__ for m in FEATURE_TABLES)
 
 
-@pytest.fixture()
-def scratch(settings: Settings):  # noqa: ANN201
-    """A second, empty database, dropped afterwards."""
-    if settings.database_url:
-        pytest.skip("needs the managed cluster to create a scratch database")
-    scratch = settings.model_copy(update={"database_name": f"{settings.database_name}_scratch"})
-    drop_database(scratch)
-    yield scratch
-    drop_database(scratch)
+def test_migrations_from_empty_create_every_table(settings: Settings) -> None:
+    with scratch_database(settings, "scratch", migrate=False) as (_, urls):
+        _migrate_and_check(urls)
 
 
-def test_migrations_from_empty_create_every_table(scratch: Settings) -> None:
-    urls = ensure_database(scratch)
+def _migrate_and_check(urls: DatabaseUrls) -> None:
     assert current_revision(urls.admin) is None
     upgrade(urls)
     assert current_revision(urls.admin) == "0002"

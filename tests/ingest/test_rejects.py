@@ -12,11 +12,11 @@ import pytest
 import shapely
 from sqlalchemy.engine import Engine
 
-from backend.db.engine import create_engine, drop_database, ensure_database
-from backend.db.migrate import upgrade
+from backend.db.engine import create_engine
 from backend.errors import InvalidInput
 from backend.ingest.report import IngestResult
 from backend.settings import Settings
+from tests.conftest import scratch_database
 from tests.ingest.conftest import Ingest, cameras, parcel, snapshot, square, stored, version
 
 BOWTIE = shapely.Polygon([(117.90, 33.50), (117.91, 33.51), (117.91, 33.50), (117.90, 33.51)])
@@ -191,23 +191,17 @@ def test_no_county_boundary_skips_the_check_with_a_warning(
     """In a database without a county boundary (a fresh one: the session's has the county)."""
     from backend.ingest.files import ingest_file
 
-    if settings.database_url:
-        pytest.skip("needs the managed cluster to create a scratch database")
-    scratch = settings.model_copy(update={"database_name": f"{settings.database_name}_nocounty"})
-    drop_database(scratch)
-    urls = ensure_database(scratch)
-    upgrade(urls)
-    engine = create_engine(urls.app, pool_size=1)
-    try:
-        path = tmp_path / "cams.geojson"
-        cameras(1, x0=10.0, y0=50.0).to_file(path)  # far from Sixian: nothing to check against
-        result = ingest_file(engine, catalog, path, layer_id="cameras", source=src,  # type: ignore[arg-type]
-                             progress=False)
-        assert result.ok and result.county_check == "skipped: no county boundary"
-        assert any("No county boundary" in w for w in result.warnings)
-    finally:
-        engine.dispose()
-        drop_database(scratch)
+    with scratch_database(settings, "nocounty") as (_, urls):
+        engine = create_engine(urls.app, pool_size=1)
+        try:
+            path = tmp_path / "cams.geojson"
+            cameras(1, x0=10.0, y0=50.0).to_file(path)  # far from Sixian: nothing to check
+            result = ingest_file(engine, catalog, path, layer_id="cameras",  # type: ignore[arg-type]
+                                 source=src, progress=False)
+            assert result.ok and result.county_check == "skipped: no county boundary"
+            assert any("No county boundary" in w for w in result.warnings)
+        finally:
+            engine.dispose()
 
 
 def test_empty_file_and_bad_options(ingest: Ingest, src: str, tmp_path: Path) -> None:
