@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from backend.vehicles.rules import OffRouteParams, OffRouteRule, RuleContext
+from backend.vehicles.rules import OffRouteParams, OffRouteRule, RuleContext, project
 from tests.vehicles.support import LINE, along, drive, fix
 
 RULE = OffRouteRule()
@@ -68,3 +68,11 @@ def test_distance_uses_the_whole_line_not_just_the_first_leg() -> None:
     north = [fix(t, (117.885, 33.484 + t / 100_000)) for t in range(0, 50, 10)]
     assert drive(RULE, north, CTX) == []
     assert drive(OffRouteRule(OffRouteParams(max_distance_m=1.0, fixes=1)), north, CTX) == []
+
+
+def test_distances_are_true_metres() -> None:
+    # 50 m due north of a vertex, measured on the ellipsoid: the GK 117E zone agrees within 1 cm.
+    from pyproj import Geod
+
+    lon, lat, _ = Geod(ellps="GRS80").fwd(117.870, 33.480, 180.0, 50.0)
+    assert abs(LINE.distance_m(project(lon, lat)) - 50.0) < 0.01
