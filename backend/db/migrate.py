@@ -48,6 +48,14 @@ def grant_app_role(admin_url: str) -> None:
             f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}"))
         conn.execute(sa.text(
             f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}"))
+        # The SECURITY DEFINER helpers (e.g. making a day's position partition) are the app
+        # role's only way to change structure; they are not open to PUBLIC.
+        for (signature,) in conn.execute(sa.text(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n "
+            "ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND p.proname LIKE 'cityops\\_%'"
+            " AND p.prosecdef"
+        )):
+            conn.execute(sa.text(f"GRANT EXECUTE ON FUNCTION {signature} TO {APP_ROLE}"))
         conn.execute(sa.text(f"REVOKE ALL ON alembic_version FROM {APP_ROLE}"))
         conn.execute(sa.text(f"GRANT SELECT ON alembic_version TO {APP_ROLE}"))
     engine.dispose()

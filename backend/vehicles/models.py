@@ -1,0 +1,55 @@
+"""Vehicle positions: a table partitioned by day (UTC), and the latest state per vehicle.
+
+The partitioned parent is created by migration 0003 (SQLAlchemy describes it for queries
+only); daily partitions are made on demand by a SECURITY DEFINER function, because the
+application's role owns no tables and so may not create them itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from geoalchemy2 import Geometry
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db.base import Base
+
+
+class VehiclePosition(Base):
+    __tablename__ = "vehicle_positions"
+    __table_args__ = {"postgresql_partition_by": "RANGE (time)"}
+    vehicle_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
+    lon: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    lat: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    speed_kmh: Mapped[float | None] = mapped_column(sa.Float)
+    heading_deg: Mapped[float | None] = mapped_column(sa.Float)
+    altitude_m: Mapped[float | None] = mapped_column(sa.Float)
+    alarm_flags: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, server_default="0")
+    status_flags: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, server_default="0")
+    source: Mapped[str] = mapped_column(sa.Text, nullable=False)
+
+
+class VehicleLatest(Base):
+    """The newest fix of each vehicle (a late fix never replaces a newer one)."""
+
+    __tablename__ = "vehicle_latest"
+    vehicle_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    time: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    lon: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    lat: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    speed_kmh: Mapped[float | None] = mapped_column(sa.Float)
+    heading_deg: Mapped[float | None] = mapped_column(sa.Float)
+    alarm_flags: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, server_default="0")
+    status_flags: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, server_default="0")
+    source: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    geom = sa.Column(
+        "geom",
+        Geometry("POINT", srid=4326, spatial_index=True),
+        sa.Computed("ST_SetSRID(ST_MakePoint(lon, lat), 4326)", persisted=True),
+    )
