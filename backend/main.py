@@ -19,6 +19,7 @@ from backend.catalog.layers import load_catalog, model_columns
 from backend.db.engine import create_engine, resolve_urls
 from backend.maps.labels import glyph_store
 from backend.maps.service import build_tile_service
+from backend.realtime.hub import Hub
 from backend.settings import Settings, get_settings
 
 mimetypes.add_type("text/javascript", ".mjs")  # MapLibre 5+ ships ES modules
@@ -43,6 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(urls.app, pool_size=settings.db_pool_size)
         # Tiles get their own pool without the per-checkout ping: one round trip less a tile.
         tile_engine = create_engine(urls.app, pool_size=settings.db_pool_size, pre_ping=False)
+        hub = Hub.from_settings(settings)
+        await hub.start()
+        app.state.hub = hub  # the live event hub (backend.api.deps.get_hub)
         app.state.resources = Resources(
             settings=settings,
             engine=engine,
@@ -59,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await hub.close()
             engine.dispose()
             tile_engine.dispose()
 

@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_HUB_TOKEN = "cityops-dev"  # documented development-only websocket token
 
 
 class Settings(BaseSettings):
@@ -36,11 +37,29 @@ class Settings(BaseSettings):
     tile_version_ttl_s: float = 1.0
     tile_max_age_s: int = 60
     public_url: str | None = None  # base URL used in TileJSON and OGC links; request's when unset
+    # Live event hub (/ws). memory:// is one process; redis://host:port/db shares events,
+    # sequence numbers and history between processes.
+    hub_backplane_url: str = "memory://"
+    # Interim auth until users and roles: clients send this token in their first message.
+    # Required in production; in development DEV_HUB_TOKEN is used when unset.
+    hub_token: str | None = None
+    hub_history: int = 1000  # events kept per channel for resume (`since`)
+    hub_client_queue: int = 256  # non-position events queued per client (drop-oldest)
+    hub_position_queue: int = 10_000  # vehicles whose latest position a client may have queued
+    hub_heartbeat_s: float = 20.0  # ping interval; no answer within it closes the client
+    hub_auth_timeout_s: float = 5.0  # time allowed for the first (auth) message
+
+    def effective_hub_token(self) -> str | None:
+        if self.hub_token:
+            return self.hub_token
+        return DEV_HUB_TOKEN if self.env == "development" else None
 
     @model_validator(mode="after")
     def _production_needs_database(self) -> Settings:
         if self.env == "production" and not self.database_url:
             raise ValueError("CITYOPS_ENV=production requires DATABASE_URL")
+        if self.env == "production" and not self.hub_token:
+            raise ValueError("CITYOPS_ENV=production requires CITYOPS_HUB_TOKEN")
         return self
 
 

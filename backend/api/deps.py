@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
+from starlette.requests import HTTPConnection
 
 from backend.catalog.layers import LayerCatalog
 from backend.maps.service import county_bounds
@@ -14,6 +15,7 @@ from backend.settings import Settings
 from tiles.service import TileService
 
 if TYPE_CHECKING:
+    from backend.realtime.hub import Hub
     from tiles.glyphs import GlyphStore
 
 
@@ -42,3 +44,8 @@ def get_resources(request: Request) -> Resources:
 
 
 AppState = Annotated[Resources, Depends(get_resources)]
+
+
+def get_hub(conn: HTTPConnection) -> Hub:
+    """The live event hub (HTTP and websocket routes alike); set in the lifespan."""
+    return conn.app.state.hub

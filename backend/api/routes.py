@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 from backend.auth.permissions import Permission, requires
 from backend.maps.router import router as maps_router
 from backend.ogc.router import router as ogc_router
+from backend.realtime.router import router as realtime_router
 
 health = APIRouter()
 
@@ -17,5 +18,5 @@ def get_health() -> dict[str, str]:
 
 
 def include_routers(app: FastAPI) -> None:
-    for router in (health, maps_router, ogc_router):
+    for router in (health, maps_router, ogc_router, realtime_router):
         app.include_router(router)

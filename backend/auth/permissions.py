@@ -7,10 +7,14 @@ role x route matrix will be generated from, so no route can be added without one
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.params import Depends as DependsParam
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Permission(StrEnum):
@@ -18,6 +22,7 @@ class Permission(StrEnum):
     LAYERS_READ = "layers:read"       # the catalog and tiles/features of non-public layers
     FEATURES_READ = "features:read"   # OGC API Features items of non-public layers
     DATA_WRITE = "data:write"         # ingest and edits
+    LIVE_READ = "live:read"           # the /ws event hub (channel rights: backend.realtime.access)
 
 
 def requires(permission: Permission) -> DependsParam:
@@ -29,10 +34,22 @@ def requires(permission: Permission) -> DependsParam:
     return Depends(check)
 
 
+def websocket_requires(permission: Permission) -> Callable[[F], F]:
+    """The declaration for websocket endpoints, whose `dependencies=` cannot see a Request:
+    the endpoint enforces it in its own protocol (e.g. an auth message) and the route audit
+    reads it from the endpoint."""
+
+    def mark(endpoint: F) -> F:
+        endpoint.permission = permission  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
 def declared_permission(route: object) -> Permission | None:
     """The permission a route declared (None when it declared none: a defect)."""
     for dep in getattr(route, "dependencies", []) or []:
         perm = getattr(dep.dependency, "permission", None)
         if perm is not None:
             return perm
-    return None
+    return getattr(getattr(route, "endpoint", None), "permission", None)

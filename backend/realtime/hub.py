@@ -1,0 +1,155 @@
+"""The hub: clients, their subscriptions, and fan-out of backplane events.
+
+Server code publishes with `await hub.publish(channel, data)` (or `hub.publish_threadsafe`
+from worker threads). The hub never waits on the database: events arrive complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from typing import TYPE_CHECKING
+
+from backend.realtime import messages
+from backend.realtime.access import may_subscribe
+from backend.realtime.backplane import Backplane, create_backplane
+from backend.realtime.client import Client, Subscription
+from backend.realtime.messages import CHANNELS, SPATIAL, Event
+from backend.realtime.viewport import EVERYWHERE, View
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
+
+
+class Hub:
+    def __init__(
+        self,
+        backplane: Backplane,
+        *,
+        token: str | None,
+        client_queue: int = 256,
+        position_queue: int = 10_000,
+        heartbeat_s: float = 20.0,
+        auth_timeout_s: float = 5.0,
+    ) -> None:
+        self.backplane = backplane
+        self.token = token
+        self.client_queue = client_queue
+        self.position_queue = position_queue
+        self.heartbeat_s = heartbeat_s
+        self.auth_timeout_s = auth_timeout_s
+        self.clients: set[Client] = set()
+        self._subs: dict[str, set[Client]] = {c: set() for c in CHANNELS}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._published = 0
+        self._retired = {"dropped": 0, "coalesced": 0, "sent": 0}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Hub:
+        return cls(
+            create_backplane(settings.hub_backplane_url, history=settings.hub_history),
+            token=settings.effective_hub_token(),
+            client_queue=settings.hub_client_queue,
+            position_queue=settings.hub_position_queue,
+            heartbeat_s=settings.hub_heartbeat_s,
+            auth_timeout_s=settings.hub_auth_timeout_s,
+        )
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self.backplane.start(self._deliver)
+
+    async def close(self) -> None:
+        for client in list(self.clients):
+            client.close(messages.CLOSE_GOING_AWAY)
+        await self.backplane.close()
+
+    # Publishing ---------------------------------------------------------------------------
+
+    async def publish(self, channel: str, data: dict) -> int:
+        """Publish one event; returns its seq. `data` must be JSON-serialisable; on spatial
+        channels it carries `lon`/`lat` or `bbox` (without either it reaches every viewport)."""
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}")
+        return await self.backplane.publish(channel, data)
+
+    def publish_threadsafe(self, channel: str, data: dict) -> concurrent.futures.Future[int]:
+        """For code on worker threads: schedules `publish` on the hub's loop."""
+        if self._loop is None:
+            raise RuntimeError("the hub is not started")
+        return asyncio.run_coroutine_threadsafe(self.publish(channel, data), self._loop)
+
+    def _deliver(self, event: Event) -> None:
+        self._published += 1
+        for client in self._subs.get(event.channel, ()):
+            client.offer(event)
+
+    # Clients ------------------------------------------------------------------------------
+
+    def attach(self, client: Client) -> None:
+        self.clients.add(client)
+
+    def detach(self, client: Client) -> None:
+        self.clients.discard(client)
+        for members in self._subs.values():
+            members.discard(client)
+        self._retired["dropped"] += client.dropped
+        self._retired["coalesced"] += client.coalesced
+        self._retired["sent"] += client.sent
+
+    async def subscribe(self, client: Client, msg: messages.Subscribe) -> None:
+        channel = msg.channel
+        if channel not in CHANNELS:
+            client.control(messages.error(f"unknown channel {channel!r}"))
+            return
+        if not may_subscribe(client.principal, channel):
+            client.control(messages.error(f"not allowed to subscribe to {channel!r}"))
+            return
+        view = View(msg.bbox, msg.zoom) if channel in SPATIAL else EVERYWHERE
+        sub = Subscription(channel, view)
+        if msg.since is not None:
+            sub.last_seq = msg.since
+            sub.pending = []  # live events wait until the history is queued, then follow it
+        client.subs[channel] = sub
+        self._subs[channel].add(client)
+        last = await self.backplane.last_seq(channel)
+        client.control(messages.frame(type="subscribed", channel=channel, seq=last))
+        if msg.since is None:
+            return
+        try:
+            missed = await self.backplane.history(channel, msg.since)
+        finally:
+            held, sub.pending = sub.pending or [], None
+        if missed is None:
+            client.control(
+                messages.resync(channel, f"seq {msg.since} is older than the kept history")
+            )
+            missed = []
+        for event in (*missed, *held):
+            client.enqueue(sub, event)
+
+    def unsubscribe(self, client: Client, channel: str) -> None:
+        if client.subs.pop(channel, None) is None:
+            client.control(messages.error(f"not subscribed to {channel!r}"))
+            return
+        self._subs[channel].discard(client)
+        client.control(messages.frame(type="unsubscribed", channel=channel))
+
+    def move_viewport(self, client: Client, msg: messages.Viewport) -> None:
+        view = View(msg.bbox, msg.zoom)
+        for sub in client.subs.values():
+            if sub.channel in SPATIAL:
+                sub.view = view
+
+    def stats(self) -> dict[str, int]:
+        clients = list(self.clients)
+        return {
+            "clients": len(clients),
+            "queued": sum(c.queued for c in clients),
+            "max_client_queue": max((c.queued for c in clients), default=0),
+            "dropped": self._retired["dropped"] + sum(c.dropped for c in clients),
+            "coalesced": self._retired["coalesced"] + sum(c.coalesced for c in clients),
+            "sent": self._retired["sent"] + sum(c.sent for c in clients),
+            "published": self._published,
+            "serialised": self.backplane.serialised,
+        }
