@@ -13,7 +13,7 @@ def flags(*fs: int) -> list:
 
 
 def test_table_matches_jt808_2013_positions() -> None:
-    by_bit = {b.bit: b.kind for b in ALARM_BITS}
+    by_bit = {b.bit: b.code for b in ALARM_BITS}
     assert by_bit[0] == "sos" and by_bit[2] == "fatigue" and by_bit[29] == "collision"
     assert by_bit[30] == "rollover" and by_bit[23] == "route_deviation"
     assert not {15, 16, 17} & by_bit.keys()  # reserved

@@ -1,7 +1,8 @@
 """JT/T 808 vehicle terminals: codec (framing, header), messages (bodies), alarm bit table,
 conversion to ``Position`` and the asyncio TCP gateway."""
 
-from .alarms import ALARM_BITS, decode_alarms, encode_alarms
+from backend.vehicles.alarm_bits import ALARM_BITS, decode_alarms, encode_alarms
+
 from .codec import Frame, FrameError, FrameReader, Header, decode_frame, encode_frame
 from .convert import to_position
 from .gateway import GatewayStats, HmacAuth, Jt808Gateway

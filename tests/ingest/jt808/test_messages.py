@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from backend.ingest.jt808 import messages as m
-from backend.ingest.jt808.alarms import ALARM_BITS, decode_alarms, encode_alarms
 from backend.ingest.jt808.codec import Frame, FrameError, Version, decode_frame
 from backend.ingest.jt808.convert import to_position
+from backend.vehicles.alarm_bits import BY_BIT, decode_alarms, encode_alarms
 
 PHONES: dict[Version, str] = {2013: "013912345678", 2019: "00000000013912345678"}
 T0 = datetime(2026, 5, 1, 23, 59, 58, tzinfo=UTC)  # 07:59:58 the next day in GMT+8
@@ -120,11 +120,11 @@ def test_downlink_round_trips(version: Version) -> None:
 def test_alarm_bits() -> None:
     assert decode_alarms(0) == []
     assert decode_alarms(1) == ["sos"]
-    assert decode_alarms(0b10) == ["overspeed"]
+    assert decode_alarms(0b10) == ["terminal_overspeed"]
     assert decode_alarms((1 << 29) | (1 << 30) | 1) == ["sos", "collision", "rollover"]
     assert decode_alarms(1 << 15) == ["bit_15"]  # reserved bits are kept, not dropped
     assert decode_alarms(0xFFFFFFFF)[-1] == "illegal_door_open"
-    assert ALARM_BITS[0].zh == "紧急报警" and ALARM_BITS[30].en == "Rollover"
+    assert BY_BIT[0].zh == "紧急报警" and BY_BIT[30].en == "Rollover"
     for flags in (1, 1 << 31, 0x60000003, 1 << 16):
         assert encode_alarms(decode_alarms(flags)) == flags
 
