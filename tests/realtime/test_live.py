@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import socket
+import time
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -49,7 +50,7 @@ async def burst(hub: Hub) -> int:
     return largest
 
 
-def stalled_client(url: str) -> socket.socket:
+def stalled_client(url: str, channel: str = POSITIONS) -> socket.socket:
     """A raw websocket client with a tiny receive buffer that authenticates, subscribes to
     positions and then never reads (the kernel buffers fill, then the server's send blocks)."""
     host, port = "127.0.0.1", int(url.rsplit(":", 1)[1].split("/")[0])
@@ -67,7 +68,7 @@ def stalled_client(url: str) -> socket.socket:
     while b"\r\n\r\n" not in head:
         head += sock.recv(1)
     assert head.startswith(b"HTTP/1.1 101"), head
-    for msg in ({"type": "auth", "token": TOKEN}, {"type": "subscribe", "channel": POSITIONS}):
+    for msg in ({"type": "auth", "token": TOKEN}, {"type": "subscribe", "channel": channel}):
         payload = json.dumps(msg).encode()
         assert len(payload) < 126
         mask = os.urandom(4)
@@ -76,10 +77,18 @@ def stalled_client(url: str) -> socket.socket:
     return sock
 
 
+def wait_subscribed(hub: Hub, channel: str) -> None:
+    """Until a client of the hub subscribes to `channel` (bounded)."""
+    deadline = time.monotonic() + 2
+    while not any(channel in c.subs for c in list(hub.clients)):
+        assert time.monotonic() < deadline, "the client did not subscribe"
+        time.sleep(0.005)
+
+
 def test_stalled_client_is_coalesced_and_does_not_delay_others() -> None:
     async def scenario(url: str, hub: Hub) -> None:
         stalled = stalled_client(url)
-        await asyncio.sleep(0.1)  # its auth and subscribe reach the hub
+        await asyncio.to_thread(wait_subscribed, hub, POSITIONS)
         reader = await open_client(url, max_size=None)
         await reader.send(json.dumps({"type": "subscribe", "channel": POSITIONS}))
         await next_of(reader, "subscribed")
@@ -104,6 +113,30 @@ def test_stalled_client_is_coalesced_and_does_not_delay_others() -> None:
 
     with serve(hub_app(hub_settings())) as (url, hub):
         asyncio.run(scenario(url, hub))
+
+
+def test_stalled_client_on_other_channels_drops_oldest_and_is_told_to_resync() -> None:
+    async def flood(hub: Hub) -> int:
+        largest, pad = 0, "x" * 8192
+        for n in range(POSITIONS_SENT):
+            await hub.publish("vehicles.alarms", {"n": n, "pad": pad})
+            largest = max(largest, *(c.queued for c in hub.clients))
+            if n % 10 == 9:
+                await asyncio.sleep(0.001)
+        return largest
+
+    async def scenario(hub: Hub) -> None:
+        largest = await on_hub_loop(hub, flood(hub))
+        (client,) = hub.clients
+        assert largest <= 5 + 1  # the queue limit, plus one pending resync frame
+        assert client.dropped > 0 and hub.stats()["dropped"] == client.dropped
+        assert any(f.startswith('{"type":"resync"') for f in client._control)
+
+    with serve(hub_app(hub_settings(hub_client_queue=5))) as (url, hub):
+        stalled = stalled_client(url, "vehicles.alarms")
+        wait_subscribed(hub, "vehicles.alarms")
+        asyncio.run(scenario(hub))
+        stalled.close()
 
 
 def test_heartbeat_closes_a_dead_client() -> None:
