@@ -44,9 +44,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(urls.app, pool_size=settings.db_pool_size)
         # Tiles get their own pool without the per-checkout ping: one round trip less a tile.
         tile_engine = create_engine(urls.app, pool_size=settings.db_pool_size, pre_ping=False)
-        hub = Hub.from_settings(settings)
-        await hub.start()
-        app.state.hub = hub  # the live event hub (backend.api.deps.get_hub)
         app.state.resources = Resources(
             settings=settings,
             engine=engine,
@@ -60,6 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             glyphs=glyph_store(settings),
         )
+        hub = Hub.from_settings(settings)
+        await hub.start()
+        app.state.hub = hub  # the live event hub (backend.api.deps.get_hub)
         try:
             yield
         finally:
