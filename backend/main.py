@@ -21,6 +21,7 @@ from backend.maps.labels import glyph_store
 from backend.maps.service import build_tile_service
 from backend.realtime.hub import Hub
 from backend.settings import Settings, get_settings
+from backend.vehicles.feeds import position_pipeline, start_jt808_gateway
 
 mimetypes.add_type("text/javascript", ".mjs")  # MapLibre 5+ ships ES modules
 
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             catalog=catalog,
             tiles=build_tile_service(
                 catalog,
-                engine,
+                tile_engine,
                 cache_bytes=settings.tile_cache_bytes,
                 cache_enabled=settings.tile_cache_enabled,
                 version_ttl=settings.tile_version_ttl_s,
@@ -60,9 +61,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub = Hub.from_settings(settings)
         await hub.start()
         app.state.hub = hub  # the live event hub (backend.api.deps.get_hub)
+        resources = app.state.resources
+        resources.positions = position_pipeline(settings, engine, hub)
+        gateway = await start_jt808_gateway(settings, resources.positions)
+        app.state.jt808 = gateway  # None unless settings.jt808_enabled
         try:
             yield
         finally:
+            if gateway is not None:
+                await gateway.stop()
             await hub.close()
             engine.dispose()
             tile_engine.dispose()

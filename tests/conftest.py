@@ -25,6 +25,8 @@ from backend.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL_SCALE = 0.02  # the demo county at 2 %: a few seconds to build and load
+TEST_HUB_TOKEN = "test-hub-token"
+TEST_INGEST_TOKEN = "test-ingest-token"
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +35,8 @@ def settings() -> Settings:
         env="test",
         database_name=os.environ.get("CITYOPS_TEST_DATABASE", "cityops_test"),
         tile_version_ttl_s=0.0,
+        hub_token=TEST_HUB_TOKEN,
+        ingest_token=TEST_INGEST_TOKEN,
     )
 
 

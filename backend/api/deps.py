@@ -16,6 +16,7 @@ from tiles.service import TileService
 
 if TYPE_CHECKING:
     from backend.realtime.hub import Hub
+    from backend.vehicles.service import PositionPipeline
     from tiles.glyphs import GlyphStore
 
 
@@ -26,6 +27,7 @@ class Resources:
     catalog: LayerCatalog
     tiles: TileService
     glyphs: GlyphStore | None
+    positions: PositionPipeline | None = None
     _bounds: list[float] | None = field(default=None, repr=False)
 
     def base_url(self, request: Request) -> str:

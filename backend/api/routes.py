@@ -8,6 +8,7 @@ from backend.auth.permissions import Permission, requires
 from backend.maps.router import router as maps_router
 from backend.ogc.router import router as ogc_router
 from backend.realtime.router import router as realtime_router
+from backend.vehicles.router import router as vehicles_router
 
 health = APIRouter()
 
@@ -18,5 +19,5 @@ def get_health() -> dict[str, str]:
 
 
 def include_routers(app: FastAPI) -> None:
-    for router in (health, maps_router, ogc_router, realtime_router):
+    for router in (health, maps_router, ogc_router, realtime_router, vehicles_router):
         app.include_router(router)

@@ -1,17 +1,19 @@
 """The one place where each route's permission is declared.
 
 Every route declares `dependencies=[requires(Permission.X)]`. Until users and roles exist
-(the grid-incidents work), the check admits everyone; the declarations are what the
+(the grid-incidents work), the check admits everyone to the read permissions; machine
+permissions (GPS ingest) already need their own bearer token. The declarations are what the
 role x route matrix will be generated from, so no route can be added without one.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.params import Depends as DependsParam
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -23,11 +25,30 @@ class Permission(StrEnum):
     FEATURES_READ = "features:read"   # OGC API Features items of non-public layers
     DATA_WRITE = "data:write"         # ingest and edits
     LIVE_READ = "live:read"           # the /ws event hub (channel rights: backend.realtime.access)
+    POSITIONS_WRITE = "positions:write"  # machine clients posting GPS batches (ingest token)
+
+
+def _machine_token(request: Request, permission: Permission) -> str | None:
+    """The token a machine permission needs (None: no machine credential applies)."""
+    if permission is Permission.POSITIONS_WRITE:
+        settings = request.app.state.resources.settings
+        return settings.effective_ingest_token() or ""  # "" never matches: nobody admitted
+    return None
 
 
 def requires(permission: Permission) -> DependsParam:
     def check(request: Request) -> Permission:
         request.state.permission = permission
+        expected = _machine_token(request, permission)
+        if expected is not None:
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not expected or not hmac.compare_digest(
+                given.encode(), expected.encode()
+            ):
+                raise HTTPException(
+                    401, f"This route needs a bearer token with the {permission} right",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
         return permission
 
     check.permission = permission  # type: ignore[attr-defined]  # read by the route audit

@@ -1,0 +1,49 @@
+"""Where the GPS feeds meet the pipeline: building it for the app, and the in-process
+JT/T 808 gateway (with no broker configured, the gateway runs inside the server so that its
+events reach this process's hub)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+
+from backend.settings import Settings
+from backend.vehicles.position import Position
+from backend.vehicles.service import PositionPipeline
+from backend.vehicles.store import PositionStore
+
+if TYPE_CHECKING:
+    from backend.ingest.jt808 import Jt808Gateway
+    from backend.realtime.hub import Hub
+
+log = logging.getLogger("cityops.vehicles")
+
+
+def position_pipeline(settings: Settings, engine: Engine, hub: Hub) -> PositionPipeline:
+    def publish(channel: str, data: dict) -> None:
+        hub.publish_threadsafe(channel, data)  # from the worker thread onto the hub's loop
+
+    store = PositionStore(engine, partition_window_days=settings.positions_partition_window_days)
+    return PositionPipeline(store, publish=publish)
+
+
+async def start_jt808_gateway(
+    settings: Settings, pipeline: PositionPipeline
+) -> Jt808Gateway | None:
+    if not settings.jt808_enabled:
+        return None
+    from backend.ingest.jt808 import HmacAuth, Jt808Gateway
+
+    async def sink(positions: list[Position]) -> None:
+        report = await run_in_threadpool(pipeline.ingest, positions)
+        if report.rejected:
+            log.info("jt808: %d fixes rejected: %s", len(report.rejected), report.rejected[:5])
+
+    gateway = Jt808Gateway(settings.jt808_host, settings.jt808_port, sink=sink,
+                           auth=HmacAuth(settings.effective_jt808_secret().encode()))
+    await gateway.start()
+    log.info("JT/T 808 gateway listening on %s:%d", settings.jt808_host, gateway.port)
+    return gateway

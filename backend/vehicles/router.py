@@ -1,0 +1,65 @@
+"""GPS over HTTP: `POST /api/ingest/positions` with `{"positions": [...]}`.
+
+Each record is checked on its own: bad ones are listed with their index and reason and the
+rest are stored (a batch with nothing storable answers 400)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from fastapi import APIRouter, Body
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from backend.api.deps import AppState
+from backend.auth.permissions import Permission, requires
+from backend.errors import InvalidInput, NotConfigured
+from backend.vehicles.position import Position
+from backend.vehicles.schemas import MAX_BATCH, IngestResponse, PositionIn, RejectedRecord
+
+router = APIRouter(tags=["vehicles"])
+
+
+def _parse(records: list[Any]) -> tuple[list[Position], list[int], list[RejectedRecord]]:
+    positions, indexes, rejected = [], [], []
+    for index, record in enumerate(records):
+        try:
+            p = PositionIn.model_validate(record)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"]) or "record"
+            rejected.append(RejectedRecord(index=index, reason=f"{where}: {first['msg']}"))
+            continue
+        positions.append(Position(
+            vehicle_id=p.vehicle_id, time=p.time.astimezone(UTC), lon=p.lon, lat=p.lat,
+            speed_kmh=p.speed_kmh, heading_deg=p.heading_deg, altitude_m=p.altitude_m,
+            alarm_flags=p.alarm_flags, status_flags=p.status_flags, source="http",
+        ))
+        indexes.append(index)
+    return positions, indexes, rejected
+
+
+@router.post(
+    "/api/ingest/positions",
+    dependencies=[requires(Permission.POSITIONS_WRITE)],
+    response_model=IngestResponse,
+)
+async def ingest_positions(state: AppState, body: dict[str, Any] = Body(...)) -> JSONResponse:
+    records = body.get("positions")
+    if not isinstance(records, list) or not records:
+        raise InvalidInput('Send {"positions": [...]} with at least one position record')
+    if len(records) > MAX_BATCH:
+        raise InvalidInput(f"At most {MAX_BATCH} positions per request, got {len(records)}")
+    if state.positions is None:
+        raise NotConfigured("The position pipeline is not running")
+    positions, indexes, rejected = _parse(records)
+    report = await run_in_threadpool(state.positions.ingest, positions)
+    rejected += [RejectedRecord(index=indexes[i], reason=r) for i, r in report.rejected]
+    rejected.sort(key=lambda r: r.index)
+    answer = IngestResponse(received=len(records), accepted=report.accepted,
+                            duplicates=report.duplicates, rejected=rejected,
+                            alarms=len(report.alarms))
+    status = 400 if rejected and not (report.accepted or report.duplicates) else 200
+    return JSONResponse(answer.model_dump(), status_code=status)

@@ -1,0 +1,121 @@
+"""GPS feeds end to end in the real app: HTTP batches and a JT/T 808 terminal over TCP reach a
+console subscribed on /ws, through validation, storage and the alarm rules."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketTestSession
+
+from backend.ingest.jt808 import codec
+from backend.ingest.jt808 import messages as m
+from backend.settings import Settings
+from backend.vehicles.alarm_bits import encode_alarms
+from tests.conftest import TEST_HUB_TOKEN, TEST_INGEST_TOKEN
+
+SEAT_BBOX = [117.80, 33.40, 117.95, 33.55]
+AUTH = {"Authorization": f"Bearer {TEST_INGEST_TOKEN}"}
+
+
+@contextmanager
+def console(client: TestClient, channel: str) -> Iterator[WebSocketTestSession]:
+    """A console on /ws, authenticated and subscribed around the county seat."""
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json({"type": "auth", "token": TEST_HUB_TOKEN})
+        assert ws.receive_json()["type"] == "authenticated"
+        ws.send_json({"type": "subscribe", "channel": channel, "bbox": SEAT_BBOX})
+        assert ws.receive_json()["type"] == "subscribed"
+        yield ws
+
+
+def next_event(ws: WebSocketTestSession) -> dict:
+    while True:
+        msg = ws.receive_json()
+        if msg["type"] == "event":
+            return msg
+
+
+@pytest.fixture()
+def cleanup(engine: sa.Engine) -> Iterator[None]:
+    yield
+    with engine.begin() as conn:
+        for table in ("vehicle_positions", "vehicle_latest"):
+            conn.execute(sa.text(f"DELETE FROM {table} WHERE vehicle_id LIKE 'feed-%' "
+                                 "OR vehicle_id LIKE '0138%'"))
+
+
+def test_http_batch_reaches_the_console_and_storage(
+    client: TestClient, engine: sa.Engine, cleanup: None
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    body = {"positions": [
+        {"vehicle_id": "feed-1", "time": now.isoformat(), "lon": 117.88, "lat": 33.48,
+         "speed_kmh": 25.5, "heading_deg": 90},
+        {"vehicle_id": "feed-1", "time": "yesterday", "lon": 117.88, "lat": 33.48},
+    ]}
+    with console(client, "vehicles.positions") as ws:
+        assert client.post("/api/ingest/positions", json=body).status_code == 401
+        response = client.post("/api/ingest/positions", json=body, headers=AUTH)
+        assert response.status_code == 200
+        answer = response.json()
+        assert answer["accepted"] == 1 and answer["rejected"][0]["index"] == 1
+        event = next_event(ws)
+    assert event["data"]["vehicle_id"] == "feed-1" and event["data"]["speed_kmh"] == 25.5
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(
+            "SELECT lon FROM vehicle_latest WHERE vehicle_id = 'feed-1'")).scalar_one() == 117.88
+
+
+def test_a_batch_with_nothing_storable_is_a_400(client: TestClient) -> None:
+    bad = {"positions": [{"vehicle_id": "feed-2", "time": "2026-11-24T08:00:00Z", "lon": 0,
+                          "lat": 0}]}
+    response = client.post("/api/ingest/positions", json=bad, headers=AUTH)
+    assert response.status_code == 400 and response.json()["rejected"][0]["reason"] == "no_fix"
+    assert client.post("/api/ingest/positions", json={"positions": "x"},
+                       headers=AUTH).status_code == 400
+
+
+@pytest.fixture()
+def gateway_client(settings: Settings, county: dict) -> Iterator[TestClient]:
+    from backend.main import create_app
+
+    app = create_app(settings.model_copy(update={"jt808_enabled": True, "jt808_port": 0}))
+    with TestClient(app) as client:
+        yield client
+
+
+def _exchange(sock: socket.socket, reader: codec.FrameReader, frame: bytes) -> codec.Frame:
+    sock.sendall(frame)
+    while True:
+        frames = reader.feed(sock.recv(4096))
+        if frames:
+            return codec.decode_frame(frames[0])
+
+
+def test_a_jt808_terminal_sos_reaches_the_console(
+    gateway_client: TestClient, cleanup: None
+) -> None:
+    port = gateway_client.app.state.jt808.port
+    phone = "013812345678"
+    with console(gateway_client, "vehicles.alarms") as alarms, \
+            socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        reader = codec.FrameReader()
+        reply = _exchange(sock, reader, m.encode_register(phone, 1, m.Register(plate="皖L00001")))
+        code = m.decode_register_response(reply.body).auth_code
+        ok = _exchange(sock, reader, m.encode_authenticate(phone, 2, m.Authenticate(code)))
+        assert m.decode_general_response(ok.body).result == 0
+        now = datetime.now(UTC).replace(microsecond=0)
+        for serial, (seconds, alarm) in enumerate([(0, 0), (5, encode_alarms(["sos"]))], 3):
+            loc = m.Location(time=now + timedelta(seconds=seconds), lat=33.48, lon=117.88,
+                             status=0b11, speed_kmh=20.0, alarm=alarm)
+            ack = _exchange(sock, reader, m.encode_location(phone, serial, loc))
+            assert m.decode_general_response(ack.body).result == 0
+        event = next_event(alarms)
+    assert event["data"]["kind"] == "sos" and event["data"]["action"] == "raised"
+    assert event["data"]["vehicle_id"] == phone
