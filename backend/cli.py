@@ -105,9 +105,45 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
+    """A stand-alone JT/T 808 gateway. Its live events reach the server's consoles only over
+    a shared backplane (CITYOPS_HUB_BACKPLANE_URL=redis://...); `cityops serve` and
+    `cityops demo` run the gateway inside the server instead."""
+    import asyncio
+
+    from backend.db.engine import create_engine, resolve_urls
+    from backend.realtime.hub import Hub
+    from backend.vehicles.feeds import position_pipeline, start_jt808_gateway
+
+    _prepare_database(settings)
+    settings = settings.model_copy(update={"jt808_enabled": True, "jt808_port": args.port})
+    if settings.hub_backplane_url.startswith("memory://"):
+        print("cityops: no shared backplane: fixes are stored, but live events stay in this "
+              "process (set CITYOPS_HUB_BACKPLANE_URL=redis://... to reach the server)",
+              file=sys.stderr)
+
+    async def run() -> None:
+        engine = create_engine(resolve_urls(settings).app, pool_size=4)
+        hub = Hub.from_settings(settings)
+        await hub.start()
+        gateway = await start_jt808_gateway(settings, position_pipeline(settings, engine, hub))
+        assert gateway is not None
+        print(f"cityops: JT/T 808 gateway on {settings.jt808_host}:{gateway.port}", flush=True)
+        try:
+            await gateway.serve_forever()  # stops the gateway when it ends
+        finally:
+            await hub.close()
+            engine.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from backend.demo import prepare_demo
 
+    # The demo runs the JT/T 808 gateway inside the server, so simulated buses reach the map.
+    settings = settings.model_copy(update={"jt808_enabled": True})
     started = time.perf_counter()
     _prepare_database(settings)
     prepare_demo(settings, scale=args.scale, force=args.force, regenerate=args.regenerate)
@@ -159,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--map", action="append", metavar="FILECOL=COLUMN",
                         help="rename a file column to a table column (repeatable)")
     ingest.set_defaults(handler=cmd_ingest)
+
+    gateway = sub.add_parser("gateway", help="run a feed gateway on its own")
+    gateway.add_argument("protocol", choices=["jt808"])
+    gateway.add_argument("--port", type=int, default=7808)
+    gateway.set_defaults(handler=cmd_gateway)
 
     db = sub.add_parser("db", help="the database: upgrade, or manage the local cluster")
     db.add_argument("action", choices=["upgrade", "start", "stop", "status"])
