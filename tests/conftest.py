@@ -4,12 +4,16 @@ DATABASE_URL is set), migrated from empty, with a small demo county loaded once.
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
@@ -117,18 +121,16 @@ def client(app) -> Iterator[TestClient]:  # noqa: ANN001
         yield c
 
 
-@pytest.fixture(scope="session")
-def live_server(app) -> Iterator[str]:  # noqa: ANN001
-    """The app served by uvicorn on a free loopback port, in a thread (for GDAL and Chromium)."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve_app(app: object) -> Iterator[str]:
+    """`app` under a real uvicorn on a free loopback port, in a thread; yields its base URL."""
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -136,7 +138,16 @@ def live_server(app) -> Iterator[str]:  # noqa: ANN001
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(app) -> Iterator[str]:  # noqa: ANN001
+    """The app served for independent clients (GDAL, Chromium)."""
+    with serve_app(app) as base:
+        yield base

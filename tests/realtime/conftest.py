@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
@@ -19,6 +15,7 @@ from starlette.testclient import WebSocketTestSession
 from backend.realtime.hub import Hub
 from backend.realtime.router import router
 from backend.settings import Settings
+from tests.conftest import serve_app
 
 TOKEN = "test-token-1"
 
@@ -91,29 +88,11 @@ def subscribe(ws: WebSocketTestSession, channel: str, **extra: Any) -> dict:
     return recv(ws, "subscribed")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def serve(app: FastAPI) -> Iterator[tuple[str, Hub]]:
     """The app under a real uvicorn on a free loopback port, in a thread."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"ws://127.0.0.1:{port}/ws", app.state.hub
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_app(app) as base:
+        yield base.replace("http://", "ws://") + "/ws", app.state.hub
 
 
 async def on_hub_loop(hub: Hub, coro: Any) -> Any:

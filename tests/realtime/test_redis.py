@@ -16,7 +16,8 @@ import pytest
 import redis
 
 from backend.realtime.hub import Hub
-from tests.realtime.conftest import free_port, hub_app, hub_settings, serve
+from tests.conftest import free_port
+from tests.realtime.conftest import hub_app, hub_settings, serve
 from tests.realtime.test_live import next_of, open_client
 
 INSIDE = {"lon": 117.9, "lat": 33.5}
