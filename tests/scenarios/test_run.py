@@ -93,3 +93,34 @@ def test_a_short_scenario_raises_its_alarms_in_order(
             {"v": sos_bus}).scalar_one()
     assert rows == {phone: 25 for phone in report.phones.values()}
     assert first == start
+
+
+def test_bus_morning_peak_runs_on_all_lines(
+    gateway_client: TestClient, engine: sa.Engine, settings: Settings, cleanup: None,
+) -> None:
+    """The shipped scenario, cut to its first 4 simulated minutes: every line's buses connect
+    and every fix is acknowledged; the SOS and the overspeed come in order."""
+    from backend.catalog.scenarios import load_scenario
+
+    full = load_scenario("bus-morning-peak")
+    with engine.connect() as conn:
+        codes = set(conn.execute(sa.text("SELECT code FROM bus_lines")).scalars())
+    assert set(full.fleet) <= codes
+    scenario = full.model_copy(update={"duration_s": 240.0})
+    with gateway_client.websocket_connect("/ws") as ws:
+        ws.send_json({"type": "auth", "token": TEST_HUB_TOKEN})
+        assert ws.receive_json()["type"] == "authenticated"
+        ws.send_json({"type": "subscribe", "channel": "vehicles.alarms", "bbox": COUNTY_BBOX})
+        assert ws.receive_json()["type"] == "subscribed"
+        report = asyncio.run(run_scenario(
+            scenario, engine=engine, host="127.0.0.1",
+            port=gateway_client.app.state.jt808.port, speed=1000.0))
+        seen = []
+        while len(seen) < 3:
+            msg = ws.receive_json()
+            if msg["type"] == "event":
+                seen.append((msg["data"]["kind"], msg["data"]["action"]))
+    buses = sum(f.buses for f in full.fleet.values())
+    assert report.terminals == buses and report.ticks == 49
+    assert report.fixes_acked == report.fixes_sent == buses * 49
+    assert seen == [("sos", "raised"), ("sos", "cleared"), ("overspeed", "raised")]
