@@ -110,3 +110,23 @@ def test_bad_fixes_are_rejected_with_a_reason(change: dict, reason: str) -> None
 
     assert reject_reason(fix("test-v", 0), NOW) is None
     assert reject_reason(replace(fix("test-v", 0), **change), NOW) == reason
+
+
+def test_writers_racing_for_a_new_day_all_succeed(engine: sa.Engine) -> None:
+    """The first fixes of a new UTC day from several connections at once (e.g. at midnight)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    day = NOW + timedelta(days=3)  # a day no other test has made a partition for
+    stores = [PositionStore(engine) for _ in range(4)]
+
+    def write(i: int) -> int:
+        p = Position(vehicle_id=f"test-race-{i}", time=day, lon=117.88, lat=33.48, source="http")
+        return stores[i].store([p], now=day).stored
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            assert list(pool.map(write, range(4))) == [1, 1, 1, 1]
+    finally:
+        with engine.begin() as conn:
+            for table in ("vehicle_positions", "vehicle_latest"):
+                conn.execute(sa.text(f"DELETE FROM {table} WHERE vehicle_id LIKE 'test-race-%'"))

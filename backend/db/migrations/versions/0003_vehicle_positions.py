@@ -28,11 +28,14 @@ BEGIN
   IF to_regclass(part) IS NOT NULL THEN
     RETURN part;
   END IF;
+  -- Writers racing for a new day wait here; the loser's cached catalog may not show the
+  -- winner's table yet, so creating it again is caught as "already made" below.
   PERFORM pg_advisory_xact_lock(hashtext(part));
-  IF to_regclass(part) IS NOT NULL THEN
+  BEGIN
+    EXECUTE format('CREATE TABLE %I (LIKE vehicle_positions INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
+  EXCEPTION WHEN duplicate_table THEN
     RETURN part;
-  END IF;
-  EXECUTE format('CREATE TABLE %I (LIKE vehicle_positions INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
+  END;
   EXECUTE format('INSERT INTO %I SELECT * FROM vehicle_positions_default WHERE time >= $1 AND time < $2', part)
     USING lo, hi;
   DELETE FROM vehicle_positions_default WHERE time >= lo AND time < hi;
