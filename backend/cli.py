@@ -139,11 +139,37 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_scenario(args: argparse.Namespace, settings: Settings) -> int:
+    """Run a scenario against a running server's JT/T 808 gateway (settings.jt808_host/port)."""
+    import asyncio
+
+    from backend.catalog.scenarios import load_scenario
+    from backend.db.engine import create_engine, resolve_urls
+    from backend.simulation.runner import run_scenario
+
+    scenario = load_scenario(args.name, settings.scenarios_dir)
+    engine = create_engine(resolve_urls(settings).app, pool_size=1)
+    try:
+        report = asyncio.run(run_scenario(
+            scenario, engine=engine, host=settings.jt808_host,
+            port=args.port or settings.jt808_port, secret=settings.effective_jt808_secret(),
+            speed=args.speed,
+        ))
+    finally:
+        engine.dispose()
+    print(f"{scenario.name}: {report.terminals} terminals, {report.fixes_acked} of "
+          f"{report.fixes_sent} fixes acknowledged, {report.fixes_failed} failed")
+    return 0 if report.fixes_failed == 0 else 1
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from backend.demo import prepare_demo
 
-    # The demo runs the JT/T 808 gateway inside the server, so simulated buses reach the map.
-    settings = settings.model_copy(update={"jt808_enabled": True})
+    # The demo runs the JT/T 808 gateway inside the server and a live scenario against it,
+    # so that buses move on the map.
+    settings = settings.model_copy(
+        update={"jt808_enabled": True, "live_scenario": args.scenario or None}
+    )
     started = time.perf_counter()
     _prepare_database(settings)
     prepare_demo(settings, scale=args.scale, force=args.force, regenerate=args.regenerate)
@@ -171,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--regenerate", action="store_true", help="rebuild the demo data")
     demo.add_argument("--no-serve", action="store_true", help="load only, do not serve")
+    demo.add_argument("--scenario", default="bus-morning-peak",
+                      help="live scenario run in a loop (empty: none)")
     demo.add_argument("--host")
     demo.add_argument("--port", type=int)
     demo.set_defaults(handler=cmd_demo)
@@ -200,6 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
     gateway.add_argument("protocol", choices=["jt808"])
     gateway.add_argument("--port", type=int, default=7808)
     gateway.set_defaults(handler=cmd_gateway)
+
+    scenario = sub.add_parser("scenario", help="run a scenario through the real ingest paths")
+    scenario.add_argument("action", choices=["run"])
+    scenario.add_argument("name", help="a folder of scenarios/, e.g. bus-morning-peak")
+    scenario.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second")
+    scenario.add_argument("--port", type=int, help="the gateway's port (default 7808)")
+    scenario.set_defaults(handler=cmd_scenario)
 
     db = sub.add_parser("db", help="the database: upgrade, or manage the local cluster")
     db.add_argument("action", choices=["upgrade", "start", "stop", "status"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -65,9 +66,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         resources.positions = position_pipeline(settings, engine, hub)
         gateway = await start_jt808_gateway(settings, resources.positions)
         app.state.jt808 = gateway  # None unless settings.jt808_enabled
+        live = None
+        if settings.live_scenario and gateway is not None:
+            from backend.simulation.live import loop_scenario
+
+            live = asyncio.create_task(
+                loop_scenario(settings.live_scenario, settings, engine, gateway.port)
+            )
         try:
             yield
         finally:
+            if live is not None:
+                live.cancel()
+                await asyncio.gather(live, return_exceptions=True)
             if gateway is not None:
                 await gateway.stop()
             await hub.close()

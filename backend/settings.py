@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     jt808_port: int = 7808
     jt808_secret: str | None = None
     positions_partition_window_days: int = 7
+    # A scenario from scenarios/ run in a loop inside the server (`cityops demo` sets it).
+    live_scenario: str | None = None
 
     def effective_ingest_token(self) -> str | None:
         if self.ingest_token:
