@@ -15,7 +15,7 @@ import hmac
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from shapely import LineString, wkb
@@ -117,13 +117,6 @@ class Terminal:
                 await self.writer.wait_closed()
 
 
-async def _try_send(terminal: Terminal, fix: Fix) -> int | BaseException:
-    try:
-        return await terminal.send(fix)
-    except Exception as exc:  # counted in the report, like a gathered failure
-        return exc
-
-
 async def run_scenario(
     scenario: Scenario,
     *,
@@ -154,21 +147,13 @@ async def run_scenario(
         report.terminals = len(terminals)
         steps = len(next(iter(fixes.values())))
         pace = scenario.tick_s / speed
-        last_day: date | None = None
         for k in range(steps):
             delay = began + k * pace - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             step = [(t, fixes[t.bus.phone][k]) for t in terminals]
-            day = step[0][1].time.astimezone(UTC).date()
-            if day != last_day:
-                # The first fixes of a UTC day go one by one: the store makes the day's
-                # partition on demand, and concurrent first inserts race to create it.
-                results = [await _try_send(t, fix) for t, fix in step]
-                last_day = day
-            else:
-                results = await asyncio.gather(*(t.send(fix) for t, fix in step),
-                                               return_exceptions=True)
+            results = await asyncio.gather(*(t.send(fix) for t, fix in step),
+                                           return_exceptions=True)
             report.ticks += 1
             for result in results:
                 report.fixes_sent += 1
