@@ -46,13 +46,6 @@ def gateway_client(settings: Settings, county: dict) -> Iterator[TestClient]:
         yield client
 
 
-@pytest.fixture()
-def cleanup(engine: sa.Engine) -> Iterator[None]:
-    yield
-    with engine.begin() as conn:
-        for table in ("vehicle_positions", "vehicle_latest"):
-            conn.execute(sa.text(f"DELETE FROM {table} WHERE vehicle_id LIKE '0139%'"))
-
 
 def test_a_short_scenario_raises_its_alarms_in_order(
     gateway_client: TestClient, engine: sa.Engine, settings: Settings, tmp_path: Path,
