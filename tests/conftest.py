@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from starlette.testclient import WebSocketTestSession
 
 from backend.db.engine import (
     DatabaseUrls,
@@ -151,3 +152,36 @@ def live_server(app) -> Iterator[str]:  # noqa: ANN001
     """The app served for independent clients (GDAL, Chromium)."""
     with serve_app(app) as base:
         yield base
+
+
+COUNTY_BBOX = [117.5, 33.2, 118.3, 33.9]  # the whole county, for viewport subscriptions
+
+
+@contextmanager
+def console(client: TestClient, channel: str, bbox: list[float] = COUNTY_BBOX
+            ) -> Iterator[WebSocketTestSession]:
+    """A console on /ws: authenticated and subscribed to `channel` within `bbox`."""
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json({"type": "auth", "token": TEST_HUB_TOKEN})
+        assert ws.receive_json()["type"] == "authenticated"
+        ws.send_json({"type": "subscribe", "channel": channel, "bbox": bbox})
+        assert ws.receive_json()["type"] == "subscribed"
+        yield ws
+
+
+def next_event(ws: WebSocketTestSession) -> dict:
+    """The next `event` message (skipping pings and other control messages)."""
+    while True:
+        msg = ws.receive_json()
+        if msg["type"] == "event":
+            return msg
+
+
+@pytest.fixture()
+def gateway_client(settings: Settings, county: dict[str, int]) -> Iterator[TestClient]:
+    """The app with its JT/T 808 gateway on a free port (app.state.jt808.port)."""
+    from backend.main import create_app
+
+    app = create_app(settings.model_copy(update={"jt808_enabled": True, "jt808_port": 0}))
+    with TestClient(app) as client:
+        yield client

@@ -7,20 +7,17 @@ vehicle yet, so the off-route rule cannot fire for the simulated buses."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from backend.catalog.scenarios import load_scenario_file
 from backend.settings import Settings
 from backend.simulation import run_scenario
-from tests.conftest import TEST_HUB_TOKEN
+from tests.conftest import console, next_event
 
-COUNTY_BBOX = [116.0, 32.0, 120.0, 35.0]
 SHORT = """
 name: short-peak
 title: {zh: 短时早高峰, en: Short peak}
@@ -37,16 +34,6 @@ events:
 """
 
 
-@pytest.fixture()
-def gateway_client(settings: Settings, county: dict) -> Iterator[TestClient]:
-    from backend.main import create_app
-
-    app = create_app(settings.model_copy(update={"jt808_enabled": True, "jt808_port": 0}))
-    with TestClient(app) as client:
-        yield client
-
-
-
 def test_a_short_scenario_raises_its_alarms_in_order(
     gateway_client: TestClient, engine: sa.Engine, settings: Settings, tmp_path: Path,
     cleanup: None,
@@ -56,21 +43,13 @@ def test_a_short_scenario_raises_its_alarms_in_order(
     path.write_text(SHORT, encoding="utf-8")
     scenario = load_scenario_file(path)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
-    with gateway_client.websocket_connect("/ws") as ws:
-        ws.send_json({"type": "auth", "token": TEST_HUB_TOKEN})
-        assert ws.receive_json()["type"] == "authenticated"
-        ws.send_json({"type": "subscribe", "channel": "vehicles.alarms", "bbox": COUNTY_BBOX})
-        assert ws.receive_json()["type"] == "subscribed"
+    with console(gateway_client, "vehicles.alarms") as ws:
         report = asyncio.run(run_scenario(
             scenario, engine=engine, host="127.0.0.1",
             port=gateway_client.app.state.jt808.port,
             secret=settings.effective_jt808_secret(), speed=1000.0, start=start))
-        seen = []
-        while len(seen) < 4:
-            msg = ws.receive_json()
-            if msg["type"] == "event":
-                d = msg["data"]
-                seen.append((d["kind"], d["action"], d["vehicle_id"]))
+        seen = [(d["kind"], d["action"], d["vehicle_id"])
+                for d in (next_event(ws)["data"] for _ in range(4))]
     sos_bus, overspeed_bus = report.phones["1路#1"], report.phones["5路#1"]
     assert seen == [("sos", "raised", sos_bus), ("sos", "cleared", sos_bus),
                     ("overspeed", "raised", overspeed_bus),
@@ -100,19 +79,11 @@ def test_bus_morning_peak_runs_on_all_lines(
         codes = set(conn.execute(sa.text("SELECT code FROM bus_lines")).scalars())
     assert set(full.fleet) <= codes
     scenario = full.model_copy(update={"duration_s": 240.0})
-    with gateway_client.websocket_connect("/ws") as ws:
-        ws.send_json({"type": "auth", "token": TEST_HUB_TOKEN})
-        assert ws.receive_json()["type"] == "authenticated"
-        ws.send_json({"type": "subscribe", "channel": "vehicles.alarms", "bbox": COUNTY_BBOX})
-        assert ws.receive_json()["type"] == "subscribed"
+    with console(gateway_client, "vehicles.alarms") as ws:
         report = asyncio.run(run_scenario(
             scenario, engine=engine, host="127.0.0.1",
             port=gateway_client.app.state.jt808.port, speed=1000.0))
-        seen = []
-        while len(seen) < 3:
-            msg = ws.receive_json()
-            if msg["type"] == "event":
-                seen.append((msg["data"]["kind"], msg["data"]["action"]))
+        seen = [(d["kind"], d["action"]) for d in (next_event(ws)["data"] for _ in range(3))]
     buses = sum(f.buses for f in full.fleet.values())
     assert report.terminals == buses and report.ticks == 49
     assert report.fixes_acked == report.fixes_sent == buses * 49

@@ -5,40 +5,19 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from starlette.testclient import WebSocketTestSession
 
 from backend.ingest.jt808 import codec
 from backend.ingest.jt808 import messages as m
-from backend.settings import Settings
 from backend.vehicles.alarm_bits import encode_alarms
-from tests.conftest import TEST_HUB_TOKEN, TEST_INGEST_TOKEN
+from tests.conftest import TEST_INGEST_TOKEN, console, next_event
 
 SEAT_BBOX = [117.80, 33.40, 117.95, 33.55]
 AUTH = {"Authorization": f"Bearer {TEST_INGEST_TOKEN}"}
-
-
-@contextmanager
-def console(client: TestClient, channel: str) -> Iterator[WebSocketTestSession]:
-    """A console on /ws, authenticated and subscribed around the county seat."""
-    with client.websocket_connect("/ws") as ws:
-        ws.send_json({"type": "auth", "token": TEST_HUB_TOKEN})
-        assert ws.receive_json()["type"] == "authenticated"
-        ws.send_json({"type": "subscribe", "channel": channel, "bbox": SEAT_BBOX})
-        assert ws.receive_json()["type"] == "subscribed"
-        yield ws
-
-
-def next_event(ws: WebSocketTestSession) -> dict:
-    while True:
-        msg = ws.receive_json()
-        if msg["type"] == "event":
-            return msg
 
 
 @pytest.fixture()
@@ -59,7 +38,7 @@ def test_http_batch_reaches_the_console_and_storage(
          "speed_kmh": 25.5, "heading_deg": 90},
         {"vehicle_id": "feed-1", "time": "yesterday", "lon": 117.88, "lat": 33.48},
     ]}
-    with console(client, "vehicles.positions") as ws:
+    with console(client, "vehicles.positions", SEAT_BBOX) as ws:
         assert client.post("/api/ingest/positions", json=body).status_code == 401
         response = client.post("/api/ingest/positions", json=body, headers=AUTH)
         assert response.status_code == 200
@@ -79,15 +58,6 @@ def test_a_batch_with_nothing_storable_is_a_400(client: TestClient) -> None:
     assert response.status_code == 400 and response.json()["rejected"][0]["reason"] == "no_fix"
     assert client.post("/api/ingest/positions", json={"positions": "x"},
                        headers=AUTH).status_code == 400
-
-
-@pytest.fixture()
-def gateway_client(settings: Settings, county: dict) -> Iterator[TestClient]:
-    from backend.main import create_app
-
-    app = create_app(settings.model_copy(update={"jt808_enabled": True, "jt808_port": 0}))
-    with TestClient(app) as client:
-        yield client
 
 
 def _exchange(sock: socket.socket, reader: codec.FrameReader, frame: bytes) -> codec.Frame:
