@@ -52,30 +52,35 @@ class TileService:
         versions = self.versions.get(tables)
         return make_etag([la.id for la in active], versions, z, x, y), active
 
+    def _known(self, etag: str, active: list[VectorLayer]) -> Tile | None:
+        """The tile without rendering: empty when no layer is in range, or from the cache."""
+        ids = tuple(layer.id for layer in active)
+        if not active:
+            return Tile(None, etag, ids)
+        cached = self.cache.get((etag,)) if self.cache is not None else None
+        return None if cached is None else Tile(cached or None, etag, ids)
+
     def peek(self, layer_ids: Sequence[str], z: int, x: int, y: int) -> Tile | None:
         """The tile if it can be answered without touching the database (versions fresh and
         the tile cached), else None. Cheap enough to call on an event loop."""
         if self.cache is None or not self.versions.fresh():
             return None
-        etag, active = self.etag(layer_ids, z, x, y)
-        ids = tuple(layer.id for layer in active)
-        if not active:
-            return Tile(None, etag, ids)
-        cached = self.cache.get((etag,))
-        return None if cached is None else Tile(cached or None, etag, ids)
+        return self._known(*self.etag(layer_ids, z, x, y))
 
-    def get(self, layer_ids: Sequence[str], z: int, x: int, y: int) -> Tile:
+    def get(
+        self, layer_ids: Sequence[str], z: int, x: int, y: int, if_none_match: str | None = None
+    ) -> Tile:
+        """The tile, rendered if need be. When `if_none_match` is the current ETag the client
+        already has it: nothing is rendered and the returned data is None (answer 304)."""
         etag, active = self.etag(layer_ids, z, x, y)
+        known = self._known(etag, active)
+        if known is not None:
+            return known
         ids = tuple(layer.id for layer in active)
-        if not active:
+        if if_none_match == etag:
             return Tile(None, etag, ids)
-        key = (etag,)
-        if self.cache is not None:
-            cached = self.cache.get(key)
-            if cached is not None:
-                return Tile(cached or None, etag, ids)
         raw = self.renderer.render(active, z, x, y)
         data = gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0) if raw else b""
         if self.cache is not None:
-            self.cache.put(key, data)
+            self.cache.put((etag,), data)
         return Tile(data or None, etag, ids)

@@ -14,7 +14,7 @@ from backend.auth.permissions import Permission, requires
 from backend.errors import InvalidInput, NotConfigured
 from backend.maps.service import catalog_payload
 from tiles.errors import InvalidTile
-from tiles.service import Tile, TileService
+from tiles.service import Tile
 
 router = APIRouter()
 MVT = "application/vnd.mapbox-vector-tile"
@@ -74,16 +74,6 @@ def _tile_response(tile: Tile, request: Request, max_age: int) -> Response:
     return Response(gzip.decompress(tile.data), media_type=MVT, headers=headers)
 
 
-def _render(
-    service: TileService, ids: list[str], z: int, x: int, y: int, if_none_match: str | None
-) -> Tile:
-    """On a worker thread: a matching ETag needs no rendering (304), else render or cache."""
-    etag, active = service.etag(ids, z, x, y)
-    if if_none_match == etag:
-        return Tile(None, etag, tuple(layer.id for layer in active))
-    return service.get(ids, z, x, y)
-
-
 @router.get("/tiles/{layers}/{z}/{x}/{y}.mvt", dependencies=[requires(Permission.PUBLIC)])
 async def tile(layers: str, z: str, x: str, y: str, request: Request, state: AppState) -> Response:
     zi, xi, yi = _int("z", z), _int("x", x), _int("y", y)
@@ -92,7 +82,7 @@ async def tile(layers: str, z: str, x: str, y: str, request: Request, state: App
     result = service.peek(ids, zi, xi, yi)
     if result is None:
         result = await run_in_threadpool(
-            _render, service, ids, zi, xi, yi, request.headers.get("if-none-match")
+            service.get, ids, zi, xi, yi, request.headers.get("if-none-match")
         )
     return _tile_response(result, request, state.settings.tile_max_age_s)
 
