@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 help:
 	@echo "make demo   - set up everything and run the Sixian demo on http://127.0.0.1:8000"
 	@echo "make test   - set up everything and run the test suite"
-	@echo "make bench  - tile benchmarks (not part of make test)"
+	@echo "make bench  - tile, hub and ingest benchmarks (not part of make test)"
 	@echo "make lint   - ruff"
 
 demo: system python frontend
@@ -26,6 +26,8 @@ test: system python frontend
 
 bench: system python frontend
 	$(BIN)/python -m tests.perf.bench_tiles $(BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_hub $(HUB_BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_ingest $(INGEST_BENCH_ARGS)
 
 lint: python
 	$(BIN)/ruff check .
@@ -36,13 +38,16 @@ serve: system python frontend
 
 # --- system packages -------------------------------------------------------------------
 # Installs only what is missing: PostgreSQL + PostGIS for its major version, GDAL's tools
-# (an independent OGC client in the tests), Chromium (browser tests), a CJK font (map
-# labels), python3-venv. Node.js >= 20 is a prerequisite, checked here.
+# (an independent OGC client in the tests), Chromium (browser tests), Redis and Mosquitto
+# (the hub's scale-out backplane and the MQTT feed, tested against the real servers, which the
+# tests start themselves), a CJK font (map labels), python3-venv. Node.js >= 20 is a prerequisite, checked here.
 system:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
 	command -v ogrinfo >/dev/null || missing="$$missing gdal-bin"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
 	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
 	$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then $(MAKE) --no-print-directory apt PKGS="$$missing"; fi; \
