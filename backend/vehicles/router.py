@@ -5,40 +5,18 @@ rest are stored (a batch with nothing storable answers 400)."""
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AppState
 from backend.auth.permissions import Permission, requires
 from backend.errors import InvalidInput, NotConfigured
-from backend.vehicles.position import Position
-from backend.vehicles.schemas import MAX_BATCH, IngestResponse, PositionIn, RejectedRecord
+from backend.vehicles.schemas import MAX_BATCH, IngestResponse, RejectedRecord, parse_records
 
 router = APIRouter(tags=["vehicles"])
-
-
-def _parse(records: list[Any]) -> tuple[list[Position], list[int], list[RejectedRecord]]:
-    positions, indexes, rejected = [], [], []
-    for index, record in enumerate(records):
-        try:
-            p = PositionIn.model_validate(record)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(x) for x in first["loc"]) or "record"
-            rejected.append(RejectedRecord(index=index, reason=f"{where}: {first['msg']}"))
-            continue
-        positions.append(Position(
-            vehicle_id=p.vehicle_id, time=p.time.astimezone(UTC), lon=p.lon, lat=p.lat,
-            speed_kmh=p.speed_kmh, heading_deg=p.heading_deg, altitude_m=p.altitude_m,
-            alarm_flags=p.alarm_flags, status_flags=p.status_flags, source="http",
-        ))
-        indexes.append(index)
-    return positions, indexes, rejected
 
 
 @router.post(
@@ -54,7 +32,7 @@ async def ingest_positions(state: AppState, body: dict[str, Any] = Body(...)) ->
         raise InvalidInput(f"At most {MAX_BATCH} positions per request, got {len(records)}")
     if state.positions is None:
         raise NotConfigured("The position pipeline is not running")
-    positions, indexes, rejected = _parse(records)
+    positions, indexes, rejected = parse_records(records, source="http")
     report = await run_in_threadpool(state.positions.ingest, positions)
     rejected += [RejectedRecord(index=indexes[i], reason=r) for i, r in report.rejected]
     rejected.sort(key=lambda r: r.index)

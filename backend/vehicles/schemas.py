@@ -1,8 +1,15 @@
-"""HTTP shapes of the GPS ingest (one record per fix, validated one by one)."""
+"""Shapes of the GPS ingest records (one record per fix, validated one by one), shared by the
+HTTP batch endpoint and the MQTT feed."""
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from collections.abc import Sequence
+from datetime import UTC
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from backend.vehicles.position import Position, PositionSource
 
 MAX_BATCH = 10_000
 
@@ -32,3 +39,31 @@ class IngestResponse(BaseModel):
     duplicates: int
     rejected: list[RejectedRecord]
     alarms: int
+
+
+def parse_records(
+    records: Sequence[Any], source: PositionSource
+) -> tuple[list[Position], list[int], list[RejectedRecord]]:
+    """JSON position records -> (positions, their indexes in `records`, rejected records).
+
+    Each record is checked on its own; a rejected one's reason is `"<field>: <message>"`
+    (`"record: ..."` when it is not an object at all). Range checks (coordinates, speed, time)
+    are the pipeline's, so they apply to every feed alike."""
+    positions: list[Position] = []
+    indexes: list[int] = []
+    rejected: list[RejectedRecord] = []
+    for index, record in enumerate(records):
+        try:
+            p = PositionIn.model_validate(record)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"]) or "record"
+            rejected.append(RejectedRecord(index=index, reason=f"{where}: {first['msg']}"))
+            continue
+        positions.append(Position(
+            vehicle_id=p.vehicle_id, time=p.time.astimezone(UTC), lon=p.lon, lat=p.lat,
+            speed_kmh=p.speed_kmh, heading_deg=p.heading_deg, altitude_m=p.altitude_m,
+            alarm_flags=p.alarm_flags, status_flags=p.status_flags, source=source,
+        ))
+        indexes.append(index)
+    return positions, indexes, rejected
