@@ -23,6 +23,7 @@ from backend.maps.service import build_tile_service
 from backend.realtime.hub import Hub
 from backend.settings import Settings, get_settings
 from backend.vehicles.feeds import position_pipeline, start_jt808_gateway
+from backend.vehicles.fleet import FleetDirectory
 
 mimetypes.add_type("text/javascript", ".mjs")  # MapLibre 5+ ships ES modules
 
@@ -63,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await hub.start()
         app.state.hub = hub  # the live event hub (backend.api.deps.get_hub)
         resources = app.state.resources
-        resources.positions = position_pipeline(settings, engine, hub)
+        resources.fleet = FleetDirectory(engine)
+        resources.positions = position_pipeline(settings, engine, hub, resources.fleet)
         gateway = await start_jt808_gateway(settings, resources.positions)
         app.state.jt808 = gateway  # None unless settings.jt808_enabled
         live = None

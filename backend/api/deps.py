@@ -16,6 +16,7 @@ from tiles.service import TileService
 
 if TYPE_CHECKING:
     from backend.realtime.hub import Hub
+    from backend.vehicles.fleet import FleetDirectory
     from backend.vehicles.service import PositionPipeline
     from tiles.glyphs import GlyphStore
 
@@ -28,6 +29,7 @@ class Resources:
     tiles: TileService
     glyphs: GlyphStore | None
     positions: PositionPipeline | None = None
+    fleet: FleetDirectory | None = None  # the fleet register (vehicle -> line), cached
     _bounds: list[float] | None = field(default=None, repr=False)
 
     def base_url(self, request: Request) -> str:

@@ -7,7 +7,7 @@ from backend.db.versions import LayerVersion
 from backend.grid.models import GridCell
 from backend.traffic.models import PilotSegment
 from backend.transit.models import BusLine, BusLineStop, BusStop
-from backend.vehicles.models import VehicleLatest, VehiclePosition
+from backend.vehicles.models import Vehicle, VehicleAlarm, VehicleLatest, VehiclePosition
 
 FEATURE_TABLES = [
     County, Township, Road, Building, Parcel, Pipeline, Camera, BusLine, BusStop, GridCell,
@@ -17,5 +17,5 @@ FEATURE_TABLES = [
 __all__ = [
     "Base", "Building", "BusLine", "BusLineStop", "BusStop", "Camera", "County", "FEATURE_TABLES",
     "GridCell", "LayerVersion", "Parcel", "PilotSegment", "Pipeline", "Road", "Township",
-    "VehicleLatest", "VehiclePosition",
+    "Vehicle", "VehicleAlarm", "VehicleLatest", "VehiclePosition",
 ]

@@ -42,6 +42,10 @@ class Bus:
     index: int
     phone: str     # 12 digits, deterministic
 
+    @property
+    def plate(self) -> str:
+        return f"皖L{self.phone[-5:]}"  # 皖L: 宿州, the prefecture Sixian belongs to
+
 
 def phone_for(line: str, index: int, ordinal: int) -> str:
     """'0139' + the line's number (its digits, else its place in the fleet) + the bus index."""

@@ -24,6 +24,7 @@ from backend.catalog.scenarios import Scenario
 from backend.ingest.jt808 import codec
 from backend.ingest.jt808 import messages as m
 from backend.simulation.plan import Bus, Fix, buses_of, plan, to_metric
+from backend.vehicles.fleet import register_vehicles
 
 STATUS_ACC_ON_FIXED = 0b11
 REPLY_TIMEOUT_S = 10.0
@@ -45,6 +46,15 @@ class RunReport:
     failures: Counter[str] = field(default_factory=Counter)
     phones: dict[str, str] = field(default_factory=dict)  # "<line>#<n>" -> phone
     wall_s: float = 0.0
+
+
+def register_fleet(engine: sa.Engine, buses: list[Bus]) -> None:
+    """Put the scenario's buses in the fleet register, each on its line (as an operator's
+    fleet system would), so that line-bound rules and line operations know them."""
+    with engine.begin() as conn:
+        register_vehicles(conn, [
+            {"vehicle_id": b.phone, "label": b.ref, "plate": b.plate, "line_code": b.line,
+             "operator": "泗县公交"} for b in buses])
 
 
 def load_lines(engine: sa.Engine, codes: list[str]) -> dict[str, LineString]:
@@ -89,7 +99,7 @@ class Terminal:
         phone = self.bus.phone
         self.reader, self.writer = await asyncio.open_connection(host, port)
         reg = m.Register(manufacturer="CITYO", model="SIM", terminal_id=phone[-7:],
-                         plate_color=1, plate=f"皖L{phone[-5:]}")
+                         plate_color=1, plate=self.bus.plate)
         reply = m.decode_register_response(
             (await self._exchange(m.encode_register(phone, self._next_serial(), reg))).body)
         code = reply.auth_code
@@ -138,6 +148,7 @@ async def run_scenario(
     lines = await asyncio.to_thread(load_lines, engine, list(scenario.fleet))
     fixes = plan(scenario, lines, start)
     buses = buses_of(scenario)
+    await asyncio.to_thread(register_fleet, engine, buses)
     report = RunReport(scenario=scenario.name, start=start,
                        phones={b.ref: b.phone for b in buses})
     terminals = [Terminal(b) for b in buses]

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from backend.settings import Settings
+from backend.vehicles.fleet import FleetDirectory
 from backend.vehicles.position import Position
 from backend.vehicles.service import PositionPipeline
 from backend.vehicles.store import PositionStore
@@ -22,12 +23,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("cityops.vehicles")
 
 
-def position_pipeline(settings: Settings, engine: Engine, hub: Hub) -> PositionPipeline:
+def position_pipeline(
+    settings: Settings, engine: Engine, hub: Hub, fleet: FleetDirectory
+) -> PositionPipeline:
     def publish(channel: str, data: dict) -> None:
         hub.publish_threadsafe(channel, data)  # from the worker thread onto the hub's loop
 
     store = PositionStore(engine, partition_window_days=settings.positions_partition_window_days)
-    return PositionPipeline(store, publish=publish)
+    return PositionPipeline(store, context_for=fleet.context_for, publish=publish)
 
 
 async def start_jt808_gateway(

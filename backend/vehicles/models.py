@@ -11,6 +11,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base
@@ -53,3 +54,42 @@ class VehicleLatest(Base):
         Geometry("POINT", srid=4326, spatial_index=True),
         sa.Computed("ST_SetSRID(ST_MakePoint(lon, lat), 4326)", persisted=True),
     )
+
+
+class Vehicle(Base):
+    """The fleet register (migration 0004): which terminal is which bus, on which line."""
+
+    __tablename__ = "vehicles"
+    vehicle_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)  # JT/T 808: the phone
+    label: Mapped[str | None] = mapped_column(sa.Text)  # the operator's own number, "1路#1"
+    plate: Mapped[str | None] = mapped_column(sa.Text)
+    vehicle_class: Mapped[str] = mapped_column(sa.Text, nullable=False, server_default="bus")
+    line_id: Mapped[int | None] = mapped_column(
+        sa.BigInteger, sa.ForeignKey("bus_lines.id", ondelete="SET NULL")
+    )
+    operator: Mapped[str | None] = mapped_column(sa.Text)
+    active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, server_default=sa.true())
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
+
+
+class VehicleAlarm(Base):
+    """An alarm a rule raised (migration 0004), its clearing and its acknowledgement."""
+
+    __tablename__ = "vehicle_alarms"
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(always=False), primary_key=True)
+    vehicle_id: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    kind: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    severity: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    status: Mapped[str] = mapped_column(sa.Text, nullable=False)  # active | cleared
+    started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    raised_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    cleared_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    cleared_by: Mapped[str | None] = mapped_column(sa.Text)  # "rule" or who cleared it
+    lon: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    lat: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    details: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default="{}")
+    acknowledged_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(sa.Text)
+    note: Mapped[str | None] = mapped_column(sa.Text)

@@ -1,7 +1,9 @@
-"""The one position pipeline every feed goes through: validate -> store -> alarm rules -> hub.
+"""The one position pipeline every feed goes through: validate -> store -> alarm rules ->
+stored alarms -> hub.
 
 Runs on a worker thread (storage is blocking). Per-vehicle rule state lives in memory and is
-rebuilt from the stream after a restart (stateful rules re-arm within a few fixes)."""
+rebuilt from the stream after a restart (stateful rules re-arm within a few fixes; an alarm
+still open in the database is found open, not duplicated)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from backend.vehicles.alarms import StoredAlarm, record_events
 from backend.vehicles.position import Position
 from backend.vehicles.rules import AlarmEvent, RuleContext, VehicleState, run_rules
 from backend.vehicles.store import PositionStore
@@ -39,12 +42,10 @@ def position_event(p: Position) -> dict[str, Any]:
     }
 
 
-def alarm_event(e: AlarmEvent) -> dict[str, Any]:
-    return {
-        "vehicle_id": e.vehicle_id, "kind": e.kind, "action": e.action, "severity": e.severity,
-        "time": e.time.isoformat(), "started_at": e.started_at.isoformat(),
-        "lon": e.position.lon, "lat": e.position.lat, "details": dict(e.details),
-    }
+def alarm_event(action: str, alarm: StoredAlarm, time: datetime) -> dict[str, Any]:
+    """What consoles receive on vehicles.alarms: the stored alarm after `action` (raised,
+    cleared, instant by a rule; acknowledged, cleared by a dispatcher) at `time`."""
+    return {"action": action, "time": time.isoformat(), **alarm.as_dict()}
 
 
 class PositionPipeline:
@@ -86,10 +87,20 @@ class PositionPipeline:
                                           self.context_for(p.vehicle_id))
                 self._states[p.vehicle_id] = state
                 report.alarms.extend(events)
-        self._push(valid, report.alarms)
+        stored_alarms = self._record(report.alarms)
+        self._push(valid, stored_alarms)
         return report
 
-    def _push(self, valid: list[Position], alarms: list[AlarmEvent]) -> None:
+    def _record(self, events: list[AlarmEvent]) -> list[tuple[AlarmEvent, StoredAlarm]]:
+        """Store the rules' events; only those that changed an alarm are passed on."""
+        if not events:
+            return []
+        with self.store.engine.begin() as conn:
+            changed = record_events(conn, events)
+        return [(e, a) for e, a in changed if a is not None]
+
+    def _push(self, valid: list[Position],
+              alarms: list[tuple[AlarmEvent, StoredAlarm]]) -> None:
         if self.publish is None:
             return
         newest: dict[str, Position] = {}
@@ -98,5 +109,5 @@ class PositionPipeline:
                 newest[p.vehicle_id] = p
         for p in newest.values():
             self.publish("vehicles.positions", position_event(p))
-        for e in alarms:
-            self.publish("vehicles.alarms", alarm_event(e))
+        for e, stored in alarms:
+            self.publish("vehicles.alarms", alarm_event(e.action, stored, e.time))

@@ -1,8 +1,6 @@
 """A short scenario run end to end: simulated JT/T 808 terminals over TCP to the gateway in the
-real app, through validation, storage and the alarm rules, to a console on /ws.
-
-Off-route alarms are not asserted: the pipeline's default rule context assigns no line to a
-vehicle yet, so the off-route rule cannot fire for the simulated buses."""
+real app, through validation, storage, the fleet register and the alarm rules, to stored
+alarms and a console on /ws."""
 
 from __future__ import annotations
 
@@ -49,9 +47,12 @@ def test_a_short_scenario_raises_its_alarms_in_order(
             port=gateway_client.app.state.jt808.port,
             secret=settings.effective_jt808_secret(), speed=1000.0, start=start))
         seen = [(d["kind"], d["action"], d["vehicle_id"])
-                for d in (next_event(ws)["data"] for _ in range(4))]
+                for d in (next_event(ws)["data"] for _ in range(6))]
     sos_bus, overspeed_bus = report.phones["1路#1"], report.phones["5路#1"]
+    detour_bus = report.phones["1路#2"]
+    # The detour bus is on 1路 in the fleet register, so leaving it 400 m for 3 fixes counts.
     assert seen == [("sos", "raised", sos_bus), ("sos", "cleared", sos_bus),
+                    ("off_route", "raised", detour_bus), ("off_route", "cleared", detour_bus),
                     ("overspeed", "raised", overspeed_bus),
                     ("overspeed", "cleared", overspeed_bus)]
     assert report.terminals == 3 and report.ticks == 25
@@ -63,8 +64,18 @@ def test_a_short_scenario_raises_its_alarms_in_order(
         first = conn.execute(sa.text(
             "SELECT min(time) FROM vehicle_positions WHERE vehicle_id = :v"),
             {"v": sos_bus}).scalar_one()
+        alarms = conn.execute(sa.text(
+            "SELECT kind, vehicle_id, status, cleared_by FROM vehicle_alarms "
+            "WHERE vehicle_id LIKE '0139%' ORDER BY raised_at")).all()
+        line = conn.execute(sa.text(
+            "SELECT l.code FROM vehicles v JOIN bus_lines l ON l.id = v.line_id "
+            "WHERE v.vehicle_id = :v"), {"v": detour_bus}).scalar_one()
     assert rows == {phone: 25 for phone in report.phones.values()}
     assert first == start
+    assert [tuple(a) for a in alarms] == [
+        ("sos", sos_bus, "cleared", "rule"), ("off_route", detour_bus, "cleared", "rule"),
+        ("overspeed", overspeed_bus, "cleared", "rule")]
+    assert line == "1路"
 
 
 def test_bus_morning_peak_runs_on_all_lines(

@@ -1,0 +1,144 @@
+"""The fleet register as the rules and line operations see it: which vehicle is on which line,
+the line's path and ordered stops in metres. Read from `vehicles`, `bus_lines` and
+`bus_line_stops`, kept in memory and re-read after `ttl_s` (a vehicle not yet known is looked
+for again after `miss_ttl_s`, so a bus registered a moment ago is picked up at once)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from shapely import wkb
+
+from backend.vehicles.rules import LineGeometry, RuleContext
+
+NO_CONTEXT = RuleContext()
+
+
+@dataclass(frozen=True, slots=True)
+class FleetVehicle:
+    vehicle_id: str
+    label: str | None
+    plate: str | None
+    vehicle_class: str
+    line_id: int | None
+    line_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LineStop:
+    seq: int
+    stop_id: int
+    code: str
+    name: str
+    lon: float
+    lat: float
+    distance_m: float  # along the line from its start
+
+
+@dataclass(frozen=True, slots=True)
+class FleetLine:
+    id: int
+    code: str
+    name: str
+    color: str | None
+    geometry: LineGeometry         # path and stops in EPSG:4548
+    stops: tuple[LineStop, ...]    # in order along the line
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSnapshot:
+    vehicles: dict[str, FleetVehicle]
+    lines: dict[int, FleetLine]
+    contexts: dict[str, RuleContext]
+
+
+def load_fleet(conn: sa.Connection) -> FleetSnapshot:
+    stops: dict[int, list[LineStop]] = {}
+    for r in conn.execute(sa.text(
+        "SELECT ls.line_id, ls.seq, s.id, s.code, s.name, ST_X(s.geom), ST_Y(s.geom), "
+        "ls.distance_m FROM bus_line_stops ls JOIN bus_stops s ON s.id = ls.stop_id "
+        "ORDER BY ls.line_id, ls.seq"
+    )):
+        stops.setdefault(r[0], []).append(LineStop(*r[1:]))
+    lines: dict[int, FleetLine] = {}
+    for line_id, code, name, color, raw in conn.execute(sa.text(
+        "SELECT id, code, name, color, ST_AsBinary(geom) FROM bus_lines"
+    )):
+        own = tuple(stops.get(line_id, ()))
+        path = list(wkb.loads(bytes(raw)).coords)
+        geometry = LineGeometry.from_lonlat(str(line_id), path, [(s.lon, s.lat) for s in own])
+        lines[line_id] = FleetLine(line_id, code, name, color, geometry, own)
+    vehicles: dict[str, FleetVehicle] = {}
+    contexts: dict[str, RuleContext] = {}
+    for r in conn.execute(sa.text(
+        "SELECT v.vehicle_id, v.label, v.plate, v.vehicle_class, v.line_id, l.code "
+        "FROM vehicles v LEFT JOIN bus_lines l ON l.id = v.line_id WHERE v.active"
+    )):
+        v = FleetVehicle(*r)
+        vehicles[v.vehicle_id] = v
+        line = lines.get(v.line_id) if v.line_id is not None else None
+        contexts[v.vehicle_id] = RuleContext(
+            vehicle_class=v.vehicle_class, line=line.geometry if line else None)
+    return FleetSnapshot(vehicles, lines, contexts)
+
+
+class FleetDirectory:
+    """Thread-safe cached view of the fleet register (the pipeline runs on worker threads)."""
+
+    def __init__(self, engine: sa.Engine, *, ttl_s: float = 30.0, miss_ttl_s: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.engine = engine
+        self.ttl_s = ttl_s
+        self.miss_ttl_s = miss_ttl_s
+        self.clock = clock
+        self._snapshot: FleetSnapshot | None = None
+        self._loaded_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def snapshot(self, *, wanted: str | None = None) -> FleetSnapshot:
+        with self._lock:
+            age = self.clock() - self._loaded_at
+            stale = self._snapshot is None or age > self.ttl_s or (
+                wanted is not None and wanted not in self._snapshot.vehicles
+                and age > self.miss_ttl_s)
+            if stale:
+                with self.engine.connect() as conn:
+                    self._snapshot = load_fleet(conn)
+                self._loaded_at = self.clock()
+            assert self._snapshot is not None
+            return self._snapshot
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._loaded_at = float("-inf")
+
+    def context_for(self, vehicle_id: str) -> RuleContext:
+        return self.snapshot(wanted=vehicle_id).contexts.get(vehicle_id, NO_CONTEXT)
+
+    def vehicle(self, vehicle_id: str) -> FleetVehicle | None:
+        return self.snapshot(wanted=vehicle_id).vehicles.get(vehicle_id)
+
+    def line(self, line_id: int) -> FleetLine | None:
+        return self.snapshot().lines.get(line_id)
+
+    def vehicles_on(self, line_id: int) -> list[FleetVehicle]:
+        return [v for v in self.snapshot().vehicles.values() if v.line_id == line_id]
+
+
+def register_vehicles(conn: sa.Connection, rows: Sequence[dict[str, object]]) -> int:
+    """Upsert fleet-register rows: vehicle_id, label, plate, vehicle_class, line_code."""
+    if not rows:
+        return 0
+    result = conn.execute(sa.text("""
+INSERT INTO vehicles (vehicle_id, label, plate, vehicle_class, line_id, operator)
+SELECT :vehicle_id, :label, :plate, :vehicle_class,
+  (SELECT id FROM bus_lines WHERE code = :line_code), :operator
+ON CONFLICT (vehicle_id) DO UPDATE SET label = EXCLUDED.label, plate = EXCLUDED.plate,
+  vehicle_class = EXCLUDED.vehicle_class, line_id = EXCLUDED.line_id,
+  operator = EXCLUDED.operator, active = true, updated_at = now()"""),
+        [{"plate": None, "vehicle_class": "bus", "operator": None, **r} for r in rows])
+    return result.rowcount
