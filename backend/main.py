@@ -22,7 +22,7 @@ from backend.maps.labels import glyph_store
 from backend.maps.service import build_tile_service
 from backend.realtime.hub import Hub
 from backend.settings import Settings, get_settings
-from backend.vehicles.feeds import position_pipeline, start_jt808_gateway
+from backend.vehicles.feeds import position_pipeline, start_jt808_gateway, start_mqtt_feed
 from backend.vehicles.fleet import FleetDirectory
 
 mimetypes.add_type("text/javascript", ".mjs")  # MapLibre 5+ ships ES modules
@@ -68,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         resources.positions = position_pipeline(settings, engine, hub, resources.fleet)
         gateway = await start_jt808_gateway(settings, resources.positions)
         app.state.jt808 = gateway  # None unless settings.jt808_enabled
+        mqtt = await start_mqtt_feed(settings, resources.positions)
+        app.state.mqtt = mqtt  # None unless settings.mqtt_url
         live = None
         if settings.live_scenario and gateway is not None:
             from backend.simulation.live import loop_scenario
@@ -83,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await asyncio.gather(live, return_exceptions=True)
             if gateway is not None:
                 await gateway.stop()
+            if mqtt is not None:
+                await mqtt.stop()
             await hub.close()
             engine.dispose()
             tile_engine.dispose()

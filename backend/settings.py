@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     jt808_port: int = 7808
     jt808_secret: str | None = None
     positions_partition_window_days: int = 7
+    # GPS over MQTT (backend.ingest.mqtt): subscribe to mqtt_topic (QoS 1) on the broker at
+    # mqtt_url, e.g. mqtt://user:pass@127.0.0.1:1883 (mqtts:// for TLS); None disables the feed.
+    # A payload is one JSON position record or an array of them (the HTTP records' fields);
+    # a record without vehicle_id takes the topic's last level (cityops/positions/<vehicle_id>).
+    # The client id names the broker session: give each server process its own.
+    mqtt_url: str | None = None
+    mqtt_topic: str = "cityops/positions/#"
+    mqtt_client_id: str = "cityops-ingest"
     # A scenario from scenarios/ run in a loop inside the server (`cityops demo` sets it).
     live_scenario: str | None = None
 

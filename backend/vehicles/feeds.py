@@ -1,6 +1,6 @@
-"""Where the GPS feeds meet the pipeline: building it for the app, and the in-process
-JT/T 808 gateway (with no broker configured, the gateway runs inside the server so that its
-events reach this process's hub)."""
+"""Where the GPS feeds meet the pipeline: building it for the app, the in-process JT/T 808
+gateway (with no broker configured, the gateway runs inside the server so that its events reach
+this process's hub) and the MQTT subscriber."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from starlette.concurrency import run_in_threadpool
 from backend.settings import Settings
 from backend.vehicles.fleet import FleetDirectory
 from backend.vehicles.position import Position
-from backend.vehicles.service import PositionPipeline
+from backend.vehicles.service import IngestReport, PositionPipeline
 from backend.vehicles.store import PositionStore
 
 if TYPE_CHECKING:
     from backend.ingest.jt808 import Jt808Gateway
+    from backend.ingest.mqtt import MqttFeed
     from backend.realtime.hub import Hub
 
 log = logging.getLogger("cityops.vehicles")
@@ -50,3 +51,19 @@ async def start_jt808_gateway(
     await gateway.start()
     log.info("JT/T 808 gateway listening on %s:%d", settings.jt808_host, gateway.port)
     return gateway
+
+
+async def start_mqtt_feed(settings: Settings, pipeline: PositionPipeline) -> MqttFeed | None:
+    """The MQTT subscriber when settings.mqtt_url is set. Returns at once: a broker that is
+    down is retried in the background."""
+    if not settings.mqtt_url:
+        return None
+    from backend.ingest.mqtt import MqttFeed
+
+    async def sink(positions: list[Position]) -> IngestReport:
+        return await run_in_threadpool(pipeline.ingest, positions)
+
+    feed = MqttFeed(settings.mqtt_url, settings.mqtt_topic, sink=sink,
+                    client_id=settings.mqtt_client_id)
+    await feed.start()
+    return feed
