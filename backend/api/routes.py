@@ -8,6 +8,9 @@ from backend.auth.permissions import Permission, requires
 from backend.maps.router import router as maps_router
 from backend.ogc.router import router as ogc_router
 from backend.realtime.router import router as realtime_router
+from backend.transit.gtfs_router import router as gtfs_router
+from backend.transit.router import router as transit_router
+from backend.vehicles.alarm_router import router as alarm_router
 from backend.vehicles.router import router as vehicles_router
 
 health = APIRouter()
@@ -19,5 +22,6 @@ def get_health() -> dict[str, str]:
 
 
 def include_routers(app: FastAPI) -> None:
-    for router in (health, maps_router, ogc_router, realtime_router, vehicles_router):
+    for router in (health, maps_router, ogc_router, realtime_router, vehicles_router,
+                   alarm_router, transit_router, gtfs_router):
         app.include_router(router)

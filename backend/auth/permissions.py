@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.params import Depends as DependsParam
@@ -26,6 +26,8 @@ class Permission(StrEnum):
     DATA_WRITE = "data:write"         # ingest and edits
     LIVE_READ = "live:read"           # the /ws event hub (channel rights: backend.realtime.access)
     POSITIONS_WRITE = "positions:write"  # machine clients posting GPS batches (ingest token)
+    VEHICLES_READ = "vehicles:read"   # the fleet, its live state, tracks, line operations, replay
+    ALARMS_HANDLE = "alarms:handle"   # dispatchers acknowledging and clearing vehicle alarms
 
 
 def _machine_token(request: Request, permission: Permission) -> str | None:
@@ -74,3 +76,11 @@ def declared_permission(route: object) -> Permission | None:
         if perm is not None:
             return perm
     return getattr(getattr(route, "endpoint", None), "permission", None)
+
+
+def actor_name(request: Request) -> str:
+    """Who is acting, for the record (who acknowledged an alarm, who changed a case)."""
+    return getattr(request.state, "actor", None) or "anonymous"
+
+
+Actor = Annotated[str, Depends(actor_name)]

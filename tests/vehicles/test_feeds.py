@@ -24,7 +24,7 @@ AUTH = {"Authorization": f"Bearer {TEST_INGEST_TOKEN}"}
 def cleanup(engine: sa.Engine) -> Iterator[None]:
     yield
     with engine.begin() as conn:
-        for table in ("vehicle_positions", "vehicle_latest"):
+        for table in ("vehicle_positions", "vehicle_latest", "vehicle_alarms"):
             conn.execute(sa.text(f"DELETE FROM {table} WHERE vehicle_id LIKE 'feed-%' "
                                  "OR vehicle_id LIKE '0138%'"))
 
