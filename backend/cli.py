@@ -1,4 +1,4 @@
-"""The `cityops` command: serve, demo, db, ingest, layers check."""
+"""The `cityops` command: serve, demo, db, users, ingest, layers check, gateway, scenario."""
 
 from __future__ import annotations
 
@@ -162,8 +162,52 @@ def cmd_scenario(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.fixes_failed == 0 else 1
 
 
+def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+
+    from backend.auth import users
+    from backend.db.engine import create_engine, resolve_urls
+
+    if args.action != "list" and not args.name:
+        raise SystemExit(f"cityops: `users {args.action}` needs a user name")
+    _prepare_database(settings)
+    engine = create_engine(resolve_urls(settings).app, pool_size=1)
+
+    def password() -> str:
+        if not sys.stdin.isatty():
+            return sys.stdin.readline().rstrip("\n")
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise SystemExit("cityops: the passwords differ")
+        return first
+
+    try:
+        with engine.begin() as conn:
+            if args.action == "list":
+                for u in users.list_users(conn):
+                    state = "" if u["active"] else " (inactive)"
+                    print(f"{u['username']:<16} {','.join(u['roles']):<28} "
+                          f"{u['display_name']}{state}")
+            elif args.action == "add":
+                if not args.role:
+                    raise SystemExit("cityops: give at least one --role")
+                users.create_user(conn, args.name, password(), args.role,
+                                  display_name=args.display_name)
+                print(f"user {args.name} created")
+            elif args.action == "passwd":
+                users.update_user(conn, args.name, password=password())
+                print(f"password of {args.name} changed; their sessions are ended")
+            elif args.action == "disable":
+                users.update_user(conn, args.name, active=False)
+                print(f"user {args.name} disabled; their sessions are ended")
+    finally:
+        engine.dispose()
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from backend.demo import prepare_demo
+    from backend.db.engine import create_engine, resolve_urls
+    from backend.demo import prepare_demo, print_demo_users, seed_demo_users
 
     # The demo runs the JT/T 808 gateway inside the server and a live scenario against it,
     # so that buses move on the map.
@@ -173,6 +217,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     _prepare_database(settings)
     prepare_demo(settings, scale=args.scale, force=args.force, regenerate=args.regenerate)
+    engine = create_engine(resolve_urls(settings).app, pool_size=1)
+    try:
+        print_demo_users(seed_demo_users(engine))
+    finally:
+        engine.dispose()
     print(f"demo ready in {time.perf_counter() - started:.1f} s", flush=True)
     if args.no_serve:
         return 0
@@ -235,6 +284,16 @@ def build_parser() -> argparse.ArgumentParser:
     scenario.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second")
     scenario.add_argument("--port", type=int, help="the gateway's port (default 7808)")
     scenario.set_defaults(handler=cmd_scenario)
+
+    users = sub.add_parser("users", help="user accounts: list, add, passwd, disable")
+    users.add_argument("action", choices=["list", "add", "passwd", "disable"])
+    users.add_argument("name", nargs="?", help="the user name (add, passwd, disable)")
+    users.add_argument("--role", action="append",
+                       help="a role for `add` (repeatable): admin, commander, supervisor, "
+                            "dispatcher, grid_worker, department_handler, traffic_police, "
+                            "data_steward, viewer")
+    users.add_argument("--display-name", help="the name shown in the console")
+    users.set_defaults(handler=cmd_users)
 
     db = sub.add_parser("db", help="the database: upgrade, or manage the local cluster")
     db.add_argument("action", choices=["upgrade", "start", "stop", "status"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 
 import sqlalchemy as sa
@@ -91,3 +92,45 @@ def warm_glyphs(settings: Settings, engine: sa.Engine) -> None:
         store.warm(
             DEFAULT_FONTSTACK, sorted(label_ranges(engine, load_catalog(settings.layers_dir)))
         )
+
+
+# The demo's users, one per role: (user name, display name, roles).
+DEMO_USERS = [
+    ("admin", "系统管理员", ["admin"]),
+    ("commander", "指挥中心值班长", ["commander"]),
+    ("supervisor", "监督中心受理员", ["supervisor"]),
+    ("dispatcher", "调度员", ["dispatcher"]),
+    ("grid01", "网格员（泗城镇01）", ["grid_worker"]),
+    ("handler", "城管局办件人", ["department_handler"]),
+    ("police", "交警指挥员", ["traffic_police"]),
+    ("steward", "数据管理员", ["data_steward"]),
+    ("viewer", "大屏展示", ["viewer"]),
+]
+
+
+def seed_demo_users(engine: sa.Engine) -> dict[str, str]:
+    """Create the demo users that do not exist yet, each with a fresh random password, and
+    return {user name: password} of those created (shown once; only hashes are stored)."""
+    from backend.auth.users import create_user
+
+    created: dict[str, str] = {}
+    with engine.begin() as conn:
+        existing = set(conn.execute(sa.text("SELECT username FROM users")).scalars())
+        for username, display, roles in DEMO_USERS:
+            if username in existing:
+                continue
+            password = secrets.token_urlsafe(9)
+            create_user(conn, username, password, roles, display_name=display)
+            created[username] = password
+    return created
+
+
+def print_demo_users(created: dict[str, str]) -> None:
+    if not created:
+        print("demo users exist already (reset a password: cityops users passwd NAME)",
+              flush=True)
+        return
+    print("Demo users (passwords are shown only this once; cityops users passwd NAME resets):",
+          flush=True)
+    for username, password in created.items():
+        print(f"  {username:<11} {password}", flush=True)

@@ -6,6 +6,7 @@ import asyncio
 import mimetypes
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
@@ -16,6 +17,7 @@ from backend.api import errors
 from backend.api.deps import Resources
 from backend.api.routes import include_routers
 from backend.auth.permissions import Permission, requires
+from backend.auth.users import SessionStore
 from backend.catalog.layers import load_catalog, model_columns
 from backend.db.engine import create_engine, resolve_urls
 from backend.maps.labels import glyph_store
@@ -60,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             glyphs=glyph_store(settings),
         )
+        app.state.resources.sessions = SessionStore(
+            engine, ttl=timedelta(hours=settings.session_ttl_h))
         hub = Hub.from_settings(settings)
         await hub.start()
         app.state.hub = hub  # the live event hub (backend.api.deps.get_hub)

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     tile_version_ttl_s: float = 1.0
     tile_max_age_s: int = 60
     public_url: str | None = None  # base URL used in TileJSON and OGC links; request's when unset
+    # Login sessions (cookie or bearer token) last one dispatcher shift.
+    session_ttl_h: float = 12.0
     # Live event hub (/ws). memory:// is one process; redis://host:port/db shares events,
     # sequence numbers and history between processes.
     hub_backplane_url: str = "memory://"

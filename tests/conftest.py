@@ -109,17 +109,56 @@ def county(engine: Engine, db_urls: DatabaseUrls) -> dict[str, int]:
     return counts
 
 
+def password_of(username: str) -> str:
+    return f"{username}-test-password"
+
+
 @pytest.fixture(scope="session")
-def app(settings: Settings, county: dict[str, int]):  # noqa: ANN201
+def users(engine: Engine) -> dict[str, str]:
+    """One user per role, named after the role: {user name: password}."""
+    from backend.auth.permissions import Role
+    from backend.auth.users import create_user
+
+    made = {}
+    with engine.begin() as conn:
+        for role in Role:
+            create_user(conn, role.value, password_of(role.value), [role.value],
+                        display_name=f"测试 {role.value}")
+            made[role.value] = password_of(role.value)
+    return made
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, county: dict[str, int], users: dict[str, str]):  # noqa: ANN201
     from backend.main import create_app
 
     return create_app(settings)
 
 
+def login_token(client: TestClient, username: str) -> str:
+    response = client.post("/api/auth/login",
+                           json={"username": username, "password": password_of(username)})
+    assert response.status_code == 200, response.text
+    client.cookies.clear()  # the bearer header alone decides who calls
+    return response.json()["token"]
+
+
+def bearer(client: TestClient, username: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {login_token(client, username)}"}
+
+
 @pytest.fixture(scope="session")
 def client(app) -> Iterator[TestClient]:  # noqa: ANN001
+    """The app, called by the admin (a bearer token on every request)."""
     with TestClient(app) as c:
+        c.headers.update(bearer(c, "admin"))
         yield c
+
+
+@pytest.fixture(scope="session")
+def anonymous(app, client: TestClient) -> TestClient:  # noqa: ANN001
+    """The same running app, called without any credential."""
+    return TestClient(app)
 
 
 def free_port() -> int:
@@ -178,10 +217,14 @@ def next_event(ws: WebSocketTestSession) -> dict:
 
 
 @pytest.fixture()
-def gateway_client(settings: Settings, county: dict[str, int]) -> Iterator[TestClient]:
-    """The app with its JT/T 808 gateway on a free port (app.state.jt808.port)."""
+def gateway_client(
+    settings: Settings, county: dict[str, int], users: dict[str, str]
+) -> Iterator[TestClient]:
+    """The app with its JT/T 808 gateway on a free port (app.state.jt808.port), called by
+    the admin."""
     from backend.main import create_app
 
     app = create_app(settings.model_copy(update={"jt808_enabled": True, "jt808_port": 0}))
     with TestClient(app) as client:
+        client.headers.update(bearer(client, "admin"))
         yield client

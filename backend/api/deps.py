@@ -15,6 +15,7 @@ from backend.settings import Settings
 from tiles.service import TileService
 
 if TYPE_CHECKING:
+    from backend.auth.users import SessionStore
     from backend.realtime.hub import Hub
     from backend.vehicles.fleet import FleetDirectory
     from backend.vehicles.service import PositionPipeline
@@ -28,6 +29,7 @@ class Resources:
     catalog: LayerCatalog
     tiles: TileService
     glyphs: GlyphStore | None
+    sessions: SessionStore | None = None  # login sessions (backend.auth.users)
     positions: PositionPipeline | None = None
     fleet: FleetDirectory | None = None  # the fleet register (vehicle -> line), cached
     _bounds: list[float] | None = field(default=None, repr=False)

@@ -7,6 +7,9 @@ from typing import Any
 import orjson
 from fastapi import Response
 
+# Headers for what depends on who asks: it must never sit in a shared cache.
+PRIVATE = {"Cache-Control": "private, no-cache", "Vary": "Authorization, Cookie"}
+
 
 class JSONBytes(Response):
     media_type = "application/json"

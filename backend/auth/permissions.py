@@ -1,60 +1,226 @@
-"""The one place where each route's permission is declared.
+"""Who may do what: the permissions, the roles, the one table mapping roles to permissions, and
+the dependency every route declares (`dependencies=[requires(Permission.X)]`).
 
-Every route declares `dependencies=[requires(Permission.X)]`. Until users and roles exist
-(the grid-incidents work), the check admits everyone to the read permissions; machine
-permissions (GPS ingest) already need their own bearer token. The declarations are what the
-role x route matrix will be generated from, so no route can be added without one.
+A caller is identified by a session token, sent as `Authorization: Bearer <token>` (GIS and
+machine clients) or in the session cookie (the browser). Machine clients (GPS ingest, the
+hub's configured token) have their own credentials and only their own rights. Layer-scoped
+permissions (tiles, TileJSON, features, the catalog) are also checked against each layer's
+`roles` in its YAML: public layers are open to everyone, others need a role the layer names.
+The role x route test is generated from these declarations, so no route exists without one.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.params import Depends as DependsParam
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+
+if TYPE_CHECKING:
+    from backend.catalog.layers import LayerCatalog, LayerSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
+SESSION_COOKIE = "cityops_session"
 
 
 class Permission(StrEnum):
-    PUBLIC = "public"                 # health, login, public layers, OGC landing, Open311 reads
-    LAYERS_READ = "layers:read"       # the catalog and tiles/features of non-public layers
-    FEATURES_READ = "features:read"   # OGC API Features items of non-public layers
-    DATA_WRITE = "data:write"         # ingest and edits
-    LIVE_READ = "live:read"           # the /ws event hub (channel rights: backend.realtime.access)
-    POSITIONS_WRITE = "positions:write"  # machine clients posting GPS batches (ingest token)
+    PUBLIC = "public"                 # health, login, public layers, OGC landing, feeds
+    AUTHENTICATED = "authenticated"   # any logged-in user (their own session: me, logout)
+    LAYERS_READ = "layers:read"       # the catalog, TileJSON and tiles (also by layer roles)
+    FEATURES_READ = "features:read"   # OGC API Features collections and items (by layer roles)
+    DATA_WRITE = "data:write"         # ingest and edits of map data
+    LIVE_READ = "live:read"           # the /ws event hub (channels: backend.realtime.access)
+    POSITIONS_WRITE = "positions:write"  # machine clients posting GPS (the ingest credential)
     VEHICLES_READ = "vehicles:read"   # the fleet, its live state, tracks, line operations, replay
     ALARMS_HANDLE = "alarms:handle"   # dispatchers acknowledging and clearing vehicle alarms
+    USERS_ADMIN = "users:admin"       # creating users, changing roles and passwords
 
 
-def _machine_token(request: Request, permission: Permission) -> str | None:
-    """The token a machine permission needs (None: no machine credential applies)."""
-    if permission is Permission.POSITIONS_WRITE:
-        settings = request.app.state.resources.settings
-        return settings.effective_ingest_token() or ""  # "" never matches: nobody admitted
-    return None
+class Role(StrEnum):
+    ADMIN = "admin"
+    COMMANDER = "commander"                    # 指挥中心
+    SUPERVISOR = "supervisor"                  # 监督中心
+    DISPATCHER = "dispatcher"                  # 调度员
+    GRID_WORKER = "grid_worker"                # 网格员
+    DEPARTMENT_HANDLER = "department_handler"  # 责任单位
+    TRAFFIC_POLICE = "traffic_police"          # 交警
+    DATA_STEWARD = "data_steward"              # 数据管理员
+    VIEWER = "viewer"                          # 只读
+
+
+P = Permission
+_MAP = {P.LAYERS_READ, P.FEATURES_READ}
+_LIVE = {P.LIVE_READ, P.VEHICLES_READ}
+# The one table. PUBLIC and AUTHENTICATED need no grant; POSITIONS_WRITE belongs to the
+# ingest credential only.
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(set(P) - {P.PUBLIC, P.AUTHENTICATED, P.POSITIONS_WRITE}),
+    Role.COMMANDER: frozenset(_MAP | _LIVE | {P.ALARMS_HANDLE}),
+    Role.SUPERVISOR: frozenset(_MAP | _LIVE),
+    Role.DISPATCHER: frozenset(_MAP | _LIVE | {P.ALARMS_HANDLE}),
+    Role.GRID_WORKER: frozenset(_MAP),
+    Role.DEPARTMENT_HANDLER: frozenset(_MAP),
+    Role.TRAFFIC_POLICE: frozenset(_MAP | _LIVE),
+    Role.DATA_STEWARD: frozenset(_MAP | {P.DATA_WRITE}),
+    Role.VIEWER: frozenset(_MAP | _LIVE),
+}
+LAYER_SCOPED = frozenset(_MAP)
+
+
+def permissions_of(roles: Iterable[str]) -> frozenset[Permission]:
+    """What the roles grant together (unknown role names grant nothing)."""
+    by_name = {role.value: granted for role, granted in ROLE_PERMISSIONS.items()}
+    return frozenset().union(*(by_name.get(r, frozenset()) for r in roles))
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a person (a user) or a machine client (a configured credential)."""
+
+    username: str
+    display_name: str
+    roles: frozenset[str]
+    permissions: frozenset[Permission]
+    user_id: int | None = None
+
+    def may(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    def as_dict(self) -> dict[str, object]:
+        return {"username": self.username, "display_name": self.display_name,
+                "roles": sorted(self.roles), "permissions": sorted(self.permissions)}
+
+
+def principal_for(user_id: int | None, username: str, display_name: str,
+                  roles: Iterable[str]) -> Principal:
+    roles = frozenset(roles)
+    return Principal(username, display_name, roles, permissions_of(roles), user_id)
+
+
+INGEST_PRINCIPAL = Principal("ingest", "GPS ingest", frozenset({"machine:ingest"}),
+                             frozenset({P.POSITIONS_WRITE}))
+
+
+# Layers -------------------------------------------------------------------------------------
+
+def may_see_layer(principal: Principal | None, spec: LayerSpec,
+                  permission: Permission = P.LAYERS_READ) -> bool:
+    if spec.is_public:
+        return True
+    if principal is None or not principal.may(permission):
+        return False
+    return Role.ADMIN in principal.roles or bool(principal.roles & set(spec.roles))
+
+
+def visible_layers(principal: Principal | None, catalog: LayerCatalog,
+                   permission: Permission = P.LAYERS_READ) -> list[LayerSpec]:
+    return [s for s in catalog.layers if may_see_layer(principal, s, permission)]
+
+
+def _path_layers(request: Request, catalog: LayerCatalog) -> list[LayerSpec]:
+    """The known layers named in the path (unknown ones are left for the route to 404)."""
+    raw = request.path_params.get("layers") or request.path_params.get("collection_id") or ""
+    return [s for part in raw.split(",") if (s := catalog.get(part.strip())) is not None]
+
+
+# Callers ------------------------------------------------------------------------------------
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def presented_token(conn: HTTPConnection) -> str | None:
+    scheme, _, given = conn.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and given.strip():
+        return given.strip()
+    return conn.cookies.get(SESSION_COOKIE) or None
+
+
+async def caller(request: Request) -> Principal | None:
+    """The calling user, None when no credential was presented; 401 for a bad or expired one."""
+    if hasattr(request.state, "principal"):
+        return request.state.principal
+    token = presented_token(request)
+    principal = None
+    if token is not None:
+        sessions = request.app.state.resources.sessions
+        hit, principal = sessions.cached(token)
+        if not hit:
+            principal = await run_in_threadpool(sessions.resolve, token)
+        if principal is None:
+            raise _unauthorized("Your session has ended or the token is not valid: log in again")
+    request.state.principal = principal
+    request.state.actor = principal.username if principal else None
+    return principal
+
+
+def _machine_check(request: Request, permission: Permission) -> Principal:
+    settings = request.app.state.resources.settings
+    expected = settings.effective_ingest_token() or ""  # "" never matches: nobody admitted
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not expected or not hmac.compare_digest(
+        given.encode(), expected.encode()
+    ):
+        raise _unauthorized(f"This route needs a bearer token with the {permission} right")
+    request.state.principal = INGEST_PRINCIPAL
+    request.state.actor = INGEST_PRINCIPAL.username
+    return INGEST_PRINCIPAL
 
 
 def requires(permission: Permission) -> DependsParam:
-    def check(request: Request) -> Permission:
+    async def check(request: Request) -> Principal | None:
         request.state.permission = permission
-        expected = _machine_token(request, permission)
-        if expected is not None:
-            scheme, _, given = request.headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not expected or not hmac.compare_digest(
-                given.encode(), expected.encode()
-            ):
-                raise HTTPException(
-                    401, f"This route needs a bearer token with the {permission} right",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-        return permission
+        if permission is P.PUBLIC:
+            return None
+        if permission is P.POSITIONS_WRITE:
+            return _machine_check(request, permission)
+        principal = await caller(request)
+        if permission in LAYER_SCOPED:
+            _check_layers(request, principal, permission)
+            return principal
+        if principal is None:
+            raise _unauthorized(f"Log in first: this needs the {permission} right")
+        if permission is not P.AUTHENTICATED and not principal.may(permission):
+            raise HTTPException(
+                403, f"Your role ({', '.join(sorted(principal.roles))}) does not have the "
+                     f"{permission} right")
+        return principal
 
     check.permission = permission  # type: ignore[attr-defined]  # read by the route audit
     return Depends(check)
+
+
+def _check_layers(request: Request, principal: Principal | None, permission: Permission) -> None:
+    catalog = request.app.state.resources.catalog
+    hidden = [s.id for s in _path_layers(request, catalog)
+              if not may_see_layer(principal, s, permission)]
+    if not hidden:
+        return
+    if principal is None:
+        raise _unauthorized(f"Log in first: layer(s) {', '.join(hidden)} are not public")
+    raise HTTPException(403, f"Your role ({', '.join(sorted(principal.roles))}) may not see "
+                             f"layer(s): {', '.join(hidden)}", headers={"X-Hidden-Layers":
+                                                                        ",".join(hidden)})
+
+
+def current_principal(request: Request) -> Principal | None:
+    """The caller resolved by the route's `requires` (None on public routes)."""
+    return getattr(request.state, "principal", None)
+
+
+def actor_name(request: Request) -> str:
+    """Who is acting, for the record (who acknowledged an alarm, who changed a case)."""
+    return getattr(request.state, "actor", None) or "anonymous"
+
+
+Actor = Annotated[str, Depends(actor_name)]
+Caller = Annotated[Principal | None, Depends(current_principal)]
 
 
 def websocket_requires(permission: Permission) -> Callable[[F], F]:
@@ -78,9 +244,11 @@ def declared_permission(route: object) -> Permission | None:
     return getattr(getattr(route, "endpoint", None), "permission", None)
 
 
-def actor_name(request: Request) -> str:
-    """Who is acting, for the record (who acknowledged an alarm, who changed a case)."""
-    return getattr(request.state, "actor", None) or "anonymous"
-
-
-Actor = Annotated[str, Depends(actor_name)]
+def all_routes(routes: list) -> list:
+    """Every route, including those of included routers (FastAPI keeps them behind a
+    wrapper that holds the original router)."""
+    found = []
+    for route in routes:
+        inner = getattr(getattr(route, "original_router", None), "routes", None)
+        found.extend(all_routes(inner) if inner is not None else [route])
+    return found

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AppState
-from backend.api.responses import JSONBytes
-from backend.auth.permissions import Permission, requires
+from backend.api.responses import PRIVATE, JSONBytes
+from backend.auth.permissions import Caller, Permission, requires, visible_layers
+from backend.catalog.layers import LayerCatalog
 from backend.errors import InvalidInput, NotConfigured
 from backend.maps.service import catalog_payload
 from tiles.errors import InvalidTile
@@ -32,12 +33,14 @@ def _int(name: str, value: str) -> int:
         raise InvalidTile(f"{name} must be an integer, got {value!r}") from None
 
 
-@router.get("/api/layers", dependencies=[requires(Permission.PUBLIC)])
-def list_layers(state: AppState) -> JSONBytes:
-    return JSONBytes(catalog_payload(state.catalog, state.engine))
+@router.get("/api/layers", dependencies=[requires(Permission.LAYERS_READ)])
+def list_layers(state: AppState, principal: Caller) -> JSONBytes:
+    """The layers the caller may see (the public ones when not logged in)."""
+    mine = LayerCatalog(visible_layers(principal, state.catalog))
+    return JSONBytes(catalog_payload(mine, state.engine), headers=PRIVATE)
 
 
-@router.get("/tiles/{layers}.json", dependencies=[requires(Permission.PUBLIC)])
+@router.get("/tiles/{layers}.json", dependencies=[requires(Permission.LAYERS_READ)])
 def tilejson(layers: str, request: Request, state: AppState) -> JSONBytes:
     service = state.tiles
     resolved = service.resolve(_ids(layers))
@@ -55,14 +58,15 @@ def tilejson(layers: str, request: Request, state: AppState) -> JSONBytes:
         attributions = [la.attribution for la in resolved if la.attribution]
         if attributions:
             tj["attribution"] = "; ".join(attributions)
-    return JSONBytes(tj)
+    public = all(state.catalog[la.id].is_public for la in resolved)
+    return JSONBytes(tj, headers=None if public else PRIVATE)
 
 
-def _tile_response(tile: Tile, request: Request, max_age: int) -> Response:
+def _tile_response(tile: Tile, request: Request, max_age: int, public: bool) -> Response:
     headers = {
         "ETag": tile.etag,
-        "Cache-Control": f"public, max-age={max_age}",
-        "Vary": "Accept-Encoding",
+        "Cache-Control": f"{'public' if public else 'private'}, max-age={max_age}",
+        "Vary": "Accept-Encoding" if public else "Accept-Encoding, Authorization, Cookie",
     }
     if request.headers.get("if-none-match") == tile.etag:
         return Response(status_code=304, headers=headers)
@@ -74,7 +78,7 @@ def _tile_response(tile: Tile, request: Request, max_age: int) -> Response:
     return Response(gzip.decompress(tile.data), media_type=MVT, headers=headers)
 
 
-@router.get("/tiles/{layers}/{z}/{x}/{y}.mvt", dependencies=[requires(Permission.PUBLIC)])
+@router.get("/tiles/{layers}/{z}/{x}/{y}.mvt", dependencies=[requires(Permission.LAYERS_READ)])
 async def tile(layers: str, z: str, x: str, y: str, request: Request, state: AppState) -> Response:
     zi, xi, yi = _int("z", z), _int("x", x), _int("y", y)
     ids, service = _ids(layers), state.tiles
@@ -84,7 +88,8 @@ async def tile(layers: str, z: str, x: str, y: str, request: Request, state: App
         result = await run_in_threadpool(
             service.get, ids, zi, xi, yi, request.headers.get("if-none-match")
         )
-    return _tile_response(result, request, state.settings.tile_max_age_s)
+    public = all(s.is_public for i in ids if (s := state.catalog.get(i)) is not None)
+    return _tile_response(result, request, state.settings.tile_max_age_s, public)
 
 
 @router.get("/glyphs/{fontstack}/{glyph_range}.pbf", dependencies=[requires(Permission.PUBLIC)])

@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 
 from backend.api.deps import AppState
-from backend.api.responses import GeoJSONBytes, JSONBytes
-from backend.auth.permissions import Permission, requires
+from backend.api.responses import PRIVATE, GeoJSONBytes, JSONBytes
+from backend.auth.permissions import Caller, Permission, requires, visible_layers
 from backend.errors import InvalidInput
 from backend.ogc import service
 from backend.ogc.service import CRS84, DEFAULT_LIMIT
@@ -87,15 +87,20 @@ def _collection_doc(base: str, spec: Any, bbox: list[float] | None) -> dict[str,
 
 
 @router.get("/collections", dependencies=[requires(Permission.FEATURES_READ)])
-def collections(request: Request, state: AppState, f: str | None = None) -> JSONBytes:
+def collections(
+    request: Request, state: AppState, principal: Caller, f: str | None = None
+) -> JSONBytes:
+    """The collections the caller may read (the public ones when not logged in)."""
     _check_format(f)
     base = state.base_url(request) + "/ogc"
     bounds = state.county_bounds()
+    mine = visible_layers(principal, state.catalog, Permission.FEATURES_READ)
     return JSONBytes(
         {
             "links": [_link(f"{base}/collections", "self")],
-            "collections": [_collection_doc(base, spec, bounds) for spec in state.catalog.layers],
-        }
+            "collections": [_collection_doc(base, spec, bounds) for spec in mine],
+        },
+        headers=PRIVATE,
     )
 
 

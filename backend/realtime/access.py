@@ -1,12 +1,29 @@
-"""Who may use the hub, and which channels. Interim: one configured token grants every channel;
-users and roles (grid-incidents) will map a principal to its channels here."""
+"""Who may use the hub, and which channels.
+
+A connection authenticates with its first message: the configured hub token (a machine
+credential, e.g. a video wall) grants every channel; otherwise a user's session (the token in
+the message, or the session cookie of the websocket handshake) grants the channels its
+permissions allow."""
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
 
-from backend.realtime.messages import CHANNELS
+from starlette.concurrency import run_in_threadpool
+from starlette.websockets import WebSocket
+
+from backend.auth.permissions import Permission, presented_token
+from backend.realtime.messages import ALARMS, CHANNELS, INCIDENTS, POSITIONS, SYSTEM, TRAFFIC
+
+# The right each channel needs, on top of live:read.
+CHANNEL_PERMISSIONS: dict[str, Permission] = {
+    POSITIONS: Permission.VEHICLES_READ,
+    ALARMS: Permission.VEHICLES_READ,
+    INCIDENTS: Permission.LIVE_READ,
+    TRAFFIC: Permission.LIVE_READ,
+    SYSTEM: Permission.LIVE_READ,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,10 +32,29 @@ class Principal:
     channels: frozenset[str]
 
 
-def authenticate(token: str, configured: str | None) -> Principal | None:
-    if not configured or not hmac.compare_digest(token.encode(), configured.encode()):
+def authenticate(token: str | None, configured: str | None) -> Principal | None:
+    """The configured machine token: every channel."""
+    if not token or not configured or not hmac.compare_digest(token.encode(),
+                                                              configured.encode()):
         return None
     return Principal(name="configured-token", channels=CHANNELS)
+
+
+async def authenticate_connection(websocket: WebSocket, token: str | None,
+                                  configured: str | None) -> Principal | None:
+    machine = authenticate(token, configured)
+    if machine is not None:
+        return machine
+    resources = getattr(websocket.app.state, "resources", None)
+    sessions = getattr(resources, "sessions", None)
+    token = token or presented_token(websocket)
+    if sessions is None or not token:
+        return None
+    user = await run_in_threadpool(sessions.resolve, token)
+    if user is None or not user.may(Permission.LIVE_READ):
+        return None
+    return Principal(name=user.username, channels=frozenset(
+        c for c, needed in CHANNEL_PERMISSIONS.items() if user.may(needed)))
 
 
 def may_subscribe(principal: Principal, channel: str) -> bool:

@@ -3,6 +3,8 @@
 Client -> server
   {"type": "auth", "token": "..."}            first message, within `hub_auth_timeout_s`,
                                               else close 4401; never a query-string token.
+                                              Without "token" the handshake's session
+                                              cookie (a browser logged in) is used.
   {"type": "subscribe", "channel": "vehicles.positions",
    "bbox": [w, s, e, n], "zoom": 14, "since": 123}      bbox, zoom and since are optional.
   {"type": "unsubscribe", "channel": "..."}
@@ -60,7 +62,7 @@ class _Msg(BaseModel):
 
 class Auth(_Msg):
     type: Literal["auth"]
-    token: str = Field(max_length=512)
+    token: str | None = Field(default=None, max_length=512)  # None: the session cookie
 
 
 def _check_bbox(value: BBox | None) -> BBox | None:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from backend.api.deps import get_hub
 from backend.auth.permissions import Permission, websocket_requires
 from backend.realtime import messages
-from backend.realtime.access import authenticate
+from backend.realtime.access import authenticate_connection
 from backend.realtime.client import Client
 from backend.realtime.hub import Hub
 
@@ -31,7 +31,7 @@ async def websocket_endpoint(websocket: WebSocket, hub: Hub = Depends(get_hub)) 
         first = await asyncio.wait_for(websocket.receive_text(), hub.auth_timeout_s)
         msg = messages.parse(first) if len(first) <= MAX_MESSAGE_CHARS else None
         if isinstance(msg, messages.Auth):
-            principal = authenticate(msg.token, hub.token)
+            principal = await authenticate_connection(websocket, msg.token, hub.token)
     if principal is None:
         with contextlib.suppress(Exception):
             await websocket.close(messages.CLOSE_UNAUTHORIZED, "authentication required")

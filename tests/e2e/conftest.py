@@ -27,3 +27,13 @@ def browser() -> Iterator[object]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
         yield browser
         browser.close()
+
+
+def login(page, base_url: str, username: str = "admin") -> None:  # noqa: ANN001
+    """Log the page's browser context in as `username` (one of the session's test users):
+    the login call sets the session cookie that the console's requests then carry."""
+    from tests.conftest import password_of
+
+    response = page.request.post(f"{base_url}/api/auth/login", data={
+        "username": username, "password": password_of(username)})
+    assert response.ok, response.text()

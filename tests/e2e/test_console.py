@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import ROOT
+from tests.e2e.conftest import login
 
 SEAT = (117.88003, 33.47922)
 SHOTS = ROOT / "var" / "screenshots"
@@ -33,6 +34,7 @@ def page(browser, live_server: str):  # noqa: ANN001, ANN201
     page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     page.on("request", lambda r: page.requests.append(r.url))
+    login(page, live_server, "admin")
     yield page
     context.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 
@@ -105,17 +106,24 @@ def test_unknown_collection_lists_the_known_ones(client: TestClient) -> None:
 
 
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="gdal-bin is installed by make")
-def test_gdal_reads_the_layers_unmodified(live_server: str, engine: sa.Engine) -> None:
-    """GDAL's OAPIF driver is an independent client: what QGIS uses too."""
+def test_gdal_reads_the_layers_unmodified(
+    live_server: str, engine: sa.Engine, client: TestClient
+) -> None:
+    """GDAL's OAPIF driver is an independent client: what QGIS uses too. Anonymous, it sees
+    the public layers; with a bearer token in GDAL_HTTP_HEADERS, the caller's layers."""
     url = f"OAPIF:{live_server}/ogc/"
+    public = subprocess.run(["ogrinfo", "-ro", "-q", url], capture_output=True, text=True,
+                            timeout=120, check=True)
+    assert "county" in public.stdout and "parcels" not in public.stdout
+    env = {**os.environ, "GDAL_HTTP_HEADERS": f"Authorization: {client.headers['authorization']}"}
     listing = subprocess.run(["ogrinfo", "-ro", "-q", url], capture_output=True, text=True,
-                             timeout=120, check=True)
+                             timeout=120, check=True, env=env)
     assert "cameras" in listing.stdout and "parcels" in listing.stdout
     with engine.connect() as conn:
         expected = conn.execute(sa.text("SELECT count(*) FROM grid_cells")).scalar_one()
     out = subprocess.run(
         ["ogr2ogr", "-f", "GeoJSON", "/vsistdout/", url, "grid_cells"],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True, text=True, timeout=120, check=True, env=env,
     )
     collection = json.loads(out.stdout)
     assert len(collection["features"]) == expected
