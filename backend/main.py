@@ -100,6 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="泗县城市综合运行管理平台 · City operations: layers, tiles, features",
         version="0.1.0",
         lifespan=lifespan,
+        # The API description is for developers; a production server does not publish it.
+        **({"openapi_url": None, "docs_url": None, "redoc_url": None}
+           if settings.env == "production" else {}),
     )
     errors.install(app)
     # JSON, GeoJSON and glyphs; tiles arrive already gzipped and pass through untouched.
