@@ -12,23 +12,27 @@ import argparse
 import gzip
 import http.client
 import os
+import secrets
 import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import timedelta
 
 import httpx
 import numpy as np
 import psycopg2
+import sqlalchemy as sa
 
 from backend.catalog.layers import load_catalog
-from backend.db.engine import resolve_urls
+from backend.db.engine import create_engine, resolve_urls
 from backend.maps.service import vector_layer
-from backend.settings import get_settings
+from backend.settings import Settings, get_settings
 from tiles.postgis import tile_params, tile_query
 from tiles.service import GZIP_LEVEL
 from tiles.tms import lonlat_to_tile
@@ -105,7 +109,27 @@ def start_server(cache: bool) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("server did not start")
 
 
-def bench_server(tiles: list, cache: bool, concurrency: int) -> dict:
+@contextmanager
+def bench_session(settings: Settings) -> Iterator[str]:
+    """A bearer token of a temporary admin (the merged view holds role-restricted layers),
+    so every tile request pays for its authorisation as a console's would."""
+    from backend.auth.permissions import principal_for
+    from backend.auth.users import SessionStore, create_user
+
+    engine = create_engine(resolve_urls(settings).app, pool_size=1)
+    name = f"bench-{secrets.token_hex(4)}"
+    try:
+        with engine.begin() as conn:
+            uid = create_user(conn, name, secrets.token_urlsafe(16), ["admin"])
+        store = SessionStore(engine, ttl=timedelta(hours=1))
+        yield store.create(principal_for(uid, name, name, ["admin"])).token
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM users WHERE username = :u"), {"u": name})
+        engine.dispose()
+
+
+def bench_server(tiles: list, cache: bool, concurrency: int, token: str) -> dict:
     """Keep-alive http.client connections, one per thread: the lightest Python client, so
     that the figures measure the server rather than the load generator."""
     proc, base = start_server(cache)
@@ -118,7 +142,8 @@ def bench_server(tiles: list, cache: bool, concurrency: int) -> dict:
         if conn is None:
             conn = local.conn = http.client.HTTPConnection(host, int(port), timeout=60)
         z, x, y = t
-        conn.request("GET", f"/tiles/{path}/{z}/{x}/{y}.mvt", headers={"Accept-Encoding": "gzip"})
+        conn.request("GET", f"/tiles/{path}/{z}/{x}/{y}.mvt",
+                     headers={"Accept-Encoding": "gzip", "Authorization": f"Bearer {token}"})
         response = conn.getresponse()
         body = response.read()  # compressed bytes as sent on the wire
         if response.status not in (200, 204):
@@ -200,11 +225,14 @@ def main() -> None:
 
     print(f"medians of {args.repeat} runs each, runs interleaved:", flush=True)
     runs: dict[str, list[dict]] = {"raw2": [], "raw4": [], "off": [], "on": []}
-    for _ in range(args.repeat):
-        runs["raw2"].append(bench_raw(tiles, 2, dsn))
-        runs["raw4"].append(bench_raw(tiles, args.concurrency, dsn))
-        runs["off"].append(bench_server(tiles, cache=False, concurrency=args.concurrency))
-        runs["on"].append(bench_server(tiles, cache=True, concurrency=args.concurrency))
+    with bench_session(settings) as token:
+        for _ in range(args.repeat):
+            runs["raw2"].append(bench_raw(tiles, 2, dsn))
+            runs["raw4"].append(bench_raw(tiles, args.concurrency, dsn))
+            runs["off"].append(bench_server(tiles, cache=False, concurrency=args.concurrency,
+                                            token=token))
+            runs["on"].append(bench_server(tiles, cache=True, concurrency=args.concurrency,
+                                           token=token))
     raw2, raw4, off, on = (median_of(runs[k]) for k in ("raw2", "raw4", "off", "on"))
     print(fmt("raw ST_AsMVT+gzip, 2 connections", raw2))
     print(fmt(f"raw ST_AsMVT+gzip, {args.concurrency} connections", raw4))
