@@ -1,7 +1,8 @@
 """The fleet register as the rules and line operations see it: which vehicle is on which line,
 the line's path and ordered stops in metres. Read from `vehicles`, `bus_lines` and
 `bus_line_stops`, kept in memory and re-read after `ttl_s` (a vehicle not yet known is looked
-for again after `miss_ttl_s`, so a bus registered a moment ago is picked up at once)."""
+for again after `miss_ttl_s`, so a bus registered a moment ago is picked up at once). Every
+context also carries the roads' posted speed limits (re-read after `roads_ttl_s`)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from shapely import wkb
 
+from backend.vehicles.road_limits import RoadSpeedLimits
 from backend.vehicles.rules import LineGeometry, RuleContext
-
-NO_CONTEXT = RuleContext()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +54,11 @@ class FleetSnapshot:
     vehicles: dict[str, FleetVehicle]
     lines: dict[int, FleetLine]
     contexts: dict[str, RuleContext]
+    default: RuleContext  # a vehicle not in the register: a bus on no line
 
 
-def load_fleet(conn: sa.Connection) -> FleetSnapshot:
+def load_fleet(conn: sa.Connection, roads: RoadSpeedLimits | None = None) -> FleetSnapshot:
+    limit_at = roads.limit_at if roads is not None else None
     stops: dict[int, list[LineStop]] = {}
     for r in conn.execute(sa.text(
         "SELECT ls.line_id, ls.seq, s.id, s.code, s.name, ST_X(s.geom), ST_Y(s.geom), "
@@ -82,21 +84,26 @@ def load_fleet(conn: sa.Connection) -> FleetSnapshot:
         vehicles[v.vehicle_id] = v
         line = lines.get(v.line_id) if v.line_id is not None else None
         contexts[v.vehicle_id] = RuleContext(
-            vehicle_class=v.vehicle_class, line=line.geometry if line else None)
-    return FleetSnapshot(vehicles, lines, contexts)
+            vehicle_class=v.vehicle_class, line=line.geometry if line else None,
+            speed_limit_kmh=limit_at)
+    return FleetSnapshot(vehicles, lines, contexts, RuleContext(speed_limit_kmh=limit_at))
 
 
 class FleetDirectory:
     """Thread-safe cached view of the fleet register (the pipeline runs on worker threads)."""
 
     def __init__(self, engine: sa.Engine, *, ttl_s: float = 30.0, miss_ttl_s: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 roads_ttl_s: float = 600.0, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
         self.engine = engine
         self.ttl_s = ttl_s
         self.miss_ttl_s = miss_ttl_s
+        self.roads_ttl_s = roads_ttl_s
         self.clock = clock
         self._snapshot: FleetSnapshot | None = None
         self._loaded_at = float("-inf")
+        self._roads: RoadSpeedLimits | None = None
+        self._roads_at = float("-inf")
         self._lock = threading.Lock()
 
     def snapshot(self, *, wanted: str | None = None) -> FleetSnapshot:
@@ -107,7 +114,9 @@ class FleetDirectory:
                 and age > self.miss_ttl_s)
             if stale:
                 with self.engine.connect() as conn:
-                    self._snapshot = load_fleet(conn)
+                    if self.clock() - self._roads_at > self.roads_ttl_s:
+                        self._roads, self._roads_at = RoadSpeedLimits.load(conn), self.clock()
+                    self._snapshot = load_fleet(conn, self._roads)
                 self._loaded_at = self.clock()
             assert self._snapshot is not None
             return self._snapshot
@@ -117,7 +126,8 @@ class FleetDirectory:
             self._loaded_at = float("-inf")
 
     def context_for(self, vehicle_id: str) -> RuleContext:
-        return self.snapshot(wanted=vehicle_id).contexts.get(vehicle_id, NO_CONTEXT)
+        snapshot = self.snapshot(wanted=vehicle_id)
+        return snapshot.contexts.get(vehicle_id, snapshot.default)
 
     def vehicle(self, vehicle_id: str) -> FleetVehicle | None:
         return self.snapshot(wanted=vehicle_id).vehicles.get(vehicle_id)

@@ -39,9 +39,13 @@ def test_dip_under_threshold_restarts_duration() -> None:
     assert drive(RULE, fixes, BUS) == [(36, "overspeed", "raised")]
 
 
-def test_road_segment_limit_wins_over_class_then_falls_back() -> None:
+def test_the_stricter_of_segment_and_class_limits_applies() -> None:
     seg = RuleContext(speed_limit_kmh=lambda p: 40.0)
     assert drive(RULE, speeds([(0, 45.0), (20, 45.0)]), seg) == [(20, "overspeed", "raised")]
+    # An 80 km/h road does not lift a bus's 60 km/h limit.
+    fast_road = RuleContext(speed_limit_kmh=lambda p: 80.0)
+    assert drive(RULE, speeds([(0, 70.0), (20, 70.0)]), fast_road) == [
+        (20, "overspeed", "raised")]
     unknown = RuleContext(speed_limit_kmh=lambda p: None)
     assert drive(RULE, speeds([(0, 45.0), (20, 45.0)]), unknown) == []
     coach = RuleContext(vehicle_class="coach")

@@ -1,4 +1,5 @@
-"""Overspeed: over the road-segment (else vehicle-class) limit plus tolerance for long enough."""
+"""Overspeed: over the stricter of the road-segment and vehicle-class limits, plus tolerance,
+for long enough."""
 
 from __future__ import annotations
 
@@ -44,12 +45,15 @@ class OverspeedRule:
     name: str = "overspeed"
 
     def limit(self, position: Position, context: RuleContext) -> tuple[float, str]:
+        """The stricter of the road segment's limit and the vehicle class's: a bus limited to
+        60 km/h stays limited to 60 on an 80 km/h road, and to 40 on a 40 km/h street."""
+        p = self.params
+        by_class = p.class_limits_kmh.get(context.vehicle_class, p.fallback_limit_kmh)
         if context.speed_limit_kmh is not None:
             seg = context.speed_limit_kmh(position)
-            if seg is not None:
+            if seg is not None and seg < by_class:
                 return seg, "segment"
-        p = self.params
-        return p.class_limits_kmh.get(context.vehicle_class, p.fallback_limit_kmh), "class"
+        return by_class, "class"
 
     def step(
         self, state: OverspeedState | None, position: Position, context: RuleContext
