@@ -25,7 +25,7 @@ from backend.maps.service import build_tile_service
 from backend.realtime.hub import Hub
 from backend.settings import Settings, get_settings
 from backend.vehicles.feeds import position_pipeline, start_jt808_gateway, start_mqtt_feed
-from backend.vehicles.fleet import FleetDirectory
+from backend.vehicles.fleet import FleetDirectory, geofence_sources
 
 mimetypes.add_type("text/javascript", ".mjs")  # MapLibre 5+ ships ES modules
 
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     # Fail fast on a broken layer file, before any connection is opened.
     catalog = load_catalog(settings.layers_dir, known_columns=model_columns())
+    fences = geofence_sources(settings, catalog)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await hub.start()
         app.state.hub = hub  # the live event hub (backend.api.deps.get_hub)
         resources = app.state.resources
-        resources.fleet = FleetDirectory(engine)
+        resources.fleet = FleetDirectory(engine, geofences=fences)
         resources.positions = position_pipeline(settings, engine, hub, resources.fleet)
         gateway = await start_jt808_gateway(settings, resources.positions)
         app.state.jt808 = gateway  # None unless settings.jt808_enabled

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     jt808_port: int = 7808
     jt808_secret: str | None = None
     positions_partition_window_days: int = 7
+    # Polygon layers (ids from layers/) whose features are geofences for enter/exit alarms.
+    vehicle_geofence_layers: list[str] = []
     # GPS over MQTT (backend.ingest.mqtt): subscribe to mqtt_topic (QoS 1) on the broker at
     # mqtt_url, e.g. mqtt://user:pass@127.0.0.1:1883 (mqtts:// for TLS); None disables the feed.
     # A payload is one JSON position record or an array of them (the HTTP records' fields);

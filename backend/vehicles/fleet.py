@@ -2,7 +2,8 @@
 the line's path and ordered stops in metres. Read from `vehicles`, `bus_lines` and
 `bus_line_stops`, kept in memory and re-read after `ttl_s` (a vehicle not yet known is looked
 for again after `miss_ttl_s`, so a bus registered a moment ago is picked up at once). Every
-context also carries the roads' posted speed limits (re-read after `roads_ttl_s`)."""
+context also carries the roads' posted speed limits and the geofences of the configured polygon
+layers (both re-read after `roads_ttl_s`)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,20 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from shapely import wkb
 
+from backend.catalog.layers import LayerCatalog
+from backend.errors import NotConfigured
+from backend.settings import Settings
 from backend.vehicles.road_limits import RoadSpeedLimits
-from backend.vehicles.rules import LineGeometry, RuleContext
+from backend.vehicles.rules import Geofence, LineGeometry, RuleContext
+
+
+@dataclass(frozen=True, slots=True)
+class GeofenceSource:
+    """A polygon layer whose features are geofences (settings.vehicle_geofence_layers)."""
+
+    layer_id: str
+    table: str        # from the layer catalog, a checked identifier
+    name_column: str  # a checked identifier: the layer's `name` field, else source_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +70,20 @@ class FleetSnapshot:
     default: RuleContext  # a vehicle not in the register: a bus on no line
 
 
-def load_fleet(conn: sa.Connection, roads: RoadSpeedLimits | None = None) -> FleetSnapshot:
+def load_geofences(conn: sa.Connection, sources: Sequence[GeofenceSource]
+                   ) -> tuple[Geofence, ...]:
+    fences = []
+    for src in sources:
+        query = (f'SELECT id, "{src.name_column}"::text, ST_AsBinary(geom) '  # noqa: S608
+                 f'FROM "{src.table}" ORDER BY id')
+        for fid, name, raw in conn.execute(sa.text(query)):
+            fences.append(Geofence.make(f"{src.layer_id}:{fid}", name or str(fid),
+                                        wkb.loads(bytes(raw))))
+    return tuple(fences)
+
+
+def load_fleet(conn: sa.Connection, roads: RoadSpeedLimits | None = None,
+               geofences: tuple[Geofence, ...] = ()) -> FleetSnapshot:
     limit_at = roads.limit_at if roads is not None else None
     stops: dict[int, list[LineStop]] = {}
     for r in conn.execute(sa.text(
@@ -85,17 +111,19 @@ def load_fleet(conn: sa.Connection, roads: RoadSpeedLimits | None = None) -> Fle
         line = lines.get(v.line_id) if v.line_id is not None else None
         contexts[v.vehicle_id] = RuleContext(
             vehicle_class=v.vehicle_class, line=line.geometry if line else None,
-            speed_limit_kmh=limit_at)
-    return FleetSnapshot(vehicles, lines, contexts, RuleContext(speed_limit_kmh=limit_at))
+            geofences=geofences, speed_limit_kmh=limit_at)
+    return FleetSnapshot(vehicles, lines, contexts,
+                         RuleContext(geofences=geofences, speed_limit_kmh=limit_at))
 
 
 class FleetDirectory:
     """Thread-safe cached view of the fleet register (the pipeline runs on worker threads)."""
 
     def __init__(self, engine: sa.Engine, *, ttl_s: float = 30.0, miss_ttl_s: float = 1.0,
-                 roads_ttl_s: float = 600.0, clock: Callable[[], float] = time.monotonic
-                 ) -> None:
+                 roads_ttl_s: float = 600.0, geofences: Sequence[GeofenceSource] = (),
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.engine = engine
+        self.geofence_sources = tuple(geofences)
         self.ttl_s = ttl_s
         self.miss_ttl_s = miss_ttl_s
         self.roads_ttl_s = roads_ttl_s
@@ -103,6 +131,7 @@ class FleetDirectory:
         self._snapshot: FleetSnapshot | None = None
         self._loaded_at = float("-inf")
         self._roads: RoadSpeedLimits | None = None
+        self._fences: tuple[Geofence, ...] = ()
         self._roads_at = float("-inf")
         self._lock = threading.Lock()
 
@@ -115,8 +144,10 @@ class FleetDirectory:
             if stale:
                 with self.engine.connect() as conn:
                     if self.clock() - self._roads_at > self.roads_ttl_s:
-                        self._roads, self._roads_at = RoadSpeedLimits.load(conn), self.clock()
-                    self._snapshot = load_fleet(conn, self._roads)
+                        self._roads = RoadSpeedLimits.load(conn)
+                        self._fences = load_geofences(conn, self.geofence_sources)
+                        self._roads_at = self.clock()
+                    self._snapshot = load_fleet(conn, self._roads, self._fences)
                 self._loaded_at = self.clock()
             assert self._snapshot is not None
             return self._snapshot
@@ -152,3 +183,18 @@ ON CONFLICT (vehicle_id) DO UPDATE SET label = EXCLUDED.label, plate = EXCLUDED.
   operator = EXCLUDED.operator, active = true, updated_at = now()"""),
         [{"plate": None, "vehicle_class": "bus", "operator": None, **r} for r in rows])
     return result.rowcount
+
+
+def geofence_sources(settings: Settings, catalog: LayerCatalog) -> list[GeofenceSource]:
+    """The configured geofence layers, checked against the catalog (polygon layers only)."""
+    sources = []
+    for layer_id in settings.vehicle_geofence_layers:
+        spec = catalog.get(layer_id)
+        if spec is None or spec.geometry != "polygon":
+            raise NotConfigured(
+                f"CITYOPS_VEHICLE_GEOFENCE_LAYERS names {layer_id!r}, which is not a polygon "
+                f"layer; polygon layers: "
+                f"{', '.join(s.id for s in catalog.layers if s.geometry == 'polygon')}")
+        name = "name" if "name" in spec.field_names else "source_key"
+        sources.append(GeofenceSource(spec.id, spec.source.table, name))
+    return sources
