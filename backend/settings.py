@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     mqtt_client_id: str = "cityops-ingest"
     # A scenario from scenarios/ run in a loop inside the server (`cityops demo` sets it).
     live_scenario: str | None = None
+    # GTFS feeds (backend.transit.gtfs): the timetable that drives /gtfs/static.zip, how long a
+    # built GTFS-Realtime feed is served before it is built again (at most one build per
+    # gtfs_rt_max_age_s; consumers expect data no older than 10 s), and how old a vehicle's last
+    # fix may be before the vehicle is left out of the feed.
+    gtfs_timetable: Path = PROJECT_ROOT / "scenarios" / "sixian" / "timetable.yaml"
+    gtfs_rt_max_age_s: float = 5.0
+    gtfs_rt_stale_after_s: float = 600.0
 
     def effective_ingest_token(self) -> str | None:
         if self.ingest_token:
