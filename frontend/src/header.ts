@@ -22,7 +22,13 @@ function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
-export function initHeader(root: HTMLElement): void {
+export interface Header {
+  /** Puts another module's element into the header's tools: before the status ('start'), or
+   *  between the clock and the language toggle ('end'). */
+  addTool(node: HTMLElement, where: 'start' | 'end'): void;
+}
+
+export function initHeader(root: HTMLElement): Header {
   const brand = el('div', 'brand');
   const logo = el('span', 'brand-logo', { 'aria-hidden': 'true' });
   const titles = el('div', 'brand-titles');
@@ -110,4 +116,11 @@ export function initHeader(root: HTMLElement): void {
   }, 1000 - (Date.now() % 1000));
   void checkHealth();
   window.setInterval(() => void checkHealth(), HEALTH_EVERY_MS);
+
+  return {
+    addTool(node: HTMLElement, where: 'start' | 'end'): void {
+      if (where === 'start') tools.insertBefore(node, status);
+      else tools.insertBefore(node, langButton);
+    },
+  };
 }

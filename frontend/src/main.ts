@@ -1,18 +1,27 @@
 /**
- * Assembles the console: header, map, layer panel, popups, 2D/3D. The map starts as a dark
- * background; the catalog (`/api/layers`) brings every source and layer.
+ * Assembles the console: header, login, map, layer panel, popups, 2D/3D, the live connection,
+ * live buses, the alarm panel and the replay bar. The map starts as a dark background; the
+ * catalog (`/api/layers`) brings every source and layer once the user is signed in.
  */
 
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './styles.css';
 
 import maplibregl from 'maplibre-gl';
-import { transformRequest } from './api';
+import { getJSON, reportUnauthorized, transformRequest } from './api';
+import { AlarmPanel } from './alarms';
+import { AlarmStore, type Alarm } from './alarmStore';
+import { Auth } from './auth';
+import { BusLayer, BUS_PULSE_LAYER, LOAD_FLEET_AT_START } from './buses';
+import { BusPopup } from './busPopup';
 import { baseStyle, fetchCatalog, styleLayers, vectorSource, type Catalog } from './catalog';
 import { initHeader } from './header';
 import { t } from './i18n';
 import { LayerPanel } from './layerPanel';
+import { LiveConnection } from './live';
+import { liveIndicator } from './liveIndicator';
 import { FeaturePopup } from './popup';
+import { Replay } from './replay';
 import { describeError, initToasts, toast } from './toast';
 import { ViewControl } from './view3d';
 
@@ -24,6 +33,10 @@ declare global {
     __ready?: boolean;
     /** The loaded catalog, for end-to-end tests. */
     __catalog?: Catalog;
+    /** The live connection (state, subscribed viewport), for end-to-end tests. */
+    __live?: LiveConnection;
+    /** The active alarms as the console knows them, for end-to-end tests. */
+    __alarms?: AlarmStore;
   }
 }
 
@@ -34,10 +47,14 @@ function byId(id: string): HTMLElement {
 }
 
 const FIT_PADDING = 40;
+const FLY_ZOOM = 15;
 
 initToasts(byId('toasts'));
-initHeader(byId('header'));
+const header = initHeader(byId('header'));
+const auth = new Auth(byId('app'));
+const live = new LiveConnection();
 const panel = new LayerPanel(byId('layer-panel'));
+window.__live = live;
 
 window.__ready = false;
 const map = new maplibregl.Map({
@@ -55,12 +72,59 @@ const map = new maplibregl.Map({
 });
 window.__map = map;
 
+const buses = new BusLayer(map);
+const alarms = new AlarmStore();
+window.__alarms = alarms;
+alarms.labelOf = (id) => buses.labelOf(id);
+buses.setAlarmLookup((id) => alarms.lookup(id));
+buses.setViewFilter((lon, lat) => {
+  const view = live.sentViewport;
+  if (!view) return true;
+  const [w, s, e, n] = view.bbox;
+  return lon >= w && lon <= e && lat >= s && lat <= n;
+});
+alarms.onChange(() => buses.refreshStatuses());
+const busPopup = new BusPopup(map, buses);
+
+function showAlarm(alarm: Alarm): void {
+  const bus = buses.vehicles.get(alarm.vehicle_id);
+  const center: [number, number] | null = bus
+    ? [bus.lon, bus.lat]
+    : typeof alarm.lon === 'number' && typeof alarm.lat === 'number'
+      ? [alarm.lon, alarm.lat]
+      : null;
+  if (!center) return;
+  map.flyTo({ center, zoom: Math.max(map.getZoom(), FLY_ZOOM), duration: 1200 });
+  if (bus) busPopup.open(bus.vehicle_id);
+}
+
+const alarmPanel = new AlarmPanel(byId('alarm-panel'), alarms, {
+  onSelect: showAlarm,
+  labelOf: (id) => buses.labelOf(id),
+  canHandle: () => auth.can('alarms:handle'),
+});
+auth.onUser(() => alarmPanel.refresh());
+buses.onReload(() => alarmPanel.refresh()); // vehicle labels arrived
+
+const replay = new Replay(byId('replay-bar'), map, {
+  setLiveVisible: (visible) => {
+    buses.setVisible(visible);
+    if (!visible) busPopup.close();
+  },
+});
+
+header.addTool(replay.toggleButton, 'start');
+const liveLight = liveIndicator(live);
+header.addTool(liveLight, 'start');
+header.addTool(auth.headerElement, 'end');
+
 let catalog: Catalog | null = null;
 
 function fitCounty(animate: boolean): void {
   if (!catalog) return;
   const { width, height } = map.getContainer().getBoundingClientRect();
   const left = Math.min(panel.coveredWidth, Math.max(0, width - 3 * FIT_PADDING - 200));
+  const right = Math.min(alarmPanel.coveredWidth, Math.max(0, width - left - 3 * FIT_PADDING - 200));
   const pad = Math.min(FIT_PADDING, Math.max(0, (height - 100) / 2));
   const [w, s, e, n] = catalog.bounds;
   map.fitBounds(
@@ -68,7 +132,7 @@ function fitCounty(animate: boolean): void {
       [w, s],
       [e, n],
     ],
-    { padding: { top: pad, bottom: pad, left: left + pad, right: pad }, animate },
+    { padding: { top: pad, bottom: pad, left: left + pad, right: right + pad }, animate },
   );
 }
 
@@ -79,6 +143,11 @@ map.addControl(new maplibregl.ScaleControl({ unit: 'metric', maxWidth: 140 }), '
 map.addControl(new maplibregl.AttributionControl({ compact: false }), 'bottom-right');
 
 map.on('error', (event) => {
+  const status = (event.error as { status?: unknown } | undefined)?.status;
+  if (status === 401) {
+    reportUnauthorized(); // a tile or glyph refused: the session is over
+    return;
+  }
   toast(t('mapError'), describeError(event.error));
 });
 
@@ -89,13 +158,16 @@ const mapLoaded = new Promise<void>((resolve) => {
 
 function addCatalog(loaded: Catalog): void {
   const note = t('syntheticAttribution');
+  // Catalog layers go beneath the live overlays (buses), whenever the catalog arrives.
+  const before = map.getLayer(BUS_PULSE_LAYER) ? BUS_PULSE_LAYER : undefined;
   for (const layer of loaded.layers) {
     map.addSource(layer.id, vectorSource(layer, note));
-    for (const spec of styleLayers(layer)) map.addLayer(spec);
+    for (const spec of styleLayers(layer)) map.addLayer(spec, before);
   }
 }
 
 async function loadCatalog(): Promise<void> {
+  if (catalog) return;
   let loaded: Catalog;
   panel.showFailed(false);
   try {
@@ -118,11 +190,53 @@ async function loadCatalog(): Promise<void> {
   catalog = loaded;
   window.__catalog = loaded;
   panel.attach(map, loaded);
-  new FeaturePopup(map, loaded);
+  new FeaturePopup(map, loaded, (point) => busPopup.claims(point));
   fitCounty(false);
+  sendViewport();
   map.once('idle', () => {
     window.__ready = true;
   });
 }
 
-void loadCatalog();
+function sendViewport(): void {
+  const b = map.getBounds();
+  live.setViewport({ bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], zoom: map.getZoom() });
+}
+
+async function start(): Promise<void> {
+  void auth.start();
+  await auth.ready;
+  await mapLoaded;
+  buses.addTo();
+  // Users without the fleet's rights (a grid worker) get the map without live vehicles.
+  const fleet = auth.can('vehicles:read') && auth.can('live:read');
+  if (fleet) {
+    buses.connect(live);
+    alarms.connect(live);
+    // The first load; the live channels reload again once subscribed (nothing is missed between).
+    if (LOAD_FLEET_AT_START) void buses.reload();
+    void alarms.load();
+  } else {
+    alarms.available = false;
+    alarmPanel.refresh();
+    liveLight.hidden = true;
+  }
+  await loadCatalog();
+  sendViewport();
+  map.on('moveend', sendViewport);
+  if (fleet) live.start();
+}
+
+live.onUnauthorized(() => {
+  // Refused by the hub: ask the server whether the session is over (a 401 shows the login).
+  getJSON('/api/auth/me').catch(() => undefined);
+});
+
+auth.onLogin(() => {
+  void loadCatalog();
+  void buses.reload();
+  void alarms.load();
+  live.start();
+});
+
+void start();

@@ -91,9 +91,11 @@ export class FeaturePopup {
   private hoverFrame = 0;
   private lastHover: PointLike | null = null;
 
+  /** `claims(point)`: another module (the live buses) handles clicks at this point. */
   constructor(
     private readonly map: MapLibreMap,
     catalog: Catalog,
+    private readonly claims: (point: maplibregl.Point) => boolean = () => false,
   ) {
     for (const layer of catalog.layers) this.layers.set(layer.id, layer);
     this.queryIds = catalog.layers.flatMap((layer) => styleLayerIds(layer));
@@ -138,7 +140,7 @@ export class FeaturePopup {
   }
 
   private onClick(e: MapMouseEvent): void {
-    const hits = this.hitsAt(e.point);
+    const hits = this.claims(e.point) ? [] : this.hitsAt(e.point);
     if (!hits.length) {
       this.popup.remove();
       return;
@@ -157,7 +159,7 @@ export class FeaturePopup {
       this.hoverFrame = 0;
       const point = this.lastHover as maplibregl.Point | null;
       if (!point) return;
-      const over = this.hitsAt(point).length > 0;
+      const over = this.claims(point) || this.hitsAt(point).length > 0;
       this.map.getCanvas().style.cursor = over ? 'pointer' : '';
     });
   }

@@ -1,0 +1,467 @@
+/**
+ * Replay a line: pick a line (`GET /api/lines`) and a window (default the last hour), load
+ * `GET /api/lines/{id}/replay?from&to&zoom` and play it with a time slider (play/pause,
+ * 1x/10x/60x): each bus at its interpolated position for the slider's time, the line and its
+ * stops, and the window's alarms as markers (bright while active at that time). The live buses
+ * are hidden while a replay is shown.
+ */
+
+import type { GeoJSONSource, Map as MapLibreMap } from 'maplibre-gl';
+import { getJSON, isStatus } from './api';
+import { kindName } from './alarmKinds';
+import { BUS_ICON, addBusIcon } from './busIcon';
+import { getLang, locale, onLangChange, otherLang, t } from './i18n';
+import {
+  cleanVehicles,
+  lineFeatures,
+  positionAt,
+  replayBounds,
+  stopFeatures,
+  type BusAt,
+  type LineSummary,
+  type ReplayPayload,
+  type ReplayVehicle,
+} from './replayData';
+import type { Alarm } from './alarmStore';
+import { describeError } from './toast';
+
+const SRC_LINE = 'replay-line';
+const SRC_STOPS = 'replay-stops';
+const SRC_BUSES = 'replay-buses';
+const SRC_ALARMS = 'replay-alarms';
+const LAYERS = ['replay-line-casing', 'replay-line', 'replay-stops', 'replay-alarms', 'replay-alarm-labels', 'replay-buses'];
+const SPEEDS = [1, 10, 60];
+const DEFAULT_SPEED = 10;
+const MAX_WINDOW_MS = 24 * 3600_000;
+const BUS_COLOR = '#ffd54f';
+const SEVERITY_COLORS: Record<string, string> = { critical: '#ff4d4f', warning: '#ffa940', info: '#4fc3f7' };
+const FONT = ['Noto Sans CJK SC Regular'];
+
+type State = 'closed' | 'idle' | 'loading' | 'ready' | 'playing';
+
+declare global {
+  interface Window {
+    /** The replay's state, for end-to-end tests. */
+    __replay?: { state: State; time: number; from: number; to: number; buses: BusAt[]; alarms: number; line: string | null };
+  }
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, text = ''): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  if (text) node.textContent = text;
+  return node;
+}
+
+/** `<input type="datetime-local">` value of a time, in the browser's time zone. */
+function localInput(ms: number): string {
+  const d = new Date(ms);
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+export interface ReplayHooks {
+  /** Hide the live buses while replaying, show them again after. */
+  setLiveVisible: (visible: boolean) => void;
+}
+
+export class Replay {
+  readonly toggleButton: HTMLButtonElement;
+  private state: State = 'closed';
+  private lines: LineSummary[] | null = null;
+  private linesUnavailable = false;
+  private vehicles: ReplayVehicle[] = [];
+  private alarms: Alarm[] = [];
+  private from = 0;
+  private to = 0;
+  private time = 0;
+  private speed = DEFAULT_SPEED;
+  private frame = 0;
+  private lastTick = 0;
+  private lineColor = BUS_COLOR;
+  private lineName: string | null = null;
+  private message = '';
+  private abort: AbortController | null = null;
+
+  private readonly title = el('div', 'replay-title');
+  private readonly lineSelect = el('select', 'replay-select');
+  private readonly fromInput = el('input', 'replay-time-input');
+  private readonly toInput = el('input', 'replay-time-input');
+  private readonly loadButton = el('button', 'replay-btn primary');
+  private readonly closeButton = el('button', 'replay-close');
+  private readonly status = el('div', 'replay-status');
+  private readonly playButton = el('button', 'replay-play');
+  private readonly slider = el('input', 'replay-slider');
+  private readonly clock = el('div', 'replay-clock');
+  private readonly speedBox = el('div', 'replay-speeds');
+  private readonly labels: Record<string, HTMLElement> = {};
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly map: MapLibreMap,
+    private readonly hooks: ReplayHooks,
+  ) {
+    root.classList.add('replay-bar');
+    root.dataset.testid = 'replay-bar';
+    root.hidden = true;
+    this.toggleButton = el('button', 'header-button replay-toggle');
+    this.toggleButton.type = 'button';
+    this.toggleButton.dataset.testid = 'replay-toggle';
+    this.toggleButton.addEventListener('click', () => (this.state === 'closed' ? this.open() : this.close()));
+
+    const field = (key: string, input: HTMLElement): HTMLElement => {
+      const label = el('label', 'replay-field');
+      const text = el('span', 'replay-label');
+      this.labels[key] = text;
+      label.append(text, input);
+      return label;
+    };
+    this.lineSelect.dataset.testid = 'replay-line';
+    this.fromInput.type = 'datetime-local';
+    this.fromInput.dataset.testid = 'replay-from';
+    this.toInput.type = 'datetime-local';
+    this.toInput.dataset.testid = 'replay-to';
+    this.loadButton.type = 'button';
+    this.loadButton.dataset.testid = 'replay-load';
+    this.loadButton.addEventListener('click', () => void this.load());
+    this.closeButton.type = 'button';
+    this.closeButton.textContent = '×';
+    this.closeButton.dataset.testid = 'replay-close';
+    this.closeButton.addEventListener('click', () => this.close());
+    this.status.dataset.testid = 'replay-status';
+
+    this.playButton.type = 'button';
+    this.playButton.dataset.testid = 'replay-play';
+    this.playButton.addEventListener('click', () => (this.state === 'playing' ? this.pause() : this.play()));
+    this.slider.type = 'range';
+    this.slider.step = '1000';
+    this.slider.dataset.testid = 'replay-slider';
+    this.slider.addEventListener('input', () => this.seek(Number(this.slider.value)));
+    this.clock.dataset.testid = 'replay-clock';
+    for (const speed of SPEEDS) {
+      const b = el('button', 'replay-speed', `${speed}x`);
+      b.type = 'button';
+      b.dataset.speed = String(speed);
+      b.addEventListener('click', () => {
+        this.speed = speed;
+        this.render();
+      });
+      this.speedBox.append(b);
+    }
+
+    const top = el('div', 'replay-row');
+    top.append(this.title, field('line', this.lineSelect), field('from', this.fromInput), field('to', this.toInput), this.loadButton, this.status, this.closeButton);
+    const bottom = el('div', 'replay-row replay-player');
+    bottom.append(this.playButton, this.slider, this.clock, this.speedBox);
+    root.append(top, bottom);
+    onLangChange(() => this.render());
+    this.render();
+    this.publish([]);
+  }
+
+  open(): void {
+    if (this.state !== 'closed') return;
+    this.state = 'idle';
+    const now = Date.now();
+    this.toInput.value = localInput(now);
+    this.fromInput.value = localInput(now - 3600_000);
+    this.root.hidden = false;
+    document.body.classList.add('replay-open');
+    this.message = '';
+    this.render();
+    void this.loadLines();
+  }
+
+  close(): void {
+    if (this.state === 'closed') return;
+    this.pause();
+    this.abort?.abort();
+    this.state = 'closed';
+    this.root.hidden = true;
+    document.body.classList.remove('replay-open');
+    this.clearMap();
+    this.hooks.setLiveVisible(true);
+    this.render();
+    this.publish([]);
+  }
+
+  private async loadLines(): Promise<void> {
+    if (this.lines) return;
+    try {
+      const body = await getJSON<{ lines?: LineSummary[] }>('/api/lines');
+      this.lines = (body.lines ?? []).filter((l) => typeof l.id === 'number');
+      this.lines.sort((a, b) => a.code.localeCompare(b.code, 'zh-CN', { numeric: true }));
+      this.linesUnavailable = false;
+    } catch (err) {
+      this.linesUnavailable = true;
+      this.message = isStatus(err, 404) ? t('linesUnavailable') : `${t('linesUnavailable')}: ${describeError(err)}`;
+    }
+    this.render();
+  }
+
+  private async load(): Promise<void> {
+    const lineId = Number(this.lineSelect.value);
+    const from = new Date(this.fromInput.value).getTime();
+    const to = new Date(this.toInput.value).getTime();
+    if (!Number.isFinite(lineId) || !this.lineSelect.value) return;
+    if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from || to - from > MAX_WINDOW_MS) {
+      this.message = t('replayBadWindow');
+      this.render();
+      return;
+    }
+    this.pause();
+    this.abort?.abort();
+    const abort = new AbortController();
+    this.abort = abort;
+    this.state = 'loading';
+    this.message = t('replayLoading');
+    this.render();
+    const query = new URLSearchParams({
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      zoom: String(Math.round(this.map.getZoom())),
+    });
+    let payload: ReplayPayload;
+    try {
+      payload = await getJSON<ReplayPayload>(`/api/lines/${lineId}/replay?${query}`, { signal: abort.signal });
+    } catch (err) {
+      if (abort.signal.aborted) return;
+      this.state = 'idle';
+      this.message = isStatus(err, 404) ? t('replayUnavailable') : `${t('replayFailed')}: ${describeError(err)}`;
+      this.render();
+      return;
+    }
+    if (this.state !== 'loading') return; // closed meanwhile
+    this.show(payload, lineId, from, to);
+  }
+
+  private show(payload: ReplayPayload, lineId: number, from: number, to: number): void {
+    const known = this.lines?.find((l) => l.id === lineId);
+    this.lineColor = payload.line?.color || known?.color || BUS_COLOR;
+    this.lineName = payload.line?.code ?? known?.code ?? String(lineId);
+    this.vehicles = cleanVehicles(payload.vehicles);
+    this.alarms = Array.isArray(payload.alarms) ? payload.alarms : [];
+    this.from = Date.parse(payload.from ?? '') || from;
+    this.to = Date.parse(payload.to ?? '') || to;
+    this.time = this.from;
+    const line = lineFeatures(payload.geometry);
+    this.drawStatic(line, stopFeatures(payload.stops));
+    this.hooks.setLiveVisible(false);
+    const bounds = replayBounds(line, this.vehicles);
+    if (bounds) {
+      this.map.fitBounds([[bounds[0], bounds[1]], [bounds[2], bounds[3]]], { padding: 80, maxZoom: 16, duration: 600 });
+    }
+    this.state = 'ready';
+    const lang = getLang();
+    this.message = this.vehicles.length
+      ? `${this.vehicles.length} ${t('replayVehicles', lang)} · ${this.alarms.length} ${t('replayAlarms', lang)}`
+      : t('replayEmpty', lang);
+    this.slider.min = String(this.from);
+    this.slider.max = String(this.to);
+    this.seek(this.from);
+    this.render();
+  }
+
+  play(): void {
+    if (this.state !== 'ready' || !this.vehicles.length) return;
+    if (this.time >= this.to) this.time = this.from;
+    this.state = 'playing';
+    this.lastTick = performance.now();
+    const step = (now: number): void => {
+      if (this.state !== 'playing') return;
+      const dt = Math.min(now - this.lastTick, 250); // a background tab does not jump ahead
+      this.lastTick = now;
+      const next = this.time + dt * this.speed;
+      if (next >= this.to) {
+        this.seek(this.to);
+        this.pause();
+        return;
+      }
+      this.seek(next);
+      this.frame = requestAnimationFrame(step);
+    };
+    this.frame = requestAnimationFrame(step);
+    this.render();
+  }
+
+  pause(): void {
+    if (this.frame) cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    if (this.state === 'playing') this.state = 'ready';
+    this.render();
+  }
+
+  /** Moves the replay to time `t` (epoch ms) and draws it. */
+  seek(t: number): void {
+    if (this.state !== 'ready' && this.state !== 'playing') return;
+    this.time = Math.min(this.to, Math.max(this.from, t));
+    const buses: BusAt[] = [];
+    for (const v of this.vehicles) {
+      const at = positionAt(v, this.time);
+      if (at) buses.push(at);
+    }
+    this.map.getSource<GeoJSONSource>(SRC_BUSES)?.setData({
+      type: 'FeatureCollection',
+      features: buses.map((b) => ({
+        type: 'Feature',
+        geometry: { type: 'Point', coordinates: [b.lon, b.lat] },
+        properties: { vehicle_id: b.vehicle_id, label: b.label, heading: b.heading },
+      })),
+    });
+    this.map.getSource<GeoJSONSource>(SRC_ALARMS)?.setData(this.alarmFeatures());
+    this.slider.value = String(Math.round(this.time));
+    this.renderClock();
+    this.publish(buses);
+  }
+
+  private alarmFeatures(): GeoJSON.FeatureCollection {
+    const lang = getLang();
+    const features: GeoJSON.Feature[] = [];
+    for (const a of this.alarms) {
+      if (typeof a.lon !== 'number' || typeof a.lat !== 'number') continue;
+      const start = Date.parse(a.started_at ?? a.raised_at ?? '');
+      const end = a.cleared_at ? Date.parse(a.cleared_at) : Infinity;
+      const active = Number.isFinite(start) && start <= this.time && this.time <= Math.max(end, start + 60_000);
+      features.push({
+        type: 'Feature',
+        geometry: { type: 'Point', coordinates: [a.lon, a.lat] },
+        properties: { id: a.id, kind: a.kind, name: kindName(a.kind, lang), severity: a.severity, active },
+      });
+    }
+    return { type: 'FeatureCollection', features };
+  }
+
+  private drawStatic(line: GeoJSON.FeatureCollection, stops: GeoJSON.FeatureCollection): void {
+    const map = this.map;
+    this.clearMap();
+    addBusIcon(map);
+    const empty: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
+    map.addSource(SRC_LINE, { type: 'geojson', data: line });
+    map.addSource(SRC_STOPS, { type: 'geojson', data: stops });
+    map.addSource(SRC_ALARMS, { type: 'geojson', data: empty });
+    map.addSource(SRC_BUSES, { type: 'geojson', data: empty });
+    map.addLayer({ id: 'replay-line-casing', type: 'line', source: SRC_LINE, layout: { 'line-join': 'round', 'line-cap': 'round' }, paint: { 'line-color': '#04101c', 'line-width': 8, 'line-opacity': 0.8 } });
+    map.addLayer({ id: 'replay-line', type: 'line', source: SRC_LINE, layout: { 'line-join': 'round', 'line-cap': 'round' }, paint: { 'line-color': this.lineColor, 'line-width': 4 } });
+    map.addLayer({
+      id: 'replay-stops',
+      type: 'circle',
+      source: SRC_STOPS,
+      paint: { 'circle-radius': 4, 'circle-color': '#ffffff', 'circle-stroke-color': this.lineColor, 'circle-stroke-width': 2 },
+    });
+    map.addLayer({
+      id: 'replay-alarms',
+      type: 'circle',
+      source: SRC_ALARMS,
+      paint: {
+        'circle-radius': ['case', ['get', 'active'], 11, 7],
+        'circle-color': ['match', ['get', 'severity'], 'critical', SEVERITY_COLORS.critical!, 'warning', SEVERITY_COLORS.warning!, SEVERITY_COLORS.info!],
+        'circle-opacity': ['case', ['get', 'active'], 0.55, 0.18],
+        'circle-stroke-color': ['match', ['get', 'severity'], 'critical', SEVERITY_COLORS.critical!, 'warning', SEVERITY_COLORS.warning!, SEVERITY_COLORS.info!],
+        'circle-stroke-width': 2,
+        'circle-stroke-opacity': ['case', ['get', 'active'], 1, 0.45],
+      },
+    });
+    map.addLayer({
+      id: 'replay-alarm-labels',
+      type: 'symbol',
+      source: SRC_ALARMS,
+      layout: { 'text-field': ['get', 'name'], 'text-font': FONT, 'text-size': 11, 'text-offset': [0, -1.6], 'text-anchor': 'bottom', 'text-optional': true },
+      paint: { 'text-color': '#ffd0d0', 'text-halo-color': '#04101c', 'text-halo-width': 1.4, 'text-opacity': ['case', ['get', 'active'], 1, 0.55] },
+    });
+    map.addLayer({
+      id: 'replay-buses',
+      type: 'symbol',
+      source: SRC_BUSES,
+      layout: {
+        'icon-image': BUS_ICON,
+        'icon-size': ['interpolate', ['linear'], ['zoom'], 8, 0.6, 12, 0.8, 16, 1.05],
+        'icon-rotate': ['get', 'heading'],
+        'icon-rotation-alignment': 'map',
+        'icon-pitch-alignment': 'map',
+        'icon-allow-overlap': true,
+        'icon-ignore-placement': true,
+        'text-field': ['step', ['zoom'], '', 12, ['get', 'label']],
+        'text-font': FONT,
+        'text-size': 11,
+        'text-offset': [0, 1.5],
+        'text-anchor': 'top',
+        'text-optional': true,
+      },
+      paint: { 'icon-color': BUS_COLOR, 'icon-halo-color': '#04101c', 'icon-halo-width': 1.2, 'text-color': '#fff3c4', 'text-halo-color': '#04101c', 'text-halo-width': 1.4 },
+    });
+  }
+
+  private clearMap(): void {
+    for (const id of LAYERS) if (this.map.getLayer(id)) this.map.removeLayer(id);
+    for (const id of [SRC_LINE, SRC_STOPS, SRC_ALARMS, SRC_BUSES]) if (this.map.getSource(id)) this.map.removeSource(id);
+  }
+
+  private publish(buses: BusAt[]): void {
+    window.__replay = { state: this.state, time: this.time, from: this.from, to: this.to, buses, alarms: this.alarms.length, line: this.lineName };
+  }
+
+  private renderClock(): void {
+    if (!this.time) {
+      this.clock.textContent = '--:--:--';
+      return;
+    }
+    const d = new Date(this.time);
+    const sameDay = new Date(this.from).toDateString() === new Date(this.to).toDateString();
+    const time = d.toLocaleTimeString(locale(), { hour12: false });
+    this.clock.textContent = sameDay ? time : `${d.toLocaleDateString(locale(), { month: '2-digit', day: '2-digit' })} ${time}`;
+  }
+
+  private render(): void {
+    const lang = getLang();
+    this.toggleButton.textContent = t('replay', lang);
+    this.toggleButton.title = t('replayTitle', lang);
+    this.toggleButton.setAttribute('aria-pressed', String(this.state !== 'closed'));
+    this.title.replaceChildren(el('span', 'name-main', t('replay', lang)), el('span', 'name-sub', t('replay', otherLang(lang))));
+    for (const [key, node] of Object.entries(this.labels)) {
+      node.textContent = t(key === 'line' ? 'replayLine' : key === 'from' ? 'replayFrom' : 'replayTo', lang);
+    }
+    this.renderLineOptions();
+    this.loadButton.textContent = t('replayLoad', lang);
+    this.loadButton.disabled = this.state === 'loading' || !this.lines?.length;
+    this.closeButton.title = t('replayClose', lang);
+    this.closeButton.setAttribute('aria-label', t('replayClose', lang));
+    this.status.textContent = this.message;
+    this.root.dataset.state = this.state;
+    const playing = this.state === 'playing';
+    this.playButton.textContent = playing ? '❚❚' : '▶';
+    this.playButton.title = t(playing ? 'replayPause' : 'replayPlay', lang);
+    this.playButton.setAttribute('aria-label', this.playButton.title);
+    const loaded = this.state === 'ready' || playing;
+    this.playButton.disabled = !loaded || !this.vehicles.length;
+    this.slider.disabled = !loaded;
+    this.speedBox.title = t('replaySpeed', lang);
+    for (const b of this.speedBox.querySelectorAll<HTMLButtonElement>('button')) {
+      b.setAttribute('aria-pressed', String(Number(b.dataset.speed) === this.speed));
+    }
+    this.renderClock();
+  }
+
+  private renderLineOptions(): void {
+    const lines = this.lines;
+    const selected = this.lineSelect.value;
+    if (!lines) {
+      this.lineSelect.replaceChildren(el('option', '', this.linesUnavailable ? '—' : t('loading')));
+      this.lineSelect.disabled = true;
+      return;
+    }
+    const key = lines.map((l) => l.id).join();
+    if (this.lineSelect.dataset.key !== key || this.lineSelect.dataset.lang !== getLang()) {
+      this.lineSelect.replaceChildren(
+        ...lines.map((l) => {
+          const option = el('option', '', l.name && l.name !== l.code ? `${l.code} · ${l.name}` : l.code);
+          option.value = String(l.id);
+          return option;
+        }),
+      );
+      this.lineSelect.dataset.key = key;
+      this.lineSelect.dataset.lang = getLang();
+      if (selected) this.lineSelect.value = selected;
+    }
+    this.lineSelect.disabled = !lines.length;
+  }
+}
