@@ -1,0 +1,448 @@
+"""GTFS static and GTFS-Realtime feeds against the real app and database (the small demo
+county's 10 bus lines): the zip's files, columns and referential integrity, byte-identical
+rebuilds, an independent reader (partridge), vehicle positions parsed with the official
+bindings, trip matching at a scheduled time, the realtime cache driven by injected clocks."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import uuid
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import partridge as ptg
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from google.transit import gtfs_realtime_pb2 as rt
+from sqlalchemy.engine import Engine
+
+from backend.catalog.timetable import TimetableError, load_timetable, parse_timetable
+from backend.transit.gtfs.static import Trip, build_feed, feed_files, load_network, write_zip
+from backend.transit.gtfs_router import GtfsFeeds
+from tests.conftest import TEST_INGEST_TOKEN
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMETABLE = ROOT / "scenarios" / "sixian" / "timetable.yaml"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+REQUIRED = {  # required (or, here, always given) columns of each file, from the GTFS reference
+    "agency.txt": {"agency_id", "agency_name", "agency_url", "agency_timezone"},
+    "stops.txt": {"stop_id", "stop_name", "stop_lat", "stop_lon"},
+    "routes.txt": {"route_id", "agency_id", "route_short_name", "route_long_name", "route_type",
+                   "route_color"},
+    "trips.txt": {"route_id", "service_id", "trip_id", "direction_id", "shape_id"},
+    "stop_times.txt": {"trip_id", "arrival_time", "departure_time", "stop_id", "stop_sequence",
+                       "shape_dist_traveled"},
+    "calendar.txt": {"service_id", "monday", "tuesday", "wednesday", "thursday", "friday",
+                     "saturday", "sunday", "start_date", "end_date"},
+    "shapes.txt": {"shape_id", "shape_pt_lat", "shape_pt_lon", "shape_pt_sequence",
+                   "shape_dist_traveled"},
+    "feed_info.txt": {"feed_publisher_name", "feed_publisher_url", "feed_lang"},
+}
+
+
+def read_zip(data: bytes) -> dict[str, list[dict[str, str]]]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {name: list(csv.DictReader(io.StringIO(zf.read(name).decode("utf-8"))))
+                for name in zf.namelist()}
+
+
+def secs(hms: str) -> int:
+    h, m, s = (int(x) for x in hms.split(":"))
+    return h * 3600 + m * 60 + s
+
+
+@pytest.fixture(scope="module")
+def static_zip(client: TestClient) -> bytes:
+    response = client.get("/gtfs/static.zip")
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+@pytest.fixture(scope="module")
+def gtfs(static_zip: bytes) -> dict[str, list[dict[str, str]]]:
+    return read_zip(static_zip)
+
+
+@pytest.fixture()
+def feeds(client: TestClient, static_zip: bytes) -> Iterator[GtfsFeeds]:
+    """The app's feeds; clocks swapped by a test are put back afterwards."""
+    made: GtfsFeeds = client.app.state.gtfs
+    saved = (made.static.now, made.realtime.now, made.realtime.monotonic)
+    yield made
+    made.static.now, made.realtime.now, made.realtime.monotonic = saved
+    made.realtime.invalidate()
+
+
+# The timetable ------------------------------------------------------------------------------
+
+def test_shipped_timetable_covers_every_line(engine: Engine, county: dict[str, int]) -> None:
+    timetable = load_timetable(TIMETABLE)
+    with engine.connect() as conn:
+        codes = set(conn.execute(sa.text("SELECT code FROM bus_lines")).scalars())
+    assert set(timetable.lines) == codes == {f"{n}路" for n in range(1, 11)}
+    assert timetable.agency.name == "泗县公交" and timetable.agency.timezone == "Asia/Shanghai"
+    peak = timetable.pattern("1路", "weekday")
+    departures = peak.departures()
+    gaps = {b - a for a, b in zip(departures, departures[1:], strict=False)
+            if 7 * 3600 <= a < 9 * 3600}
+    assert gaps == {8 * 60}  # the morning peak's headway
+    assert departures[0] == 6 * 3600 and departures[-1] == 21 * 3600
+
+
+def test_timetable_errors_name_the_file_the_key_and_what_was_expected() -> None:
+    text = TIMETABLE.read_text(encoding="utf-8")
+    with pytest.raises(TimetableError) as bad:
+        parse_timetable(text.replace("  lang: zh\n\nfeed:", "  lang: zh\n  colour: red\n\nfeed:")
+                        .replace('first: "06:00"', 'first: "6h"', 1), "sixian/timetable.yaml")
+    problems = bad.value.problems
+    assert "sixian/timetable.yaml: agency.colour: unknown key (typo?)" in problems
+    assert any(p.startswith("sixian/timetable.yaml: patterns.town_weekday.first: expected a "
+                            "time 'HH:MM'") for p in problems), problems
+    with pytest.raises(TimetableError) as unknown:
+        parse_timetable(text.replace("weekend: rural_weekend}}", "weekend: rural_sunday}}", 1),
+                        "sixian/timetable.yaml")
+    assert "lines.5路.services.weekend: no pattern 'rural_sunday'" in str(unknown.value)
+
+
+# The static feed ----------------------------------------------------------------------------
+
+def test_zip_has_every_file_with_its_columns(client: TestClient, static_zip: bytes,
+                                             gtfs: dict[str, list[dict[str, str]]]) -> None:
+    response = client.get("/gtfs/static.zip")
+    assert response.headers["content-type"] == "application/zip"
+    assert response.headers["content-disposition"] == 'attachment; filename="sixian-bus-gtfs.zip"'
+    with zipfile.ZipFile(io.BytesIO(static_zip)) as zf:
+        assert zf.testzip() is None
+        headers = {n: zf.read(n).decode("utf-8").splitlines()[0].split(",")
+                   for n in zf.namelist()}
+    assert set(headers) == set(REQUIRED)
+    for name, columns in REQUIRED.items():
+        assert columns <= set(headers[name]), name
+        assert gtfs[name], f"{name} is empty"
+    assert gtfs["agency.txt"][0]["agency_timezone"] == "Asia/Shanghai"
+    assert {r["route_type"] for r in gtfs["routes.txt"]} == {"3"}
+    assert {r["direction_id"] for r in gtfs["trips.txt"]} == {"0", "1"}
+    year = datetime.now(SHANGHAI).year
+    assert {(c["start_date"], c["end_date"]) for c in gtfs["calendar.txt"]} == {
+        (f"{year}0101", f"{year}1231")}
+
+
+def test_routes_carry_the_lines_codes_and_colours(engine: Engine,
+                                                  gtfs: dict[str, list[dict[str, str]]]) -> None:
+    with engine.connect() as conn:
+        lines = dict(conn.execute(sa.text("SELECT code, color FROM bus_lines")).all())
+    routes = {r["route_id"]: r for r in gtfs["routes.txt"]}
+    assert set(routes) == set(lines)
+    for code, color in lines.items():
+        assert routes[code]["route_color"] == color.lstrip("#").upper()
+        assert routes[code]["route_short_name"] == code
+    assert [r["route_id"] for r in gtfs["routes.txt"]][:3] == ["1路", "2路", "3路"]
+    trip_ids = {t["trip_id"] for t in gtfs["trips.txt"]}
+    assert {"1路-weekday-0-0600", "1路-weekday-1-0600", "10路-weekend-1-1800"} <= trip_ids
+
+
+def test_referential_integrity_and_order(gtfs: dict[str, list[dict[str, str]]]) -> None:
+    routes = {r["route_id"] for r in gtfs["routes.txt"]}
+    stops = {s["stop_id"] for s in gtfs["stops.txt"]}
+    services = {c["service_id"] for c in gtfs["calendar.txt"]}
+    shapes: dict[str, list[dict[str, str]]] = {}
+    for p in gtfs["shapes.txt"]:
+        shapes.setdefault(p["shape_id"], []).append(p)
+    trips = {t["trip_id"]: t for t in gtfs["trips.txt"]}
+    assert len(trips) == len(gtfs["trips.txt"])
+    for t in trips.values():
+        assert t["route_id"] in routes and t["shape_id"] in shapes
+        assert t["service_id"] in services
+    for points in shapes.values():
+        seq = [int(p["shape_pt_sequence"]) for p in points]
+        dist = [float(p["shape_dist_traveled"]) for p in points]
+        assert seq == sorted(seq) and dist == sorted(dist) and dist[0] == 0.0
+    by_trip: dict[str, list[dict[str, str]]] = {}
+    for st in gtfs["stop_times.txt"]:
+        assert st["trip_id"] in trips and st["stop_id"] in stops
+        by_trip.setdefault(st["trip_id"], []).append(st)
+    assert set(by_trip) == set(trips)
+    for trip_id, rows in by_trip.items():
+        seq = [int(r["stop_sequence"]) for r in rows]
+        assert all(b > a for a, b in zip(seq, seq[1:], strict=False)), trip_id
+        times = [secs(r[k]) for r in rows for k in ("arrival_time", "departure_time")]
+        assert times == sorted(times), trip_id
+        dist = [float(r["shape_dist_traveled"]) for r in rows]
+        assert dist == sorted(dist), trip_id
+        shape_end = float(shapes[trips[trip_id]["shape_id"]][-1]["shape_dist_traveled"])
+        assert dist[-1] <= shape_end + 0.1
+    used = {st["stop_id"] for st in gtfs["stop_times.txt"]}
+    assert used == stops  # no stop without service
+
+
+def test_stop_times_follow_distance_and_speed(engine: Engine,
+                                              gtfs: dict[str, list[dict[str, str]]]) -> None:
+    with engine.connect() as conn:
+        dist = conn.execute(sa.text(
+            "SELECT ls.distance_m FROM bus_line_stops ls JOIN bus_lines l ON l.id = ls.line_id "
+            "WHERE l.code = '1路' ORDER BY ls.seq")).scalars().all()
+    rows = [r for r in gtfs["stop_times.txt"] if r["trip_id"] == "1路-weekday-0-0716"]
+    assert [r["stop_sequence"] for r in rows] == [str(k) for k in range(1, len(dist) + 1)]
+    speed, dwell = 18 / 3.6, 20  # 1路 in the timetable
+    expected = round((dist[-1] - dist[0]) / speed + dwell * (len(dist) - 2))
+    assert secs(rows[-1]["arrival_time"]) - secs(rows[0]["departure_time"]) == expected
+    assert rows[0]["departure_time"] == "07:16:00"
+    assert secs(rows[1]["departure_time"]) - secs(rows[1]["arrival_time"]) == dwell
+    back = [r for r in gtfs["stop_times.txt"] if r["trip_id"] == "1路-weekday-1-0716"]
+    assert [r["stop_id"] for r in back] == [r["stop_id"] for r in reversed(rows)]
+
+
+def test_builds_are_byte_identical_and_revalidate(client: TestClient, engine: Engine,
+                                                  static_zip: bytes, feeds: GtfsFeeds) -> None:
+    again = client.get("/gtfs/static.zip")
+    assert again.content == static_zip
+    etag = again.headers["etag"]
+    assert client.get("/gtfs/static.zip", headers={"If-None-Match": etag}).status_code == 304
+    assert client.get("/gtfs/static.zip",
+                      headers={"If-None-Match": '"gtfs-other"'}).status_code == 200
+    built = feeds.static.current().feed  # a fresh build from the same data, not the cache
+    with engine.connect() as conn:
+        fresh = build_feed(load_network(conn), load_timetable(TIMETABLE), built.start_date)
+    assert write_zip(feed_files(fresh)) == static_zip
+
+
+@pytest.mark.filterwarnings("ignore:The inplace keyword")  # partridge on pandas 3
+def test_an_independent_reader_reads_the_feed(static_zip: bytes, tmp_path: Path,
+                                              gtfs: dict[str, list[dict[str, str]]]) -> None:
+    path = tmp_path / "sixian-bus-gtfs.zip"
+    path.write_bytes(static_zip)
+    busiest, services = ptg.read_busiest_date(str(path))
+    assert busiest.year == datetime.now(SHANGHAI).year
+    assert services == ({"weekday"} if busiest.weekday() < 5 else {"weekend"})
+    feed = ptg.load_feed(str(path), view={"trips.txt": {"service_id": "weekday"}})
+    weekday_trips = [t for t in gtfs["trips.txt"] if t["service_id"] == "weekday"]
+    assert len(feed.trips) == len(weekday_trips)
+    assert set(feed.routes.route_id) == {r["route_id"] for r in gtfs["routes.txt"]}
+    assert feed.stop_times.arrival_time.notna().all()  # partridge parses HH:MM:SS to seconds
+    first = feed.stop_times[feed.stop_times.trip_id == "1路-weekday-0-0600"]
+    assert first.departure_time.min() == 6 * 3600
+    assert set(feed.stop_times.stop_id) <= set(feed.stops.stop_id)
+
+
+# GTFS-Realtime ------------------------------------------------------------------------------
+
+@pytest.fixture()
+def buses(engine: Engine, county: dict[str, int]) -> Iterator[dict[str, str]]:
+    """Two buses in the fleet register, on 1路 and 5路: {vehicle_id: line code}. Their fixes,
+    latest states, alarms and register rows are deleted afterwards."""
+    tag = uuid.uuid4().hex[:8]
+    made = {f"gtfs-{tag}-1": "1路", f"gtfs-{tag}-5": "5路"}
+    with engine.begin() as conn:
+        for n, (vehicle_id, code) in enumerate(made.items(), start=1):
+            conn.execute(sa.text(
+                "INSERT INTO vehicles (vehicle_id, label, plate, line_id) "
+                "SELECT :v, :label, :plate, id FROM bus_lines WHERE code = :code"),
+                {"v": vehicle_id, "label": f"{code}#9{n}", "plate": f"皖L9{n}{tag[:3]}",
+                 "code": code})
+    yield made
+    with engine.begin() as conn:
+        for table in ("vehicle_alarms", "vehicle_positions", "vehicle_latest", "vehicles"):
+            conn.execute(sa.text(f"DELETE FROM {table} WHERE vehicle_id LIKE :tag"),
+                         {"tag": f"gtfs-{tag}-%"})
+
+
+def post_fixes(client: TestClient, fixes: list[dict]) -> None:
+    response = client.post("/api/ingest/positions", json={"positions": fixes},
+                           headers={"Authorization": f"Bearer {TEST_INGEST_TOKEN}"})
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == len(fixes), response.text
+
+
+def fix(vehicle_id: str, at: datetime, lon: float, lat: float, speed_kmh: float,
+        heading_deg: float) -> dict:
+    return {"vehicle_id": vehicle_id, "time": at.isoformat(), "lon": lon, "lat": lat,
+            "speed_kmh": speed_kmh, "heading_deg": heading_deg}
+
+
+def feed_message(client: TestClient) -> rt.FeedMessage:
+    response = client.get("/gtfs-rt/vehicle-positions.pb")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-protobuf"
+    return rt.FeedMessage.FromString(response.content)
+
+
+class FakeClock:
+    def __init__(self, t: float = 1000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_vehicle_positions_parse_with_the_official_bindings(
+        client: TestClient, buses: dict[str, str], feeds: GtfsFeeds,
+        gtfs: dict[str, list[dict[str, str]]]) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    ids = list(buses)
+    stale = f"{ids[0]}-stale"
+    post_fixes(client, [
+        fix(ids[0], now, 117.88, 33.479, 36.0, 90.0),
+        fix(ids[1], now - timedelta(seconds=30), 117.87, 33.47, 18.0, 180.0),
+        fix(stale, now - timedelta(minutes=20), 117.86, 33.46, 10.0, 0.0),
+    ])
+    with client.app.state.resources.engine.begin() as conn:  # a bus gone quiet 20 minutes ago
+        conn.execute(sa.text("INSERT INTO vehicles (vehicle_id, line_id) SELECT :v, id "
+                             "FROM bus_lines WHERE code = '1路'"), {"v": stale})
+    feeds.realtime.invalidate()
+    message = feed_message(client)
+    assert message.header.gtfs_realtime_version == "2.0"
+    assert message.header.incrementality == rt.FeedHeader.FULL_DATASET
+    assert abs(message.header.timestamp - now.timestamp()) < 120
+    entities = {e.id: e for e in message.entity}
+    assert set(buses) <= set(entities) and stale not in entities
+    routes = {r["route_id"] for r in gtfs["routes.txt"]}
+    trips = {t["trip_id"] for t in gtfs["trips.txt"]}
+    first = entities[ids[0]].vehicle
+    assert first.vehicle.id == ids[0] and first.vehicle.label == "1路#91"
+    assert first.vehicle.license_plate.startswith("皖L91")
+    assert first.position.speed == pytest.approx(10.0)  # 36 km/h in m/s
+    assert first.position.bearing == pytest.approx(90.0)
+    assert (first.position.longitude, first.position.latitude) == pytest.approx((117.88, 33.479))
+    assert first.timestamp == int(now.timestamp())
+    for vehicle_id, code in buses.items():
+        vp = entities[vehicle_id].vehicle
+        assert vp.trip.route_id == code and vp.trip.route_id in routes
+        if vp.trip.trip_id:
+            assert vp.trip.trip_id in trips
+    assert entities[ids[1]].vehicle.position.speed == pytest.approx(5.0)
+
+    as_json = client.get("/gtfs-rt/vehicle-positions.pb", params={"format": "json"})
+    assert as_json.status_code == 200
+    assert as_json.headers["content-type"] == "application/json; charset=utf-8"
+    parsed = json.loads(as_json.content.decode("utf-8"))
+    assert [e["id"] for e in parsed["entity"]] == [e.id for e in message.entity]
+    by_id = {e["id"]: e for e in parsed["entity"]}
+    assert by_id[ids[0]]["vehicle"]["vehicle"]["license_plate"] == first.vehicle.license_plate
+    assert by_id[ids[0]]["vehicle"]["trip"]["route_id"] == "1路"
+
+
+@pytest.mark.parametrize("value", ["xml", "", "JSON"])
+def test_an_unknown_format_answers_400(client: TestClient, value: str) -> None:
+    response = client.get("/gtfs-rt/vehicle-positions.pb", params={"format": value})
+    assert response.status_code == 400
+    assert "format must be 'json'" in response.json()["detail"]
+
+
+def _service_day(feeds: GtfsFeeds, at_s: int) -> date:
+    """A past service day whose trips at `at_s` are already over now (yesterday, as a rule)."""
+    feed = feeds.static.current().feed
+    today = datetime.now(SHANGHAI).date()
+    for day in (today - timedelta(days=1), today):
+        when = datetime.combine(day, datetime.min.time(), SHANGHAI) + timedelta(seconds=at_s)
+        if feed.services_on(day) and when < datetime.now(UTC) - timedelta(minutes=20):
+            return day
+    pytest.skip("no past service day in this year's calendar yet (1 January)")
+
+
+def _at(day: date, seconds: float) -> datetime:
+    return datetime.combine(day, datetime.min.time(), SHANGHAI) + timedelta(seconds=seconds)
+
+
+def _point(trip: Trip, shape_dist: float, lead_m: float = 20.0) -> tuple[float, float, float]:
+    """lon, lat at `shape_dist` along the trip's shape, and the bearing of the shape there."""
+    shape = trip.pattern.shape
+
+    def at(d: float) -> tuple[float, float]:
+        d = min(max(d, 0.0), shape[-1][2])
+        for (lon0, lat0, d0), (lon1, lat1, d1) in zip(shape, shape[1:], strict=False):
+            if d0 <= d <= d1:
+                f = (d - d0) / (d1 - d0)
+                return lon0 + f * (lon1 - lon0), lat0 + f * (lat1 - lat0)
+        return shape[-1][0], shape[-1][1]
+
+    lon, lat = at(shape_dist)
+    (lon_a, lat_a), (lon_b, lat_b) = at(shape_dist - lead_m), at(shape_dist + lead_m)
+    east = (lon_b - lon_a) * math.cos(math.radians(lat))
+    return lon, lat, math.degrees(math.atan2(east, lat_b - lat_a)) % 360
+
+
+def test_buses_on_schedule_are_matched_to_their_trips(
+        client: TestClient, buses: dict[str, str], feeds: GtfsFeeds) -> None:
+    feed = feeds.static.current().feed
+    day = _service_day(feeds, 9 * 3600)
+    (service,) = feed.services_on(day)
+    town, rural = list(buses)
+    # The 1路 bus stands at the 6th stop of the first trip from 08:00 towards the east terminus.
+    t1 = min((t for t in feed.trips if t.pattern.route_id == "1路" and t.service_id == service
+              and t.pattern.direction_id == 0 and t.start_s >= 8 * 3600), key=lambda t: t.start_s)
+    k = 5
+    at1 = t1.start_s + t1.pattern.arrive_s[k] + 5
+    lon1, lat1, heading1 = _point(t1, t1.pattern.shape_dist[k])
+    # The 5路 bus runs back towards 县政府, halfway between two stops, about the same time.
+    mid = [(abs(t.start_s + (t.pattern.depart_s[j] + t.pattern.arrive_s[j + 1]) / 2 - at1), t, j)
+           for t in feed.trips if t.pattern.route_id == "5路" and t.service_id == service
+           and t.pattern.direction_id == 1 for j in range(len(t.pattern.stop_ids) - 1)]
+    _, t5, j = min(mid, key=lambda m: m[0])
+    at5 = t5.start_s + (t5.pattern.depart_s[j] + t5.pattern.arrive_s[j + 1]) / 2
+    lon5, lat5, heading5 = _point(t5, (t5.pattern.shape_dist[j] + t5.pattern.shape_dist[j + 1]) / 2)
+    post_fixes(client, [fix(town, _at(day, at1), lon1, lat1, 0.0, heading1),
+                        fix(rural, _at(day, int(at5)), lon5, lat5, 30.0, heading5)])
+    now = _at(day, max(at1, at5) + 30)
+    feeds.static.now = feeds.realtime.now = lambda: now
+    feeds.realtime.invalidate()
+    entities = {e.id: e.vehicle for e in feed_message(client).entity}
+
+    standing, moving = entities[town], entities[rural]
+    assert standing.trip.trip_id == t1.trip_id
+    assert standing.trip.route_id == "1路" and standing.trip.direction_id == 0
+    assert standing.trip.start_date == day.strftime("%Y%m%d")
+    assert standing.trip.start_time == f"{t1.start_s // 3600:02d}:{t1.start_s % 3600 // 60:02d}:00"
+    assert standing.stop_id == t1.pattern.stop_ids[k]
+    assert standing.current_stop_sequence == k + 1
+    assert standing.current_status == rt.VehiclePosition.STOPPED_AT
+    assert moving.trip.trip_id == t5.trip_id and moving.trip.direction_id == 1
+    assert moving.current_status == rt.VehiclePosition.IN_TRANSIT_TO
+    assert moving.stop_id == t5.pattern.stop_ids[j + 1]
+    assert moving.current_stop_sequence == j + 2
+
+
+def test_a_bus_off_its_line_or_out_of_service_hours_has_no_trip(
+        client: TestClient, buses: dict[str, str], feeds: GtfsFeeds) -> None:
+    day = _service_day(feeds, 3 * 3600)
+    town, rural = list(buses)
+    feed = feeds.static.current().feed
+    t1 = next(t for t in feed.trips if t.pattern.route_id == "1路")
+    lon, lat, heading = _point(t1, 1000.0)
+    post_fixes(client, [fix(town, _at(day, 3 * 3600), lon, lat, 20.0, heading),  # 03:00
+                        fix(rural, _at(day, 3 * 3600), 117.70, 33.70, 20.0, 0.0)])  # far away
+    now = _at(day, 3 * 3600 + 10)
+    feeds.static.now = feeds.realtime.now = lambda: now
+    feeds.realtime.invalidate()
+    entities = {e.id: e.vehicle for e in feed_message(client).entity}
+    night, astray = entities[town], entities[rural]
+    assert night.trip.route_id == "1路" and night.trip.direction_id == 0
+    assert not night.trip.trip_id and not night.HasField("current_stop_sequence")
+    assert astray.trip.route_id == "5路" and not astray.trip.trip_id
+    assert not astray.trip.HasField("direction_id")
+
+
+def test_the_feed_is_built_at_most_once_per_max_age(
+        client: TestClient, buses: dict[str, str], feeds: GtfsFeeds) -> None:
+    ticks = FakeClock()
+    feeds.realtime.monotonic = ticks
+    feeds.realtime.invalidate()
+    town = next(iter(buses))
+    now = datetime.now(UTC).replace(microsecond=0)
+    post_fixes(client, [fix(town, now - timedelta(seconds=10), 117.88, 33.48, 20.0, 0.0)])
+    first = client.get("/gtfs-rt/vehicle-positions.pb")
+    assert first.headers["cache-control"] == f"public, max-age={int(feeds.realtime.max_age_s)}"
+    post_fixes(client, [fix(town, now, 117.881, 33.481, 25.0, 10.0)])
+    ticks.t += feeds.realtime.max_age_s - 0.5
+    assert client.get("/gtfs-rt/vehicle-positions.pb").content == first.content  # cached
+    ticks.t += 1.0
+    fresh = rt.FeedMessage.FromString(client.get("/gtfs-rt/vehicle-positions.pb").content)
+    moved = next(e.vehicle for e in fresh.entity if e.id == town)
+    assert moved.timestamp == int(now.timestamp())
+    assert moved.position.speed == pytest.approx(25 / 3.6)
