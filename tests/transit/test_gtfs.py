@@ -24,7 +24,15 @@ from google.transit import gtfs_realtime_pb2 as rt
 from sqlalchemy.engine import Engine
 
 from backend.catalog.timetable import TimetableError, load_timetable, parse_timetable
-from backend.transit.gtfs.static import Trip, build_feed, feed_files, load_network, write_zip
+from backend.errors import NotConfigured
+from backend.transit.gtfs.static import (
+    StaticGtfs,
+    Trip,
+    build_feed,
+    feed_files,
+    load_network,
+    write_zip,
+)
 from backend.transit.gtfs_router import GtfsFeeds
 from tests.conftest import TEST_INGEST_TOKEN
 
@@ -109,6 +117,18 @@ def test_timetable_errors_name_the_file_the_key_and_what_was_expected() -> None:
         parse_timetable(text.replace("weekend: rural_weekend}}", "weekend: rural_sunday}}", 1),
                         "sixian/timetable.yaml")
     assert "lines.5路.services.weekend: no pattern 'rural_sunday'" in str(unknown.value)
+
+
+def test_a_missing_or_broken_timetable_is_reported(engine: Engine, tmp_path: Path) -> None:
+    with pytest.raises(NotConfigured, match="CITYOPS_GTFS_TIMETABLE"):
+        StaticGtfs(engine, tmp_path / "timetable.yaml").current()
+    broken = tmp_path / "timetable.yaml"
+    broken.write_text(TIMETABLE.read_text(encoding="utf-8").replace("speed_kmh: 18", "speed: 18"),
+                      encoding="utf-8")
+    with pytest.raises(NotConfigured) as exc:
+        StaticGtfs(engine, broken).current()
+    assert f"{tmp_path.name}/timetable.yaml: lines.1路.speed: unknown key (typo?)" in \
+        exc.value.detail["problems"]
 
 
 # The static feed ----------------------------------------------------------------------------
