@@ -24,6 +24,7 @@ from backend.maps.labels import glyph_store
 from backend.maps.service import build_tile_service
 from backend.realtime.hub import Hub
 from backend.settings import Settings, get_settings
+from backend.transit.monitor import start_monitor
 from backend.vehicles.feeds import position_pipeline, start_jt808_gateway, start_mqtt_feed
 from backend.vehicles.fleet import FleetDirectory, geofence_sources
 
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.jt808 = gateway  # None unless settings.jt808_enabled
         mqtt = await start_mqtt_feed(settings, resources.positions)
         app.state.mqtt = mqtt  # None unless settings.mqtt_url
+        # bus bunching alarms (backend.transit.monitor); tests call its tick() directly
+        app.state.transit_monitor = start_monitor(settings, engine, resources.fleet, hub)
         live = None
         if settings.live_scenario and gateway is not None:
             from backend.simulation.live import loop_scenario
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.transit_monitor.stop()
             if live is not None:
                 live.cancel()
                 await asyncio.gather(live, return_exceptions=True)

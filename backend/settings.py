@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     gtfs_timetable: Path = PROJECT_ROOT / "scenarios" / "sixian" / "timetable.yaml"
     gtfs_rt_max_age_s: float = 5.0
     gtfs_rt_stale_after_s: float = 600.0
+    # Bus-line operations (backend.transit): the bunching monitor's pass over every line runs
+    # every transit_monitor_interval_s (0 turns the timer off); a vehicle whose last fix is older
+    # than vehicle_offline_after_s is offline (status, headways, ETAs).
+    transit_monitor_interval_s: float = 5.0
+    vehicle_offline_after_s: float = 120.0
 
     def effective_ingest_token(self) -> str | None:
         if self.ingest_token:
