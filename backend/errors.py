@@ -26,3 +26,7 @@ class Conflict(CityOpsError):
 
 class NotConfigured(CityOpsError):
     """The environment lacks something (a program, a font, a database) the operation needs."""
+
+
+class Forbidden(CityOpsError):
+    """The caller is known but may not see or touch this object."""

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from backend.api import errors
 from backend.api.deps import Resources
@@ -20,6 +21,9 @@ from backend.auth.permissions import Permission, requires
 from backend.auth.users import SessionStore
 from backend.catalog.layers import load_catalog, model_columns
 from backend.db.engine import create_engine, resolve_urls
+from backend.incidents.calendar import WorkCalendar
+from backend.incidents.categories import load_categories
+from backend.incidents.supervision import load_category_book, supervision_loop
 from backend.maps.labels import glyph_store
 from backend.maps.service import build_tile_service
 from backend.realtime.hub import Hub
@@ -44,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Fail fast on a broken layer file, before any connection is opened.
     catalog = load_catalog(settings.layers_dir, known_columns=model_columns())
     fences = geofence_sources(settings, catalog)
+    calendar = WorkCalendar.load(*settings.work_calendars)
+    categories = load_categories(settings.case_categories)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.resources.sessions = SessionStore(
             engine, ttl=timedelta(hours=settings.session_ttl_h))
+        app.state.resources.calendar = calendar
+        await run_in_threadpool(load_category_book, engine, categories,
+                                settings.case_categories.name)
         hub = Hub.from_settings(settings)
         await hub.start()
         app.state.hub = hub  # the live event hub (backend.api.deps.get_hub)
@@ -78,20 +87,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.mqtt = mqtt  # None unless settings.mqtt_url
         # bus bunching alarms (backend.transit.monitor); tests call its tick() directly
         app.state.transit_monitor = start_monitor(settings, engine, resources.fleet, hub)
-        live = None
+        # Background work of this process, cancelled at shutdown.
+        background = [asyncio.create_task(supervision_loop(
+            engine, calendar, hub, settings.supervision_interval_s))]
         if settings.live_scenario and gateway is not None:
             from backend.simulation.live import loop_scenario
 
-            live = asyncio.create_task(
+            background.append(asyncio.create_task(
                 loop_scenario(settings.live_scenario, settings, engine, gateway.port)
-            )
+            ))
         try:
             yield
         finally:
             await app.state.transit_monitor.stop()
-            if live is not None:
-                live.cancel()
-                await asyncio.gather(live, return_exceptions=True)
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             if gateway is not None:
                 await gateway.stop()
             if mqtt is not None:

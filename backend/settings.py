@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     mqtt_url: str | None = None
     mqtt_topic: str = "cityops/positions/#"
     mqtt_client_id: str = "cityops-ingest"
+    # Grid incidents: the county's case categories and one work calendar file per year.
+    case_categories: Path = PROJECT_ROOT / "scenarios" / "sixian" / "case_categories.yaml"
+    work_calendars: list[Path] = [PROJECT_ROOT / "scenarios" / "sixian" / "work_calendar_2026.yaml"]
+    supervision_interval_s: float = 60.0  # how often overdue cases are looked for (督办)
     # A scenario from scenarios/ run in a loop inside the server (`cityops demo` sets it).
     live_scenario: str | None = None
     # GTFS feeds (backend.transit.gtfs): the timetable that drives /gtfs/static.zip, how long a

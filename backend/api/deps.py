@@ -16,6 +16,7 @@ from tiles.service import TileService
 
 if TYPE_CHECKING:
     from backend.auth.users import SessionStore
+    from backend.incidents.calendar import WorkCalendar
     from backend.realtime.hub import Hub
     from backend.vehicles.fleet import FleetDirectory
     from backend.vehicles.service import PositionPipeline
@@ -30,6 +31,7 @@ class Resources:
     tiles: TileService
     glyphs: GlyphStore | None
     sessions: SessionStore | None = None  # login sessions (backend.auth.users)
+    calendar: WorkCalendar | None = None  # working hours for case time limits
     positions: PositionPipeline | None = None
     fleet: FleetDirectory | None = None  # the fleet register (vehicle -> line), cached
     _bounds: list[float] | None = field(default=None, repr=False)

@@ -7,13 +7,21 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from backend.errors import CityOpsError, Conflict, InvalidInput, NotConfigured, NotFound
+from backend.errors import (
+    CityOpsError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotConfigured,
+    NotFound,
+)
 from tiles.errors import InvalidTile, TileError, UnknownLayer
 
 log = logging.getLogger("cityops")
 
 STATUS: list[tuple[type[Exception], int]] = [
     (NotFound, 404),
+    (Forbidden, 403),
     (InvalidInput, 400),
     (Conflict, 409),
     (NotConfigured, 503),

@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from backend.auth.permissions import Permission, requires
 from backend.auth.router import router as auth_router
+from backend.incidents.router import router as incidents_router
 from backend.maps.router import router as maps_router
 from backend.ogc.router import router as ogc_router
 from backend.realtime.router import router as realtime_router
@@ -24,5 +25,5 @@ def get_health() -> dict[str, str]:
 
 def include_routers(app: FastAPI) -> None:
     for router in (health, auth_router, maps_router, ogc_router, realtime_router, vehicles_router,
-                   alarm_router, transit_router, gtfs_router):
+                   alarm_router, transit_router, gtfs_router, incidents_router):
         app.include_router(router)

@@ -40,6 +40,11 @@ class Permission(StrEnum):
     VEHICLES_READ = "vehicles:read"   # the fleet, its live state, tracks, line operations, replay
     ALARMS_HANDLE = "alarms:handle"   # dispatchers acknowledging and clearing vehicle alarms
     USERS_ADMIN = "users:admin"       # creating users, changing roles and passwords
+    INCIDENTS_REPORT = "incidents:report"  # reporting a case (grid workers, the hotline)
+    INCIDENTS_READ = "incidents:read"      # cases (handlers and workers see their own)
+    INCIDENTS_ACT = "incidents:act"        # moving cases on; the flow table decides each step
+    KPI_READ = "kpi:read"                  # the case KPIs
+    PERSONAL_DATA = "personal:read"        # reporters' phone numbers and e-mail unmasked
 
 
 class Role(StrEnum):
@@ -57,18 +62,22 @@ class Role(StrEnum):
 P = Permission
 _MAP = {P.LAYERS_READ, P.FEATURES_READ}
 _LIVE = {P.LIVE_READ, P.VEHICLES_READ}
+_CASES = {P.INCIDENTS_READ, P.INCIDENTS_ACT}
 # The one table. PUBLIC and AUTHENTICATED need no grant; POSITIONS_WRITE belongs to the
 # ingest credential only.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(set(P) - {P.PUBLIC, P.AUTHENTICATED, P.POSITIONS_WRITE}),
-    Role.COMMANDER: frozenset(_MAP | _LIVE | {P.ALARMS_HANDLE}),
-    Role.SUPERVISOR: frozenset(_MAP | _LIVE),
-    Role.DISPATCHER: frozenset(_MAP | _LIVE | {P.ALARMS_HANDLE}),
-    Role.GRID_WORKER: frozenset(_MAP),
-    Role.DEPARTMENT_HANDLER: frozenset(_MAP),
+    Role.COMMANDER: frozenset(_MAP | _LIVE | _CASES | {P.ALARMS_HANDLE, P.KPI_READ,
+                                                       P.PERSONAL_DATA}),
+    Role.SUPERVISOR: frozenset(_MAP | _LIVE | _CASES | {P.INCIDENTS_REPORT, P.KPI_READ,
+                                                        P.PERSONAL_DATA}),
+    Role.DISPATCHER: frozenset(_MAP | _LIVE | _CASES | {P.ALARMS_HANDLE, P.KPI_READ,
+                                                        P.PERSONAL_DATA}),
+    Role.GRID_WORKER: frozenset(_MAP | _CASES | {P.INCIDENTS_REPORT}),
+    Role.DEPARTMENT_HANDLER: frozenset(_MAP | _CASES),
     Role.TRAFFIC_POLICE: frozenset(_MAP | _LIVE),
     Role.DATA_STEWARD: frozenset(_MAP | {P.DATA_WRITE}),
-    Role.VIEWER: frozenset(_MAP | _LIVE),
+    Role.VIEWER: frozenset(_MAP | _LIVE | {P.INCIDENTS_READ, P.KPI_READ}),
 }
 LAYER_SCOPED = frozenset(_MAP)
 

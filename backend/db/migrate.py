@@ -12,6 +12,7 @@ from backend.db.engine import DatabaseUrls
 from backend.db.local import APP_ROLE
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+APPEND_ONLY = ("audit_log",)
 
 
 def alembic_config(url: str) -> Config:
@@ -56,6 +57,10 @@ def grant_app_role(admin_url: str) -> None:
             " AND p.prosecdef"
         )):
             conn.execute(sa.text(f"GRANT EXECUTE ON FUNCTION {signature} TO {APP_ROLE}"))
+        # Append-only: the audit log is written only through cityops_audit_append.
+        for table in APPEND_ONLY:
+            conn.execute(sa.text(
+                f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {table} FROM {APP_ROLE}"))
         conn.execute(sa.text(f"REVOKE ALL ON alembic_version FROM {APP_ROLE}"))
         conn.execute(sa.text(f"GRANT SELECT ON alembic_version TO {APP_ROLE}"))
     engine.dispose()

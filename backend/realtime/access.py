@@ -20,7 +20,7 @@ from backend.realtime.messages import ALARMS, CHANNELS, INCIDENTS, POSITIONS, SY
 CHANNEL_PERMISSIONS: dict[str, Permission] = {
     POSITIONS: Permission.VEHICLES_READ,
     ALARMS: Permission.VEHICLES_READ,
-    INCIDENTS: Permission.LIVE_READ,
+    INCIDENTS: Permission.INCIDENTS_READ,
     TRAFFIC: Permission.LIVE_READ,
     SYSTEM: Permission.LIVE_READ,
 }

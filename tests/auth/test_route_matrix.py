@@ -28,7 +28,7 @@ SAMPLES = {
     "layers": PRIVATE_LAYER, "collection_id": PRIVATE_LAYER, "feature_id": "1",
     "z": "14", "x": "13632", "y": "6591", "fontstack": "Noto Sans CJK SC Regular",
     "glyph_range": "0-255", "alarm_id": "1", "vehicle_id": "matrix-none", "line_id": "1",
-    "username": "viewer",
+    "username": "viewer", "incident_id": "1", "action": "file",
 }
 Caller = str | None  # a role name, or None for no credential
 

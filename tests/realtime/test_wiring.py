@@ -12,7 +12,7 @@ from backend.realtime.hub import Hub
 from backend.settings import DEV_HUB_TOKEN, Settings
 from tests.realtime.conftest import TOKEN, recv, subscribe
 
-# The engine is created lazily: the lifespan opens no database connection for this test.
+# A database that is never reached (settings checks only).
 NO_DATABASE = "postgresql://nobody@127.0.0.1:9/none"
 
 
@@ -25,8 +25,8 @@ def walk(routes: list) -> list:
     return found
 
 
-def test_app_lifespan_builds_and_closes_the_hub() -> None:
-    app = create_app(Settings(env="test", database_url=NO_DATABASE, hub_token=TOKEN))
+def test_app_lifespan_builds_and_closes_the_hub(settings: Settings, db_urls: object) -> None:
+    app = create_app(settings.model_copy(update={"hub_token": TOKEN}))
     (route,) = [r for r in walk(app.routes) if getattr(r, "path", None) == "/ws"]
     assert declared_permission(route) == Permission.LIVE_READ
     with TestClient(app) as client:
