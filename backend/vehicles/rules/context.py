@@ -26,10 +26,22 @@ def _to_metric() -> Transformer:
     return Transformer.from_crs("EPSG:4326", METRIC_CRS, always_xy=True)
 
 
+_last: tuple[float, float, float, float] = (float("nan"), float("nan"), 0.0, 0.0)
+
+
 def project(lon: float, lat: float) -> tuple[float, float]:
-    """WGS-84 degrees -> EPSG:4548 metres."""
+    """WGS-84 degrees -> EPSG:4548 metres.
+
+    Several rules (off-route, long stop, the road speed limit) project the same fix one after
+    the other: the last answer is remembered (one tuple, so threads never see half of one)."""
+    global _last
+    last = _last
+    if last[0] == lon and last[1] == lat:
+        return last[2], last[3]
     x, y = _to_metric().transform(lon, lat)
-    return float(x), float(y)
+    x, y = float(x), float(y)
+    _last = (lon, lat, x, y)
+    return x, y
 
 
 @dataclass(frozen=True, slots=True)

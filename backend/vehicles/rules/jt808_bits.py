@@ -38,6 +38,8 @@ class AlarmBitsRule:
     ) -> tuple[AlarmBitsState, list[AlarmEvent]]:
         s = state or AlarmBitsState()
         flags = position.alarm_flags
+        if not flags and not s.active:
+            return s, []  # the usual fix: nothing set, nothing to clear
         events: list[AlarmEvent] = []
         active = s.active
         since = dict(s.since)

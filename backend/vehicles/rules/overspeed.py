@@ -66,14 +66,19 @@ class OverspeedRule:
         t = position.time
         if s.last_time is not None and (t - s.last_time).total_seconds() > p.max_gap_s:
             # After a silence we cannot claim the speed held: restart both streaks.
-            s = replace(s, over_since=None, under_since=None)
-        s = replace(s, last_time=t)
+            s = OverspeedState(t, None, s.raised, s.raised_since, None, s.max_speed_kmh)
+        else:  # (constructors, not dataclasses.replace: this runs for every fix)
+            s = OverspeedState(t, s.over_since, s.raised, s.raised_since, s.under_since,
+                               s.max_speed_kmh)
         limit, source = self.limit(position, context)
         threshold = limit * (1.0 + p.tolerance)
         over = speed > threshold + _EPS
         if not s.raised:
             if not over:
-                return replace(s, over_since=None), []
+                if s.over_since is None:
+                    return s, []
+                return OverspeedState(t, None, False, s.raised_since, s.under_since,
+                                      s.max_speed_kmh), []
             since = s.over_since or t
             peak = max(speed, s.max_speed_kmh) if s.over_since else speed
             s = replace(s, over_since=since, max_speed_kmh=peak)
