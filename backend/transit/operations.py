@@ -55,6 +55,7 @@ class OperationsParams:
     min_heading_speed_kmh: float = 3.0  # slower: the reported heading is not trusted
     min_progress_m: float = 5.0         # smaller change in progress says nothing
     recent_s: float = 120.0             # a previous fix older than this is not "recent" speed
+    at_stop_m: float = 10.0             # a stop this close ahead is where the bus is, not next
     bunching_gap_m: float = 150.0       # a follower closer than this to its leader is bunched,
     bunching_headway_s: float = 60.0    # ... or less than this many seconds behind it;
     clear_gap_m: float = 300.0          # it is clear again only beyond this gap
@@ -112,10 +113,7 @@ class Headway:
     leader_direction: Direction
     gap_m: float                  # along the line (through the turn-round when across_terminus)
     headway_s: float              # gap at the follower's recent speed (floored)
-
-    @property
-    def across_terminus(self) -> bool:
-        return self.direction != self.leader_direction
+    across_terminus: bool         # the follower turns round before it reaches the leader
 
     def as_dict(self) -> dict[str, object]:
         return {"leader": self.leader, "follower": self.follower, "direction": self.direction,
@@ -220,24 +218,26 @@ def recent_speed_kmh(fix: Position, previous: tuple[Position, float] | None,
 
 
 def next_stop(
-    stops: tuple[LineStop, ...], length_m: float, progress_m: float, direction: Direction
+    stops: tuple[LineStop, ...], length_m: float, progress_m: float, direction: Direction,
+    at_stop_m: float = 10.0,
 ) -> tuple[LineStop, float] | None:
-    """The first stop strictly ahead in the direction of travel and the distance to it. With
-    none ahead (at or past the terminus) the bus turns round: the first stop on the way back,
-    the distance running through the line's end."""
+    """The first stop more than `at_stop_m` ahead in the direction of travel (a closer one is
+    where the bus is now) and the distance to it. With none ahead (at or past the terminus) the
+    bus turns round: the first stop on the way back, the distance running through the line's
+    end."""
     if not stops:
         return None
     if direction == "outbound":
-        ahead = [s for s in stops if s.distance_m > progress_m]
+        ahead = [s for s in stops if s.distance_m > progress_m + at_stop_m]
         if ahead:
             return ahead[0], ahead[0].distance_m - progress_m
-        back = [s for s in stops if s.distance_m < progress_m] or [stops[-1]]
+        back = [s for s in stops if s.distance_m < progress_m - at_stop_m] or [stops[0]]
         stop = back[-1]
         return stop, max(length_m - progress_m, 0.0) + max(length_m - stop.distance_m, 0.0)
-    ahead = [s for s in stops if s.distance_m < progress_m]
+    ahead = [s for s in stops if s.distance_m < progress_m - at_stop_m]
     if ahead:
         return ahead[-1], progress_m - ahead[-1].distance_m
-    back = [s for s in stops if s.distance_m > progress_m] or [stops[0]]
+    back = [s for s in stops if s.distance_m > progress_m + at_stop_m] or [stops[-1]]
     stop = back[0]
     return stop, max(progress_m, 0.0) + max(stop.distance_m, 0.0)
 
@@ -266,7 +266,7 @@ def vehicle_progress(
     if on_line:
         direction, source = infer_direction(line, fix, progress, prev, last_direction, p)
     if direction is not None:
-        found = next_stop(line.stops, length, progress, direction)
+        found = next_stop(line.stops, length, progress, direction, p.at_stop_m)
         if found is not None:
             s, dist = found
             eta = dist / (max(speed or 0.0, p.eta_floor_kmh) / 3.6) if online else None
@@ -297,10 +297,12 @@ def headways(vehicles: Iterable[VehicleProgress], length_m: float,
         leader = running[(i + 1) % len(running)]
         assert follower.loop_m is not None and leader.loop_m is not None
         assert follower.direction is not None and leader.direction is not None
-        gap = (leader.loop_m - follower.loop_m) % loop if loop else 0.0
+        wraps = i == len(running) - 1  # the front bus's leader is the rearmost, a loop on
+        gap = leader.loop_m - follower.loop_m + (loop if wraps else 0.0)
         speed = max(follower.speed_kmh or 0.0, params.eta_floor_kmh) / 3.6
+        turns = wraps or leader.direction != follower.direction
         out.append(Headway(leader.vehicle_id, follower.vehicle_id, follower.direction,
-                           leader.direction, gap, gap / speed))
+                           leader.direction, gap, gap / speed, turns))
     return out
 
 
