@@ -13,6 +13,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from backend.api import errors
 from backend.api.deps import Resources
@@ -122,7 +123,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     # JSON, GeoJSON and glyphs; tiles arrive already gzipped and pass through untouched.
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # Already-compressed media (photos, zips) would only cost CPU.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, exclude_content_types=(
+        *DEFAULT_EXCLUDED_CONTENT_TYPES, "application/zip", "image/jpeg", "image/png",
+        "image/webp"))
     include_routers(app)
     if (settings.frontend_dist / "index.html").exists():
         app.mount("/", StaticFiles(directory=settings.frontend_dist, html=True), name="console")
