@@ -28,7 +28,10 @@ def position_pipeline(
     settings: Settings, engine: Engine, hub: Hub, fleet: FleetDirectory
 ) -> PositionPipeline:
     def publish(channel: str, data: dict) -> None:
-        hub.publish_threadsafe(channel, data)  # from the worker thread onto the hub's loop
+        try:
+            hub.publish_threadsafe(channel, data)  # from the worker thread onto the hub's loop
+        except RuntimeError:  # shutting down: the fix is stored, only the push is skipped
+            log.debug("hub closed: %s event not pushed", channel)
 
     store = PositionStore(engine, partition_window_days=settings.positions_partition_window_days)
     return PositionPipeline(store, context_for=fleet.context_for, publish=publish)
