@@ -4,10 +4,12 @@ by their distance along it, so progress and gaps in the tests are exact."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 import shapely
 from pyproj import Transformer
+from shapely import LineString
 
 from backend.vehicles.fleet import FleetLine, LineStop
 from backend.vehicles.position import Position
@@ -21,14 +23,22 @@ CORNER = _PATH.project(shapely.Point(project(*LINE_LONLAT[1])))
 STOP_AT = [0.0, 500.0, 1000.0, CORNER, LENGTH]  # metres along the line
 
 
-def place(s_m: float, left_m: float = 0.0) -> tuple[float, float]:
-    """lon, lat of the point s_m along the line, left_m to its left."""
-    p = _PATH.interpolate(s_m)
-    a, b = _PATH.interpolate(max(s_m - 1, 0)), _PATH.interpolate(min(s_m + 1, LENGTH))
+def point_on(path: LineString, s_m: float, left_m: float = 0.0
+             ) -> tuple[float, float, float]:
+    """lon, lat and outbound grid bearing of the point s_m along a metric path, left_m to
+    its left."""
+    p = path.interpolate(s_m)
+    a, b = path.interpolate(max(s_m - 1, 0)), path.interpolate(min(s_m + 1, path.length))
     dx, dy = b.x - a.x, b.y - a.y
     norm = (dx * dx + dy * dy) ** 0.5
     lon, lat = _TO_LONLAT.transform(p.x - dy / norm * left_m, p.y + dx / norm * left_m)
-    return float(lon), float(lat)
+    return float(lon), float(lat), math.degrees(math.atan2(dx, dy)) % 360
+
+
+def place(s_m: float, left_m: float = 0.0) -> tuple[float, float]:
+    """lon, lat of the point s_m along the test line, left_m to its left."""
+    lon, lat, _ = point_on(_PATH, s_m, left_m)
+    return lon, lat
 
 
 def make_line(stop_at: list[float] = STOP_AT, line_id: int = 7) -> FleetLine:
