@@ -1,0 +1,211 @@
+"""The dispatch desk's reads: who and what is near a case (grid workers with a recent position,
+vehicles with a recent fix, cameras), and the queue's header counts.
+
+Distances are geodesic metres (`geography`, WGS-84 spheroid). Every spatial search is
+index-assisted: a bounding-box prefilter on the stored EPSG:4326 geometry (`geom && box`, GiST)
+that is never smaller than the radius, then the exact `ST_DWithin` on geography."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from backend.auth.permissions import Permission, Principal
+from backend.errors import Forbidden, InvalidInput, NotFound
+from backend.incidents import service
+from backend.incidents.flow import FINAL_STATES, State
+
+# A worker whose phone reported within this is "available"; a vehicle fix older than this is
+# stale (the GTFS-RT feed uses the same 10 minutes).
+WORKER_FRESH = timedelta(minutes=30)
+VEHICLE_FRESH = timedelta(minutes=10)
+RADIUS_M = (1, 5000)       # cameras within radius_m
+REACH_M = (1, 20000)       # workers and vehicles: the nearest within reach_m
+LIMIT = (1, 50)            # workers and vehicles returned
+CAMERA_LIMIT = 100
+# Metres per degree, on the small side so that the degree box always covers the radius:
+# a meridian degree is >= 110,574 m; a parallel degree is >= 111,320 m x cos(lat) on WGS-84.
+M_PER_DEG_LAT = 110_000.0
+M_PER_DEG_LON_EQUATOR = 111_000.0
+OPEN_STATES = [s.value for s in State if s not in FINAL_STATES]
+
+
+@dataclass(frozen=True)
+class NearbyQuery:
+    radius_m: float = 500.0
+    reach_m: float = 5000.0
+    limit: int = 5
+
+
+def parse_nearby(radius_m: str | None, reach_m: str | None, limit: str | None) -> NearbyQuery:
+    """Query-string values checked here (400 with what is allowed), not by FastAPI (422)."""
+    def number(name: str, raw: str | None, bounds: tuple[int, int], default: float) -> float:
+        if raw is None or raw == "":
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or not bounds[0] <= value <= bounds[1]:
+            raise InvalidInput(f"{name} must be a number of metres from {bounds[0]} to "
+                               f"{bounds[1]}, got {raw!r}")
+        return value
+
+    radius = number("radius_m", radius_m, RADIUS_M, 500.0)
+    reach = number("reach_m", reach_m, REACH_M, 5000.0)
+    count = 5
+    if limit not in (None, ""):
+        if not limit.isdigit() or not LIMIT[0] <= int(limit) <= LIMIT[1]:
+            raise InvalidInput(f"limit must be a whole number from {LIMIT[0]} to {LIMIT[1]}, "
+                               f"got {limit!r}")
+        count = int(limit)
+    return NearbyQuery(radius, reach, count)
+
+
+def degree_box(lat: float, metres: float) -> tuple[float, float]:
+    """(dlon, dlat) in degrees that cover at least `metres` around a point at `lat`."""
+    cos = max(math.cos(math.radians(min(abs(lat), 89.0))), 0.01)
+    return metres / (M_PER_DEG_LON_EQUATOR * cos), metres / M_PER_DEG_LAT
+
+
+# Each query starts from the case's point, as geometry (for the GiST box) and geography.
+WORKERS_SQL = """
+WITH here AS (
+  SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt,
+         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS g)
+SELECT u.username, u.display_name, u.phone, w.time, w.lon, w.lat, w.accuracy_m,
+  ST_Distance(w.geom::geography, here.g) AS distance_m,
+  coalesce((SELECT json_agg(json_build_object('grid_code', gw.grid_code, 'name', gc.name)
+                            ORDER BY gw.grid_code)
+            FROM grid_workers gw LEFT JOIN grid_cells gc ON gc.grid_code = gw.grid_code
+            WHERE gw.user_id = u.id), '[]'::json) AS grids,
+  EXISTS (SELECT 1 FROM grid_workers gw WHERE gw.user_id = u.id AND gw.grid_code = :grid)
+    AS in_case_grid,
+  (SELECT count(*) FROM incidents i WHERE i.assignee_id = u.id AND i.state = ANY(:open))
+    AS open_cases
+FROM here, worker_positions w JOIN users u ON u.id = w.user_id
+WHERE w.geom && ST_Expand(here.pt, :dlon, :dlat)
+  AND ST_DWithin(w.geom::geography, here.g, :reach)
+  AND w.time >= :worker_since AND u.active AND 'grid_worker' = ANY(u.roles)
+ORDER BY distance_m, u.username
+LIMIT :limit"""
+
+VEHICLES_SQL = """
+WITH here AS (
+  SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt,
+         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS g)
+SELECT vl.vehicle_id, v.label, v.plate, v.vehicle_class, bl.code AS line_code,
+  bl.name AS line_name, vl.time, vl.lon, vl.lat, vl.speed_kmh, vl.heading_deg,
+  ST_Distance(vl.geom::geography, here.g) AS distance_m
+FROM here, vehicle_latest vl
+  LEFT JOIN vehicles v ON v.vehicle_id = vl.vehicle_id
+  LEFT JOIN bus_lines bl ON bl.id = v.line_id
+WHERE vl.geom && ST_Expand(here.pt, :dlon, :dlat)
+  AND ST_DWithin(vl.geom::geography, here.g, :reach)
+  AND vl.time >= :vehicle_since AND coalesce(v.active, true)
+ORDER BY distance_m, vl.vehicle_id
+LIMIT :limit"""
+
+CAMERAS_SQL = """
+WITH here AS (
+  SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt,
+         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS g)
+SELECT c.code, c.name, c.kind, c.status, c.direction_deg, ST_X(c.geom) AS lon,
+  ST_Y(c.geom) AS lat, ST_Distance(c.geom::geography, here.g) AS distance_m
+FROM here, cameras c
+WHERE c.geom && ST_Expand(here.pt, :dlon, :dlat)
+  AND ST_DWithin(c.geom::geography, here.g, :radius)
+ORDER BY distance_m, c.code
+LIMIT :camera_limit"""
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _age_s(now: datetime, then: datetime) -> int:
+    return max(0, round((now - then).total_seconds()))
+
+
+def nearby(conn: sa.Connection, incident_id: int, principal: Principal, query: NearbyQuery,
+           now: datetime) -> dict[str, Any]:
+    """The `limit` nearest available grid workers and recent vehicles within `reach_m`, and
+    the cameras within `radius_m`, each ordered by distance from the case."""
+    row = conn.execute(sa.text(
+        "SELECT id, case_no, state, lon, lat, grid_code, department_code, reporter_id, "
+        "assignee_id, verifier_id FROM incidents WHERE id = :id"), {"id": incident_id}).first()
+    if row is None:
+        raise NotFound(f"No case {incident_id}")
+    if not service.visible(conn, row, principal):
+        raise Forbidden(f"Case {incident_id} is not one of yours")
+    lon, lat = row.lon, row.lat
+    reach_box = degree_box(lat, query.reach_m)
+    radius_box = degree_box(lat, query.radius_m)
+    base = {"lon": lon, "lat": lat, "limit": query.limit, "reach": query.reach_m,
+            "dlon": reach_box[0], "dlat": reach_box[1]}
+    workers = conn.execute(sa.text(WORKERS_SQL), {
+        **base, "grid": row.grid_code, "open": OPEN_STATES,
+        "worker_since": now - WORKER_FRESH}).mappings().all()
+    vehicles = conn.execute(sa.text(VEHICLES_SQL), {
+        **base, "vehicle_since": now - VEHICLE_FRESH}).mappings().all()
+    cameras = conn.execute(sa.text(CAMERAS_SQL), {
+        "lon": lon, "lat": lat, "radius": query.radius_m, "camera_limit": CAMERA_LIMIT,
+        "dlon": radius_box[0], "dlat": radius_box[1]}).mappings().all()
+    personal = principal.may(Permission.PERSONAL_DATA)
+    return {
+        "incident": {"id": row.id, "case_no": row.case_no, "state": row.state, "lon": lon,
+                     "lat": lat, "grid_code": row.grid_code},
+        "radius_m": query.radius_m, "reach_m": query.reach_m, "limit": query.limit,
+        "workers": [{
+            "username": w["username"], "display_name": w["display_name"],
+            "phone": w["phone"] if personal else service.mask_phone(w["phone"]),
+            "lon": w["lon"], "lat": w["lat"], "accuracy_m": w["accuracy_m"],
+            "time": _iso(w["time"]), "age_s": _age_s(now, w["time"]),
+            "distance_m": round(w["distance_m"], 1), "grids": w["grids"],
+            "in_case_grid": w["in_case_grid"], "open_cases": w["open_cases"],
+        } for w in workers],
+        "vehicles": [{
+            **{k: _iso(v) for k, v in m.items() if k != "distance_m"},
+            "age_s": _age_s(now, m["time"]), "distance_m": round(m["distance_m"], 1),
+        } for m in vehicles],
+        "cameras": [{**{k: v for k, v in m.items() if k != "distance_m"},
+                     "distance_m": round(m["distance_m"], 1)} for m in cameras],
+    }
+
+
+SUMMARY_SQL = """
+SELECT i.state, count(*) AS n,
+  count(*) FILTER (WHERE i.overdue) AS overdue,
+  count(*) FILTER (WHERE i.supervised) AS supervised,
+  count(*) FILTER (WHERE i.extension_pending) AS extension_pending,
+  count(*) FILTER (WHERE i.urgency = 'urgent') AS urgent
+FROM incidents i WHERE {scope} AND (i.state = ANY(:open) OR i.updated_at >= :since)
+GROUP BY i.state"""
+
+
+def summary(conn: sa.Connection, principal: Principal, now: datetime) -> dict[str, Any]:
+    """The desk's header, in the caller's scope: open (not closed or voided) cases per state,
+    how many of them are overdue, supervised (督办), waiting for an extension decision and
+    urgent; and the cases closed or voided since local midnight."""
+    scope, params = service.scope_sql(service.scope_of(conn, principal))
+    midnight = now.astimezone(service.LOCAL).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = conn.execute(sa.text(SUMMARY_SQL.format(scope=scope)),
+                        {**params, "open": OPEN_STATES, "since": midnight}).all()
+    by_state = dict.fromkeys(OPEN_STATES, 0)
+    totals = {"open": 0, "overdue": 0, "supervised": 0, "extension_pending": 0, "urgent": 0}
+    today = {State.CLOSED.value: 0, State.VOIDED.value: 0}
+    for r in rows:
+        if r.state not in by_state:
+            today[r.state] = r.n
+            continue
+        by_state[r.state] = r.n
+        totals["open"] += r.n
+        for key in ("overdue", "supervised", "extension_pending", "urgent"):
+            totals[key] += getattr(r, key)
+    return {"at": now.isoformat(), "states": by_state, **totals,
+            "closed_today": today[State.CLOSED.value],
+            "voided_today": today[State.VOIDED.value]}
