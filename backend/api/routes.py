@@ -10,6 +10,7 @@ from backend.incidents.desk_router import router as desk_router
 from backend.incidents.router import router as incidents_router
 from backend.maps.router import router as maps_router
 from backend.ogc.router import router as ogc_router
+from backend.open311.router import router as open311_router
 from backend.realtime.router import router as realtime_router
 from backend.transit.gtfs_router import router as gtfs_router
 from backend.transit.router import router as transit_router
@@ -26,5 +27,6 @@ def get_health() -> dict[str, str]:
 
 def include_routers(app: FastAPI) -> None:
     for router in (health, auth_router, maps_router, ogc_router, realtime_router, vehicles_router,
-                   alarm_router, transit_router, gtfs_router, incidents_router, desk_router):
+                   alarm_router, transit_router, gtfs_router, incidents_router, desk_router,
+                   open311_router):
         app.include_router(router)

@@ -29,6 +29,7 @@ SAMPLES = {
     "z": "14", "x": "13632", "y": "6591", "fontstack": "Noto Sans CJK SC Regular",
     "glyph_range": "0-255", "alarm_id": "1", "vehicle_id": "matrix-none", "line_id": "1",
     "username": "viewer", "incident_id": "1", "action": "file",
+    "fmt": "json", "service_code": "E0101.json", "service_request_id": "1.json", "token": "t",
 }
 Caller = str | None  # a role name, or None for no credential
 
