@@ -1,4 +1,4 @@
-"""The `cityops` command: serve, demo, db, users, ingest, layers check, gateway, scenario."""
+"""The `cityops` command: serve, demo, db, users, ingest, layers, gateway, scenario, open311."""
 
 from __future__ import annotations
 
@@ -228,6 +228,18 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return cmd_serve(args, settings)
 
 
+def cmd_open311(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.db.engine import create_engine, resolve_urls
+    from backend.open311.keys import run_cli
+
+    _prepare_database(settings)
+    engine = create_engine(resolve_urls(settings).app, pool_size=1)
+    try:
+        return run_cli(args.action, args.name, engine)
+    finally:
+        engine.dispose()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cityops", description="City operations center")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -303,6 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
     layers.add_argument("action", choices=["check"])
     layers.add_argument("--dir", help="folder of layer YAML files (default: layers/)")
     layers.set_defaults(handler=cmd_layers)
+
+    open311 = sub.add_parser("open311", help="Open311 api keys: add-key, list-keys, disable-key")
+    open311.add_argument("action", choices=["add-key", "list-keys", "disable-key"])
+    open311.add_argument("name", nargs="?", help="the api client's name (add-key, disable-key)")
+    open311.set_defaults(handler=cmd_open311)
     return parser
 
 
