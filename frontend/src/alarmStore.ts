@@ -8,7 +8,7 @@
 
 import { getJSON, isStatus, postJSON } from './api';
 import { kindName } from './alarmKinds';
-import { t } from './i18n';
+import { locale, t } from './i18n';
 import type { LiveConnection } from './live';
 import { describeError, toast } from './toast';
 
@@ -126,7 +126,9 @@ export class AlarmStore {
     if ((action === 'raised' || action === 'instant') && !this.announced.has(alarm.id)) {
       this.announced.add(alarm.id);
       if (alarm.severity === 'critical') {
-        toast(`${t('criticalAlarm')} · ${kindName(alarm.kind)}`, this.labelOf(alarm.vehicle_id), {
+        const at = new Date(alarm.started_at ?? alarm.raised_at ?? Date.now());
+        const when = Number.isNaN(at.getTime()) ? '' : ` · ${at.toLocaleTimeString(locale(), { hour12: false })}`;
+        toast(`⚠ ${kindName(alarm.kind)} — ${this.labelOf(alarm.vehicle_id)}`, `${t('criticalAlarm')}${when}`, {
           kind: 'error',
           timeout: 20_000,
         });

@@ -1,5 +1,5 @@
 /**
- * The bus marker, drawn at runtime: a round puck with a pointed nose (north = heading 0),
+ * The bus marker, drawn at runtime: a navigation arrow (north = heading 0),
  * rendered into a signed distance field so that MapLibre can colour it by status (`icon-color`)
  * and outline it (`icon-halo-*`). No image file is loaded.
  */
@@ -15,21 +15,20 @@ const RADIUS = 8;
 const CUTOFF = 0.25;
 
 function drawShape(ctx: CanvasRenderingContext2D): void {
+  // A navigation arrow: a broad chevron pointing north with a notch at its back.
   const s = SIZE;
-  const cx = s / 2;
-  const cy = s * 0.57;
-  const r = s * 0.26;
   ctx.fillStyle = '#000';
+  ctx.lineJoin = 'round';
+  ctx.lineWidth = s * 0.06;
+  ctx.strokeStyle = '#000';
   ctx.beginPath();
-  ctx.arc(cx, cy, r, 0, Math.PI * 2);
-  ctx.fill();
-  // the nose: a triangle whose sides are tangent-ish to the circle
-  ctx.beginPath();
-  ctx.moveTo(cx, s * 0.1);
-  ctx.lineTo(cx + r * 0.93, cy - r * 0.38);
-  ctx.lineTo(cx - r * 0.93, cy - r * 0.38);
+  ctx.moveTo(s * 0.5, s * 0.12);
+  ctx.lineTo(s * 0.8, s * 0.84);
+  ctx.lineTo(s * 0.5, s * 0.68);
+  ctx.lineTo(s * 0.2, s * 0.84);
   ctx.closePath();
   ctx.fill();
+  ctx.stroke(); // rounds the corners
 }
 
 /** A signed distance field of the shape, as RGBA pixels (only alpha matters for SDF icons). */

@@ -181,10 +181,11 @@ export class BusPopup {
     const title = el('h3', 'popup-title bus-title');
     const dot = el('span', 'bus-status-dot');
     dot.style.background = STATUS_COLORS[bus.status];
-    title.append(dot, bus.label);
+    const label = d?.label || bus.label;
+    title.append(dot, label);
     root.append(title);
-    const sub = el('div', 'popup-dept', bus.vehicle_id);
-    root.append(sub);
+    // The terminal's id under a readable label ("1路#3"), not twice.
+    if (label !== bus.vehicle_id) root.append(el('div', 'popup-dept', bus.vehicle_id));
 
     const rows: Array<[StringKey, string | Node]> = [];
     const line = d?.line;

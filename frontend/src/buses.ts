@@ -1,8 +1,10 @@
 /**
  * Live buses on the map: one GeoJSON source fed by `GET /api/vehicles` (at start and on resync)
  * and by `vehicles.positions` events, drawn as a symbol layer (the runtime-drawn puck rotated by
- * `heading_deg`, coloured by status, labelled at higher zooms) over a pulsing halo for buses
- * with an unacknowledged alarm. Events are merged into memory at once and drawn at most once per
+ * `heading_deg`, coloured by status, labelled at higher zooms) over a red halo for buses with
+ * an alarm; a bus whose alarm nobody has acknowledged yet also gets a pulsing ring (a DOM marker
+ * animated by CSS, so the map itself is not repainted every frame and still goes idle). Events
+ * are merged into memory at once and drawn at most once per
  * animation frame (and at most every FLUSH_MIN_MS), so hundreds of buses at 1 Hz stay smooth.
  *
  * Status: `alarm` while the vehicle has an active alarm (from the alarm list), else `offline`
@@ -10,7 +12,7 @@
  * came), else `normal`.
  */
 
-import type { GeoJSONSource, Map as MapLibreMap, MapGeoJSONFeature } from 'maplibre-gl';
+import maplibregl, { type GeoJSONSource, type Map as MapLibreMap, type MapGeoJSONFeature } from 'maplibre-gl';
 import { getJSON, isStatus } from './api';
 import { addBusIcon, BUS_ICON } from './busIcon';
 import { t } from './i18n';
@@ -68,14 +70,12 @@ export const STATUS_COLORS: Record<BusStatus, string> = {
 };
 const FLUSH_MIN_MS = 150;
 const OFFLINE_CHECK_MS = 5_000;
-const UNKNOWN_RELOAD_MS = 15_000;
+/** A bus the console had not seen makes it reload the fleet (label, plate, line) after this
+ *  delay, which gathers the newcomers of a burst into one request ... */
+const UNKNOWN_RELOAD_DELAY_MS = 1_000;
+/** ... and no more often than this. */
+const UNKNOWN_RELOAD_MIN_MS = 10_000;
 const FONT = ['Noto Sans CJK SC Regular'];
-/**
- * Whether the fleet is loaded over REST as soon as the console opens. Off while the server's
- * `GET /api/vehicles` is still being built: Chromium logs every 404 as a console error, so the
- * fleet is loaded when the first live position arrives instead (and on resync after that).
- */
-export const LOAD_FLEET_AT_START = false;
 
 declare global {
   interface Window {
@@ -102,13 +102,13 @@ export class BusLayer {
   private frame = 0;
   private flushTimer = 0;
   private lastFlush = 0;
-  private pulseFrame = 0;
-  private pulsing = false;
+  private readonly rings = new Map<string, maplibregl.Marker>();
   private visible = true;
   private added = false;
   private available: boolean | null = null; // null until /api/vehicles answered
   private loading: Promise<void> | null = null;
   private lastReload = 0;
+  private unknownTimer = 0;
   private readonly listeners = new Set<(bus: BusProps) => void>();
   private readonly reloadListeners = new Set<() => void>();
 
@@ -125,14 +125,12 @@ export class BusLayer {
       id: BUS_PULSE_LAYER,
       type: 'circle',
       source: BUS_SOURCE,
-      filter: ['==', ['get', 'pulse'], true],
+      filter: ['==', ['get', 'status'], 'alarm'],
       paint: {
         'circle-color': STATUS_COLORS.alarm,
-        'circle-radius': 10,
-        'circle-opacity': 0.5,
-        'circle-stroke-color': STATUS_COLORS.alarm,
-        'circle-stroke-width': 1.5,
-        'circle-stroke-opacity': 0.8,
+        'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 8, 16, 15],
+        'circle-opacity': 0.25,
+        'circle-blur': 0.4,
         'circle-pitch-alignment': 'map',
       },
     });
@@ -142,7 +140,7 @@ export class BusLayer {
       source: BUS_SOURCE,
       layout: {
         'icon-image': BUS_ICON,
-        'icon-size': ['interpolate', ['linear'], ['zoom'], 8, 0.55, 12, 0.75, 16, 1.0],
+        'icon-size': ['interpolate', ['linear'], ['zoom'], 8, 0.6, 12, 0.9, 16, 1.25],
         'icon-rotate': ['get', 'heading'],
         'icon-rotation-alignment': 'map',
         'icon-pitch-alignment': 'map',
@@ -176,9 +174,7 @@ export class BusLayer {
     live.subscribe('vehicles.positions', {
       followViewport: true,
       onEvent: (data) => this.applyPosition(data),
-      onResync: (reason) => {
-        if (reason !== 'subscribed' || LOAD_FLEET_AT_START || this.available !== null) void this.reload();
-      },
+      onResync: () => void this.reload(),
     });
   }
 
@@ -211,7 +207,7 @@ export class BusLayer {
     for (const id of [BUS_LAYER, BUS_PULSE_LAYER]) {
       if (this.map.getLayer(id)) this.map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
     }
-    this.updatePulse();
+    this.updateRings();
   }
 
   get isAvailable(): boolean | null {
@@ -242,7 +238,9 @@ export class BusLayer {
       try {
         const body = await getJSON<{ vehicles?: VehicleRecord[] }>('/api/vehicles');
         this.available = true;
-        for (const record of body.vehicles ?? []) this.applyRecord(record);
+        for (const record of body.vehicles ?? []) {
+          if (this.applyRecord(record)) this.changed(record.vehicle_id);
+        }
         this.refreshStatuses();
         for (const listener of this.reloadListeners) listener();
       } catch (err) {
@@ -258,15 +256,16 @@ export class BusLayer {
     return this.loading;
   }
 
-  private applyRecord(r: VehicleRecord): void {
-    if (!r || typeof r.vehicle_id !== 'string') return;
+  /** Merges one REST record; true when something shown changed. */
+  private applyRecord(r: VehicleRecord): boolean {
+    if (!r || typeof r.vehicle_id !== 'string') return false;
     const id = r.vehicle_id;
     const known = this.vehicles.get(id);
     const restTime = r.time ? Date.parse(r.time) : NaN;
     const lon = num(r.lon);
     const lat = num(r.lat);
     const newer = !known || (Number.isFinite(restTime) && restTime >= (this.times.get(id) ?? -Infinity));
-    if (!known && (lon === null || lat === null)) return; // never seen anywhere: nothing to draw
+    if (!known && (lon === null || lat === null)) return false; // never seen anywhere: nothing to draw
     const base: BusProps = known ?? {
       vehicle_id: id,
       label: id,
@@ -303,6 +302,13 @@ export class BusLayer {
     }
     this.restAlarms.set(id, Array.isArray(r.alarms) ? r.alarms.filter((k) => typeof k === 'string') : []);
     this.vehicles.set(id, next);
+    return (
+      !known ||
+      known.label !== next.label ||
+      known.plate !== next.plate ||
+      known.line_code !== next.line_code ||
+      known.time !== next.time
+    );
   }
 
   /** One `vehicles.positions` event. */
@@ -335,10 +341,18 @@ export class BusLayer {
       source: str(data.source),
     };
     this.vehicles.set(id, this.withStatus(next));
-    if (!known && this.available !== false && Date.now() - this.lastReload > UNKNOWN_RELOAD_MS) {
-      void this.reload(); // label, plate and line of a bus the console had not seen
-    }
+    if (!known) this.learnAbout();
     this.changed(id);
+  }
+
+  /** Reloads the fleet soon, to learn the label, plate and line of a bus seen for the first time. */
+  private learnAbout(): void {
+    if (this.available === false || this.unknownTimer) return;
+    const wait = Math.max(UNKNOWN_RELOAD_DELAY_MS, this.lastReload + UNKNOWN_RELOAD_MIN_MS - Date.now());
+    this.unknownTimer = window.setTimeout(() => {
+      this.unknownTimer = 0;
+      void this.reload();
+    }, wait);
   }
 
   /** Recomputes every vehicle's status (after the alarm list changed). */
@@ -394,12 +408,10 @@ export class BusLayer {
     this.lastFlush = performance.now();
     const source = this.map.getSource<GeoJSONSource>(BUS_SOURCE);
     if (!source) return;
-    let pulsing = false;
     const features: GeoJSON.Feature<GeoJSON.Point>[] = [];
     for (const bus of this.vehicles.values()) {
       const lookup = this.alarmLookup(bus.vehicle_id);
       const pulse = bus.status === 'alarm' && (lookup ? lookup.unacknowledged : true);
-      pulsing ||= pulse;
       features.push({
         type: 'Feature',
         geometry: { type: 'Point', coordinates: [bus.lon, bus.lat] },
@@ -414,31 +426,40 @@ export class BusLayer {
       });
     }
     source.setData({ type: 'FeatureCollection', features });
-    this.pulsing = pulsing;
-    this.updatePulse();
+    this.updateRings();
   }
 
-  /** The halo of alarmed buses breathes while any is unacknowledged (and only then). */
-  private updatePulse(): void {
-    const run = this.pulsing && this.visible && this.added;
-    if (!run) {
-      if (this.pulseFrame) cancelAnimationFrame(this.pulseFrame);
-      this.pulseFrame = 0;
-      return;
+  /** A pulsing ring on each bus with an unacknowledged alarm (and only while shown). */
+  private updateRings(): void {
+    const wanted = new Set<string>();
+    if (this.visible && this.added) {
+      for (const bus of this.vehicles.values()) {
+        if (bus.status !== 'alarm') continue;
+        const lookup = this.alarmLookup(bus.vehicle_id);
+        if (lookup && !lookup.unacknowledged) continue;
+        wanted.add(bus.vehicle_id);
+        const marker = this.rings.get(bus.vehicle_id);
+        if (!marker) {
+          // MapLibre moves the marker's element with `transform`: the animation is inside.
+          const element = document.createElement('div');
+          element.className = 'bus-alarm-marker';
+          element.dataset.vehicleId = bus.vehicle_id;
+          const ring = document.createElement('div');
+          ring.className = 'bus-alarm-ring';
+          element.append(ring);
+          const added = new maplibregl.Marker({ element, pitchAlignment: 'map' });
+          added.setLngLat([bus.lon, bus.lat]).addTo(this.map);
+          this.rings.set(bus.vehicle_id, added);
+        } else {
+          marker.setLngLat([bus.lon, bus.lat]);
+        }
+      }
     }
-    if (this.pulseFrame) return;
-    let last = 0;
-    const step = (now: number): void => {
-      this.pulseFrame = requestAnimationFrame(step);
-      if (now - last < 60) return; // ~16 updates a second is enough for a breathing halo
-      last = now;
-      const phase = (now % 1600) / 1600;
-      const map = this.map;
-      if (!map.getLayer(BUS_PULSE_LAYER)) return;
-      map.setPaintProperty(BUS_PULSE_LAYER, 'circle-radius', 9 + 14 * phase);
-      map.setPaintProperty(BUS_PULSE_LAYER, 'circle-opacity', 0.45 * (1 - phase));
-      map.setPaintProperty(BUS_PULSE_LAYER, 'circle-stroke-opacity', 0.9 * (1 - phase));
-    };
-    this.pulseFrame = requestAnimationFrame(step);
+    for (const [id, ring] of this.rings) {
+      if (!wanted.has(id)) {
+        ring.remove();
+        this.rings.delete(id);
+      }
+    }
   }
 }

@@ -89,6 +89,9 @@ export class LiveConnection {
   private authenticated = false;
   private stopped = true;
   private token: string | null = null;
+  /** Counters for tests and diagnostics: authenticated connections, subscriptions confirmed,
+   *  events received per channel, server pings answered, resyncs asked by the server. */
+  readonly stats = { connections: 0, subscribed: 0, events: {} as Record<string, number>, pings: 0, resyncs: 0 };
 
   get currentState(): LiveState {
     return this.state;
@@ -102,9 +105,11 @@ export class LiveConnection {
     this.open();
   }
 
-  /** Closes the connection and does not reopen it (logout). */
+  /** Closes the connection and does not reopen it until `start()` (logout, tests). */
   stop(): void {
     this.stopped = true;
+    this.authenticated = false;
+    this.setState('connecting');
     window.clearTimeout(this.retryTimer);
     const socket = this.socket;
     this.socket = null;
@@ -236,12 +241,14 @@ export class LiveConnection {
       case 'authenticated':
         this.authenticated = true;
         this.attempts = 0;
+        this.stats.connections += 1;
         this.setState('connected');
         for (const channel of this.channels.values()) this.sendSubscribe(channel);
         break;
       case 'event': {
         const channel = this.channels.get(message.channel ?? '');
         if (!channel || typeof message.seq !== 'number' || !message.data) return;
+        this.stats.events[channel.name] = (this.stats.events[channel.name] ?? 0) + 1;
         if (channel.lastSeq === null || message.seq > channel.lastSeq) channel.lastSeq = message.seq;
         channel.onEvent(message.data, message.seq);
         break;
@@ -249,6 +256,7 @@ export class LiveConnection {
       case 'subscribed': {
         const channel = this.channels.get(message.channel ?? '');
         if (!channel || typeof message.seq !== 'number') return;
+        this.stats.subscribed += 1;
         if (channel.lastSeq === null) {
           // A fresh subscription: what happened before it comes from REST.
           channel.lastSeq = message.seq;
@@ -258,10 +266,12 @@ export class LiveConnection {
       }
       case 'resync': {
         const channel = this.channels.get(message.channel ?? '');
+        this.stats.resyncs += 1;
         channel?.onResync?.(message.reason ?? 'resync');
         break;
       }
       case 'ping':
+        this.stats.pings += 1;
         this.send({ type: 'pong' });
         break;
       case 'error':

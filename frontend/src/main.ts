@@ -12,7 +12,7 @@ import { getJSON, reportUnauthorized, transformRequest } from './api';
 import { AlarmPanel } from './alarms';
 import { AlarmStore, type Alarm } from './alarmStore';
 import { Auth } from './auth';
-import { BusLayer, BUS_PULSE_LAYER, LOAD_FLEET_AT_START } from './buses';
+import { BusLayer, BUS_PULSE_LAYER } from './buses';
 import { BusPopup } from './busPopup';
 import { baseStyle, fetchCatalog, styleLayers, vectorSource, type Catalog } from './catalog';
 import { initHeader } from './header';
@@ -214,7 +214,7 @@ async function start(): Promise<void> {
     buses.connect(live);
     alarms.connect(live);
     // The first load; the live channels reload again once subscribed (nothing is missed between).
-    if (LOAD_FLEET_AT_START) void buses.reload();
+    void buses.reload();
     void alarms.load();
   } else {
     alarms.available = false;

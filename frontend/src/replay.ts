@@ -150,10 +150,10 @@ export class Replay {
     }
 
     const top = el('div', 'replay-row');
-    top.append(this.title, field('line', this.lineSelect), field('from', this.fromInput), field('to', this.toInput), this.loadButton, this.status, this.closeButton);
+    top.append(this.title, field('line', this.lineSelect), field('from', this.fromInput), field('to', this.toInput), this.loadButton);
     const bottom = el('div', 'replay-row replay-player');
     bottom.append(this.playButton, this.slider, this.clock, this.speedBox);
-    root.append(top, bottom);
+    root.append(top, bottom, this.status, this.closeButton);
     onLangChange(() => this.render());
     this.render();
     this.publish([]);
@@ -396,7 +396,7 @@ export class Replay {
     for (const id of [SRC_LINE, SRC_STOPS, SRC_ALARMS, SRC_BUSES]) if (this.map.getSource(id)) this.map.removeSource(id);
   }
 
-  private publish(buses: BusAt[]): void {
+  private publish(buses: BusAt[] = window.__replay?.buses ?? []): void {
     window.__replay = { state: this.state, time: this.time, from: this.from, to: this.to, buses, alarms: this.alarms.length, line: this.lineName };
   }
 
@@ -426,7 +426,9 @@ export class Replay {
     this.closeButton.title = t('replayClose', lang);
     this.closeButton.setAttribute('aria-label', t('replayClose', lang));
     this.status.textContent = this.message;
+    this.status.hidden = !this.message;
     this.root.dataset.state = this.state;
+    this.publish();
     const playing = this.state === 'playing';
     this.playButton.textContent = playing ? '❚❚' : '▶';
     this.playButton.title = t(playing ? 'replayPause' : 'replayPlay', lang);
@@ -460,7 +462,7 @@ export class Replay {
       );
       this.lineSelect.dataset.key = key;
       this.lineSelect.dataset.lang = getLang();
-      if (selected) this.lineSelect.value = selected;
+      if (lines.some((l) => String(l.id) === selected)) this.lineSelect.value = selected;
     }
     this.lineSelect.disabled = !lines.length;
   }

@@ -44,8 +44,12 @@ export interface BusAt {
   speed_kmh: number | null;
 }
 
-/** A bus is not drawn farther than this from its nearest fix (it had no signal, or was off). */
-export const MAX_GAP_MS = 5 * 60_000;
+/**
+ * Fixes further apart than this are not joined (the bus had no signal, or was off); it is shown
+ * at its last fix for that long, then hidden. Generous, because the server simplifies tracks for
+ * the zoom: a straight run keeps only its ends, which may be many minutes apart.
+ */
+export const MAX_GAP_MS = 20 * 60_000;
 
 function lerp(a: number, b: number, f: number): number {
   return a + (b - a) * f;
