@@ -14,7 +14,9 @@ from fastapi.testclient import TestClient
 
 from backend.open311.keys import add_key, disable_key
 from backend.open311.rules import Open311Error, coarse, parse_search
+from backend.settings import Settings
 from tests.conftest import bearer
+from tests.test_cli import cityops
 
 SEAT = (117.88003, 33.47922)  # lon, lat of the county seat
 CONTACT = {"first_name": "晓明", "last_name": "王", "phone": "13811112222",
@@ -315,3 +317,17 @@ def test_the_window_rules() -> None:
         parse_search(service_request_id=None, service_code=None,
                      start_date="2026-02-01T00:00:00Z", end_date="2026-01-01T00:00:00Z",
                      status=None, now=now)
+
+
+def test_the_key_commands(settings: Settings, anonymous: TestClient) -> None:
+    name = f"t311-cli-{uuid.uuid4().hex[:6]}"
+    made = cityops(settings, "open311", "add-key", name)
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip().splitlines()[-1]
+    assert len(key) == 43  # 32 random bytes, URL-safe base64
+    assert submit(anonymous, key)["service_request_id"].isdigit()
+    again = cityops(settings, "open311", "add-key", name)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    listed = cityops(settings, "open311", "list-keys")
+    [line] = [ln for ln in listed.stdout.splitlines() if ln.startswith(name)]
+    assert "active" in line and "1 requests" in line and key not in listed.stdout
