@@ -6,7 +6,9 @@ from fastapi import APIRouter, FastAPI
 
 from backend.auth.permissions import Permission, requires
 from backend.auth.router import router as auth_router
+from backend.grid.router import router as grid_router
 from backend.incidents.desk_router import router as desk_router
+from backend.incidents.photo_router import router as photo_router
 from backend.incidents.router import router as incidents_router
 from backend.maps.router import router as maps_router
 from backend.ogc.router import router as ogc_router
@@ -28,5 +30,5 @@ def get_health() -> dict[str, str]:
 def include_routers(app: FastAPI) -> None:
     for router in (health, auth_router, maps_router, ogc_router, realtime_router, vehicles_router,
                    alarm_router, transit_router, gtfs_router, incidents_router, desk_router,
-                   open311_router):
+                   open311_router, photo_router, grid_router):
         app.include_router(router)

@@ -1,0 +1,235 @@
+"""Case photos: checked by their content (JPEG, PNG or WebP, whatever the name or declared type
+says), limited in bytes and pixels, their EXIF GPS position read, then every piece of metadata
+stripped by re-encoding the pixels, and stored under the SHA-256 of the stored bytes (the same
+photo uploaded twice is stored once).
+
+`clean_photo` is pure (bytes in, bytes out, no database); `store_photo` and `read_photo` are the
+database side. Errors are domain errors: the router maps the two photo-specific ones to 415 and
+413."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import struct
+import warnings
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Any
+
+import sqlalchemy as sa
+from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from backend.audit.chain import append as audit
+from backend.errors import InvalidInput, NotFound
+
+ACCEPTED = "JPEG, PNG or WebP"
+# Pillow's names of what we accept (MPO: the multi-picture JPEG many phone cameras write; its
+# first picture is a plain JPEG) and the type we store each as.
+FORMATS = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+OPENERS = ["JPEG", "PNG", "WEBP"]  # the only decoders Pillow may try
+JPEG_QUALITY = 90
+WEBP_QUALITY = 90
+SHA256_HEX = frozenset("0123456789abcdef")
+
+
+class UnsupportedPhoto(InvalidInput):
+    """Not a readable JPEG, PNG or WebP image (415)."""
+
+
+class PhotoTooLarge(InvalidInput):
+    """Over the byte or pixel limit (413)."""
+
+
+@dataclass(frozen=True)
+class CleanPhoto:
+    """A photo ready to store: re-encoded pixels without metadata, and what was read first."""
+
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+    taken_lon: float | None = None
+    taken_lat: float | None = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def max_pixels() -> int:
+    """Pillow's decompression-bomb limit (about 89 megapixels unless configured)."""
+    return int(Image.MAX_IMAGE_PIXELS or 89_478_485)
+
+
+# Reading -----------------------------------------------------------------------------------
+
+def _degrees(value: Any, ref: Any, negative: str) -> float | None:
+    """EXIF (degrees, minutes, seconds) rationals and a hemisphere letter -> decimal degrees."""
+    try:
+        d, m, s = (float(v) for v in value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    if not all(math.isfinite(v) for v in (d, m, s)):
+        return None
+    out = d + m / 60.0 + s / 3600.0
+    if isinstance(ref, bytes):
+        ref = ref.decode("ascii", "ignore")
+    if str(ref or "").strip().upper() == negative:
+        out = -out
+    return round(out, 7)
+
+
+def gps_position(image: Image.Image) -> tuple[float | None, float | None]:
+    """(lon, lat) from the EXIF GPS block, or (None, None) when absent or nonsensical."""
+    try:
+        gps = image.getexif().get_ifd(ExifTags.IFD.GPSInfo)
+    except Exception:  # noqa: BLE001 - a broken EXIF block only means no position
+        return None, None
+    if not gps or 2 not in gps or 4 not in gps:
+        return None, None
+    lat = _degrees(gps.get(2), gps.get(1), "S")
+    lon = _degrees(gps.get(4), gps.get(3), "W")
+    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None, None
+    if lat == 0 and lon == 0:  # a camera without a fix writes zeros
+        return None, None
+    return lon, lat
+
+
+def _open(data: bytes) -> Image.Image:
+    """Open and verify (header and structure), then reopen for decoding, as Pillow asks."""
+    unreadable = UnsupportedPhoto(
+        f"The file is not a {ACCEPTED} image (checked by its content, not its name or type): "
+        "send a photo from the camera")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            probe = Image.open(BytesIO(data), formats=OPENERS)
+            if probe.format not in FORMATS:
+                raise unreadable
+            pixels = probe.width * probe.height
+            if pixels > max_pixels():
+                raise PhotoTooLarge(f"The image has {probe.width} x {probe.height} pixels; at "
+                                    f"most {max_pixels():,} pixels are accepted")
+            probe.verify()
+            image = Image.open(BytesIO(data), formats=OPENERS)
+            image.load()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise PhotoTooLarge(f"The image has too many pixels: at most {max_pixels():,} "
+                                "are accepted") from exc
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
+                struct.error) as exc:
+            raise unreadable from exc
+    return image
+
+
+# Cleaning ----------------------------------------------------------------------------------
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """Pixels in sRGB, so that dropping the colour profile does not change how they look."""
+    icc = image.info.get("icc_profile")
+    if icc and image.mode in ("RGB", "RGBA", "CMYK"):
+        try:
+            source = ImageCms.ImageCmsProfile(BytesIO(icc))
+            srgb = ImageCms.createProfile("sRGB")
+            mode = "RGBA" if image.mode == "RGBA" else "RGB"
+            converted = ImageCms.profileToProfile(image, source, srgb, outputMode=mode)
+            if converted is not None:
+                return converted
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass  # a broken profile: take the pixels as they are
+    if image.mode == "CMYK":
+        return image.convert("RGB")
+    return image
+
+
+def _flatten(image: Image.Image, keep_alpha: bool) -> Image.Image:
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (
+        image.mode == "P" and "transparency" in image.info)
+    if has_alpha and keep_alpha:
+        return image.convert("RGBA")
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if image.mode == "L" and not keep_alpha:
+        return image
+    return image.convert("RGB")
+
+
+def _encode(image: Image.Image, kind: str) -> bytes:
+    out = BytesIO()
+    if kind == "image/jpeg":
+        image = _flatten(image, keep_alpha=False)
+        image.save(out, "JPEG", quality=JPEG_QUALITY)
+    elif kind == "image/webp":
+        image = _flatten(image, keep_alpha=True)
+        image.save(out, "WEBP", quality=WEBP_QUALITY)
+    else:
+        if image.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I;16"):
+            image = _flatten(image, keep_alpha=True)
+        image.save(out, "PNG")
+    return out.getvalue()
+
+
+def clean_photo(data: bytes) -> CleanPhoto:
+    """Check `data` is a JPEG, PNG or WebP by its content, read its EXIF GPS position, apply
+    its EXIF orientation to the pixels, and re-encode them without any metadata (EXIF, XMP,
+    comments, text chunks, colour profile: the pixels are converted to sRGB first)."""
+    if not data:
+        raise InvalidInput("The upload is empty: send the photo's bytes")
+    image = _open(data)
+    kind = FORMATS[str(image.format)]
+    lon, lat = gps_position(image)
+    if getattr(image, "n_frames", 1) > 1:
+        image.seek(0)  # an animation: its first frame
+    upright = ImageOps.exif_transpose(image) or image
+    upright = _to_srgb(upright)
+    upright.info = {}  # nothing of the original's metadata may reach the encoder
+    stored = _encode(upright, kind)
+    return CleanPhoto(stored, kind, upright.width, upright.height, lon, lat)
+
+
+# Storing -----------------------------------------------------------------------------------
+
+def photo_json(row: Any) -> dict[str, Any]:
+    m = row._mapping if hasattr(row, "_mapping") else row
+    return {"sha256": m["sha256"], "content_type": m["content_type"],
+            "size_bytes": m["size_bytes"], "width": m["width"], "height": m["height"],
+            "taken_lon": m["taken_lon"], "taken_lat": m["taken_lat"]}
+
+
+def store_photo(conn: sa.Connection, photo: CleanPhoto, actor: str) -> tuple[dict[str, Any], bool]:
+    """(the stored photo's description, whether it is new). A photo stored before (the same
+    stripped bytes) is kept as it was. The upload is audited either way."""
+    sha = photo.sha256
+    created = conn.execute(sa.text("""
+INSERT INTO photos (sha256, content_type, size_bytes, width, height, taken_lon, taken_lat, data,
+  created_by)
+VALUES (:sha, :type, :size, :w, :h, :lon, :lat, :data, :actor)
+ON CONFLICT (sha256) DO NOTHING RETURNING sha256"""), {
+        "sha": sha, "type": photo.content_type, "size": len(photo.data), "w": photo.width,
+        "h": photo.height, "lon": photo.taken_lon, "lat": photo.taken_lat, "data": photo.data,
+        "actor": actor}).scalar() is not None
+    row = conn.execute(sa.text(
+        "SELECT sha256, content_type, size_bytes, width, height, taken_lon, taken_lat "
+        "FROM photos WHERE sha256 = :sha"), {"sha": sha}).one()
+    out = photo_json(row)
+    audit(conn, actor, "photo.upload", "photo", sha, {
+        "content_type": out["content_type"], "size_bytes": out["size_bytes"],
+        "width": out["width"], "height": out["height"],
+        "gps": out["taken_lon"] is not None, "new": created})
+    return out, created
+
+
+def read_photo(conn: sa.Connection, sha256: str) -> tuple[bytes, str]:
+    """(bytes, content type) of a stored photo."""
+    if len(sha256) != 64 or not set(sha256) <= SHA256_HEX:
+        raise NotFound("No such photo: photos are named by the lowercase hex SHA-256 of "
+                       "their stored bytes")
+    row = conn.execute(sa.text("SELECT data, content_type FROM photos WHERE sha256 = :sha"),
+                       {"sha": sha256}).first()
+    if row is None:
+        raise NotFound(f"No photo {sha256}")
+    return bytes(row.data), row.content_type
