@@ -91,19 +91,27 @@ class PositionStore:
         self.window = timedelta(days=partition_window_days)
         self._known_days: set[date] = set()
 
-    def ensure_partitions(self, conn: sa.Connection, days: set[date], today: date) -> None:
+    def ensure_partitions(self, conn: sa.Connection, days: set[date], today: date) -> set[date]:
+        """Make the partitions of `days` (within the window) in `conn`'s transaction; returns
+        the days made. The caller records them in `_known_days` only after its commit: until
+        then another thread sharing this store must not skip the call, or its rows would be
+        routed to the default partition behind the uncommitted ATTACH and fail its constraint
+        once that commits."""
+        made = set()
         for day in sorted(days - self._known_days):
             if abs(day - today) <= self.window:
                 conn.execute(sa.text("SELECT cityops_ensure_position_partition(:d)"), {"d": day})
-                self._known_days.add(day)
+                made.add(day)
+        return made
 
     def store(self, positions: Sequence[Position], *, now: datetime | None = None) -> StoreResult:
         if not positions:
             return StoreResult(0, 0)
         now = now or datetime.now(UTC)
         with self.engine.begin() as conn:
-            self.ensure_partitions(conn, {p.time.astimezone(UTC).date() for p in positions},
-                                   now.astimezone(UTC).date())
+            made = self.ensure_partitions(
+                conn, {p.time.astimezone(UTC).date() for p in positions},
+                now.astimezone(UTC).date())
             pooled = conn.connection
             cur = pooled.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
@@ -116,6 +124,7 @@ class PositionStore:
             except BaseException:
                 pooled.info.pop(_STAGED, None)  # a rolled-back CREATE leaves no table
                 raise
+        self._known_days |= made  # committed: visible to every connection from now on
         return StoreResult(stored, len(positions) - stored)
 
     def drop_before(self, keep_from: date) -> int:
