@@ -30,6 +30,8 @@ from backend.vehicles.position import Position
 from backend.vehicles.store import track
 
 MAX_WINDOW = timedelta(hours=24)
+NO_FIX = ("time", "lon", "lat", "speed_kmh", "heading_deg", "offset_m", "progress_m", "fraction",
+          "direction", "next_stop")
 EXAMPLE_TIME = "2026-11-24T08:00:00+08:00"
 
 
@@ -178,9 +180,8 @@ def line_operations_view(conn: sa.Connection, fleet: FleetDirectory, line: Fleet
     reported = {v.vehicle_id for v in ops.vehicles}
     for vid, (label, plate) in registered.items():
         if vid not in reported:  # registered, never reported
-            vehicles.append({"vehicle_id": vid, "label": label, "plate": plate, "time": None,
-                             "online": False, "on_line": False, "progress_m": None,
-                             "direction": None, "next_stop": None})
+            vehicles.append({"vehicle_id": vid, "label": label, "plate": plate,
+                             **dict.fromkeys(NO_FIX), "online": False, "on_line": False})
     return {
         "line": {**line_summary(line), "length_m": round(ops.length_m, 1),
                  "stops": len(line.stops)},

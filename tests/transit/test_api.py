@@ -206,8 +206,8 @@ def test_line_operations_progress_headways_and_bunching(
     line = fleet_line(client)
     length = line.geometry.path.length
     assert length > 2500, "the longest test line is long enough for three buses"
-    a, b, c, d = vid("a"), vid("b"), vid("c"), vid("d")
-    for v in (a, b, c):
+    a, b, c, d, idle = vid("a"), vid("b"), vid("c"), vid("d"), vid("idle")
+    for v in (a, b, c, idle):  # idle never reports
         register(engine, v, line.code)
     t1, t2 = now_s() - timedelta(seconds=10), now_s() - timedelta(seconds=5)
     post(client, *(fix_on(line, v, s - 30, t1) for v, s in ((a, 300), (b, 1300))),
@@ -222,6 +222,10 @@ def test_line_operations_progress_headways_and_bunching(
     assert vehicles[a]["direction"] == "outbound" and vehicles[c]["direction"] == "inbound"
     assert vehicles[a]["next_stop"]["eta_s"] > 0 and vehicles[a]["online"]
     assert vehicles[a]["fraction"] == pytest.approx(300 / length, abs=1e-3)
+    assert set(vehicles[a]) == set(vehicles[idle]) == {
+        "vehicle_id", "label", "plate", "time", "lon", "lat", "speed_kmh", "heading_deg",
+        "online", "on_line", "offset_m", "progress_m", "fraction", "direction", "next_stop"}
+    assert not vehicles[idle]["online"] and vehicles[idle]["progress_m"] is None
 
     def pairs(direction: str) -> list[tuple]:
         return [(h["follower"], h["leader"], round(h["gap_m"]), h["across_terminus"])
