@@ -1,0 +1,200 @@
+"""Case photos through the real app and PostGIS: checked by content (a text file named .jpg is
+refused), size and pixel limits, the EXIF GPS position read, every bit of metadata stripped,
+stored once by hash, fetched back, and linked to a case."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from io import BytesIO
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from PIL import ExifTags, Image
+from PIL.PngImagePlugin import PngInfo
+from PIL.TiffImagePlugin import IFDRational
+
+from tests.conftest import bearer
+
+SEAT = (117.88003, 33.47922)
+# 33°28'45.19" N, 117°52'48" E: in the county seat
+GPS = {1: "N", 2: (IFDRational(33), IFDRational(28), IFDRational(4519, 100)),
+       3: "E", 4: (IFDRational(117), IFDRational(52), IFDRational(48))}
+
+
+def noise(width: int = 64, height: int = 48, mode: str = "RGB") -> Image.Image:
+    """A picture no other test uploads (random pixels, so a new hash every time)."""
+    channels = len(mode)
+    return Image.frombytes(mode, (width, height), os.urandom(width * height * channels))
+
+
+def jpeg(image: Image.Image | None = None, *, gps: bool = True, orientation: int = 1) -> bytes:
+    image = image or noise()
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"    # Make
+    exif[0x0131] = "TestFirmware"  # Software
+    exif[0x0112] = orientation
+    if gps:
+        exif.get_ifd(ExifTags.IFD.GPSInfo).update(GPS)
+    out = BytesIO()
+    image.save(out, "JPEG", exif=exif, quality=95, comment=b"SecretComment")
+    return out.getvalue()
+
+
+def upload(client: TestClient, who: dict[str, str], data: bytes, name: str = "IMG_0001.jpg",
+           content_type: str = "image/jpeg"):  # noqa: ANN201
+    return client.post("/api/photos", files={"file": (name, data, content_type)}, headers=who)
+
+
+@pytest.fixture(scope="module")
+def worker(client: TestClient) -> dict[str, str]:
+    return bearer(client, "grid_worker")
+
+
+def test_a_jpeg_is_stored_without_metadata_and_its_position_read(
+    client: TestClient, worker: dict[str, str], engine: sa.Engine
+) -> None:
+    original = jpeg(noise(64, 48), orientation=6)  # shot with the phone on its side
+    response = upload(client, worker, original)
+    assert response.status_code == 201, response.text
+    photo = response.json()
+    assert photo["content_type"] == "image/jpeg"
+    assert (photo["width"], photo["height"]) == (48, 64)  # the orientation applied to pixels
+    assert photo["taken_lon"] == pytest.approx(117.88, abs=1e-6)
+    assert photo["taken_lat"] == pytest.approx(33 + 28 / 60 + 45.19 / 3600, abs=1e-6)
+
+    got = client.get(f"/api/photos/{photo['sha256']}", headers=worker)
+    assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
+    assert got.headers["cache-control"] == "private, max-age=86400, immutable"
+    stored = got.content
+    assert hashlib.sha256(stored).hexdigest() == photo["sha256"] == \
+        response.json()["sha256"]
+    for secret in (b"SecretCam", b"TestFirmware", b"SecretComment", b"Exif"):
+        assert secret not in stored
+    image = Image.open(BytesIO(stored))
+    assert dict(image.getexif()) == {} and image.size == (48, 64)
+    assert "exif" not in image.info and "comment" not in image.info
+
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT created_by, size_bytes FROM photos WHERE sha256 = :h"),
+                           {"h": photo["sha256"]}).one()
+        audited = conn.execute(sa.text(
+            "SELECT actor, data FROM audit_log WHERE action = 'photo.upload' "
+            "AND entity_id = :h"), {"h": photo["sha256"]}).one()
+    assert row.created_by == "grid_worker" and row.size_bytes == len(stored)
+    assert audited.actor == "grid_worker" and audited.data["gps"] is True
+
+
+def test_png_and_webp_are_accepted_and_stripped(client: TestClient,
+                                                worker: dict[str, str]) -> None:
+    info = PngInfo()
+    info.add_text("Author", "SecretAuthor")
+    png = BytesIO()
+    noise(40, 30, "RGBA").save(png, "PNG", pnginfo=info)
+    sent = upload(client, worker, png.getvalue(), "shot.png", "image/png")
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["content_type"] == "image/png" and sent.json()["taken_lon"] is None
+    stored = client.get(f"/api/photos/{sent.json()['sha256']}", headers=worker).content
+    assert b"SecretAuthor" not in stored and Image.open(BytesIO(stored)).mode == "RGBA"
+
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"
+    exif.get_ifd(ExifTags.IFD.GPSInfo).update(GPS)
+    webp = BytesIO()
+    noise(40, 30).save(webp, "WEBP", exif=exif, quality=80)
+    # The declared name and type say JPEG; the content (WebP) decides.
+    sent = upload(client, worker, webp.getvalue(), "photo.jpg", "image/jpeg")
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["content_type"] == "image/webp"
+    assert sent.json()["taken_lat"] == pytest.approx(33.479219, abs=1e-5)
+    got = client.get(f"/api/photos/{sent.json()['sha256']}", headers=worker)
+    assert got.headers["content-type"] == "image/webp" and b"SecretCam" not in got.content
+
+
+def test_a_text_file_renamed_jpg_is_refused(client: TestClient, worker: dict[str, str],
+                                            engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        before = conn.execute(sa.text("SELECT count(*) FROM photos")).scalar_one()
+    text = "这不是照片 · this is not a photo\n".encode() * 20
+    refused = upload(client, worker, text, "x.jpg", "image/jpeg")
+    assert refused.status_code == 415
+    assert "JPEG, PNG or WebP" in refused.json()["detail"]
+    assert "content" in refused.json()["detail"]
+    # Raw bytes (no multipart) are judged the same way.
+    raw = client.post("/api/photos", content=text, headers={**worker,
+                                                           "Content-Type": "image/jpeg"})
+    assert raw.status_code == 415
+    # A real JPEG cut short, and a GIF (a real image, not an accepted one).
+    cut = jpeg(gps=False)
+    assert upload(client, worker, cut[: len(cut) // 2]).status_code == 415
+    gif = BytesIO()
+    noise(8, 8).convert("P").save(gif, "GIF")
+    assert upload(client, worker, gif.getvalue(), "a.jpg").status_code == 415
+    empty = upload(client, worker, b"")
+    assert empty.status_code == 400 and "empty" in empty.json()["detail"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM photos")).scalar_one() == before
+
+
+def test_too_many_bytes_or_pixels_are_refused(client: TestClient, worker: dict[str, str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = client.app.state.resources.settings  # type: ignore[attr-defined]
+    monkeypatch.setattr(settings, "photo_max_bytes", 20_000)
+    big = jpeg(noise(200, 150), gps=False)
+    assert len(big) > 20_000
+    refused = upload(client, worker, big)
+    assert refused.status_code == 413 and "MB" in refused.json()["detail"]
+    raw = client.post("/api/photos", content=big, headers=worker)
+    assert raw.status_code == 413
+
+    def chunks():  # noqa: ANN202 - no Content-Length: refused while streaming
+        for i in range(0, len(big), 4096):
+            yield big[i:i + 4096]
+
+    assert client.post("/api/photos", content=chunks(), headers=worker).status_code == 413
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    bomb = upload(client, worker, jpeg(noise(64, 48), gps=False))
+    assert bomb.status_code == 413 and "pixels" in bomb.json()["detail"]
+
+
+def test_the_same_photo_twice_is_stored_once(client: TestClient,
+                                             worker: dict[str, str]) -> None:
+    data = jpeg(gps=False)
+    first = upload(client, worker, data)
+    again = upload(client, worker, data, "renamed.jpeg")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json() == again.json() and first.json()["taken_lon"] is None
+
+
+def test_a_case_reported_with_the_photo_lists_it(client: TestClient,
+                                                 worker: dict[str, str]) -> None:
+    photo = upload(client, worker, jpeg()).json()
+    case = client.post("/api/incidents", headers=worker, json={
+        "category_code": "E0101", "description": "照片测试 photo test", "lon": SEAT[0],
+        "lat": SEAT[1], "photos": [photo["sha256"]]})
+    assert case.status_code == 201, case.text
+    detail = client.get(f"/api/incidents/{case.json()['id']}", headers=worker).json()
+    assert detail["photos"] == [photo["sha256"]]
+    assert detail["timeline"][0]["photos"] == [photo["sha256"]]
+    unknown = client.post("/api/incidents", headers=worker, json={
+        "category_code": "E0101", "description": "no such photo", "lon": SEAT[0],
+        "lat": SEAT[1], "photos": ["0" * 64]})
+    assert unknown.status_code == 400 and "/api/photos" in unknown.json()["detail"]
+
+
+def test_who_may_upload_and_fetch(client: TestClient, anonymous: TestClient,
+                                  worker: dict[str, str]) -> None:
+    data = jpeg(gps=False)
+    assert anonymous.post("/api/photos", files={"file": ("a.jpg", data, "image/jpeg")}
+                          ).status_code == 401
+    viewer = bearer(client, "viewer")
+    assert upload(client, viewer, data).status_code == 403  # may read cases, not act on them
+    handler = bearer(client, "department_handler")
+    sha = upload(client, handler, data).json()["sha256"]  # handlers send after photos
+    assert anonymous.get(f"/api/photos/{sha}").status_code == 401
+    assert client.get(f"/api/photos/{sha}", headers=viewer).status_code == 200
+    assert client.get(f"/api/photos/{'a' * 64}", headers=viewer).status_code == 404
+    assert client.get("/api/photos/not-a-hash", headers=viewer).status_code == 404
+    cached = client.get(f"/api/photos/{sha}", headers={**viewer, "If-None-Match": f'"{sha}"'})
+    assert cached.status_code == 304
