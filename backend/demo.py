@@ -94,7 +94,9 @@ def warm_glyphs(settings: Settings, engine: sa.Engine) -> None:
         )
 
 
-# The demo's users, one per role: (user name, display name, roles).
+# The demo's users, one per role: (user name, display name, roles); the handler works for
+# 县城市管理局 (the unit most categories go to).
+DEMO_DEPARTMENTS = {"handler": "CGJ"}
 DEMO_USERS = [
     ("admin", "系统管理员", ["admin"]),
     ("commander", "指挥中心值班长", ["commander"]),
@@ -120,7 +122,8 @@ def seed_demo_users(engine: sa.Engine) -> dict[str, str]:
             if username in existing:
                 continue
             password = secrets.token_urlsafe(9)
-            create_user(conn, username, password, roles, display_name=display)
+            create_user(conn, username, password, roles, display_name=display,
+                        department=DEMO_DEPARTMENTS.get(username))
             created[username] = password
     return created
 
