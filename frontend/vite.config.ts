@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
 // The console is served by the Python backend at `/`; relative asset paths keep the build
@@ -14,6 +15,13 @@ export default defineConfig({
     sourcemap: false,
     // maplibre-gl is one ~1 MB module; it is the map, not an accident.
     chunkSizeWarningLimit: 1500,
+    // Two pages: the console, and the grid worker's phone page (/report -> report.html).
+    rollupOptions: {
+      input: {
+        index: fileURLToPath(new URL('./index.html', import.meta.url)),
+        report: fileURLToPath(new URL('./report.html', import.meta.url)),
+      },
+    },
   },
   server: {
     proxy: Object.fromEntries(proxied.map((p) => [p, { target: backend, ws: p === '/api' }])),
