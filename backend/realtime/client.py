@@ -50,7 +50,9 @@ class Client:
     _events: deque[Event] = field(default_factory=deque)
     _control: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_CONTROL))
     _lossy: set[str] = field(default_factory=set)
-    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set while the sender is parked with nothing to send; offer() resolves it. A bare future,
+    # not an asyncio.Event: this is on the per-delivery path.
+    _waiter: asyncio.Future[None] | None = None
 
     @property
     def queued(self) -> int:
@@ -76,15 +78,19 @@ class Client:
         self.enqueue(sub, event)
 
     def enqueue(self, sub: Subscription, event: Event) -> None:
-        if event.seq <= sub.last_seq or not sub.view.matches(event):
+        if event.seq <= sub.last_seq or (sub.view.bbox is not None
+                                         and not sub.view.matches(event)):
             return
         sub.last_seq = event.seq
-        if event.key is not None:
-            if self._positions.pop(event.key, None) is not None:
+        key = event.key
+        if key is not None:
+            positions = self._positions
+            if key in positions:
+                del positions[key]
                 self.coalesced += 1
-            self._positions[event.key] = event  # re-inserted last: queue stays in seq order
-            if len(self._positions) > self.max_positions:
-                self._positions.popitem(last=False)
+            positions[key] = event  # (re-)inserted last: queue stays in seq order
+            if len(positions) > self.max_positions:
+                positions.popitem(last=False)
                 self.dropped += 1
         else:
             if len(self._events) >= self.max_queue:
@@ -94,11 +100,18 @@ class Client:
                     self._lossy.add(lost.channel)
                     self.control(messages.resync(lost.channel, "events dropped: client too slow"))
             self._events.append(event)
-        self._wake.set()
+        self._wake()
 
     def control(self, text: str) -> None:
         self._control.append(text)
-        self._wake.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _next(self) -> str | None:
         if self._control:
@@ -113,9 +126,11 @@ class Client:
         return None
 
     async def run_sender(self) -> None:
+        loop = asyncio.get_running_loop()
+        send = self.websocket.send
         while True:
-            await self._wake.wait()
-            self._wake.clear()
             while (text := self._next()) is not None:
-                await self.websocket.send_text(text)
+                await send({"type": "websocket.send", "text": text})
                 self.sent += 1
+            self._waiter = loop.create_future()
+            await self._waiter
