@@ -16,7 +16,7 @@ from backend.realtime.access import may_subscribe
 from backend.realtime.backplane import Backplane, create_backplane
 from backend.realtime.client import Client, Subscription
 from backend.realtime.messages import CHANNELS, SPATIAL, Event
-from backend.realtime.viewport import EVERYWHERE, View
+from backend.realtime.viewport import EVERYWHERE, View, ViewIndex
 
 if TYPE_CHECKING:
     from backend.settings import Settings
@@ -41,6 +41,8 @@ class Hub:
         self.auth_timeout_s = auth_timeout_s
         self.clients: set[Client] = set()
         self._subs: dict[str, set[Client]] = {c: set() for c in CHANNELS}
+        # Spatial channels: subscribers by the grid cells their view covers (viewport.py).
+        self._views: dict[str, ViewIndex[Client]] = {c: ViewIndex() for c in SPATIAL}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._published = 0
         self._retired = {"dropped": 0, "coalesced": 0, "sent": 0}
@@ -114,6 +116,15 @@ class Hub:
 
     def _deliver(self, event: Event) -> None:
         self._published += 1
+        index = self._views.get(event.channel)
+        if index is not None and event.point is not None:
+            # Only clients whose view may hold the point (1,000 consoles with town-sized views
+            # see a few each): an offer per subscriber would cost more than the sends.
+            for client in index.wide:
+                client.offer(event)
+            for client in index.near(*event.point):
+                client.offer(event)
+            return
         for client in self._subs.get(event.channel, ()):
             client.offer(event)
 
@@ -126,6 +137,8 @@ class Hub:
         self.clients.discard(client)
         for members in self._subs.values():
             members.discard(client)
+        for index in self._views.values():
+            index.remove(client)
         self._retired["dropped"] += client.dropped
         self._retired["coalesced"] += client.coalesced
         self._retired["sent"] += client.sent
@@ -145,6 +158,8 @@ class Hub:
             sub.pending = []  # live events wait until the history is queued, then follow it
         client.subs[channel] = sub
         self._subs[channel].add(client)
+        if channel in self._views:
+            self._views[channel].put(client, view)
         last = await self.backplane.last_seq(channel)
         client.control(messages.frame(type="subscribed", channel=channel, seq=last))
         if msg.since is None:
@@ -166,6 +181,8 @@ class Hub:
             client.control(messages.error(f"not subscribed to {channel!r}"))
             return
         self._subs[channel].discard(client)
+        if channel in self._views:
+            self._views[channel].remove(client)
         client.control(messages.frame(type="unsubscribed", channel=channel))
 
     def move_viewport(self, client: Client, msg: messages.Viewport) -> None:
@@ -173,6 +190,7 @@ class Hub:
         for sub in client.subs.values():
             if sub.channel in SPATIAL:
                 sub.view = view
+                self._views[sub.channel].put(client, view)
 
     def stats(self) -> dict[str, int]:
         clients = list(self.clients)
