@@ -146,7 +146,7 @@ export class AlarmStore {
       if (isAlarm(alarm)) this.applyEvent({ ...alarm, action: action === 'ack' ? 'acknowledged' : 'cleared' });
       return null;
     } catch (err) {
-      if (isStatus(err, 409)) void this.load(); // someone else was quicker: show the truth
+      if (isStatus(err, 409)) await this.load(); // someone else was quicker: show the truth
       return describeError(err);
     }
   }

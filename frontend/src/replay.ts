@@ -82,6 +82,7 @@ export class Replay {
   private lineName: string | null = null;
   private message = '';
   private abort: AbortController | null = null;
+  private alarmKey = '';
 
   private readonly title = el('div', 'replay-title');
   private readonly lineSelect = el('select', 'replay-select');
@@ -154,7 +155,10 @@ export class Replay {
     const bottom = el('div', 'replay-row replay-player');
     bottom.append(this.playButton, this.slider, this.clock, this.speedBox);
     root.append(top, bottom, this.status, this.closeButton);
-    onLangChange(() => this.render());
+    onLangChange(() => {
+      this.render();
+      this.seek(this.time); // the alarm markers' names
+    });
     this.render();
     this.publish([]);
   }
@@ -308,7 +312,13 @@ export class Replay {
         properties: { vehicle_id: b.vehicle_id, label: b.label, heading: b.heading },
       })),
     });
-    this.map.getSource<GeoJSONSource>(SRC_ALARMS)?.setData(this.alarmFeatures());
+    const alarms = this.alarmFeatures();
+    const key = `${getLang()}|${alarms.features.map((f) => (f.properties?.active ? 1 : 0)).join('')}`;
+    if (key !== this.alarmKey) {
+      // Only when an alarm starts or ends at this time: not on every frame of the playback.
+      this.alarmKey = key;
+      this.map.getSource<GeoJSONSource>(SRC_ALARMS)?.setData(alarms);
+    }
     this.slider.value = String(Math.round(this.time));
     this.renderClock();
     this.publish(buses);
@@ -334,6 +344,7 @@ export class Replay {
   private drawStatic(line: GeoJSON.FeatureCollection, stops: GeoJSON.FeatureCollection): void {
     const map = this.map;
     this.clearMap();
+    this.alarmKey = '';
     addBusIcon(map);
     const empty: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
     map.addSource(SRC_LINE, { type: 'geojson', data: line });

@@ -142,14 +142,17 @@ def page(browser, gateway_server: tuple[str, int]):  # noqa: ANN001, ANN201
     context.close()
 
 
-def assert_clean(page, base: str) -> None:  # noqa: ANN001
-    """No console errors (but the 404s of endpoints the backend does not serve yet) and no
-    request outside 127.0.0.1."""
+def assert_clean(page, base: str, refused: int = 0) -> None:  # noqa: ANN001
+    """No console errors (but the 404s of endpoints the backend does not serve yet, and
+    `refused` 409s the test provoked) and no request outside 127.0.0.1."""
     pending = [p for p in page.missing if p.startswith(PENDING)]
     assert [p for p in page.missing if p not in pending] == [], page.missing
     for path in set(pending):  # allowed only while the backend really lacks the endpoint
         assert page.request.get(base + path).status == 404, f"{path} is served now"
-    assert [e for e in page.errors if "status of 404" not in e] == [], page.errors
+    conflicts = [e for e in page.errors if "status of 409" in e]
+    assert len(conflicts) == refused, page.errors
+    assert [e for e in page.errors if "status of 404" not in e and e not in conflicts] == [], \
+        page.errors
     assert len([e for e in page.errors if "status of 404" in e]) <= len(pending)
     origin = urlparse(base).netloc
     outside = [u for u in page.requests if urlparse(u).scheme in ("http", "https", "ws", "wss")
@@ -255,13 +258,23 @@ def test_an_sos_is_listed_acknowledged_and_cleared_from_the_page(
     assert stored["note"] == "已电话联系司机"
     shoot(page, "alarm-acknowledged.png")
 
-    # A second acknowledgement is refused by the server (409), and cleared from the page.
+    # Cleared meanwhile by another dispatcher, unseen by this page (its live feed is paused):
+    # clearing it from the page is refused (409), the page says why and drops the alarm.
     assert page.request.post(f"{base}/api/alarms/{alarm_id}/ack").status == 409
+    page.evaluate("window.__live.stop()")
+    cleared = page.request.post(f"{base}/api/alarms/{alarm_id}/clear", data={"note": "误报"})
+    assert cleared.ok and cleared.json()["status"] == "cleared"
     item.get_by_test_id("alarm-clear").click()
     item.get_by_test_id("alarm-submit").click()
     item.wait_for(state="detached", timeout=10_000)
-    assert page.request.get(f"{base}/api/alarms/{alarm_id}").json()["status"] == "cleared"
-    assert_clean(page, base)
+    refusal = page.get_by_test_id("toast").filter(has_text="解除报警失败")
+    refusal.wait_for(timeout=10_000)
+    assert "already cleared" in refusal.inner_text()
+    page.evaluate("window.__live.start()")
+    page.wait_for_selector("[data-testid=live-status][data-state=connected]", timeout=20_000)
+    page.wait_for_function("(id) => window.__buses.get(id)?.status !== 'alarm'",
+                           arg=terminal.phone, timeout=10_000)
+    assert_clean(page, base, refused=1)
 
 
 def test_the_console_stays_connected_resumes_after_a_drop_and_follows_the_map(
