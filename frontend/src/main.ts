@@ -15,6 +15,7 @@ import { Auth } from './auth';
 import { BusLayer, BUS_PULSE_LAYER } from './buses';
 import { BusPopup } from './busPopup';
 import { baseStyle, fetchCatalog, styleLayers, vectorSource, type Catalog } from './catalog';
+import { initDesk } from './desk';
 import { initHeader } from './header';
 import { t } from './i18n';
 import { LayerPanel } from './layerPanel';
@@ -71,6 +72,8 @@ const map = new maplibregl.Map({
   fadeDuration: 150,
 });
 window.__map = map;
+// The dispatch desk and KPI panel (src/desk): header buttons, panels, map layers, incidents.changes.
+initDesk({ map, live, auth, header, layers: panel, stage: byId('map').parentElement ?? document.body });
 
 const buses = new BusLayer(map);
 const alarms = new AlarmStore();

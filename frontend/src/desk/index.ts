@@ -1,0 +1,124 @@
+/**
+ * The dispatch desk and the KPI panel, wired into the console: two header buttons (调度台 for
+ * users who may read cases, 绩效 for users who may read KPIs), the desk's store on the live
+ * connection (`incidents.changes`), its map layers, and the layer panel folded away while the
+ * desk is open (they share the left side). Users who may act on cases get the desk open at start.
+ */
+
+import type { Map as MapLibreMap } from 'maplibre-gl';
+import './desk.css';
+import type { Auth } from '../auth';
+import type { Header } from '../header';
+import { onLangChange, t } from '../i18n';
+import type { LiveConnection } from '../live';
+import { DeskMap } from './deskMap';
+import { DeskPanel } from './deskPanel';
+import { el } from './dom';
+import { KpiPanel } from './kpiPanel';
+import { DeskStore } from './store';
+
+export interface DeskDeps {
+  map: MapLibreMap;
+  live: LiveConnection;
+  auth: Auth;
+  header: Header;
+  /** The layer panel: folded while the desk is open. */
+  layers: { readonly collapsed: boolean; setCollapsed(collapsed: boolean): void; onToggle(listener: () => void): void };
+  /** Where the panels go (the map's container's parent). */
+  stage: HTMLElement;
+}
+
+export interface Desk {
+  store: DeskStore;
+  map: DeskMap;
+  panel: DeskPanel;
+  kpis: KpiPanel;
+  setOpen(open: boolean): void;
+  setKpiOpen(open: boolean): void;
+}
+
+declare global {
+  interface Window {
+    /** The dispatch desk (store, map layers, panels), for end-to-end tests. */
+    __desk?: Desk;
+  }
+}
+
+function headerButton(testid: string): HTMLButtonElement {
+  const node = el('button', 'header-button');
+  node.type = 'button';
+  node.dataset.testid = testid;
+  node.hidden = true;
+  node.setAttribute('aria-pressed', 'false');
+  return node;
+}
+
+export function initDesk({ map, live, auth, header, layers, stage }: DeskDeps): Desk {
+  const store = new DeskStore();
+  const deskMap = new DeskMap(map);
+  const panel = new DeskPanel(stage, store, deskMap);
+  const kpis = new KpiPanel(stage);
+  store.onCaseChange(() => kpis.changed());
+
+  const deskButton = headerButton('desk-toggle');
+  const kpiButton = headerButton('kpi-toggle');
+  const texts = (): void => {
+    deskButton.textContent = t('desk');
+    deskButton.title = t('deskToggleTitle');
+    kpiButton.textContent = t('kpi');
+    kpiButton.title = t('kpiToggleTitle');
+  };
+  texts();
+  onLangChange(texts);
+  header.addTool(deskButton, 'start');
+  header.addTool(kpiButton, 'start');
+
+  const setOpen = (open: boolean): void => {
+    panel.setOpen(open);
+    deskButton.setAttribute('aria-pressed', String(open));
+    document.body.classList.toggle('desk-open', open);
+    if (open && !layers.collapsed) layers.setCollapsed(true);
+  };
+  const setKpiOpen = (open: boolean): void => {
+    kpis.setOpen(open);
+    kpiButton.setAttribute('aria-pressed', String(open));
+  };
+  deskButton.addEventListener('click', () => setOpen(!panel.open));
+  kpiButton.addEventListener('click', () => setKpiOpen(!kpis.open));
+  panel.onClose(() => setOpen(false));
+  kpis.onClose(() => setKpiOpen(false));
+  layers.onToggle(() => {
+    if (!layers.collapsed && panel.open) setOpen(false); // the layer list wants the left side
+  });
+
+  let connected = false;
+  let opened = false;
+  const apply = (): void => {
+    const read = auth.can('incidents:read');
+    store.canAct = auth.can('incidents:act');
+    deskButton.hidden = !read;
+    kpiButton.hidden = !auth.can('kpi:read');
+    if (kpiButton.hidden) setKpiOpen(false);
+    if (!read) {
+      setOpen(false);
+      return;
+    }
+    if (!connected) {
+      store.connect(live);
+      connected = true;
+    }
+    void store.reload();
+    if (store.canAct && !opened) {
+      opened = true;
+      setOpen(true);
+    }
+  };
+  void auth.ready.then(apply);
+  auth.onUser(() => {
+    if (connected || opened) apply(); // a later sign-in (the first one is `ready`)
+  });
+
+  const desk: Desk = { store, map: deskMap, panel, kpis, setOpen, setKpiOpen };
+  window.__desk = desk;
+  return desk;
+}
