@@ -2,8 +2,9 @@
 requests (search, one, POST) and tokens, each as .json or .xml (JSON without a suffix).
 
 Reads are public on purpose (the standard's model; no contact details, sensitive places
-coarsened). POST takes an api client's `api_key` (form field, JSON field or query parameter)
-and no user session: it declares the api client's own right, which no user role holds.
+coarsened). POST takes an api client's `api_key` in its body (form-encoded or JSON; never in
+the URL, which logs keep) and no user session: it declares the api client's own right, which no
+user role holds.
 Errors are GeoReport's list of {code, description}, in the format asked for."""
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class Posted:
 
 
 async def _fields(request: Request) -> dict[str, str]:
-    """The request's parameters: the query string, overridden by a form-encoded or JSON body."""
+    """The request's fields, from its form-encoded or JSON body."""
     size, chunks = 0, []
     async for chunk in request.stream():
         size += len(chunk)
@@ -91,7 +92,7 @@ async def _fields(request: Request) -> dict[str, str]:
             raise Open311Error(413, f"The request body is over {MAX_BODY // 1024} KiB")
         chunks.append(chunk)
     body = b"".join(chunks)
-    fields = dict(request.query_params)
+    fields: dict[str, str] = {}
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         text = body.decode("utf-8")

@@ -199,10 +199,13 @@ def test_discovery_and_services_in_both_formats(anonymous: TestClient) -> None:
 
 
 def test_posting_needs_a_valid_api_key_not_a_user(
-    client: TestClient, anonymous: TestClient, engine: sa.Engine
+    client: TestClient, anonymous: TestClient, engine: sa.Engine, api_key: str
 ) -> None:
     fields = {"service_code": "E0101", "lat": str(SEAT[1]), "long": str(SEAT[0]),
               "description": "test"}
+    in_url = anonymous.post("/open311/v2/requests.json", params={"api_key": api_key},
+                            data=fields)
+    assert in_url.status_code == 401  # a key in the URL would sit in access logs
     bad = post(anonymous, {**fields, "api_key": "not-a-key"})
     assert bad.status_code == 403
     [error] = bad.json()
