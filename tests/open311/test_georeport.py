@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from backend.open311.keys import add_key, disable_key
 from backend.open311.rules import Open311Error, coarse, parse_search
 from backend.settings import Settings
-from tests.conftest import bearer
+from tests.conftest import bearer, console, next_event
 from tests.test_cli import cityops
 
 SEAT = (117.88003, 33.47922)  # lon, lat of the county seat
@@ -334,3 +334,14 @@ def test_the_key_commands(settings: Settings, anonymous: TestClient) -> None:
     listed = cityops(settings, "open311", "list-keys")
     [line] = [ln for ln in listed.stdout.splitlines() if ln.startswith(name)]
     assert "active" in line and "1 requests" in line and key not in listed.stdout
+
+
+def test_a_posted_request_appears_live_on_the_consoles(
+    client: TestClient, anonymous: TestClient, api_key: str
+) -> None:
+    with console(client, "incidents.changes") as ws:
+        made = submit(anonymous, api_key)
+        event = next_event(ws)["data"]
+    assert event["id"] == int(made["service_request_id"]) and event["action"] == "report"
+    assert event["actor"].startswith("open311:") and event["state"] == "reported"
+    assert "phone" not in event and "reporter_phone" not in event
