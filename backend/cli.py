@@ -140,13 +140,20 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_scenario(args: argparse.Namespace, settings: Settings) -> int:
-    """Run a scenario against a running server's JT/T 808 gateway (settings.jt808_host/port)."""
+    """Run a scenario against a running server's JT/T 808 gateway (settings.jt808_host/port);
+    a grid-day scenario plays a day of grid cases into the database instead."""
     import asyncio
 
+    from backend.catalog.grid_scenarios import GRID_DAY, scenario_kind
     from backend.catalog.scenarios import load_scenario
     from backend.db.engine import create_engine, resolve_urls
     from backend.simulation.runner import run_scenario
 
+    if scenario_kind(args.name, settings.scenarios_dir) == GRID_DAY:
+        from backend.simulation.grid_day import run_from_cli
+
+        _prepare_database(settings)
+        return run_from_cli(settings, args.name, args.day)
     scenario = load_scenario(args.name, settings.scenarios_dir)
     engine = create_engine(resolve_urls(settings).app, pool_size=1)
     try:
@@ -220,12 +227,35 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     engine = create_engine(resolve_urls(settings).app, pool_size=1)
     try:
         print_demo_users(seed_demo_users(engine))
+        from backend.simulation.grid_day import play_for_demo
+
+        play_for_demo(settings, engine)  # yesterday's grid cases, once
     finally:
         engine.dispose()
     print(f"demo ready in {time.perf_counter() - started:.1f} s", flush=True)
     if args.no_serve:
         return 0
     return cmd_serve(args, settings)
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    """`cityops audit verify`: walk the hash chain; exit 1 naming the first row that is off."""
+    from backend.audit.chain import verify
+    from backend.db.engine import create_engine, resolve_urls
+
+    _prepare_database(settings)
+    engine = create_engine(resolve_urls(settings).app, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            verdict = verify(conn)
+    finally:
+        engine.dispose()
+    if verdict.ok:
+        print(f"audit log intact: {verdict.rows} rows")
+        return 0
+    print(f"audit log broken: {verdict.problem} ({verdict.rows} rows before it verified)",
+          file=sys.stderr)
+    return 1
 
 
 def cmd_open311(args: argparse.Namespace, settings: Settings) -> int:
@@ -295,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     scenario.add_argument("name", help="a folder of scenarios/, e.g. bus-morning-peak")
     scenario.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second")
     scenario.add_argument("--port", type=int, help="the gateway's port (default 7808)")
+    scenario.add_argument("--day", help="grid-day: the working day to play, YYYY-MM-DD "
+                                        "(default: the previous working day)")
     scenario.set_defaults(handler=cmd_scenario)
 
     users = sub.add_parser("users", help="user accounts: list, add, passwd, disable")
@@ -315,6 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
     layers.add_argument("action", choices=["check"])
     layers.add_argument("--dir", help="folder of layer YAML files (default: layers/)")
     layers.set_defaults(handler=cmd_layers)
+
+    audit = sub.add_parser("audit", help="the tamper-evident audit log: verify its hash chain")
+    audit.add_argument("action", choices=["verify"])
+    audit.set_defaults(handler=cmd_audit)
 
     open311 = sub.add_parser("open311", help="Open311 api keys: add-key, list-keys, disable-key")
     open311.add_argument("action", choices=["add-key", "list-keys", "disable-key"])
