@@ -329,8 +329,6 @@ def ensure_users(conn: sa.Connection, scenario: GridDayScenario, units: set[str]
         if username not in existing:
             create_user(conn, username, secrets.token_urlsafe(24), roles,
                         display_name=display, department=unit)
-            audit(conn, actor, "user.create", "user", username,
-                  {"roles": roles, "department": unit, "display_name": display})
         elif unit and existing[username].department != unit:
             conn.execute(sa.text("UPDATE users SET department = :d WHERE username = :u"),
                          {"d": unit, "u": username})
