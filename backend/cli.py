@@ -97,6 +97,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             report_path=Path(args.report) if args.report else None,
             max_reject_ratio=args.max_reject_ratio, layer=args.file_layer,
             encoding=args.encoding, x_field=args.x_field, y_field=args.y_field,
+            actor=cli_actor(),
             columns=columns or None,
         )
     finally:
@@ -169,6 +170,16 @@ def cmd_scenario(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.fixes_failed == 0 else 1
 
 
+def cli_actor() -> str:
+    """Who ran a command, for the audit log: the operating-system account."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
 def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
     import getpass
 
@@ -199,13 +210,13 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
                 if not args.role:
                     raise SystemExit("cityops: give at least one --role")
                 users.create_user(conn, args.name, password(), args.role,
-                                  display_name=args.display_name)
+                                  display_name=args.display_name, actor=cli_actor())
                 print(f"user {args.name} created")
             elif args.action == "passwd":
-                users.update_user(conn, args.name, password=password())
+                users.update_user(conn, args.name, password=password(), actor=cli_actor())
                 print(f"password of {args.name} changed; their sessions are ended")
             elif args.action == "disable":
-                users.update_user(conn, args.name, active=False)
+                users.update_user(conn, args.name, active=False, actor=cli_actor())
                 print(f"user {args.name} disabled; their sessions are ended")
     finally:
         engine.dispose()

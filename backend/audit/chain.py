@@ -32,6 +32,17 @@ def append(conn: sa.Connection, actor: str, action: str, entity: str,
          "data": orjson.dumps(dict(data or {}), default=str).decode()}).scalar_one()
 
 
+APPEND_SQL = "SELECT cityops_audit_append(%s, %s, %s, %s, %s::jsonb)"
+
+
+def append_with_cursor(cur: object, actor: str, action: str, entity: str,
+                       entity_id: object = None, data: Mapping[str, Any] | None = None) -> None:
+    """`append` for code holding a psycopg2 cursor (COPY-based loads)."""
+    cur.execute(APPEND_SQL, (actor, action, entity,  # type: ignore[attr-defined]
+                             None if entity_id is None else str(entity_id),
+                             orjson.dumps(dict(data or {}), default=str).decode()))
+
+
 @dataclass(frozen=True)
 class Verdict:
     rows: int

@@ -37,6 +37,7 @@ class Permission(StrEnum):
     DATA_WRITE = "data:write"         # ingest and edits of map data
     LIVE_READ = "live:read"           # the /ws event hub (channels: backend.realtime.access)
     POSITIONS_WRITE = "positions:write"  # machine clients posting GPS (the ingest credential)
+    OPEN311_SUBMIT = "open311:submit"  # Open311 api clients posting requests (their api_key)
     VEHICLES_READ = "vehicles:read"   # the fleet, its live state, tracks, line operations, replay
     ALARMS_HANDLE = "alarms:handle"   # dispatchers acknowledging and clearing vehicle alarms
     USERS_ADMIN = "users:admin"       # creating users, changing roles and passwords
@@ -63,10 +64,11 @@ P = Permission
 _MAP = {P.LAYERS_READ, P.FEATURES_READ}
 _LIVE = {P.LIVE_READ, P.VEHICLES_READ}
 _CASES = {P.INCIDENTS_READ, P.INCIDENTS_ACT}
-# The one table. PUBLIC and AUTHENTICATED need no grant; POSITIONS_WRITE belongs to the
-# ingest credential only.
+# The one table. PUBLIC and AUTHENTICATED need no grant; the machine rights (POSITIONS_WRITE,
+# OPEN311_SUBMIT) belong to machine credentials only, never to a user's role.
+MACHINE_RIGHTS = frozenset({P.POSITIONS_WRITE, P.OPEN311_SUBMIT})
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset(set(P) - {P.PUBLIC, P.AUTHENTICATED, P.POSITIONS_WRITE}),
+    Role.ADMIN: frozenset(set(P) - {P.PUBLIC, P.AUTHENTICATED} - MACHINE_RIGHTS),
     Role.COMMANDER: frozenset(_MAP | _LIVE | _CASES | {P.ALARMS_HANDLE, P.KPI_READ,
                                                        P.PERSONAL_DATA}),
     Role.SUPERVISOR: frozenset(_MAP | _LIVE | _CASES | {P.INCIDENTS_REPORT, P.KPI_READ,

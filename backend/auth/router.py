@@ -14,6 +14,7 @@ from backend.api.deps import AppState
 from backend.auth import users
 from backend.auth.permissions import (
     SESSION_COOKIE,
+    Actor,
     Caller,
     Permission,
     Principal,
@@ -132,18 +133,18 @@ def list_users(state: AppState) -> dict:
 
 
 @router.post("/api/users", status_code=201, dependencies=[requires(Permission.USERS_ADMIN)])
-def create_user(body: UserIn, state: AppState) -> dict:
+def create_user(body: UserIn, state: AppState, actor: Actor) -> dict:
     with state.engine.begin() as conn:
         users.create_user(conn, body.username, body.password, body.roles,
                           display_name=body.display_name, phone=body.phone,
-                          department=body.department)
+                          department=body.department, actor=actor)
     return {"username": body.username}
 
 
 @router.patch("/api/users/{username}", dependencies=[requires(Permission.USERS_ADMIN)])
-def update_user(username: str, body: UserPatch, state: AppState) -> dict:
+def update_user(username: str, body: UserPatch, state: AppState, actor: Actor) -> dict:
     with state.engine.begin() as conn:
         users.update_user(conn, username, roles=body.roles, display_name=body.display_name,
-                          active=body.active, password=body.password)
+                          active=body.active, password=body.password, actor=actor)
     state.sessions.forget_cached()
     return {"username": username}

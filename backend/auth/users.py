@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from backend.audit.chain import append as audit
 from backend.auth.permissions import Principal, Role, principal_for
 from backend.errors import Conflict, InvalidInput, NotFound
 
@@ -55,7 +56,8 @@ def check_roles(roles: Iterable[str]) -> list[str]:
 
 def create_user(conn: sa.Connection, username: str, password: str, roles: Iterable[str], *,
                 display_name: str | None = None, phone: str | None = None,
-                department: str | None = None) -> int:
+                department: str | None = None, actor: str = "system") -> int:
+    """Create a user (audited, as the last statement of the caller's transaction)."""
     if not USERNAME.match(username):
         raise InvalidInput("A user name is 2-64 characters: lower-case letters, digits, "
                            "'_', '.', '-', starting with a letter or digit")
@@ -66,13 +68,16 @@ VALUES (:u, :d, :h, :r, :p, :dep) ON CONFLICT (username) DO NOTHING RETURNING id
          "r": check_roles(roles), "p": phone, "dep": department}).first()
     if row is None:
         raise Conflict(f"User {username!r} already exists")
+    audit(conn, actor, "user.create", "user", username,
+          {"roles": check_roles(roles), "department": department})
     return int(row[0])
 
 
 def update_user(conn: sa.Connection, username: str, *, roles: Iterable[str] | None = None,
                 display_name: str | None = None, active: bool | None = None,
-                password: str | None = None) -> None:
-    """Change a user; a password change or deactivation also ends their sessions."""
+                password: str | None = None, actor: str = "system") -> None:
+    """Change a user (audited; the password itself never is); a password, role or activity
+    change also ends their sessions."""
     row = conn.execute(sa.text("""
 UPDATE users SET roles = COALESCE(:r, roles), display_name = COALESCE(:d, display_name),
   active = COALESCE(:a, active), password_hash = COALESCE(:h, password_hash), updated_at = now()
@@ -83,6 +88,11 @@ WHERE username = :u RETURNING id"""),
         raise NotFound(f"No user {username!r}")
     if password is not None or active is False or roles is not None:
         conn.execute(sa.text("DELETE FROM sessions WHERE user_id = :id"), {"id": row[0]})
+    changes: dict[str, object] = {"roles": None if roles is None else check_roles(roles),
+                                  "display_name": display_name, "active": active,
+                                  "password_changed": password is not None or None}
+    audit(conn, actor, "user.update", "user", username,
+          {k: v for k, v in changes.items() if v is not None})
 
 
 def list_users(conn: sa.Connection) -> list[dict[str, object]]:

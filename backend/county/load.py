@@ -10,6 +10,7 @@ import shapely
 from psycopg2 import errors, sql
 from sqlalchemy.engine import Engine
 
+from backend.audit.chain import append_with_cursor
 from backend.county.frame import STORE_EPSG
 from backend.county.tables import TABLES, County
 from backend.errors import Conflict
@@ -71,6 +72,7 @@ def load_county(engine: Engine, county: County, *, replace: bool = True) -> dict
                 zip(ls["line_code"], ls["seq"], ls["stop_code"], ls["distance_m"], strict=True)]
         _copy_rows(cur, CHILD, ["line_id", "seq", "stop_id", "distance_m"], rows)
         counts[CHILD] = len(rows)
+        append_with_cursor(cur, "system", "data.load", "demo_county", src, counts)
         raw.commit()
     except errors.UniqueViolation as exc:
         raw.rollback()

@@ -21,6 +21,7 @@ from psycopg2.extensions import cursor as Cursor
 from shapely.geometry.base import BaseGeometry
 from tqdm import tqdm
 
+from backend.audit.chain import append_with_cursor
 from backend.catalog.layers import LayerCatalog
 from backend.errors import CityOpsError, InvalidInput
 from backend.ingest import load
@@ -59,6 +60,7 @@ def ingest_file(
     columns: Mapping[str, str] | None = None,
     county_buffer_m: float = DEFAULT_COUNTY_BUFFER_M,
     batch_rows: int = BATCH_ROWS,
+    actor: str = "system",
 ) -> IngestResult:
     """Load `path` into layer `layer_id`.
 
@@ -70,7 +72,7 @@ def ingest_file(
     county_geom: the county boundary in EPSG:4326 (default: the county table); features
       farther than county_buffer_m from it are rejected.
     max_reject_ratio: the share of rejected rows tolerated (0.0: none; 1.0: any, as long as
-      one row is valid).
+      one row is valid). actor: who loads it, for the audit log.
     layer: GeoPackage layer, or Shapefile name inside a zip. encoding: of a CSV or DBF.
     x_field/y_field: CSV coordinate columns (default: lon/lng/longitude/x/经度, lat/...).
     columns: explicit file column -> table column mapping.
@@ -94,7 +96,7 @@ def ingest_file(
                            y_field=y_field)
         _run(engine, file, target, data, result, crs=crs, key_field=key_field,
              columns=columns, county_geom=county_geom, county_buffer_m=county_buffer_m,
-             progress=progress, batch_rows=max(1, batch_rows))
+             progress=progress, batch_rows=max(1, batch_rows), actor=actor)
         result.status = "loaded"
     except Exception as exc:
         result.status = "failed"
@@ -136,7 +138,7 @@ def _run(
     engine: sa.Engine, file: Path, target: TargetTable, data: SourceData,
     result: IngestResult, *, crs: int | str | None, key_field: str | None,
     columns: Mapping[str, str] | None, county_geom: BaseGeometry | None,
-    county_buffer_m: float, progress: bool, batch_rows: int,
+    county_buffer_m: float, progress: bool, batch_rows: int, actor: str,
 ) -> None:
     result.format = data.format
     result.warnings.extend(data.warnings)
@@ -178,6 +180,10 @@ def _run(
         _enforce_policy(file, target, result)
         counts_w = load.write(cur, target.name, target.geom_column, result.columns_written,
                               source=result.source, append=result.append)
+        append_with_cursor(cur, actor, "data.load", target.layer.id, result.source, {
+            "file": file.name, "rows": n, "rejected": len(result.rejected_rows),
+            "inserted": counts_w.inserted, "updated": counts_w.updated,
+            "deleted": counts_w.deleted, "append": result.append})
     result.inserted, result.updated, result.deleted = (
         counts_w.inserted, counts_w.updated, counts_w.deleted)
     result.unchanged = n - len(result.rejected_rows) - result.inserted - result.updated

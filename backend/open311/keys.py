@@ -11,24 +11,16 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 
 from backend.audit.chain import append as audit
-from backend.auth.permissions import Principal
+from backend.auth.permissions import Permission, Principal
 from backend.errors import Conflict, InvalidInput, NotFound
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
 MACHINE_ROLE = "machine:open311"
-
-
-class Open311Right(StrEnum):
-    """The one right of an api client. It belongs to no user role (not even admin): the POST
-    route takes an api_key, not a user's session."""
-
-    SUBMIT = "open311:submit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +30,7 @@ class ApiClient:
 
     def principal(self) -> Principal:
         return Principal(f"open311:{self.name}", self.name, frozenset({MACHINE_ROLE}),
-                         frozenset({Open311Right.SUBMIT}))  # type: ignore[arg-type]
+                         frozenset({Permission.OPEN311_SUBMIT}))
 
 
 def key_digest(key: str) -> bytes:

@@ -24,7 +24,7 @@ from backend.api.deps import AppState, get_hub
 from backend.auth.permissions import Permission, presented_token, requires
 from backend.errors import CityOpsError, Conflict, Forbidden, InvalidInput, NotFound
 from backend.open311 import formats, service
-from backend.open311.keys import ApiClient, Open311Right, client_for_key
+from backend.open311.keys import ApiClient, client_for_key
 from backend.open311.rules import Open311Error, parse_search, parse_submission
 from backend.realtime.hub import Hub
 from backend.realtime.messages import INCIDENTS
@@ -148,7 +148,7 @@ async def api_client(request: Request) -> Posted:
     return Posted(client, fields)
 
 
-api_client.permission = Open311Right.SUBMIT  # type: ignore[attr-defined]  # the route audit
+api_client.permission = Permission.OPEN311_SUBMIT  # type: ignore[attr-defined]  # route audit
 API_CLIENT = Depends(api_client)
 
 

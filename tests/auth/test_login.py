@@ -86,6 +86,13 @@ def test_admin_manages_users_and_a_password_change_ends_sessions(
         assert client.patch("/api/users/nobody", json={"active": False}).status_code == 404
         listed = {u["username"] for u in client.get("/api/users").json()["users"]}
         assert {"t-ops", "admin", "dispatcher"} <= listed
+        with engine.connect() as conn:
+            audited = conn.execute(sa.text(
+                "SELECT actor, action, data FROM audit_log WHERE entity = 'user' "
+                "AND entity_id = 't-ops' ORDER BY id")).all()
+        assert [(a, b) for a, b, _ in audited] == [("admin", "user.create"),
+                                                   ("admin", "user.update")]
+        assert audited[1][2] == {"password_changed": True}  # never the password itself
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM users WHERE username LIKE 't-%'"))

@@ -12,6 +12,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from backend.auth.permissions import (
     LAYER_SCOPED,
+    MACHINE_RIGHTS,
     ROLE_PERMISSIONS,
     Permission,
     Role,
@@ -28,7 +29,7 @@ SAMPLES = {
     "layers": PRIVATE_LAYER, "collection_id": PRIVATE_LAYER, "feature_id": "1",
     "z": "14", "x": "13632", "y": "6591", "fontstack": "Noto Sans CJK SC Regular",
     "glyph_range": "0-255", "alarm_id": "1", "vehicle_id": "matrix-none", "line_id": "1",
-    "username": "viewer", "incident_id": "1", "action": "file",
+    "username": "viewer", "incident_id": "0", "action": "file",
     "fmt": "json", "service_code": "E0101.json", "service_request_id": "1.json", "token": "t",
     "sha256": "0" * 64, "grid_code": "341324000000000",
 }
@@ -53,7 +54,7 @@ def allowed(permission: Permission, caller: Caller, layer_roles: list[str], path
     names_layers = "{layers}" in path or "{collection_id}" in path
     if permission is Permission.PUBLIC or permission in LAYER_SCOPED and not names_layers:
         return True  # public; or a listing, filtered to the layers the caller may see
-    if caller is None or permission is Permission.POSITIONS_WRITE:
+    if caller is None or permission in MACHINE_RIGHTS:
         return False
     if permission is Permission.AUTHENTICATED:
         return True

@@ -8,6 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 import shapely
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from backend.errors import InvalidInput
@@ -53,6 +54,12 @@ def test_reload_updates_inserts_deletes_and_leaves_other_sources(
 
     again = ingest(tmp_path / "v2.geojson", layer_id="cameras", source=src)
     assert (again.inserted, again.updated, again.unchanged, again.deleted) == (0, 0, 4, 0)
+    with engine.connect() as conn:  # every load is in the audit log
+        loads = conn.execute(sa.text(
+            "SELECT data->>'file', (data->>'inserted')::int FROM audit_log "
+            "WHERE action = 'data.load' AND entity = 'cameras' AND entity_id = :s ORDER BY id"),
+            {"s": src}).all()
+    assert [tuple(r) for r in loads] == [("v1.geojson", 4), ("v2.geojson", 1), ("v2.geojson", 0)]
 
 
 def test_append_keeps_keys_missing_from_the_file(
