@@ -216,7 +216,7 @@ def plan_day(scenario: GridDayScenario, day: date, calendar: WorkCalendar,
             source, say, reported, grid_code, point_seed, chain(reported, spec),
             reporter_name="12345热线市民" if phone else None, reporter_phone=phone))
     for case in scenario.special:
-        cases.append(_special(case, day, prefix, worker, cells, chain))
+        cases.append(_special(case, day, scenario.seed, prefix, worker, cells, chain))
     cases.sort(key=lambda c: (c.reported_at, c.tag))
     return cases
 
@@ -228,11 +228,11 @@ def _within(first: float, second: float, limit_h: float) -> tuple[float, float]:
     return first * scale, second * scale
 
 
-def _special(case: SpecialCase, day: date, prefix: str, worker: dict[str, str],
+def _special(case: SpecialCase, day: date, seed: int, prefix: str, worker: dict[str, str],
              cells: dict[str, list[str]],
              chain: Callable[[datetime, list[tuple[float, Step]]], list[Step]]) -> Case:
-    """A scripted case; its own random stream (by name) picks its cell and point."""
-    rng = random.Random(f"{prefix}{case.name}")
+    """A scripted case; its own random stream (seed and name) picks its cell and point."""
+    rng = random.Random(f"{seed}/{case.name}")
     reported = _at(day, case.at)
     steps = [(s.after_min, Step(reported, Action(s.do), s.note, s.department, s.hours))
              for s in case.steps]
