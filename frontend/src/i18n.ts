@@ -124,6 +124,7 @@ const STRINGS = {
   deskFailed: { zh: '案件队列加载失败', en: 'The case queue failed to load' },
   deskBack: { zh: '返回队列', en: 'Back to the queue' },
   deskClose: { zh: '关闭调度台', en: 'Close the desk' },
+  deskLocate: { zh: '地图定位', en: 'Show on map' },
   deskAll: { zh: '全部', en: 'All' },
   deskToDispatch: { zh: '待派遣', en: 'To dispatch' },
   deskInHand: { zh: '处置中', en: 'In hand' },

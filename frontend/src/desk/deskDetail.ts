@@ -139,8 +139,9 @@ export class DeskDetail {
     title.append(no, statePill(d.state));
     if (d.supervised) title.append(badge('desk-badge-supervised', '督办', t('deskSupervised', 'en')));
     if (d.extension_pending) title.append(badge('desk-badge-ext', t('deskExtensionPending')));
-    const locate = button('desk-link desk-locate', '⌖', () => this.hooks.focus(d.lon, d.lat));
+    const locate = button('desk-link desk-locate', t('deskLocate'), () => this.hooks.focus(d.lon, d.lat));
     locate.title = t('flyTo');
+    locate.dataset.testid = 'desk-locate';
     head.append(title, locate);
     return head;
   }

@@ -1,0 +1,180 @@
+"""The dispatch desk in headless Chromium, logged in as the dispatcher: a case filed over the API
+appears in the queue live, is opened (its place on the map, a grid worker nearby, the timeline
+with its photo), dispatched from the panel to that worker, and the API sees it dispatched; then
+the KPI panel. No console errors; no request leaves 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from io import BytesIO
+from urllib.parse import urlparse
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from backend.auth.users import create_user
+from tests.conftest import ROOT, bearer
+from tests.e2e.conftest import login
+
+pytestmark = pytest.mark.e2e
+
+SHOTS = ROOT / "var" / "screenshots"
+SPOT = (117.8815, 33.4786)
+WORKER = "t-e2e-desk-worker"
+WAIT_IDLE = ("() => new Promise(r => { const m = window.__map; m.once('idle', () => r(true)); "
+             "m.triggerRepaint(); })")
+
+
+@pytest.fixture(scope="module")
+def worker(engine: sa.Engine, county: dict[str, int]) -> Iterator[str]:
+    """A grid worker whose phone reported a minute ago, 150 m from the case."""
+    with engine.begin() as conn:
+        uid = create_user(conn, WORKER, f"{WORKER}-password", ["grid_worker"],
+                          display_name="网格员·测试")
+        conn.execute(sa.text("INSERT INTO worker_positions (user_id, time, lon, lat) "
+                             "VALUES (:u, :t, :lon, :lat)"),
+                     {"u": uid, "t": datetime.now(UTC), "lon": SPOT[0] + 0.0016, "lat": SPOT[1]})
+    yield WORKER
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE incidents SET assignee_id = NULL WHERE assignee_id = "
+                             "(SELECT id FROM users WHERE username = :u)"), {"u": WORKER})
+        conn.execute(sa.text("DELETE FROM users WHERE username = :u"), {"u": WORKER})
+
+
+@pytest.fixture(scope="module")
+def photo(engine: sa.Engine, county: dict[str, int]) -> str:
+    """A small PNG stored as the photo service stores one (by content hash)."""
+    image = Image.linear_gradient("L").resize((64, 48)).convert("RGB")
+    buf = BytesIO()
+    image.save(buf, format="PNG")
+    data = buf.getvalue()
+    sha = hashlib.sha256(data).hexdigest()
+    with engine.begin() as conn:
+        conn.execute(sa.text("""
+INSERT INTO photos (sha256, content_type, size_bytes, width, height, data, created_by)
+VALUES (:h, 'image/png', :n, 64, 48, :d, 'e2e') ON CONFLICT DO NOTHING"""),
+                     {"h": sha, "n": len(data), "d": data})
+    return sha
+
+
+@pytest.fixture()
+def page(browser, live_server: str):  # noqa: ANN001, ANN201
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    page = context.new_page()
+    page.errors, page.requests = [], []  # type: ignore[attr-defined]
+    page.on("console", lambda m: m.type == "error" and page.errors.append(
+        f"{m.text} @ {m.location.get('url', '')}"))
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("request", lambda r: page.requests.append(r.url))
+    login(page, live_server, "dispatcher")
+    yield page
+    context.close()
+
+
+def test_dispatcher_sees_a_filed_case_live_and_dispatches_it(
+    page, live_server: str, client: TestClient, worker: str, photo: str  # noqa: ANN001
+) -> None:
+    page.goto(live_server)
+    page.wait_for_function("window.__ready === true", timeout=60_000)
+    desk = page.get_by_test_id("desk-panel")
+    assert desk.is_visible(), "the desk opens by itself for a dispatcher"
+    page.wait_for_function("window.__desk.store.available === true", timeout=20_000)
+    page.wait_for_function("window.__live.currentState === 'connected'", timeout=20_000)
+
+    # Reported and filed while the page is open: the queue gets it over incidents.changes.
+    supervisor = bearer(client, "supervisor")
+    case = client.post("/api/incidents", headers=bearer(client, "grid_worker"), json={
+        "category_code": "E0101", "description": "桥头暴露垃圾（端到端）", "lon": SPOT[0],
+        "lat": SPOT[1], "urgency": "urgent", "photos": [photo]}).json()
+    filed = client.post(f"/api/incidents/{case['id']}/actions/file", headers=supervisor)
+    assert filed.status_code == 200, filed.text
+    item = page.locator(f"[data-testid=desk-case][data-case-id='{case['id']}']")
+    item.wait_for(timeout=15_000)
+    page.wait_for_function(
+        "(id) => document.querySelector(`[data-testid=desk-case][data-case-id='${id}']`)"
+        "?.dataset.state === 'filed'", arg=case["id"], timeout=15_000)
+    assert "紧急" in item.inner_text() and case["case_no"] in item.inner_text()
+    assert page.evaluate("window.__live.stats.events['incidents.changes'] >= 2")
+
+    item.click()
+    detail = page.get_by_test_id("desk-detail")
+    detail.wait_for()
+    page.wait_for_function(f"document.querySelector('[data-testid=desk-detail]')"
+                           f"?.dataset.caseId === '{case['id']}'")
+    assert case["case_no"] in detail.inner_text() and "桥头暴露垃圾" in detail.inner_text()
+    workers = page.get_by_test_id("desk-nearbyWorkers")
+    workers.get_by_text("网格员·测试").wait_for(timeout=10_000)
+    # The photo of the report is in the timeline (a placeholder if the server cannot give it).
+    thumb = page.locator(f".desk-photo[data-sha256='{photo}']")
+    thumb.wait_for()
+    served = client.get(f"/api/photos/{photo}").status_code == 200
+    if served:
+        page.wait_for_function(
+            "(sha) => document.querySelector(`.desk-photo[data-sha256='${sha}'] img`)"
+            "?.naturalWidth > 0", arg=photo, timeout=10_000)
+    page.wait_for_function(WAIT_IDLE, timeout=60_000)
+    shown = page.evaluate("window.__desk.map.rendered()")
+    layers = {f["layer"] for f in shown}
+    assert {"desk-selected", "desk-radius", "desk-cases"} <= layers, layers
+    assert any(f.get("kind") == "worker" and f.get("name") == WORKER for f in shown)
+
+    page.get_by_test_id("desk-action-dispatch").click()
+    form = page.get_by_test_id("desk-form")
+    form.wait_for()
+    page.get_by_test_id("desk-assignee").select_option(WORKER)
+    page.get_by_test_id("desk-note").fill("请就近处理")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "desk-dispatch.png"))
+    page.get_by_test_id("desk-submit").click()
+    page.wait_for_function("document.querySelector('[data-testid=desk-detail]')"
+                           "?.dataset.state === 'dispatched'", timeout=15_000)
+    after = client.get(f"/api/incidents/{case['id']}").json()
+    assert after["state"] == "dispatched" and after["assignee"] == WORKER
+    assert after["timeline"][-1]["actor"] == "dispatcher"
+    assert after["timeline"][-1]["note"] == "请就近处理"
+    countdown = detail.get_by_test_id("desk-countdown")
+    assert countdown.get_attribute("data-level") in ("ok", "soon")
+    page.wait_for_function(WAIT_IDLE, timeout=60_000)
+    page.screenshot(path=str(SHOTS / "desk.png"))
+
+    page.get_by_test_id("desk-back").click()
+    back = page.locator(f"[data-testid=desk-case][data-case-id='{case['id']}']")
+    back.wait_for()
+    assert back.get_attribute("data-state") == "dispatched"
+    page.get_by_test_id("desk-queue").hover()  # the screenshot shows the queue
+    page.screenshot(path=str(SHOTS / "desk-queue.png"))
+
+    page.get_by_test_id("kpi-toggle").click()
+    page.get_by_test_id("kpi-month").wait_for(timeout=10_000)
+    rate = page.get_by_test_id("kpi-month-closed_rate").inner_text()
+    assert rate.endswith("%") or rate == "—"
+    page.get_by_test_id("kpi-table-department").wait_for()
+    page.screenshot(path=str(SHOTS / "desk-kpi.png"))
+    page.get_by_test_id("lang-toggle").click()  # English second: the same panels, in English
+    page.get_by_text("Closure rate").first.wait_for()
+    assert "Dispatch desk" in desk.inner_text() and "To dispatch" in desk.inner_text()
+    page.screenshot(path=str(SHOTS / "desk-kpi-en.png"))
+
+    errors = [e for e in page.errors if served or "/api/photos/" not in e]
+    assert errors == []
+    origin = urlparse(live_server).netloc
+    outside = [u for u in page.requests
+               if urlparse(u).scheme in ("http", "https", "ws", "wss")
+               and urlparse(u).netloc != origin]
+    assert outside == [], f"requests left 127.0.0.1: {outside[:5]}"
+
+
+def test_the_desk_is_only_for_roles_with_case_rights(browser, live_server: str) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport={"width": 1024, "height": 700})
+    page = context.new_page()
+    login(page, live_server, "traffic_police")
+    page.goto(live_server)
+    page.wait_for_function("window.__ready === true", timeout=60_000)
+    assert page.get_by_test_id("desk-toggle").is_hidden()
+    assert page.get_by_test_id("kpi-toggle").is_hidden()
+    assert page.get_by_test_id("desk-panel").is_hidden()
+    context.close()
