@@ -36,7 +36,7 @@ def nearby(incident_id: int, state: AppState, principal: Caller, response: Respo
     return out
 
 
-@router.get("/api/desk/summary", dependencies=[requires(Permission.INCIDENTS_ACT)])
+@router.get("/api/desk/summary", dependencies=[requires(Permission.INCIDENTS_READ)])
 def summary(state: AppState, principal: Caller, response: Response) -> dict:
     """Open cases per state in the caller's scope, with overdue, 督办, pending extensions and
     urgent ones; cases closed and voided today."""
