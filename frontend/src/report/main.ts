@@ -51,7 +51,7 @@ const sharing = new PositionSharing();
 const form = new ReportForm(outbox);
 const tasks = new TaskList(sharing);
 const state = { outbox, ready: false, user: null as User | null };
-outbox.allowed = () => state.user !== null;
+outbox.owner = () => state.user?.username ?? null;
 window.__report = state;
 let map: LocationMap | null = null;
 
@@ -130,7 +130,7 @@ function signedIn(user: User): void {
   ensureMap();
   void loadCategories();
   sharing.start();
-  void outbox.flush();
+  void outbox.changed().then(() => outbox.flush());
 }
 
 function signedOut(reason: Key | null): void {
@@ -139,6 +139,7 @@ function signedOut(reason: Key | null): void {
   tabBar.hidden = true;
   userLine.hidden = true;
   for (const tab of Object.values(tabs)) tab.panel.hidden = true;
+  void outbox.changed();
   loginError.textContent = reason ? t(reason) : '';
   username.focus();
 }

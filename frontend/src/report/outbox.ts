@@ -23,16 +23,19 @@ export class Outbox {
   private pass: Promise<void> | null = null;
   private again = false;
   private readonly listeners = new Set<Listener>();
+  /** The signed-in worker's drafts, oldest first. */
   drafts: Draft[] = [];
-  /** Whether sending may be tried now (someone is signed in); drafts wait otherwise. */
-  allowed: () => boolean = () => true;
+  /** Who is signed in: only their drafts are shown and sent (null: nothing is sent). */
+  owner: () => string | null = () => null;
 
   onChange(listener: Listener): void {
     this.listeners.add(listener);
   }
 
-  private async changed(): Promise<void> {
-    this.drafts = await allDrafts();
+  /** Reads the drafts again (after a change, or when someone else signs in). */
+  async changed(): Promise<void> {
+    const me = this.owner();
+    this.drafts = (await allDrafts()).filter((d) => d.owner === me);
     for (const listener of this.listeners) listener();
   }
 
@@ -51,8 +54,11 @@ export class Outbox {
 
   /** Saves a new draft (before anything is sent) and tries to send it. */
   async add(body: DraftBody, photos: File[] | Blob[]): Promise<Draft> {
+    const owner = this.owner();
+    if (!owner) throw new Error('not signed in');
     const draft: Draft = {
       id: newDraftId(),
+      owner,
       created_at: new Date().toISOString(),
       body,
       photos: photos.map((p, i) => ({
@@ -108,8 +114,9 @@ export class Outbox {
 
   private async sendQueued(): Promise<void> {
     for (const draft of await allDrafts()) {
-      if (!navigator.onLine || !this.allowed()) return;
-      if (draft.state !== 'queued') continue;
+      const me = this.owner();
+      if (!navigator.onLine || !me) return;
+      if (draft.state !== 'queued' || draft.owner !== me) continue;
       const ok = await this.sendOne(draft);
       if (!ok) return; // the network or the login is gone: the rest waits too
     }

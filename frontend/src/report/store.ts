@@ -27,6 +27,8 @@ export interface DraftPhoto {
 export interface Draft {
   /** Also the idempotency key of POST /api/incidents. */
   id: string;
+  /** The user who made it: only they send it (a phone may be shared). */
+  owner: string;
   created_at: string;
   body: DraftBody;
   photos: DraftPhoto[];
