@@ -198,6 +198,8 @@ def test_login_language_and_my_tasks_on_a_small_phone(
         page.get_by_test_id("login-password").fill("wrong")
         page.get_by_test_id("login-submit").click()
         page.get_by_test_id("login-error").filter(has_text="登录失败").wait_for()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "report-login.png"))
         page.get_by_test_id("login-password").fill(password_of("grid_worker"))
         page.get_by_test_id("login-submit").click()
         page.get_by_test_id("report-form").wait_for()
@@ -224,6 +226,7 @@ def test_login_language_and_my_tasks_on_a_small_phone(
         card.get_by_test_id("action-note").fill("已清理完毕")
         card.get_by_test_id("action-photo").set_input_files(files=[
             {"name": "after.jpg", "mimeType": "image/jpeg", "buffer": photo_jpeg()}])
+        page.screenshot(path=str(SHOTS / "report-tasks.png"))
         card.get_by_test_id("action-send").click()
         page.get_by_test_id("toast").filter(has_text=f"{case['case_no']} · 处置完毕").wait_for(
             timeout=30_000)
@@ -235,7 +238,6 @@ def test_login_language_and_my_tasks_on_a_small_phone(
         assert page.get_by_test_id("tab-tasks").inner_text().startswith("My tasks")
         assert page.evaluate("document.documentElement.lang") == "en"
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
-        SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "report-tasks-en.png"))
         page.get_by_test_id("lang").click()  # back to Chinese for whoever uses this browser
     finally:

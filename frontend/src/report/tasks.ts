@@ -14,6 +14,7 @@ const FIELD_ACTIONS = ['accept', 'start', 'handle', 'request_extension', 'return
 type FieldAction = (typeof FIELD_ACTIONS)[number];
 const NEEDS_NOTE = new Set<FieldAction>(['handle', 'request_extension', 'return', 'rework']);
 const TAKES_PHOTO = new Set<FieldAction>(['handle', 'rework']);
+const FORWARD = new Set<FieldAction>(['accept', 'start', 'handle', 'confirm']); // the main step
 const HANDLING = new Set(['dispatched', 'accepted', 'in_progress']);
 
 export class TaskList {
@@ -111,7 +112,7 @@ export class TaskList {
         if (!(c.actions ?? []).includes(action)) continue;
         const b = h('button', {
           type: 'button',
-          class: `rp-btn ${action === 'return' || action === 'rework' ? 'rp-btn-ghost' : 'rp-btn-primary'}`,
+          class: `rp-btn ${FORWARD.has(action) ? 'rp-btn-primary' : 'rp-btn-ghost'}`,
           testid: `act-${action}`,
         }, t(`act_${action}` as Key));
         b.addEventListener('click', () => {

@@ -31,6 +31,9 @@ let toastTimer: ReturnType<typeof setTimeout> | undefined;
 export function initToast(host: HTMLElement): void {
   toastBox = h('div', { class: 'rp-toast', role: 'status', 'aria-live': 'polite', testid: 'toast' });
   toastBox.hidden = true;
+  toastBox.addEventListener('click', () => {
+    if (toastBox) toastBox.hidden = true; // a tap clears it off the buttons beneath
+  });
   host.append(toastBox);
 }
 
