@@ -7,7 +7,7 @@
  */
 
 import { getJSON, isStatus, postJSON } from './api';
-import { kindName } from './alarmKinds';
+import { kindName, severityName } from './alarmKinds';
 import { locale, t } from './i18n';
 import type { LiveConnection } from './live';
 import { describeError, toast } from './toast';
@@ -128,7 +128,7 @@ export class AlarmStore {
       if (alarm.severity === 'critical') {
         const at = new Date(alarm.started_at ?? alarm.raised_at ?? Date.now());
         const when = Number.isNaN(at.getTime()) ? '' : ` · ${at.toLocaleTimeString(locale(), { hour12: false })}`;
-        toast(`⚠ ${kindName(alarm.kind)} — ${this.labelOf(alarm.vehicle_id)}`, `${t('criticalAlarm')}${when}`, {
+        toast(`⚠ ${kindName(alarm.kind)} — ${this.labelOf(alarm.vehicle_id)}`, `${severityName(alarm.severity)}${when}`, {
           kind: 'error',
           timeout: 20_000,
         });

@@ -83,6 +83,8 @@ export class Replay {
   private message = '';
   private abort: AbortController | null = null;
   private alarmKey = '';
+  private placeFrame = 0;
+  private readonly watcher: MutationObserver;
 
   private readonly title = el('div', 'replay-title');
   private readonly lineSelect = el('select', 'replay-select');
@@ -159,6 +161,12 @@ export class Replay {
       this.render();
       this.seek(this.time); // the alarm markers' names
     });
+    // Other panels on the map (layers, alarms, the dispatch desk) open and close: the bar keeps
+    // to the free space between them.
+    this.watcher = new MutationObserver((records) => {
+      if (records.some((r) => r.target !== this.root)) this.schedulePlace();
+    });
+    window.addEventListener('resize', () => this.schedulePlace());
     this.render();
     this.publish([]);
   }
@@ -171,6 +179,13 @@ export class Replay {
     this.fromInput.value = localInput(now - 3600_000);
     this.root.hidden = false;
     document.body.classList.add('replay-open');
+    const stage = this.root.parentElement;
+    // The panels are the stage's children; the map's own subtree (markers move every frame) is not watched.
+    if (stage) this.watcher.observe(stage, { subtree: false, childList: true, attributes: false });
+    for (const child of stage?.children ?? []) {
+      if (child !== this.root) this.watcher.observe(child, { attributes: true, attributeFilter: ['class', 'hidden', 'style'] });
+    }
+    this.place();
     this.message = '';
     this.render();
     void this.loadLines();
@@ -183,10 +198,52 @@ export class Replay {
     this.state = 'closed';
     this.root.hidden = true;
     document.body.classList.remove('replay-open');
+    this.watcher.disconnect();
     this.clearMap();
     this.hooks.setLiveVisible(true);
     this.render();
     this.publish([]);
+  }
+
+  private schedulePlace(): void {
+    if (this.placeFrame || this.state === 'closed') return;
+    this.placeFrame = requestAnimationFrame(() => {
+      this.placeFrame = 0;
+      this.place();
+    });
+  }
+
+  /** Between the panels that reach down to the bar's height, centred, at most its CSS width. */
+  private place(): void {
+    const stage = this.root.parentElement;
+    if (!stage || this.root.hidden) return;
+    const box = stage.getBoundingClientRect();
+    const gap = 12;
+    let left = box.left + gap;
+    let right = box.right - gap;
+    const top = this.root.getBoundingClientRect().top;
+    for (const panel of stage.querySelectorAll<HTMLElement>('.panel')) {
+      if (panel === this.root || panel.hidden) continue;
+      const r = panel.getBoundingClientRect();
+      if (!r.width || !r.height || r.bottom < top) continue; // absent, or ends above the bar
+      if (r.left + r.width / 2 < box.left + box.width / 2) left = Math.max(left, r.right + gap);
+      else right = Math.min(right, r.left - gap);
+    }
+    const free = right - left;
+    const style = this.root.style;
+    if (free < 360) {
+      // Too narrow between them: use the stage's width and lie over the panels.
+      style.removeProperty('left');
+      style.removeProperty('width');
+      style.removeProperty('transform');
+      return;
+    }
+    const max = parseFloat(getComputedStyle(document.documentElement).fontSize) * 52;
+    const width = Math.min(free, max);
+    style.width = `${width}px`;
+    style.left = `${left - box.left + (free - width) / 2}px`;
+    style.transform = 'none';
+    style.minWidth = '0';
   }
 
   private async loadLines(): Promise<void> {
