@@ -146,6 +146,7 @@ export class BusPopup {
       if (id !== this.vehicleId) return;
       this.detail = detail;
       this.detailState = 'ok';
+      this.buses.learn(detail); // label, plate and line for the map and the alarm list too
     } catch (err) {
       if (id !== this.vehicleId) return;
       this.detailState = isStatus(err, 404) ? 'unavailable' : 'failed';

@@ -74,7 +74,7 @@ const OFFLINE_CHECK_MS = 5_000;
  *  delay, which gathers the newcomers of a burst into one request ... */
 const UNKNOWN_RELOAD_DELAY_MS = 1_000;
 /** ... and no more often than this. */
-const UNKNOWN_RELOAD_MIN_MS = 10_000;
+const UNKNOWN_RELOAD_MIN_MS = 3_000;
 const FONT = ['Noto Sans CJK SC Regular'];
 
 declare global {
@@ -254,6 +254,13 @@ export class BusLayer {
       }
     })();
     return this.loading;
+  }
+
+  /** What another request learnt about one vehicle (e.g. the bus popup's detail). */
+  learn(record: VehicleRecord): void {
+    if (!this.applyRecord(record)) return;
+    this.changed(record.vehicle_id);
+    for (const listener of this.reloadListeners) listener();
   }
 
   /** Merges one REST record; true when something shown changed. */

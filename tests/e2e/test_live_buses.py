@@ -236,6 +236,7 @@ def test_an_sos_is_listed_acknowledged_and_cleared_from_the_page(
     page.wait_for_function("(id) => window.__buses.get(id)?.status === 'alarm'",
                            arg=terminal.phone, timeout=10_000)
     alarm_id = int(item.get_attribute("data-alarm-id"))
+    item.get_by_text(f"{line['code']}#e2e").wait_for(timeout=15_000)  # the fleet's label
 
     # Clicking the alarm shows the bus on the map.
     item.locator(".alarm-kind").click()
