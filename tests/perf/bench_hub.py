@@ -43,6 +43,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -171,7 +172,7 @@ async def drive(publish: Callable[[dict[str, Any]], Any], stats: Callable[[], di
                   flush=True)
 
 
-def serve_bare(port: int, vehicles: int) -> None:
+def serve_bare(port: int, vehicles: int, deflate: bool) -> None:
     from websockets.asyncio.server import broadcast, serve
     from websockets.exceptions import ConnectionClosed
 
@@ -205,8 +206,8 @@ def serve_bare(port: int, vehicles: int) -> None:
         broadcast(targets, frame, text=True)
 
     async def main() -> None:
-        async with serve(handler, "127.0.0.1", port, compression=None, max_queue=64,
-                         backlog=2048):
+        async with serve(handler, "127.0.0.1", port, max_queue=64, backlog=2048,
+                         compression="deflate" if deflate else None):
             await drive(publish, lambda: {"clients": len(views)}, vehicles)
 
     loop = new_loop()
@@ -279,6 +280,8 @@ class Conn(asyncio.Protocol):
         self.buf = b""
         self.open = False
         self.subscribed = False
+        self.inflate: Any = None
+        self.no_takeover = False
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -301,6 +304,10 @@ class Conn(asyncio.Protocol):
                 return
             if b" 101 " not in buf[:end]:
                 raise RuntimeError(f"handshake refused: {buf[:end]!r}")
+            response = buf[:end].lower()
+            if b"permessage-deflate" in response:
+                self.inflate = zlib.decompressobj(-15)
+                self.no_takeover = b"server_no_context_takeover" in response
             self.open = True
             for hello in self.hello:
                 self.transport.write(hello)  # type: ignore[union-attr]
@@ -322,13 +329,21 @@ class Conn(asyncio.Protocol):
             end = pos + head + length
             if end > n:
                 break
-            opcode = buf[pos] & 0x0F
+            first = buf[pos]
+            opcode = first & 0x0F
             start = pos + head
             pos = end
             if opcode == 1:
-                if buf.startswith(b'{"type":"event"', start):
-                    i = buf.rfind(b'"sent":', start, end)
-                    sent = float(buf[i + 7:end - 2])
+                if first & 0x40:  # RSV1: compressed (permessage-deflate)
+                    text = self.inflate.decompress(buf[start:end] + b"\x00\x00\xff\xff")
+                    if self.no_takeover:
+                        self.inflate = zlib.decompressobj(-15)
+                    start, end = 0, len(text)
+                else:
+                    text = buf
+                if text.startswith(b'{"type":"event"', start):
+                    i = text.rfind(b'"sent":', start, end)
+                    sent = float(text[i + 7:end - 2])
                     proc.events += 1
                     for w in windows:
                         if w.t0 <= sent <= w.t1:
@@ -336,7 +351,7 @@ class Conn(asyncio.Protocol):
                         if w.t0 <= now <= w.t1:
                             w.delivered[group] += 1
                 else:
-                    self.control(buf[start:end])
+                    self.control(text[start:end])
             elif opcode == 9:  # protocol ping: answer with the same payload
                 self.transport.write(client_frame(buf[start:end], 0xA))  # type: ignore[union-attr]
         self.buf = buf[pos:]
@@ -366,8 +381,8 @@ class ClientProc:
         self.last_data = 0.0
         self.notes: dict[str, int] = {}
 
-    async def connect(self, port: int, count: int, first: int, bbox_deg: float, seed: int
-                      ) -> None:
+    async def connect(self, port: int, count: int, first: int, bbox_deg: float, seed: int,
+                      deflate: bool) -> None:
         loop = asyncio.get_running_loop()
         rng = random.Random(seed * 1_000_003 + first)
         w, s, e, n = COUNTY
@@ -379,8 +394,10 @@ class ClientProc:
                 sub["bbox"] = [round(x, 5), round(y, 5), round(x + bbox_deg, 5),
                                round(y + bbox_deg, 5)]
             key = base64.b64encode(os.urandom(16)).decode()
+            offer = ("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+                     if deflate else "")  # what browsers send
             request = (f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                       f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                       f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n{offer}"
                        "Sec-WebSocket-Version: 13\r\n\r\n").encode()
             hello = [client_frame(orjson.dumps({"type": "auth", "token": TOKEN})),
                      client_frame(orjson.dumps(sub))]
@@ -450,7 +467,8 @@ class ClientProc:
             cmd, *a = line.split()
             answer: dict[str, Any] = {"ok": True}
             if cmd == "connect":
-                await self.connect(int(a[0]), int(a[1]), int(a[2]), float(a[3]), int(a[4]))
+                await self.connect(int(a[0]), int(a[1]), int(a[2]), float(a[3]), int(a[4]),
+                                   a[5] == "1")
                 answer["subscribed"] = sum(c.subscribed for c in self.conns)
             elif cmd == "measure":  # t0 t1 [t0 t1 ...]
                 vals = [float(x) for x in a]
@@ -543,7 +561,8 @@ class Bench:
     def run_server(self, kind: str) -> dict[str, dict[str, Any]]:
         a = self.args
         port = free_port()
-        server = Proc([f"--serve-{kind}", str(port), "--vehicles", str(a.vehicles)])
+        server = Proc([f"--serve-{kind}", str(port), "--vehicles", str(a.vehicles),
+                       *(["--deflate"] if a.deflate else [])])
         clients: list[Proc] = []
         out: dict[str, dict[str, Any]] = {}
         try:
@@ -564,7 +583,7 @@ class Bench:
             def connect(bbox: float) -> None:
                 ask_all(clients, "close")
                 for c, n, f in zip(clients, per, firsts, strict=True):
-                    c.send(f"connect {port} {n} {f} {bbox} {a.seed}")
+                    c.send(f"connect {port} {n} {f} {bbox} {a.seed} {int(a.deflate)}")
                 got = sum(c.recv()["subscribed"] for c in clients)
                 if got < a.clients:
                     raise RuntimeError(f"{kind}: only {got} of {a.clients} clients subscribed")
@@ -728,6 +747,9 @@ def main() -> None:
     parser.add_argument("--servers", default="bare,hub")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; medians shown")
     parser.add_argument("--seed", type=int, default=20201)
+    parser.add_argument("--deflate", action="store_true",
+                        help="clients offer permessage-deflate, as browsers do (uvicorn accepts "
+                        "it by default; the bare server is told to): frames compressed per client")
     parser.add_argument("--quick", action="store_true", help="one short run (a smoke test)")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--serve-hub", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -735,7 +757,7 @@ def main() -> None:
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
-        serve_bare(args.serve_bare, args.vehicles)
+        serve_bare(args.serve_bare, args.vehicles, args.deflate)
         return
     if args.serve_hub:
         serve_hub(args.serve_hub, args.vehicles)
@@ -748,6 +770,7 @@ def main() -> None:
 
     print(f"{args.clients} clients in {args.client_procs} processes, {args.vehicles} vehicles, "
           f"filtered viewports {args.bbox_deg} deg square; {loop_name()} on both servers; "
+          f"permessage-deflate {'offered' if args.deflate else 'not offered'}; "
           f"{args.duration:g} s measured a run after {args.warmup:g} s warm-up", flush=True)
     bench = Bench(args)
     kinds = args.servers.split(",")

@@ -226,6 +226,13 @@ def postgres_cpu() -> float:
     return total
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs since boot."""
+    with open("/proc/stat") as f:
+        vals = [int(v) for v in f.readline().split()[1:]]
+    return sum(vals) - vals[3] - vals[4], sum(vals)
+
+
 def cpu_now(server: int | None) -> float:
     own = time.process_time() if server is None else proc_cpu(server)
     return own + postgres_cpu()
@@ -235,12 +242,13 @@ def timed(fn: Callable[[], int], server: int | None = None) -> dict[str, float]:
     """positions/s, and positions per CPU-second of the ingesting process (this one, or the
     `server` process: the load generator's CPU is left out) and PostgreSQL together. The
     wall-clock rate swings with other load on a shared machine; the CPU figure much less."""
-    c = cpu_now(server)
+    c, b = cpu_now(server), machine_busy()
     t = time.perf_counter()
     n = fn()
     dt = time.perf_counter() - t
-    cpu = cpu_now(server) - c
-    return {"rate": n / dt, "seconds": dt, "n": n, "per_cpu_s": n / cpu if cpu else 0.0}
+    cpu, b1 = cpu_now(server) - c, machine_busy()
+    return {"rate": n / dt, "seconds": dt, "n": n, "per_cpu_s": n / cpu if cpu else 0.0,
+            "busy": (b1[0] - b[0]) / max(b1[1] - b[1], 1)}
 
 
 def bench_copy(db: Database, parts: list[list[Position]], whole: bool) -> dict[str, float]:
@@ -491,12 +499,13 @@ def bench_jt808(pid: int, port: int, positions: list[Position], terminals: int,
     async def main() -> dict[str, float]:
         terms = [Terminal(v, plans[v][0]) for v in chosen]
         sessions = await asyncio.gather(*(t.login(port) for t in terms))
-        c0, t0 = cpu_now(pid), time.perf_counter()
+        c0, b0, t0 = cpu_now(pid), machine_busy(), time.perf_counter()
         await asyncio.gather(*(t.run(*s, plans[t.phone][1])
                                for t, s in zip(terms, sessions, strict=True)))
-        dt, cpu = time.perf_counter() - t0, cpu_now(pid) - c0
+        dt, cpu, b1 = time.perf_counter() - t0, cpu_now(pid) - c0, machine_busy()
         acked = sum(t.acked for t in terms)
         return {"rate": acked / dt, "seconds": dt, "n": acked, "per_cpu_s": acked / cpu,
+                "busy": (b1[0] - b0[0]) / max(b1[1] - b0[1], 1),
                 "failed": sum(t.failed for t in terms)}
 
     return asyncio.run(main())
@@ -582,14 +591,17 @@ def main() -> None:
             "http": f"HTTP POST, {args.http_clients} clients",
             "jt808": f"JT/T 808 0x0704, {args.terminals} terminals",
         }
-        print(f"medians of {args.repeat} runs, runs interleaved:")
+        print(f"medians of {args.repeat} runs, runs interleaved; per CPU-s: positions per "
+              "CPU-second of the ingesting process and PostgreSQL (the figure that holds up "
+              "when other work shares the machine):")
         for key, title in titles.items():
             if key in med:
                 r = med[key]
                 extra = "".join(f"  {k} {r[k]:.0f}" for k in ("alarms", "errors", "failed")
                                 if r.get(k))
                 print(f"  {title:<44} {r['rate']:9.0f} positions/s  {r['per_cpu_s']:9.0f} per "
-                      f"CPU-s  ({r['n']:.0f} in {r['seconds']:.1f} s){extra}", flush=True)
+                      f"CPU-s  ({r['n']:.0f} in {r['seconds']:.1f} s, machine {r['busy']:.0%} "
+                      f"busy){extra}", flush=True)
         if "copy_batches" in med:
             base = med["copy_batches"]["rate"]
             base_cpu = med["copy_batches"]["per_cpu_s"]
@@ -600,8 +612,9 @@ def main() -> None:
                           f"({med[key]['rate'] / med['copy_whole']['rate']:.3f}),  per CPU-s "
                           f"{med[key]['per_cpu_s'] / base_cpu:.3f}")
         if "direct" in med:
-            print(f"  through the rules into PostGIS: {med['direct']['rate']:.0f} positions/s"
-                  f"   (target >= 20,000)")
+            d = med["direct"]
+            print(f"  through the rules into PostGIS: {d['rate']:.0f} positions/s, "
+                  f"{d['per_cpu_s']:.0f} per CPU-second   (target >= 20,000 positions/s)")
     finally:
         if args.keep:
             db.engine.dispose()
