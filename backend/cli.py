@@ -238,7 +238,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     engine = create_engine(resolve_urls(settings).app, pool_size=1)
     try:
         print_demo_users(seed_demo_users(engine))
+        from backend.grid.assign import assign_demo_grid_workers
         from backend.simulation.grid_day import play_for_demo
+
+        with engine.begin() as conn:
+            assign_demo_grid_workers(conn)  # grid01 on the cells of 泗城镇
 
         play_for_demo(settings, engine)  # yesterday's grid cases, once
     finally:
