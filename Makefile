@@ -28,6 +28,7 @@ bench: system python frontend
 	$(BIN)/python -m tests.perf.bench_tiles $(BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_hub $(HUB_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_ingest $(INGEST_BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_incidents $(INCIDENT_BENCH_ARGS)
 
 lint: python
 	$(BIN)/ruff check .
