@@ -1,0 +1,545 @@
+"""Case benchmark (`make bench`): creating and moving cases at 100 concurrent clients, and the
+KPI query over 100,000 cases, against same-run baselines.
+
+A scratch database (`--database`, dropped at the end unless `--keep`) gets the migrations and
+the demo county at 2 %; the real app runs under uvicorn (one process) in a subprocess.
+`--clients` clients each get their own users and login sessions (a supervisor, a dispatcher, and
+a handler of the unit responsible for E0101) and their own keep-alive connection, and take
+cases through the whole flow: report (POST /api/incidents), file, dispatch, accept, start,
+handle, send_to_verify, confirm: every write appends to the audit hash chain.
+
+- paced: every client waits a think time (uniform, mean `--think-ms`) between its requests, so
+  the server sees ~clients/think requests per second from 100 open sessions; p50/p99 per
+  operation. Baseline: `GET /api/health` by the same clients at the same pace.
+- saturated: no think time (closed loop): throughput and p50/p99 at 100 requests in flight;
+  baseline `GET /api/health` the same way. Latency here is queueing: 100 / throughput.
+- raw SQL: one case row INSERTed and committed on one psycopg2 connection (the round trip a
+  create cannot go below).
+- KPIs: `--kpi-cases` synthetic cases bulk-inserted with generate_series over the last year;
+  GET /api/kpi/incidents for the whole year and for one month (median of 5 each, by
+  department, grid and day), and the same SQL straight on psycopg2, with its plan's top scan.
+Prints figures and ratios; no assertions (machines are noisy; 2 shared cores here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import os
+import random
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import orjson
+import psycopg2
+import sqlalchemy as sa
+
+from backend.db.engine import create_engine, drop_database, ensure_database
+from backend.db.migrate import upgrade
+from backend.settings import get_settings
+
+FLOW = [("file", "sup"), ("dispatch", "disp"), ("accept", "hand"), ("start", "hand"),
+        ("handle", "hand"), ("send_to_verify", "sup"), ("confirm", "sup")]
+NEEDS_NOTE = {"handle"}
+CATEGORY = "E0101"  # 暴露垃圾 -> the unit HWS
+DEPARTMENT = "HWS"
+
+
+# ---- the database --------------------------------------------------------------------------
+
+class Database:
+    def __init__(self, name: str, scale: float) -> None:
+        from backend.county import build_county, load_county, load_recipe
+
+        self.settings = get_settings(database_name=name)
+        if self.settings.database_url:
+            raise SystemExit("bench_incidents makes a scratch database in the managed cluster; "
+                             "unset DATABASE_URL")
+        drop_database(self.settings)
+        self.urls = ensure_database(self.settings)
+        upgrade(self.urls)
+        self.engine = create_engine(self.urls.app, pool_size=2)
+        load_county(self.engine, build_county(load_recipe(), scale=scale))
+        analyze(self.urls.admin)
+        self.dsn = self.urls.app.replace("postgresql+psycopg2://", "postgresql://")
+
+    def points(self) -> list[tuple[float, float]]:
+        """A point inside each grid cell (cases spread over the county's grids)."""
+        with self.engine.connect() as conn:
+            return [(r[0], r[1]) for r in conn.execute(sa.text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p "
+                "FROM grid_cells ORDER BY grid_code) g"))]
+
+    def sessions(self, clients: int) -> list[dict[str, str]]:
+        """Per client: a supervisor, a dispatcher and a handler of HWS, each logged in once.
+        (Users are inserted without a usable password: they only ever use these sessions.)"""
+        from backend.auth.permissions import principal_for
+        from backend.auth.users import SessionStore
+
+        store = SessionStore(self.engine, ttl=timedelta(hours=2))
+        out = []
+        with self.engine.begin() as conn:
+            made = []
+            for i in range(clients):
+                for key, role in (("sup", "supervisor"), ("disp", "dispatcher"),
+                                  ("hand", "department_handler")):
+                    name = f"bench-{i:03d}-{key}"
+                    uid = conn.execute(sa.text(
+                        "INSERT INTO users (username, display_name, password_hash, roles, "
+                        "department) VALUES (:u, :u, '!bench', :r, :d) RETURNING id"),
+                        {"u": name, "r": [role], "d": DEPARTMENT if key == "hand" else None},
+                    ).scalar_one()
+                    made.append((i, key, uid, name, role))
+        tokens: list[dict[str, str]] = [{} for _ in range(clients)]
+        for i, key, uid, name, role in made:
+            tokens[i][key] = store.create(principal_for(uid, name, name, [role])).token
+        out.extend(tokens)
+        return out
+
+    def close(self, keep: bool) -> None:
+        self.engine.dispose()
+        if not keep:
+            drop_database(self.settings)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server(db: Database) -> Iterator[tuple[int, int]]:
+    """The real app under uvicorn (one process); yields (its pid, its port)."""
+    port = free_port()
+    env = {**os.environ, "CITYOPS_DATABASE_NAME": db.settings.database_name}
+    env.pop("DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "backend.main:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+         "--no-access-log"], env=env)
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("server did not start")
+        yield proc.pid, port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of one process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def backends(dsn: str, database: str) -> list[int]:
+    """The PostgreSQL backends connected to the scratch database (the app's pool)."""
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s "
+                        "AND pid <> pg_backend_pid()", (database,))
+            return [r[0] for r in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+class CpuMeter:
+    """CPU seconds of the app's process and of its PostgreSQL backends (not of the machine:
+    other work on a shared machine is left out). Backends that close during a run take their
+    share with them, so this slightly undercounts under churn."""
+
+    def __init__(self, pid: int, dsn: str, database: str) -> None:
+        self.pid, self.dsn, self.database = pid, dsn, database
+
+    def read(self) -> dict[int, float]:
+        return {p: proc_cpu(p) for p in [self.pid, *backends(self.dsn, self.database)]}
+
+    @staticmethod
+    def spent(before: dict[int, float], after: dict[int, float]) -> float:
+        return sum(v - before.get(p, 0.0) for p, v in after.items())
+
+
+# ---- clients -------------------------------------------------------------------------------
+
+class Client:
+    """One console: its own sessions and its own keep-alive connection."""
+
+    def __init__(self, port: int, tokens: dict[str, str]) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.tokens = tokens
+
+    def call(self, method: str, path: str, who: str | None = None, body: dict | None = None
+             ) -> tuple[float, int, bytes]:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        payload = None
+        if body is not None:
+            payload = orjson.dumps(body)
+            headers["Content-Type"] = "application/json"
+        t0 = time.perf_counter()
+        self.conn.request(method, path, body=payload, headers=headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        return (time.perf_counter() - t0) * 1000, response.status, data
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+Latencies = dict[str, list[float]]
+
+
+Run = tuple[Latencies, float, float, list[str]]
+
+
+def run_clients(srv: tuple[CpuMeter, int], tokens: list[dict[str, str]],
+                work: Callable[[Client, Latencies, random.Random], None]) -> Run:
+    """Every client in its own thread, all started together; (latencies by op, seconds, CPU
+    seconds of the app and its PostgreSQL backends, errors)."""
+    meter, port = srv
+    merged: Latencies = defaultdict(list)
+    errors: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(len(tokens) + 1)
+
+    def one(i: int) -> None:
+        client = Client(port, tokens[i])
+        mine: Latencies = defaultdict(list)
+        rng = random.Random(i)
+        try:
+            start.wait()
+            work(client, mine, rng)
+        except Exception as exc:  # counted and shown: a benchmark reports, it does not stop
+            with lock:
+                errors.append(f"client {i}: {exc}")
+        finally:
+            client.close()
+            with lock:
+                for op, values in mine.items():
+                    merged[op].extend(values)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(tokens))]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0, cpu0 = time.perf_counter(), meter.read()
+    for t in threads:
+        t.join()
+    return merged, time.perf_counter() - t0, CpuMeter.spent(cpu0, meter.read()), errors
+
+
+def case_flow(cases: int, points: list[tuple[float, float]], think_ms: float
+              ) -> Callable[[Client, Latencies, random.Random], None]:
+    def pause(rng: random.Random) -> None:
+        if think_ms:
+            time.sleep(rng.uniform(0.5, 1.5) * think_ms / 1000)
+
+    def work(client: Client, lat: Latencies, rng: random.Random) -> None:
+        for _ in range(cases):
+            pause(rng)
+            lon, lat_ = rng.choice(points)
+            ms, status, data = client.call("POST", "/api/incidents", "sup", {
+                "category_code": CATEGORY, "description": "bench: 暴露垃圾", "lon": lon,
+                "lat": lat_, "idempotency_key": f"bench-{secrets.token_hex(8)}"})
+            if status != 201:
+                raise RuntimeError(f"report: {status} {data[:200]!r}")
+            lat["report"].append(ms)
+            case_id = orjson.loads(data)["id"]
+            for action, who in FLOW:
+                pause(rng)
+                body = {"note": "bench"} if action in NEEDS_NOTE else {}
+                ms, status, data = client.call(
+                    "POST", f"/api/incidents/{case_id}/actions/{action}", who, body)
+                if status != 200:
+                    raise RuntimeError(f"{action}: {status} {data[:200]!r}")
+                lat[action].append(ms)
+    return work
+
+
+def health(requests: int, think_ms: float) -> Callable[[Client, Latencies, random.Random], None]:
+    def work(client: Client, lat: Latencies, rng: random.Random) -> None:
+        for _ in range(requests):
+            if think_ms:
+                time.sleep(rng.uniform(0.5, 1.5) * think_ms / 1000)
+            ms, status, _ = client.call("GET", "/api/health")
+            if status != 200:
+                raise RuntimeError(f"health: {status}")
+            lat["health"].append(ms)
+    return work
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
+
+
+def summary_line(name: str, values: list[float]) -> str:
+    return (f"  {name:<16} n {len(values):>5}   p50 {statistics.median(values):7.1f} ms   "
+            f"p99 {pct(values, 0.99):7.1f} ms   max {max(values):7.1f} ms")
+
+
+def writes(lat: Latencies) -> list[float]:
+    return [v for op, values in lat.items() if op != "health" for v in values]
+
+
+# ---- raw SQL -------------------------------------------------------------------------------
+
+RAW_INSERT = """
+INSERT INTO incidents (case_no, category_code, description, lon, lat, department_code, state,
+  source, reported_at)
+VALUES (%s, 'E0101', 'raw', 117.88, 33.479, 'HWS', 'reported', 'inspection', now())"""
+
+
+def bench_raw_insert(dsn: str, n: int) -> list[float]:
+    conn = psycopg2.connect(dsn)
+    out = []
+    try:
+        with conn.cursor() as cur:
+            for i in range(n):
+                t0 = time.perf_counter()
+                cur.execute(RAW_INSERT, (f"RAW-{i}-{secrets.token_hex(3)}",))
+                conn.commit()
+                out.append((time.perf_counter() - t0) * 1000)
+            cur.execute("DELETE FROM incidents WHERE case_no LIKE 'RAW-%%'")
+        conn.commit()
+    finally:
+        conn.close()
+    return out
+
+
+# ---- KPIs ----------------------------------------------------------------------------------
+
+SYNTHETIC = """
+WITH cats AS (SELECT array_agg(code ORDER BY code) AS c, array_agg(department_code ORDER BY code)
+              AS d FROM case_categories WHERE active),
+     grids AS (SELECT array_agg(grid_code ORDER BY grid_code) AS g FROM grid_cells),
+     raw AS (
+  SELECT n, 1 + (hashint4(n) & 2147483647) %% cardinality(cats.c) AS ci,
+         1 + (hashint4(n + 7) & 2147483647) %% cardinality(grids.g) AS gi,
+         (hashint4(n + 13) & 2147483647) %% 1000 AS r,
+         now() - make_interval(secs => ((hashint4(n + 17) & 2147483647) %% 31536000)) AS filed,
+         cats.c, cats.d, grids.g
+  FROM generate_series(1, %(n)s) n, cats, grids)
+INSERT INTO incidents (case_no, category_code, description, lon, lat, grid_code,
+  department_code, state, source, reported_at, filed_at, dispatched_at, handled_at, closed_at,
+  supervised, overdue, on_time, rework_count, extension_count)
+SELECT 'KPI-' || n, c[ci], 'synthetic', 117.88, 33.479, g[gi], d[ci],
+  CASE WHEN r < 800 THEN 'closed' WHEN r < 850 THEN 'verifying' WHEN r < 930 THEN 'in_progress'
+       WHEN r < 970 THEN 'dispatched' ELSE 'filed' END,
+  'inspection', filed - interval '1 hour', filed,
+  CASE WHEN r < 970 THEN filed + interval '1 hour' END,
+  CASE WHEN r < 850 THEN filed + interval '20 hours' END,
+  CASE WHEN r < 800 THEN filed + interval '30 hours' END,
+  r BETWEEN 850 AND 880, r BETWEEN 850 AND 880,
+  CASE WHEN r < 800 THEN r %% 50 <> 0 END,
+  CASE WHEN r %% 25 = 0 THEN 1 ELSE 0 END, CASE WHEN r %% 40 = 0 THEN 1 ELSE 0 END
+FROM raw"""
+
+
+def analyze(admin_url: str, table: str | None = None) -> None:
+    """ANALYZE as the owner, on an autocommit connection (statistics are transactional)."""
+    conn = psycopg2.connect(admin_url.replace("postgresql+psycopg2://", "postgresql://"))
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f"ANALYZE {table}" if table else "ANALYZE")
+    finally:
+        conn.close()
+
+
+def load_kpi_cases(db: Database, n: int) -> float:
+    t0 = time.perf_counter()
+    conn = psycopg2.connect(db.dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(SYNTHETIC, {"n": n})
+        conn.commit()
+    finally:
+        conn.close()
+    analyze(db.urls.admin, "incidents")
+    return time.perf_counter() - t0
+
+
+def kpi_window(days: int) -> tuple[str, str]:
+    to = datetime.now(UTC) + timedelta(minutes=1)
+    return (to - timedelta(days=days)).isoformat(), to.isoformat()
+
+
+def median_ms(fn: Callable[[], object], repeat: int = 5) -> float:
+    fn()  # warm
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def bench_kpis(db: Database, port: int, token: str) -> list[tuple[str, float, float, str]]:
+    from backend.incidents.kpi import kpi_sql, parse_kpi
+
+    client = Client(port, {"k": token})
+    conn = psycopg2.connect(db.dsn)
+    rows = []
+    try:
+        for days, group_by in ((366, "department"), (366, "grid"), (366, "period"),
+                               (30, "department"), (1, "department")):
+            start, end = kpi_window(days)
+            query = parse_kpi(start, end, group_by, "day")
+            sql = sa.text(kpi_sql(query)).compile(dialect=db.engine.dialect)
+            raw_sql = str(sql)
+            params = {"start": query.start, "end": query.end}
+            path = "/api/kpi/incidents?" + str(httpx.QueryParams(
+                {"from": start, "to": end, "group_by": group_by}))
+
+            def http(path: str = path) -> None:
+                _, status, data = client.call("GET", path, "k")
+                if status != 200:
+                    raise RuntimeError(f"kpi: {status} {data[:200]!r}")
+
+            def direct(raw_sql: str = raw_sql, params: dict = params) -> None:
+                with conn.cursor() as cur:
+                    cur.execute(raw_sql, params)
+                    cur.fetchall()
+                conn.rollback()
+
+            with conn.cursor() as cur:
+                cur.execute("EXPLAIN " + raw_sql, params)
+                plan = [r[0] for r in cur.fetchall()]
+            conn.rollback()
+            scan = next((line.split("(cost")[0].strip().removeprefix("->").strip()
+                         for line in plan if " on incidents" in line), "?")
+            label = f"{days:>3} d, by {group_by}"
+            rows.append((label, median_ms(http), median_ms(direct), scan))
+    finally:
+        conn.close()
+        client.close()
+    return rows
+
+
+# ---- main ----------------------------------------------------------------------------------
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--cases", type=int, default=2, help="cases per client per phase")
+    parser.add_argument("--think-ms", type=float, default=2000.0,
+                        help="mean pause between a client's requests in the paced phase")
+    parser.add_argument("--kpi-cases", type=int, default=100_000)
+    parser.add_argument("--database", default="cityops_bench_incidents")
+    parser.add_argument("--scale", type=float, default=0.02)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = parser.parse_args()
+
+    settings = get_settings()
+    from backend.cli import _prepare_database
+
+    _prepare_database(settings)  # the managed cluster is up
+    db = Database(args.database, args.scale)
+    try:
+        points = db.points()
+        tokens = db.sessions(args.clients)
+        ops = args.cases * (len(FLOW) + 1)
+        print(f"{args.clients} clients, each its own supervisor/dispatcher/handler sessions; "
+              f"{args.cases} case(s) per client per phase through {len(FLOW) + 1} requests "
+              f"(report, {', '.join(a for a, _ in FLOW)}); {len(points)} grid cells",
+              flush=True)
+        with server(db) as (pid, port):
+            srv = (CpuMeter(pid, db.dsn, db.settings.database_name), port)
+            run_clients(srv, tokens[:4], case_flow(2, points, 0))  # warm up
+            offered = args.clients / (args.think_ms / 1000)
+            print(f"\npaced: think time {args.think_ms:.0f} ms mean -> ~{offered:.0f} "
+                  "requests/s offered", flush=True)
+            base, _, base_cpu, err1 = run_clients(srv, tokens, health(ops, args.think_ms))
+            paced, paced_s, paced_cpu, err2 = run_clients(
+                srv, tokens, case_flow(args.cases, points, args.think_ms))
+            print(summary_line("GET /api/health", base["health"]))
+            for op in ["report", *(a for a, _ in FLOW)]:
+                print(summary_line(op, paced[op]))
+            all_writes = writes(paced)
+            print(summary_line("all case writes", all_writes))
+            per_write, per_check = paced_cpu / len(all_writes), base_cpu / len(base["health"])
+            print(f"  {len(all_writes) / paced_s:.0f} writes/s over {paced_s:.1f} s; CPU (app + "
+                  f"its PostgreSQL backends) {1000 * per_write:.1f} ms per write, "
+                  f"{1000 * per_check:.2f} ms per health check")
+
+            print("\nsaturated: no think time, every client keeps one request in flight",
+                  flush=True)
+            sat_base, base_s, _, err3 = run_clients(srv, tokens, health(ops, 0))
+            sat, sat_s, sat_cpu, err4 = run_clients(srv, tokens, case_flow(args.cases, points, 0))
+            print(summary_line("GET /api/health", sat_base["health"])
+                  + f"   {len(sat_base['health']) / base_s:.0f} req/s")
+            sat_writes = writes(sat)
+            print(summary_line("report", sat["report"]))
+            print(summary_line("all case writes", sat_writes)
+                  + f"   {len(sat_writes) / sat_s:.0f} writes/s")
+            print("  CPU (app + its PostgreSQL backends) "
+                  f"{1000 * sat_cpu / len(sat_writes):.1f} ms per write")
+
+            raw = bench_raw_insert(db.dsn, 500)
+            print("\nraw SQL baseline:")
+            print(summary_line("one INSERT+commit", raw))
+
+            print(f"\nKPIs: inserting {args.kpi_cases:,} synthetic cases over the last year",
+                  flush=True)
+            took = load_kpi_cases(db, args.kpi_cases)
+            print(f"  loaded in {took:.1f} s (generate_series, then ANALYZE)")
+            kpis = bench_kpis(db, srv[1], tokens[0]["disp"])
+            print("  window, grouping            HTTP median   SQL median   plan")
+            for label, http_ms, sql_ms, scan in kpis:
+                print(f"  {label:<26} {http_ms:9.1f} ms {sql_ms:9.1f} ms   {scan}")
+
+        errors = err1 + err2 + err3 + err4
+        if errors:
+            print(f"\n{len(errors)} client error(s), first: {errors[:3]}")
+        load = os.getloadavg()[0]
+        print(f"\nratios and targets (load average {load:.1f} on {os.cpu_count()} cores):")
+        print(f"  paced case writes p50 = {statistics.median(all_writes):.1f} ms, "
+              f"p99 = {pct(all_writes, 0.99):.1f} ms   (target p99 <= 50 ms)")
+        print(f"  paced report p50 / health p50 = "
+              f"{statistics.median(paced['report']) / statistics.median(base['health']):.1f}")
+        print(f"  paced report p50 / raw INSERT p50 = "
+              f"{statistics.median(paced['report']) / statistics.median(raw):.1f}")
+        print(f"  saturated writes/s / health req/s = "
+              f"{(len(sat_writes) / sat_s) / (len(sat_base['health']) / base_s):.3f}")
+        print(f"  capacity from CPU: ~{os.cpu_count() / per_write:.0f} writes/s on "
+              f"{os.cpu_count()} dedicated cores ({1000 * per_write:.1f} CPU ms per write)")
+        year = next(k for k in kpis if k[0].startswith("366 d, by department"))
+        print(f"  KPI over {args.kpi_cases:,} cases (1 year, by department): HTTP "
+              f"{year[1]:.0f} ms, SQL {year[2]:.0f} ms   (target <= 200 ms); "
+              f"HTTP / SQL = {year[1] / year[2]:.2f}")
+    finally:
+        db.close(args.keep)
+
+
+if __name__ == "__main__":
+    main()
