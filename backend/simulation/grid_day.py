@@ -364,6 +364,9 @@ def play(engine: sa.Engine, scenario: GridDayScenario, *, calendar: WorkCalendar
     day = day or previous_working_day(calendar, today or datetime.now(LOCAL).date())
     if not calendar.is_workday(day):
         raise InvalidInput(f"{day} is not a working day in the work calendar: pick another")
+    if _at(day, scenario.end) > datetime.now(LOCAL):
+        raise InvalidInput(f"{day} has not ended yet ({scenario.end} local): play a past "
+                           "working day, so that no step lies in the future")
     ensure_categories(engine, scenario, categories_file)
     prefix = key_prefix(scenario, day)
     with engine.begin() as conn:

@@ -309,6 +309,8 @@ def test_a_second_run_of_the_command_adds_nothing(
     assert counts(engine) == before
     assert main(["scenario", "run", "grid-day", "--day", "2026-03-08"]) == 2  # a Sunday
     assert "not a working day" in capsys.readouterr().err
+    assert main(["scenario", "run", "grid-day", "--day", "2099-12-01"]) == 2
+    assert "has not ended yet" in capsys.readouterr().err
 
 
 def test_audit_verify_passes_then_names_an_edited_row(
