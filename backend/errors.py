@@ -20,6 +20,10 @@ class InvalidInput(CityOpsError):
     pass
 
 
+class Unprocessable(InvalidInput):
+    """Well-formed input that cannot be acted on (a place outside the county, an unknown code)."""
+
+
 class Conflict(CityOpsError):
     pass
 

@@ -14,6 +14,7 @@ from backend.errors import (
     InvalidInput,
     NotConfigured,
     NotFound,
+    Unprocessable,
 )
 from tiles.errors import InvalidTile, TileError, UnknownLayer
 
@@ -22,6 +23,7 @@ log = logging.getLogger("cityops")
 STATUS: list[tuple[type[Exception], int]] = [
     (NotFound, 404),
     (Forbidden, 403),
+    (Unprocessable, 422),  # before its base class InvalidInput
     (InvalidInput, 400),
     (Conflict, 409),
     (NotConfigured, 503),

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from backend.audit.chain import append as audit
 from backend.auth.permissions import Permission, Principal
-from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
+from backend.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
 from backend.incidents.calendar import WorkCalendar
 from backend.incidents.clocks import Clocks, FlowEvent, Limits, replay
 from backend.incidents.flow import (
@@ -310,15 +310,18 @@ def create_incident(conn: sa.Connection, new: NewIncident, principal: Principal,
         "SELECT code, department_code FROM case_categories WHERE code = :c AND active"),
         {"c": new.category_code}).first()
     if category is None:
-        raise InvalidInput(f"Unknown case category {new.category_code!r}: "
-                           "GET /api/case-categories lists them")
+        codes = list(conn.execute(sa.text(
+            "SELECT code FROM case_categories WHERE active ORDER BY code")).scalars())
+        raise Unprocessable(f"Unknown case category {new.category_code!r}; valid codes: "
+                            f"{', '.join(codes)} (GET /api/case-categories names them)",
+                            valid_codes=codes)
     grid = conn.execute(sa.text(
         "SELECT grid_code FROM grid_cells WHERE ST_Intersects(geom, "
         "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) ORDER BY grid_code LIMIT 1"),
         {"lon": new.lon, "lat": new.lat}).scalar()
     if grid is None:
-        raise InvalidInput(f"The location {new.lon:.6f}, {new.lat:.6f} is outside the county's "
-                           "grid: check the position (WGS-84 longitude, latitude)")
+        raise Unprocessable(f"The location {new.lon:.6f}, {new.lat:.6f} is outside the county's "
+                            "grid: check the position (WGS-84 longitude, latitude)")
     photos = _check_photos(conn, new.photos)
     incident_id = conn.execute(sa.text(
         "SELECT nextval(pg_get_serial_sequence('incidents', 'id'))")).scalar_one()
@@ -390,11 +393,10 @@ def transition(conn: sa.Connection, incident_id: int, action: Action, principal:
     try:
         after = step(before, action, principal.roles, note=params.note)
     except FlowError as exc:
+        allowed = [a.value for a in allowed_actions(before, principal.roles)]
         if exc.reason == "role":
-            raise Forbidden(exc.message) from exc
-        raise Conflict(exc.message, reason=exc.reason,
-                       actions=[a.value for a in allowed_actions(before, principal.roles)]
-                       ) from exc
+            raise Forbidden(exc.message, actions=allowed) from exc
+        raise Conflict(exc.message, reason=exc.reason, actions=allowed) from exc
     _check_actor_scope(conn, row, action, principal)
     photos = _check_photos(conn, params.photos)
     sets: dict[str, Any] = {"state": after.state.value, "pending": after.extension_pending,

@@ -97,6 +97,7 @@ def test_wrong_role_wrong_state_and_wrong_unit_are_refused(
     denied = client.post(f"/api/incidents/{case['id']}/actions/file",
                          headers=as_["grid_worker"])
     assert denied.status_code == 403 and "supervisor" in denied.json()["detail"]
+    assert denied.json()["actions"] == []  # a grid worker can do nothing to a new report
     early = client.post(f"/api/incidents/{case['id']}/actions/accept",
                         headers=as_["department_handler"])
     assert early.status_code == 409 and "reported" in early.json()["detail"]
@@ -160,10 +161,11 @@ def test_reports_are_idempotent_validated_and_masked(
     assert first.json()["id"] == again.json()["id"]
     outside = client.post("/api/incidents", headers=as_["grid_worker"], json={
         "category_code": "C0105", "description": "x", "lon": 116.0, "lat": 33.0})
-    assert outside.status_code == 400 and "outside the county" in outside.json()["detail"]
+    assert outside.status_code == 422 and "outside the county" in outside.json()["detail"]
     unknown = client.post("/api/incidents", headers=as_["grid_worker"], json={
         "category_code": "C9999", "description": "x", "lon": SEAT[0], "lat": SEAT[1]})
-    assert unknown.status_code == 400 and "case-categories" in unknown.json()["detail"]
+    assert unknown.status_code == 422 and "E0101" in unknown.json()["valid_codes"]
+    assert "valid codes" in unknown.json()["detail"]
     no_photo = client.post("/api/incidents", headers=as_["grid_worker"], json={
         "category_code": "C0105", "description": "x", "lon": SEAT[0], "lat": SEAT[1],
         "photos": ["0" * 64]})
