@@ -73,7 +73,7 @@ const map = new maplibregl.Map({
 });
 window.__map = map;
 // The dispatch desk and KPI panel (src/desk): header buttons, panels, map layers, incidents.changes.
-initDesk({ map, live, auth, header, layers: panel, stage: byId('map').parentElement ?? document.body });
+initDesk({ map, live, auth, header, stage: byId('map').parentElement ?? document.body });
 
 const buses = new BusLayer(map);
 const alarms = new AlarmStore();

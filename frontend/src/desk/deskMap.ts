@@ -102,8 +102,12 @@ export class DeskMap {
       .map((f) => ({ layer: f.layer.id, ...f.properties }));
   }
 
+  /** Pixels of the map's left side hidden under the desk (the focus centres in the rest). */
+  coveredLeft: () => number = () => 0;
+
   focus(lon: number, lat: number, zoom = 15): void {
-    this.map.flyTo({ center: [lon, lat], zoom: Math.max(this.map.getZoom(), zoom), duration: 900 });
+    const offset: [number, number] = [Math.round(this.coveredLeft() / 2), 0];
+    this.map.flyTo({ center: [lon, lat], zoom: Math.max(this.map.getZoom(), zoom), offset, duration: 900 });
   }
 
   private draw(): void {

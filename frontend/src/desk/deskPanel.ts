@@ -1,5 +1,5 @@
 /**
- * The dispatch desk panel (left, over the collapsed layer panel): counts by stage that also
+ * The dispatch desk panel (left, beside the layer panel): counts by stage that also
  * filter the queue, the queue in the server's order (urgent first, then least time left) with a
  * coloured countdown, the 督办 badge and a highlight for cases a live event just changed; a
  * click opens the case (DeskDetail) and shows it on the map.
@@ -61,6 +61,11 @@ export class DeskPanel {
     this.root.append(header, this.body);
     host.append(this.root);
 
+    map.coveredLeft = () => {
+      if (!this.open) return 0;
+      const stage = host.getBoundingClientRect();
+      return Math.max(0, this.root.getBoundingClientRect().right - stage.left);
+    };
     this.detail = new DeskDetail(store, {
       focus: (lon, lat) => map.focus(lon, lat, 16),
       back: () => store.select(null),

@@ -1,8 +1,8 @@
 /**
  * The dispatch desk and the KPI panel, wired into the console: two header buttons (调度台 for
  * users who may read cases, 绩效 for users who may read KPIs), the desk's store on the live
- * connection (`incidents.changes`), its map layers, and the layer panel folded away while the
- * desk is open (they share the left side). Users who may act on cases get the desk open at start.
+ * connection (`incidents.changes`) and its map layers. The desk sits beside the layer panel
+ * (below it when it is folded). Users who may act on cases get the desk open at start.
  */
 
 import type { Map as MapLibreMap } from 'maplibre-gl';
@@ -22,8 +22,6 @@ export interface DeskDeps {
   live: LiveConnection;
   auth: Auth;
   header: Header;
-  /** The layer panel: folded while the desk is open. */
-  layers: { readonly collapsed: boolean; setCollapsed(collapsed: boolean): void; onToggle(listener: () => void): void };
   /** Where the panels go (the map's container's parent). */
   stage: HTMLElement;
 }
@@ -53,7 +51,7 @@ function headerButton(testid: string): HTMLButtonElement {
   return node;
 }
 
-export function initDesk({ map, live, auth, header, layers, stage }: DeskDeps): Desk {
+export function initDesk({ map, live, auth, header, stage }: DeskDeps): Desk {
   const store = new DeskStore();
   const deskMap = new DeskMap(map);
   const panel = new DeskPanel(stage, store, deskMap);
@@ -77,7 +75,6 @@ export function initDesk({ map, live, auth, header, layers, stage }: DeskDeps): 
     panel.setOpen(open);
     deskButton.setAttribute('aria-pressed', String(open));
     document.body.classList.toggle('desk-open', open);
-    if (open && !layers.collapsed) layers.setCollapsed(true);
   };
   const setKpiOpen = (open: boolean): void => {
     kpis.setOpen(open);
@@ -87,9 +84,6 @@ export function initDesk({ map, live, auth, header, layers, stage }: DeskDeps): 
   kpiButton.addEventListener('click', () => setKpiOpen(!kpis.open));
   panel.onClose(() => setOpen(false));
   kpis.onClose(() => setKpiOpen(false));
-  layers.onToggle(() => {
-    if (!layers.collapsed && panel.open) setOpen(false); // the layer list wants the left side
-  });
 
   let connected = false;
   let opened = false;
