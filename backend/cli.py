@@ -30,7 +30,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     _prepare_database(settings)
     host, port = args.host or settings.host, args.port or settings.port
-    print(f"cityops: serving on http://{host}:{port}", flush=True)
+    scheme = "https" if settings.tls_certfile else "http"
+    print(f"cityops: serving on {scheme}://{host}:{port}", flush=True)
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -38,6 +39,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         log_level="info",
         workers=1,
         timeout_graceful_shutdown=3,
+        ssl_certfile=settings.tls_certfile,
+        ssl_keyfile=settings.tls_keyfile,
     )
     return 0
 

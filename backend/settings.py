@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     font_file: Path | None = None  # a CJK TTF/OTF for map glyphs; found on the system when unset
     host: str = "127.0.0.1"
     port: int = 8000
+    # HTTPS: phones give a page GPS and the camera only over HTTPS (or on loopback), so serve
+    # the grid workers' /report over TLS on the intranet: a PEM certificate (chain) and its key.
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
     db_pool_size: int = 10
     # Tile service
     tile_cache_bytes: int = 256 * 1024 * 1024
@@ -103,6 +107,15 @@ class Settings(BaseSettings):
         if self.hub_token:
             return self.hub_token
         return DEV_HUB_TOKEN if self.env == "development" else None
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("Set both CITYOPS_TLS_CERTFILE and CITYOPS_TLS_KEYFILE, or neither")
+        for path in (self.tls_certfile, self.tls_keyfile):
+            if path is not None and not path.is_file():
+                raise ValueError(f"TLS file {path} does not exist")
+        return self
 
     @model_validator(mode="after")
     def _production_needs_database(self) -> Settings:
