@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     work_calendars: list[Path] = [PROJECT_ROOT / "scenarios" / "sixian" / "work_calendar_2026.yaml"]
     supervision_interval_s: float = 60.0  # how often overdue cases are looked for (督办)
     photo_max_bytes: int = 8 * 1024 * 1024  # an uploaded photo's size limit (413 beyond)
+    photos_dir: Path = PROJECT_ROOT / "var" / "photos"  # photos, named by their SHA-256
     # A scenario from scenarios/ run in a loop inside the server (`cityops demo` sets it).
     live_scenario: str | None = None
     # GTFS feeds (backend.transit.gtfs): the timetable that drives /gtfs/static.zip, how long a

@@ -35,9 +35,10 @@ TEST_INGEST_TOKEN = "test-ingest-token"
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         env="test",
+        photos_dir=tmp_path_factory.mktemp("photos"),
         database_name=os.environ.get("CITYOPS_TEST_DATABASE", "cityops_test"),
         tile_version_ttl_s=0.0,
         hub_token=TEST_HUB_TOKEN,

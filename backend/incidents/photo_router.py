@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -15,6 +16,7 @@ from backend.api.deps import AppState
 from backend.auth.permissions import Actor, Permission, requires
 from backend.errors import InvalidInput
 from backend.incidents import photos
+from backend.incidents.photo_files import PhotoFiles
 
 router = APIRouter(tags=["incidents"])
 MULTIPART_SLACK = 64 * 1024  # room for the multipart envelope around the file
@@ -81,7 +83,7 @@ async def upload_photo(request: Request, state: AppState, actor: Actor,
     def work() -> tuple[dict[str, Any], bool]:
         clean = photos.clean_photo(data)
         with state.engine.begin() as conn:
-            return photos.store_photo(conn, clean, actor)
+            return photos.store_photo(conn, PhotoFiles(state.settings.photos_dir), clean, actor)
 
     try:
         out, created = await run_in_threadpool(work)
@@ -101,7 +103,8 @@ def get_photo(sha256: str, state: AppState, request: Request) -> Response:
     headers = {"Cache-Control": IMMUTABLE, "ETag": f'"{sha256}"',
                "X-Content-Type-Options": "nosniff", "Vary": "Authorization, Cookie"}
     with state.engine.connect() as conn:
-        data, content_type = photos.read_photo(conn, sha256)
+        path, content_type = photos.photo_path(conn, PhotoFiles(state.settings.photos_dir),
+                                               sha256)
     if request.headers.get("if-none-match", "").strip() == headers["ETag"]:
         return Response(status_code=304, headers=headers)
-    return Response(data, media_type=content_type, headers=headers)
+    return FileResponse(path, media_type=content_type, headers=headers)

@@ -3,7 +3,7 @@ says), limited in bytes and pixels, their EXIF GPS position read, then every pie
 stripped by re-encoding the pixels, and stored under the SHA-256 of the stored bytes (the same
 photo uploaded twice is stored once).
 
-`clean_photo` is pure (bytes in, bytes out, no database); `store_photo` and `read_photo` are the
+`clean_photo` is pure (bytes in, bytes out, no database); `store_photo` and `photo_path` are the
 database side. Errors are domain errors: the router maps the two photo-specific ones to 415 and
 413."""
 
@@ -15,6 +15,7 @@ import struct
 import warnings
 from dataclasses import dataclass
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from backend.audit.chain import append as audit
 from backend.errors import InvalidInput, NotFound
+from backend.incidents.photo_files import PhotoFiles
 
 ACCEPTED = "JPEG, PNG or WebP"
 # Pillow's names of what we accept (MPO: the multi-picture JPEG many phone cameras write; its
@@ -200,17 +202,19 @@ def photo_json(row: Any) -> dict[str, Any]:
             "taken_lon": m["taken_lon"], "taken_lat": m["taken_lat"]}
 
 
-def store_photo(conn: sa.Connection, photo: CleanPhoto, actor: str) -> tuple[dict[str, Any], bool]:
-    """(the stored photo's description, whether it is new). A photo stored before (the same
-    stripped bytes) is kept as it was. The upload is audited either way."""
+def store_photo(conn: sa.Connection, files: PhotoFiles, photo: CleanPhoto, actor: str
+                ) -> tuple[dict[str, Any], bool]:
+    """(the stored photo's description, whether it is new). The file is written before the
+    row (see photo_files); a photo stored before is kept as it was. Audited either way."""
     sha = photo.sha256
+    files.write(sha, photo.data, photo.content_type)
     created = conn.execute(sa.text("""
-INSERT INTO photos (sha256, content_type, size_bytes, width, height, taken_lon, taken_lat, data,
+INSERT INTO photos (sha256, content_type, size_bytes, width, height, taken_lon, taken_lat,
   created_by)
-VALUES (:sha, :type, :size, :w, :h, :lon, :lat, :data, :actor)
+VALUES (:sha, :type, :size, :w, :h, :lon, :lat, :actor)
 ON CONFLICT (sha256) DO NOTHING RETURNING sha256"""), {
         "sha": sha, "type": photo.content_type, "size": len(photo.data), "w": photo.width,
-        "h": photo.height, "lon": photo.taken_lon, "lat": photo.taken_lat, "data": photo.data,
+        "h": photo.height, "lon": photo.taken_lon, "lat": photo.taken_lat,
         "actor": actor}).scalar() is not None
     row = conn.execute(sa.text(
         "SELECT sha256, content_type, size_bytes, width, height, taken_lon, taken_lat "
@@ -223,13 +227,17 @@ ON CONFLICT (sha256) DO NOTHING RETURNING sha256"""), {
     return out, created
 
 
-def read_photo(conn: sa.Connection, sha256: str) -> tuple[bytes, str]:
-    """(bytes, content type) of a stored photo."""
+def photo_path(conn: sa.Connection, files: PhotoFiles, sha256: str) -> tuple[Path, str]:
+    """(file, content type) of a stored photo."""
     if len(sha256) != 64 or not set(sha256) <= SHA256_HEX:
         raise NotFound("No such photo: photos are named by the lowercase hex SHA-256 of "
                        "their stored bytes")
-    row = conn.execute(sa.text("SELECT data, content_type FROM photos WHERE sha256 = :sha"),
-                       {"sha": sha256}).first()
-    if row is None:
+    content_type = conn.execute(sa.text("SELECT content_type FROM photos WHERE sha256 = :sha"),
+                                {"sha": sha256}).scalar()
+    if content_type is None:
         raise NotFound(f"No photo {sha256}")
-    return bytes(row.data), row.content_type
+    path = files.path(sha256, content_type)
+    if not path.is_file():
+        raise NotFound(f"Photo {sha256} is recorded but its file is missing from "
+                       f"{files.root}: restore it from the backup of var/")
+    return path, content_type

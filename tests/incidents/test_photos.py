@@ -15,6 +15,7 @@ from PIL import ExifTags, Image
 from PIL.PngImagePlugin import PngInfo
 from PIL.TiffImagePlugin import IFDRational
 
+from backend.settings import Settings
 from tests.conftest import bearer
 
 SEAT = (117.88003, 33.47922)
@@ -53,7 +54,7 @@ def worker(client: TestClient) -> dict[str, str]:
 
 
 def test_a_jpeg_is_stored_without_metadata_and_its_position_read(
-    client: TestClient, worker: dict[str, str], engine: sa.Engine
+    client: TestClient, worker: dict[str, str], engine: sa.Engine, settings: Settings
 ) -> None:
     original = jpeg(noise(64, 48), orientation=6)  # shot with the phone on its side
     response = upload(client, worker, original)
@@ -84,6 +85,9 @@ def test_a_jpeg_is_stored_without_metadata_and_its_position_read(
             "AND entity_id = :h"), {"h": photo["sha256"]}).one()
     assert row.created_by == "grid_worker" and row.size_bytes == len(stored)
     assert audited.actor == "grid_worker" and audited.data["gps"] is True
+    # The bytes live under var/ (here the test's photos_dir), named by their hash.
+    sha = photo["sha256"]
+    assert (settings.photos_dir / sha[:2] / f"{sha}.jpg").read_bytes() == stored
 
 
 def test_png_and_webp_are_accepted_and_stripped(client: TestClient,
