@@ -8,6 +8,8 @@ a handler of the unit responsible for E0101) and their own keep-alive connection
 cases through the whole flow: report (POST /api/incidents), file, dispatch, accept, start,
 handle, send_to_verify, confirm: every write appends to the audit hash chain.
 
+- warm-up: a few cases, then every session once with all clients at once (the server's session
+  cache and connection pool are warm, as with consoles signed in for a while).
 - paced: every client waits a think time (uniform, mean `--think-ms`) between its requests, so
   the server sees ~clients/think requests per second from 100 open sessions; p50/p99 per
   operation. Baseline: `GET /api/health` by the same clients at the same pace.
@@ -194,6 +196,7 @@ class Client:
     """One console: its own sessions and its own keep-alive connection."""
 
     def __init__(self, port: int, tokens: dict[str, str]) -> None:
+        self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         self.tokens = tokens
 
@@ -205,8 +208,16 @@ class Client:
             payload = orjson.dumps(body)
             headers["Content-Type"] = "application/json"
         t0 = time.perf_counter()
-        self.conn.request(method, path, body=payload, headers=headers)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=payload, headers=headers)
+            response = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closed an idle keep-alive connection (uvicorn: after 5 s), as a
+            # browser would find it: connect again and send (the time includes the connect).
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+            self.conn.request(method, path, body=payload, headers=headers)
+            response = self.conn.getresponse()
         data = response.read()
         return (time.perf_counter() - t0) * 1000, response.status, data
 
@@ -284,6 +295,16 @@ def case_flow(cases: int, points: list[tuple[float, float]], think_ms: float
     return work
 
 
+def warm(client: Client, lat: Latencies, rng: random.Random) -> None:
+    """Every session once (the server caches resolved sessions) with every client at once (the
+    connection pool grows to its size): what follows measures consoles already signed in."""
+    for who in client.tokens:
+        ms, status, _ = client.call("GET", "/api/auth/me", who)
+        if status != 200:
+            raise RuntimeError(f"me: {status}")
+        lat["warm"].append(ms)
+
+
 def health(requests: int, think_ms: float) -> Callable[[Client, Latencies, random.Random], None]:
     def work(client: Client, lat: Latencies, rng: random.Random) -> None:
         for _ in range(requests):
@@ -302,6 +323,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 def summary_line(name: str, values: list[float]) -> str:
+    if not values:
+        return f"  {name:<16} n     0"
     return (f"  {name:<16} n {len(values):>5}   p50 {statistics.median(values):7.1f} ms   "
             f"p99 {pct(values, 0.99):7.1f} ms   max {max(values):7.1f} ms")
 
@@ -476,6 +499,7 @@ def main() -> None:
         with server(db) as (pid, port):
             srv = (CpuMeter(pid, db.dsn, db.settings.database_name), port)
             run_clients(srv, tokens[:4], case_flow(2, points, 0))  # warm up
+            run_clients(srv, tokens, warm)
             offered = args.clients / (args.think_ms / 1000)
             print(f"\npaced: think time {args.think_ms:.0f} ms mean -> ~{offered:.0f} "
                   "requests/s offered", flush=True)
