@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import gc
 import json
 import os
 import random
@@ -214,7 +215,7 @@ def serve_bare(port: int, vehicles: int, deflate: bool) -> None:
     loop.run_until_complete(main())
 
 
-def hub_bench_app(vehicles: int) -> Any:
+def hub_bench_app(vehicles: int, gc_threshold: str | None = None) -> Any:
     """The real hub and /ws router in a minimal app, plus the bench's publisher task."""
     from fastapi import FastAPI
 
@@ -234,7 +235,33 @@ def hub_bench_app(vehicles: int) -> Any:
         async def publish(data: dict[str, Any]) -> None:
             await hub.publish(POSITIONS, data)
 
-        driver = asyncio.create_task(drive(publish, hub.stats, vehicles))
+        gc_pauses: list[float] = []  # full collections
+        young_max = [0.0]            # longest collection of the younger generations
+        started: list[float] = []
+
+        def on_gc(phase: str, info: dict) -> None:
+            if phase == "start":
+                started[:] = [time.perf_counter()]
+            elif started:
+                pause = time.perf_counter() - started[0]
+                if info["generation"] == 2:
+                    gc_pauses.append(pause)
+                else:
+                    young_max[0] = max(young_max[0], pause)
+
+        gc.callbacks.append(on_gc)
+        if gc_threshold:  # an experiment: the app itself keeps Python's defaults
+            gc.set_threshold(*(int(x) for x in gc_threshold.split(",")))
+
+        def stats() -> dict[str, Any]:
+            out = {**hub.stats(), "gc2": len(gc_pauses),
+                   "gc2_max_ms": round(max(gc_pauses, default=0) * 1000, 1),
+                   "gc_young_max_ms": round(young_max[0] * 1000, 1)}
+            gc_pauses.clear()
+            young_max[0] = 0.0
+            return out
+
+        driver = asyncio.create_task(drive(publish, stats, vehicles))
         try:
             yield
         finally:
@@ -246,11 +273,11 @@ def hub_bench_app(vehicles: int) -> Any:
     return app
 
 
-def serve_hub(port: int, vehicles: int) -> None:
+def serve_hub(port: int, vehicles: int, gc_threshold: str | None) -> None:
     import uvicorn
 
     raise_fd_limit()
-    config = uvicorn.Config(hub_bench_app(vehicles), host="127.0.0.1", port=port,
+    config = uvicorn.Config(hub_bench_app(vehicles, gc_threshold), host="127.0.0.1", port=port,
                             log_level="warning", access_log=False, backlog=2048)
     uvicorn.Server(config).run()
 
@@ -562,7 +589,9 @@ class Bench:
         a = self.args
         port = free_port()
         server = Proc([f"--serve-{kind}", str(port), "--vehicles", str(a.vehicles),
-                       *(["--deflate"] if a.deflate else [])])
+                       *(["--deflate"] if a.deflate else []),
+                       *(["--hub-gc-threshold", a.hub_gc_threshold]
+                         if a.hub_gc_threshold else [])])
         clients: list[Proc] = []
         out: dict[str, dict[str, Any]] = {}
         try:
@@ -610,6 +639,8 @@ class Bench:
                     "machine": (busy1[0] - busy0[0]) / (busy1[1] - busy0[1]),
                     "per_cpu": delivered / a.duration / max((cpu1[0] - cpu0[0]) / wall, 1e-9),
                     "coalesced": pub.get("coalesced", 0), "dropped": pub.get("dropped", 0),
+                    "gc2": pub.get("gc2", 0), "gc2_max_ms": pub.get("gc2_max_ms", 0),
+                    "gc_young_max_ms": pub.get("gc_young_max_ms", 0),
                     "lost": sum(r["lost"] for r in reports),
                     "notes": sorted({n for r in reports for n in r["notes"]}),
                 }
@@ -678,6 +709,8 @@ class Bench:
                     "machine": (busy1[0] - busy0[0]) / (busy1[1] - busy0[1]),
                     "per_cpu": delivered / a.duration / max((cpu1[0] - cpu0[0]) / wall, 1e-9),
                     "coalesced": pub.get("coalesced", 0), "dropped": pub.get("dropped", 0),
+                    "gc2": pub.get("gc2", 0), "gc2_max_ms": pub.get("gc2_max_ms", 0),
+                    "gc_young_max_ms": pub.get("gc_young_max_ms", 0),
                     "lost": sum(r["lost"] for r in reports), "notes": [],
                 }
 
@@ -750,6 +783,10 @@ def main() -> None:
     parser.add_argument("--deflate", action="store_true",
                         help="clients offer permessage-deflate, as browsers do (uvicorn accepts "
                         "it by default; the bare server is told to): frames compressed per client")
+    parser.add_argument("--hub-gc-threshold", metavar="T0,T1,T2",
+                        help="an experiment: gc.set_threshold in the hub's process (Python's "
+                        "default 700,10,10 promotes every parked sender's future to the oldest "
+                        "generation; full collections of 1,000 clients' objects pause the loop)")
     parser.add_argument("--quick", action="store_true", help="one short run (a smoke test)")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--serve-hub", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -760,7 +797,7 @@ def main() -> None:
         serve_bare(args.serve_bare, args.vehicles, args.deflate)
         return
     if args.serve_hub:
-        serve_hub(args.serve_hub, args.vehicles)
+        serve_hub(args.serve_hub, args.vehicles, args.hub_gc_threshold)
         return
     if args.child:
         new_loop().run_until_complete(ClientProc().main())
@@ -799,6 +836,9 @@ def report(args: argparse.Namespace, med: dict[str, dict[str, dict[str, Any]]]) 
             extra = ""
             if kind == "hub" and (r["coalesced"] or r["dropped"]):
                 extra = f"  coalesced {r['coalesced']:.0f} dropped {r['dropped']:.0f}"
+            if kind == "hub":
+                extra += (f"  full GCs {r['gc2']:.0f} (longest {r['gc2_max_ms']:.0f} ms), "
+                          f"young GC longest {r['gc_young_max_ms']:.0f} ms")
             print(f"  {title:<36} {kind:<5} {r['published']:11.0f} {r['deliveries']:12.0f} "
                   f"{ms(r['p50'])} {ms(r['p99'])} {r['server_cpu']:7.2f} "
                   f"{r['per_cpu']:9.0f} {r['clients_cpu']:7.2f} {r['machine']:5.0%}{extra}")
