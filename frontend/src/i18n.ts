@@ -144,6 +144,7 @@ const STRINGS = {
   caseDue: { zh: '结案期限', en: 'Case due' },
   caseTimeline: { zh: '办理过程', en: 'Timeline' },
   photoMissing: { zh: '照片暂不可用', en: 'Photo not available' },
+  photoMissingShort: { zh: '照片缺失', en: 'No photo' },
   caseNoActions: { zh: '当前没有您可执行的操作', en: 'Nothing for you to do on this case now' },
   caseLoadFailed: { zh: '案件详情加载失败', en: 'The case failed to load' },
   dispatchTo: { zh: '派往单位', en: 'Department' },

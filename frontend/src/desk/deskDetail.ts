@@ -440,30 +440,42 @@ export class DeskDetail {
   }
 }
 
+/** Photos the server could not give: drawn as placeholders without asking again. */
+const missingPhotos = new Set<string>();
+
+function missingPhoto(sha: string): HTMLElement {
+  const missing = el('span', 'desk-photo-missing', t('photoMissingShort'));
+  missing.title = `${t('photoMissing')} (${sha.slice(0, 12)}…)`;
+  missing.dataset.testid = 'desk-photo-missing';
+  return missing;
+}
+
 /** Thumbnails of photos by content hash; a photo the server cannot give is a placeholder. */
 export function photoStrip(hashes: string[]): HTMLElement {
   const strip = el('div', 'desk-photos');
   for (const sha of hashes) {
     const url = absoluteUrl(`/api/photos/${encodeURIComponent(sha)}`);
     const link = el('a', 'desk-photo');
+    link.dataset.sha256 = sha;
+    strip.append(link);
+    if (missingPhotos.has(sha)) {
+      link.append(missingPhoto(sha));
+      continue;
+    }
     link.href = url;
     link.target = '_blank';
     link.rel = 'noopener';
-    link.dataset.sha256 = sha;
     const img = el('img');
     img.alt = sha.slice(0, 8);
     img.loading = 'lazy';
     img.decoding = 'async';
     img.addEventListener('error', () => {
-      const missing = el('span', 'desk-photo-missing', '▨');
-      missing.title = `${t('photoMissing')} (${sha.slice(0, 12)}…)`;
-      missing.dataset.testid = 'desk-photo-missing';
-      link.replaceChildren(missing);
+      missingPhotos.add(sha);
+      link.replaceChildren(missingPhoto(sha));
       link.removeAttribute('href');
     });
     img.src = url;
     link.append(img);
-    strip.append(link);
   }
   return strip;
 }
