@@ -8,8 +8,9 @@ Three kinds of process on loopback, so that neither side measures the other's ev
   a publisher task fed by the orchestrator over stdin; every event carries `time.time()` at
   publish in `data.sent`;
 - the clients (`--client-procs` processes, 1,000 connections in all): a minimal websocket
-  client written on asyncio.Protocol (handshake by hand, no compression offered, frames parsed
-  in place), cheaper per message than either server, so that the figures are the server's. Each
+  client written on asyncio.Protocol (handshake by hand, no compression offered unless
+  --deflate, frames parsed in place), cheaper per message than either server, so that the
+  figures are the server's. Each
   authenticates, subscribes to `vehicles.positions` (whole county or a random small bbox) and
   adds `receive - sent` of every event to a 1 ms histogram;
 - this orchestrator, which runs the scenarios on both servers, interleaved, `--repeat` times.
