@@ -78,6 +78,11 @@ def load_county(engine: Engine, county: County, *, replace: bool = True) -> dict
         raw.rollback()
         raise Conflict("The demo county (or rows with its codes) is already loaded; load it with "
                        "replace=True to replace it.", table=exc.diag.table_name) from exc
+    except errors.ForeignKeyViolation as exc:
+        raw.rollback()
+        raise Conflict("Cases or grid workers refer to grid cells this county does not have "
+                       "(a different recipe or scale?): load the county they were made in, or "
+                       "load this one into a new database.", table=exc.diag.table_name) from exc
     except BaseException:
         raw.rollback()
         raise
@@ -91,9 +96,10 @@ def analyze(engine: Engine, tables: list[str]) -> list[str]:
     """ANALYZE the tables this role may analyze (owner or superuser); the managed app role owns
     none, so there autovacuum analyzes them shortly after. Returns the tables analyzed."""
     raw = engine.raw_connection()
+    driver = raw.driver_connection  # psycopg2's own connection: ANALYZE may not run in a block
     try:
-        raw.autocommit = True  # type: ignore[attr-defined]
-        cur = raw.cursor()
+        driver.autocommit = True  # type: ignore[union-attr]
+        cur = driver.cursor()  # type: ignore[union-attr]
         cur.execute(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = current_schema() AND c.relname = ANY(%s) AND "
@@ -104,5 +110,5 @@ def analyze(engine: Engine, tables: list[str]) -> list[str]:
             cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
         return mine
     finally:
-        raw.autocommit = False  # type: ignore[attr-defined]
+        driver.autocommit = False  # type: ignore[union-attr]
         raw.close()

@@ -485,23 +485,30 @@ def _refresh_clocks(conn: sa.Connection, incident_id: int, calendar: WorkCalenda
 SYSTEM_PRINCIPAL = Principal("system", "系统", frozenset({SYSTEM}), frozenset())
 
 
-def supervise_overdue(conn: sa.Connection, calendar: WorkCalendar, now: datetime
-                      ) -> list[Change]:
-    """督办: flag every open case whose stage or case clock has run out (the server's own act,
-    recorded like any other). Cases are re-checked against their clocks, not just due times."""
-    candidates = conn.execute(sa.text(
+def overdue_candidates(conn: sa.Connection, now: datetime) -> list[int]:
+    """Open, unsupervised cases whose stored due times say a clock may have run out."""
+    return list(conn.execute(sa.text(
         "SELECT id FROM incidents WHERE NOT supervised AND state = ANY(:open) "
         "AND (stage_due_at <= :now OR due_at <= :now OR overdue) ORDER BY id"),
         {"open": [s.value for s in (State.DISPATCHED, State.ACCEPTED, State.IN_PROGRESS,
-                                    State.HANDLED, State.VERIFYING)], "now": now}).scalars()
-    changes = []
-    for incident_id in list(candidates):
-        row = _row(conn, incident_id, lock=True)
-        late = clocks_of(conn, row, calendar, now).overdue_now()
-        if not late:
-            _refresh_clocks(conn, incident_id, calendar, now)
-            continue
-        changes.append(transition(conn, incident_id, Action.SUPERVISE, SYSTEM_PRINCIPAL,
-                                  StepParams(note=f"超时自动督办 · overdue: {', '.join(late)}"),
-                                  calendar, now))
-    return changes
+                                    State.HANDLED, State.VERIFYING)], "now": now}).scalars())
+
+
+def supervise_case(conn: sa.Connection, incident_id: int, calendar: WorkCalendar,
+                   now: datetime) -> Change | None:
+    """督办 one case if its clocks (replayed, not just the stored due times) have run out: the
+    server's own act, recorded like any other. A case another transaction holds is skipped
+    (the next sweep sees it), so a sweep never waits on, or deadlocks with, a user's step."""
+    locked = conn.execute(sa.text(
+        "SELECT supervised FROM incidents WHERE id = :id FOR UPDATE SKIP LOCKED"),
+        {"id": incident_id}).first()
+    if locked is None or locked.supervised:
+        return None
+    row = _row(conn, incident_id)
+    late = clocks_of(conn, row, calendar, now).overdue_now()
+    if not late:
+        _refresh_clocks(conn, incident_id, calendar, now)
+        return None
+    return transition(conn, incident_id, Action.SUPERVISE, SYSTEM_PRINCIPAL,
+                      StepParams(note=f"超时自动督办 · overdue: {', '.join(late)}"),
+                      calendar, now)

@@ -30,8 +30,18 @@ def load_category_book(engine: sa.Engine, book: CategoryBook, source: str) -> No
 
 def supervise_once(engine: sa.Engine, calendar: WorkCalendar, now: datetime | None = None
                    ) -> list[service.Change]:
-    with engine.begin() as conn:
-        return service.supervise_overdue(conn, calendar, now or datetime.now(UTC))
+    """One sweep: each case in its own short transaction (the audit chain's lock is held only
+    for one case at a time, and never while waiting for another case's row)."""
+    now = now or datetime.now(UTC)
+    with engine.connect() as conn:
+        candidates = service.overdue_candidates(conn, now)
+    changes = []
+    for incident_id in candidates:
+        with engine.begin() as conn:
+            change = service.supervise_case(conn, incident_id, calendar, now)
+        if change is not None:
+            changes.append(change)
+    return changes
 
 
 async def supervision_loop(engine: sa.Engine, calendar: WorkCalendar, hub: Hub,

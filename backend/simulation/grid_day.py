@@ -7,7 +7,7 @@ township and category from the scenario's seed, their places inside the township
 by PostGIS (seeded); routine cases go report -> file (or void) -> dispatch -> accept -> start ->
 handle -> send_to_verify -> confirm with delays in working minutes, kept inside the category's
 stage limits; the scripted cases follow their steps. Steps after the day's end are not taken,
-so late cases stay open. Every `sweep_every_min` the server's own sweep (`supervise_overdue`)
+so late cases stay open. Every `sweep_every_min` the server's own sweep (`supervise_case`)
 runs at the simulated time and flags what is overdue then.
 
 Idempotent: each case carries the idempotency key `<name>/<seed>/<day>/<tag>`; a second run
@@ -42,7 +42,8 @@ from backend.incidents.service import (
     NewIncident,
     StepParams,
     create_incident,
-    supervise_overdue,
+    overdue_candidates,
+    supervise_case,
     transition,
 )
 
@@ -470,7 +471,13 @@ def _sweep(conn: sa.Connection, calendar: WorkCalendar, at: datetime, ours: dict
            report: Report) -> None:
     """The server's 督办 sweep (what supervision_loop runs every minute), at simulated `at`."""
     with _transaction(conn):
-        changes = supervise_overdue(conn, calendar, at)
+        candidates = overdue_candidates(conn, at)
+    changes = []
+    for incident_id in candidates:  # one transaction per case, as the server's sweep does
+        with _transaction(conn):
+            change = supervise_case(conn, incident_id, calendar, at)
+        if change is not None:
+            changes.append(change)
     report.sweeps += 1
     for change in changes:
         if change.incident_id in ours:

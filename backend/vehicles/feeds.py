@@ -29,7 +29,8 @@ def position_pipeline(
 ) -> PositionPipeline:
     def publish(channel: str, data: dict) -> None:
         try:
-            hub.publish_threadsafe(channel, data)  # from the worker thread onto the hub's loop
+            # From the worker thread onto the hub's loop; nobody waits for the seq.
+            hub.publish_nowait_threadsafe(channel, data)
         except RuntimeError:  # shutting down: the fix is stored, only the push is skipped
             log.debug("hub closed: %s event not pushed", channel)
 

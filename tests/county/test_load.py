@@ -35,6 +35,36 @@ def test_loading_again_replaces_instead_of_duplicating(engine: Engine, county: d
     assert scalar(engine, "SELECT count(*) FROM bus_line_stops") == county["bus_line_stops"]
 
 
+def test_reloading_keeps_the_cases_and_assignments_that_refer_to_grid_cells(
+        engine: Engine, county: dict[str, int], small_county: County,
+        client: object) -> None:  # the running app has synced the case categories
+    """Grid cells come back with the same codes, so cases keep their cell and workers theirs
+    (the references are checked at commit, not at the delete)."""
+    with engine.begin() as conn:
+        cell = conn.execute(sa.text("SELECT grid_code FROM grid_cells ORDER BY grid_code "
+                                    "LIMIT 1")).scalar_one()
+        worker = conn.execute(sa.text("SELECT id FROM users WHERE username = 'grid_worker'")
+                              ).scalar_one()
+        conn.execute(sa.text("INSERT INTO grid_workers (grid_code, user_id) VALUES (:g, :u) "
+                             "ON CONFLICT DO NOTHING"), {"g": cell, "u": worker})
+        conn.execute(sa.text(
+            "INSERT INTO incidents (case_no, category_code, description, lon, lat, grid_code, "
+            "state, source, reported_at) SELECT 'T-RELOAD-1', code, 'reload test', 117.88, 33.48,"
+            " :g, 'reported', 'hotline', now() FROM case_categories LIMIT 1"), {"g": cell})
+    try:
+        load_county(engine, small_county, replace=True)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT grid_code FROM incidents WHERE case_no = "
+                                        "'T-RELOAD-1'")).scalar_one() == cell
+            assert conn.execute(sa.text("SELECT count(*) FROM grid_workers WHERE grid_code = :g "
+                                        "AND user_id = :u"), {"g": cell, "u": worker}
+                                ).scalar_one() == 1
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM incidents WHERE case_no = 'T-RELOAD-1'"))
+            conn.execute(sa.text("DELETE FROM grid_workers WHERE user_id = :u"), {"u": worker})
+
+
 def test_loading_without_replace_refuses_and_changes_nothing(
         engine: Engine, county: dict[str, int], small_county: County) -> None:
     with pytest.raises(Conflict):
