@@ -96,9 +96,9 @@ async def report(body: IncidentIn, state: AppState, principal: Caller, response:
 
     def work() -> tuple[dict, bool]:
         now = datetime.now(UTC)
-        with state.engine.begin() as conn:
-            incident_id, created = service.create_incident(conn, new, who, now)
-        with state.engine.connect() as conn:
+        with state.engine.connect() as conn:  # one connection: write, commit, read back
+            with conn.begin():
+                incident_id, created = service.create_incident(conn, new, who, now)
             return service.incident_detail(conn, incident_id, who, state.calendar, now), created
 
     detail, created = await run_in_threadpool(work)
@@ -176,10 +176,10 @@ async def act(incident_id: int, action: str, state: AppState, principal: Caller,
 
     def work() -> tuple[service.Change, dict]:
         now = datetime.now(UTC)
-        with state.engine.begin() as conn:
-            change = service.transition(conn, incident_id, step, who, params, state.calendar,
-                                        now)
-        with state.engine.connect() as conn:
+        with state.engine.connect() as conn:  # one connection: write, commit, read back
+            with conn.begin():
+                change = service.transition(conn, incident_id, step, who, params,
+                                            state.calendar, now)
             return change, service.incident_detail(conn, incident_id, who, state.calendar, now)
 
     change, detail = await run_in_threadpool(work)

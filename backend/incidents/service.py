@@ -153,8 +153,7 @@ def scope_sql(scope: Scope) -> tuple[str, dict[str, Any]]:
 def _row(conn: sa.Connection, incident_id: int, *, lock: bool = False) -> sa.Row:
     query = f"SELECT {CASE_COLUMNS} FROM {CASE_FROM} WHERE i.id = :id"  # noqa: S608
     if lock:
-        conn.execute(sa.text("SELECT 1 FROM incidents WHERE id = :id FOR UPDATE"),
-                     {"id": incident_id})
+        query += " FOR UPDATE OF i"  # the case row only, not the joined reference rows
     row = conn.execute(sa.text(query), {"id": incident_id}).first()
     if row is None:
         raise NotFound(f"No case {incident_id}")
@@ -186,12 +185,13 @@ FROM incident_events e LEFT JOIN incident_photos p ON p.event_id = e.id
 WHERE e.incident_id = :id GROUP BY e.id ORDER BY e.at, e.id"""), {"id": incident_id}))
 
 
-def clocks_of(conn: sa.Connection, row: sa.Row, calendar: WorkCalendar, now: datetime
-              ) -> Clocks:
-    events = [FlowEvent(e.at, e.action, State(e.to_state),
-                        float(e.data.get("extension_hours", 0.0)))
-              for e in history(conn, row.id)]
-    return replay(events, limits_of(conn, row.category_code, row.urgency), calendar, now)
+def clocks_of(conn: sa.Connection, row: sa.Row, calendar: WorkCalendar, now: datetime,
+              events: Sequence[sa.Row] | None = None) -> Clocks:
+    """The case's clocks from its history (read here unless the caller has it already)."""
+    flow = [FlowEvent(e.at, e.action, State(e.to_state),
+                      float(e.data.get("extension_hours", 0.0)))
+            for e in (history(conn, row.id) if events is None else events)]
+    return replay(flow, limits_of(conn, row.category_code, row.urgency), calendar, now)
 
 
 def clocks_json(clocks: Clocks) -> dict[str, Any]:
@@ -210,15 +210,14 @@ def incident_detail(conn: sa.Connection, incident_id: int, principal: Principal,
     if not visible(conn, row, principal):
         raise Forbidden(f"Case {incident_id} is not one of yours")
     out = public_row(row, principal)
-    out["clocks"] = clocks_json(clocks_of(conn, row, calendar, now))
+    events = history(conn, incident_id)
+    out["clocks"] = clocks_json(clocks_of(conn, row, calendar, now, events))
     out["timeline"] = [{
         "id": e.id, "at": e.at.isoformat(), "action": e.action, "from_state": e.from_state,
         "to_state": e.to_state, "actor": e.actor, "actor_role": e.actor_role, "note": e.note,
         "lon": e.lon, "lat": e.lat, "data": e.data, "photos": list(e.photos),
-    } for e in history(conn, incident_id)]
-    out["photos"] = list(conn.execute(sa.text(
-        "SELECT sha256 FROM incident_photos WHERE incident_id = :id ORDER BY sha256"),
-        {"id": incident_id}).scalars())
+    } for e in events]
+    out["photos"] = sorted({h for e in events for h in e.photos})
     status = CaseStatus(State(row.state), row.extension_pending, row.supervised)
     out["actions"] = [a.value for a in allowed_actions(status, principal.roles)]
     return out
@@ -453,7 +452,7 @@ def transition(conn: sa.Connection, incident_id: int, action: Action, principal:
                              "supervised = :supervised", "updated_at = :now", *extra_sql])
     conn.execute(sa.text(f"UPDATE incidents SET {assignments} WHERE id = :id"),  # noqa: S608
                  {**sets, "now": now, "id": incident_id})
-    summary = _refresh_clocks(conn, incident_id, calendar, now)
+    summary = _refresh_clocks(conn, row, calendar, now, after.state)
     audit(conn, principal.username, f"incident.{action.value}", "incident", incident_id,
           {"case_no": row.case_no, "from": before.state.value, "to": after.state.value,
            "note": params.note, **data})
@@ -465,19 +464,19 @@ def transition(conn: sa.Connection, incident_id: int, action: Action, principal:
         "lat": row.lat, "actor": principal.username, "at": now.isoformat(), **summary})
 
 
-def _refresh_clocks(conn: sa.Connection, incident_id: int, calendar: WorkCalendar,
-                    now: datetime) -> dict[str, Any]:
+def _refresh_clocks(conn: sa.Connection, row: sa.Row, calendar: WorkCalendar,
+                    now: datetime, state: State) -> dict[str, Any]:
     """Store what the queue sorts and filters on: the running stage's due time, the case's
-    due time, overdue now, and on time once closed."""
-    row = _row(conn, incident_id)
+    due time, overdue now, and on time once closed. `row` gives the case's category and
+    urgency (which no step changes); `state` is the case's state after the step."""
     clocks = clocks_of(conn, row, calendar, now)
     running = [c for c in clocks.stages.values() if c.running]
     stage_due = running[0].due_at if running else None
-    overdue = bool(clocks.overdue_now()) and State(row.state) not in FINAL_STATES
+    overdue = bool(clocks.overdue_now()) and state not in FINAL_STATES
     conn.execute(sa.text(
         "UPDATE incidents SET stage_due_at = :sd, due_at = :d, overdue = :o, on_time = :t "
         "WHERE id = :id"), {"sd": stage_due, "d": clocks.case.due_at, "o": overdue,
-                            "t": clocks.on_time, "id": incident_id})
+                            "t": clocks.on_time, "id": row.id})
     return {"overdue": overdue, "stage_due_at": stage_due.isoformat() if stage_due else None,
             "on_time": clocks.on_time}
 
@@ -507,7 +506,7 @@ def supervise_case(conn: sa.Connection, incident_id: int, calendar: WorkCalendar
     row = _row(conn, incident_id)
     late = clocks_of(conn, row, calendar, now).overdue_now()
     if not late:
-        _refresh_clocks(conn, incident_id, calendar, now)
+        _refresh_clocks(conn, row, calendar, now, State(row.state))
         return None
     return transition(conn, incident_id, Action.SUPERVISE, SYSTEM_PRINCIPAL,
                       StepParams(note=f"超时自动督办 · overdue: {', '.join(late)}"),
