@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 import uvicorn
@@ -188,10 +189,23 @@ def serve_app(app: object) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def live_server(app) -> Iterator[str]:  # noqa: ANN001
-    """The app served for independent clients (GDAL, Chromium)."""
-    with serve_app(app) as base:
+def live_server(settings: Settings, county: dict[str, int], users: dict[str, str]
+                ) -> Iterator[str]:
+    """The app served for independent clients (GDAL, Chromium): its own app instance with its
+    own lifespan and hub on the server's loop (sharing the session `app` would run a second
+    lifespan over the first one's state). The database is the same, so what `client` writes
+    is seen here; what must be pushed live to a browser goes through `live_api`."""
+    from backend.main import create_app
+
+    with serve_app(create_app(settings)) as base:
         yield base
+
+
+@pytest.fixture(scope="session")
+def live_api(live_server: str) -> Iterator[httpx.Client]:
+    """HTTP to the live server (whose hub the browsers listen to); pass a role's bearer."""
+    with httpx.Client(base_url=live_server, timeout=30) as http:
+        yield http
 
 
 COUNTY_BBOX = [117.5, 33.2, 118.3, 33.9]  # the whole county, for viewport subscriptions

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from io import BytesIO
 from urllib.parse import urlparse
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -83,8 +84,8 @@ def page(browser, live_server: str):  # noqa: ANN001, ANN201
 
 
 def test_dispatcher_sees_a_filed_case_live_and_dispatches_it(
-    page, live_server: str, client: TestClient, worker: str, photo: str,  # noqa: ANN001
-    lost_photo: str,
+    page, live_server: str, live_api: httpx.Client, client: TestClient, worker: str,  # noqa: ANN001
+    photo: str, lost_photo: str,
 ) -> None:
     page.goto(live_server)
     page.wait_for_function("window.__ready === true", timeout=60_000)
@@ -95,10 +96,10 @@ def test_dispatcher_sees_a_filed_case_live_and_dispatches_it(
 
     # Reported and filed while the page is open: the queue gets it over incidents.changes.
     supervisor = bearer(client, "supervisor")
-    case = client.post("/api/incidents", headers=bearer(client, "grid_worker"), json={
+    case = live_api.post("/api/incidents", headers=bearer(client, "grid_worker"), json={
         "category_code": "E0101", "description": "桥头暴露垃圾（端到端）", "lon": SPOT[0],
         "lat": SPOT[1], "urgency": "urgent", "photos": [photo, lost_photo]}).json()
-    filed = client.post(f"/api/incidents/{case['id']}/actions/file", headers=supervisor)
+    filed = live_api.post(f"/api/incidents/{case['id']}/actions/file", headers=supervisor)
     assert filed.status_code == 200, filed.text
     item = page.locator(f"[data-testid=desk-case][data-case-id='{case['id']}']")
     item.wait_for(timeout=15_000)
