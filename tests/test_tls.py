@@ -4,6 +4,7 @@ serves TLS with a configured certificate; half a configuration is refused."""
 from __future__ import annotations
 
 import shutil
+import ssl
 import subprocess
 import threading
 import time
@@ -39,10 +40,13 @@ def test_half_a_tls_configuration_is_refused(certificate: tuple[Path, Path]) -> 
 
 
 def test_the_server_speaks_https_with_the_configured_certificate(
-    certificate: tuple[Path, Path], app  # noqa: ANN001
+    certificate: tuple[Path, Path], settings: Settings, county: dict[str, int]
 ) -> None:
+    from backend.main import create_app
+
     cert, key = certificate
-    settings = Settings(env="test", tls_certfile=cert, tls_keyfile=key)
+    settings = settings.model_copy(update={"tls_certfile": cert, "tls_keyfile": key})
+    app = create_app(settings)  # its own app: never a second lifespan over the session app
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning",
@@ -54,7 +58,8 @@ def test_the_server_speaks_https_with_the_configured_certificate(
         while not server.started:
             assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
             time.sleep(0.02)
-        answer = httpx.get(f"https://127.0.0.1:{port}/api/health", verify=str(cert))
+        trust = ssl.create_default_context(cafile=str(cert))
+        answer = httpx.get(f"https://127.0.0.1:{port}/api/health", verify=trust)
         assert answer.status_code == 200 and answer.json() == {"status": "ok"}
         assert answer.url.scheme == "https"
     finally:
