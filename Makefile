@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 help:
 	@echo "make demo   - set up everything and run the Sixian demo on http://127.0.0.1:8000"
 	@echo "make test   - set up everything and run the test suite"
-	@echo "make bench  - tile, hub and ingest benchmarks (not part of make test)"
+	@echo "make bench  - tile, hub, ingest and case benchmarks (not part of make test)"
 	@echo "make lint   - ruff"
 
 demo: system python frontend
