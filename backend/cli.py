@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from backend.catalog.layers import CatalogError
 from backend.errors import CityOpsError
 from backend.settings import Settings, get_settings
 
@@ -391,6 +392,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args, get_settings())
     except CityOpsError as exc:
         print(f"cityops: {exc.message}", file=sys.stderr)
+        return 2
+    except CatalogError as exc:  # a layer or scenario file: every problem, one per line
+        print("cityops: " + "\n  ".join(["invalid configuration:", *exc.problems]),
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -84,3 +84,16 @@ def test_db_status_reports_the_managed_cluster(settings: Settings) -> None:
     assert res.returncode == 0
     status = json.loads(res.stdout)
     assert status["running"] is True and status["port"] != 5432
+
+
+def test_a_broken_scenario_file_is_reported_not_a_traceback(
+    settings: Settings, tmp_path: Path
+) -> None:
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "scenario.yaml").write_text("name: broken\nduration_s: -1\n")
+    env = {**os.environ, "CITYOPS_DATABASE_NAME": settings.database_name,
+           "CITYOPS_SCENARIOS_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "backend.cli", "scenario", "run", "broken"],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "broken/scenario.yaml: duration_s" in done.stderr
