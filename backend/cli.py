@@ -32,10 +32,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     _prepare_database(settings)
     host, port = args.host or settings.host, args.port or settings.port
-    # The hub keeps ~30 coroutines per console: with Python's default thresholds full
-    # collections run every few seconds under load and pause the loop ~200 ms (bench_hub:
-    # p99 210 -> 131 ms). Young collections stay frequent; full ones become rare.
-    gc.set_threshold(50_000, 20, 100)
+    from backend.realtime.hub import SERVER_GC_THRESHOLD
+
+    gc.set_threshold(*SERVER_GC_THRESHOLD)  # why: see backend.realtime.hub
     scheme = "https" if settings.tls_certfile else "http"
     print(f"cityops: serving on {scheme}://{host}:{port}", flush=True)
     uvicorn.run(

@@ -25,6 +25,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("cityops.realtime")
 
 
+# Python's default GC thresholds (700, 10, 10) promote every parked sender's future to the
+# oldest generation; with ~30 coroutines per console, full collections then run every few
+# seconds under load and pause the loop ~200 ms (bench_hub: p99 210 -> 131 ms). Young
+# collections stay frequent; full ones become rare. `cityops serve` applies it.
+SERVER_GC_THRESHOLD = (50_000, 20, 100)
+
 class Hub:
     def __init__(
         self,

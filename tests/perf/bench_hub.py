@@ -220,7 +220,7 @@ def hub_bench_app(vehicles: int, gc_threshold: str | None = None) -> Any:
     """The real hub and /ws router in a minimal app, plus the bench's publisher task."""
     from fastapi import FastAPI
 
-    from backend.realtime.hub import Hub
+    from backend.realtime.hub import SERVER_GC_THRESHOLD, Hub
     from backend.realtime.messages import POSITIONS
     from backend.realtime.router import router
     from backend.settings import Settings
@@ -251,8 +251,9 @@ def hub_bench_app(vehicles: int, gc_threshold: str | None = None) -> Any:
                     young_max[0] = max(young_max[0], pause)
 
         gc.callbacks.append(on_gc)
-        if gc_threshold:  # an experiment: the app itself keeps Python's defaults
-            gc.set_threshold(*(int(x) for x in gc_threshold.split(",")))
+        # As `cityops serve` runs it, unless an experiment asks for other thresholds.
+        gc.set_threshold(*(int(x) for x in gc_threshold.split(",")) if gc_threshold
+                         else SERVER_GC_THRESHOLD)
 
         def stats() -> dict[str, Any]:
             out = {**hub.stats(), "gc2": len(gc_pauses),
@@ -785,9 +786,8 @@ def main() -> None:
                         help="clients offer permessage-deflate, as browsers do (uvicorn accepts "
                         "it by default; the bare server is told to): frames compressed per client")
     parser.add_argument("--hub-gc-threshold", metavar="T0,T1,T2",
-                        help="an experiment: gc.set_threshold in the hub's process (Python's "
-                        "default 700,10,10 promotes every parked sender's future to the oldest "
-                        "generation; full collections of 1,000 clients' objects pause the loop)")
+                        help="an experiment: gc.set_threshold in the hub's process instead of "
+                        "the server's SERVER_GC_THRESHOLD (700,10,10 is Python's default)")
     parser.add_argument("--quick", action="store_true", help="one short run (a smoke test)")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--serve-hub", type=int, metavar="PORT", help=argparse.SUPPRESS)

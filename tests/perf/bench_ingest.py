@@ -282,7 +282,7 @@ class CountingHub:
     def __init__(self) -> None:
         self.published: Counter[str] = Counter()
 
-    def publish_threadsafe(self, channel: str, data: dict) -> None:
+    def publish_nowait_threadsafe(self, channel: str, data: dict) -> None:
         self.published[channel] += 1
 
 
@@ -350,18 +350,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def app_publish_nowait() -> Any:
-    """An experiment (--publish-nowait): the app with the pipeline's hub publishes made
-    without a future (Hub.publish_nowait_threadsafe), as vehicles/feeds.py could do."""
-    from backend.main import create_app
-    from backend.realtime.hub import Hub
-
-    Hub.publish_threadsafe = Hub.publish_nowait_threadsafe  # type: ignore[assignment]
-    return create_app()
-
-
 @contextlib.contextmanager
-def server(db: Database, nowait: bool = False) -> Iterator[tuple[int, int, int]]:
+def server(db: Database) -> Iterator[tuple[int, int, int]]:
     """The real app under uvicorn (one worker) with its JT/T 808 gateway:
     (its pid, the HTTP port, the JT/T 808 port)."""
     port, jt_port = free_port(), free_port()
@@ -371,7 +361,7 @@ def server(db: Database, nowait: bool = False) -> Iterator[tuple[int, int, int]]
     env.pop("DATABASE_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory",
-         "tests.perf.bench_ingest:app_publish_nowait" if nowait else "backend.main:create_app",
+         "backend.main:create_app",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
          "--no-access-log"], env=env)
     try:
@@ -542,9 +532,6 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; medians shown")
     parser.add_argument("--only", default="copy,parts,direct,http,jt808",
                         help="comma-separated subset")
-    parser.add_argument("--publish-nowait", action="store_true",
-                        help="an experiment: the server's pipeline publishes to the hub without "
-                        "a future per event (Hub.publish_nowait_threadsafe)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--quick", action="store_true", help="one small run (a smoke test)")
     args = parser.parse_args()
@@ -585,7 +572,7 @@ def main() -> None:
             if "direct" in only:
                 record("direct", lambda: bench_direct(db, parts), len(positions))
             if only & {"http", "jt808"}:
-                with server(db, args.publish_nowait) as (pid, port, jt_port):
+                with server(db) as (pid, port, jt_port):
                     if "http" in only:
                         record("http", lambda: bench_http(pid, port, parts, args.http_clients),
                                len(positions))
