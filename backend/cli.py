@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from backend.catalog.layers import CatalogError
+from backend.catalog.strict import CatalogError
 from backend.errors import CityOpsError
 from backend.settings import Settings, get_settings
 
@@ -77,7 +77,7 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_layers(args: argparse.Namespace, settings: Settings) -> int:
-    from backend.catalog.layers import CatalogError, load_catalog, model_columns
+    from backend.catalog.layers import load_catalog, model_columns
 
     directory = Path(args.dir) if args.dir else settings.layers_dir
     try:

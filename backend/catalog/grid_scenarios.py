@@ -17,13 +17,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from backend.catalog.layers import Title, _problems
+from backend.catalog.layers import Title
 from backend.catalog.scenarios import SCENARIOS_DIR, ScenarioError
+from backend.catalog.strict import read_yaml
 from backend.incidents.flow import TABLE, Action
 
 GRID_DAY = "grid-day"
@@ -183,19 +183,7 @@ def scenario_kind(name: str, directory: Path = SCENARIOS_DIR) -> str:
 
 def load_grid_day_file(path: Path) -> GridDayScenario:
     label = f"{path.parent.name}/{path.name}"
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError([f"{label}: (file): cannot read: {exc}"]) from exc
-    except yaml.YAMLError as exc:
-        raise ScenarioError([f"{label}: (file): not valid YAML: {exc}"]) from exc
-    if not isinstance(raw, dict):
-        raise ScenarioError([f"{label}: (file): expected a mapping of keys"])
-    try:
-        scenario = GridDayScenario.model_validate(raw)
-    except ValidationError as exc:
-        problems = [p.replace(path.name, label, 1) for p in _problems(path, exc)]
-        raise ScenarioError(problems) from exc
+    scenario = read_yaml(path, GridDayScenario, label, ScenarioError)
     problems = [f"{label}: {key}: {what}" for key, what in cross_problems(scenario)]
     if problems:
         raise ScenarioError(problems)

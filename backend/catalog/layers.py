@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from backend.catalog.strict import CatalogError, read_yaml
 
 IDENT = r"^[a-z][a-z0-9_]*$"
 STYLE_TYPES = {"fill", "line", "circle", "symbol", "fill-extrusion", "heatmap"}
@@ -115,39 +116,8 @@ class LayerSpec(Strict):
         return [f.name for f in self.fields]
 
 
-class CatalogError(Exception):
-    """One or more layer files are invalid. `problems` are 'file: key: what was expected'."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-def _problems(path: Path, exc: ValidationError) -> list[str]:
-    out = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (typo?)"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-        out.append(f"{path.name}: {key}: {msg}")
-    return out
-
-
 def load_layer_file(path: Path) -> LayerSpec:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise CatalogError([f"{path.name}: (file): not valid YAML: {exc}"]) from exc
-    if not isinstance(raw, dict):
-        raise CatalogError([f"{path.name}: (file): expected a mapping of keys"])
-    try:
-        spec = LayerSpec.model_validate(raw)
-    except ValidationError as exc:
-        raise CatalogError(_problems(path, exc)) from exc
+    spec = read_yaml(path, LayerSpec, path.name)
     if spec.id != path.stem:
         raise CatalogError([f"{path.name}: id: must equal the file name {path.stem!r}"])
     return spec

@@ -10,10 +10,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from backend.catalog.layers import CatalogError, Title, _problems
+from backend.catalog.layers import Title
+from backend.catalog.strict import CatalogError, read_yaml
 
 SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 VEHICLE_REF = re.compile(r"^(?P<line>.+)#(?P<n>[1-9][0-9]*)$")
@@ -124,20 +124,7 @@ class Scenario(Strict):
 
 
 def load_scenario_file(path: Path) -> Scenario:
-    label = f"{path.parent.name}/{path.name}"
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError([f"{label}: (file): cannot read: {exc}"]) from exc
-    except yaml.YAMLError as exc:
-        raise ScenarioError([f"{label}: (file): not valid YAML: {exc}"]) from exc
-    if not isinstance(raw, dict):
-        raise ScenarioError([f"{label}: (file): expected a mapping of keys"])
-    try:
-        return Scenario.model_validate(raw)
-    except ValidationError as exc:
-        problems = [p.replace(path.name, label, 1) for p in _problems(path, exc)]
-        raise ScenarioError(problems) from exc
+    return read_yaml(path, Scenario, f"{path.parent.name}/{path.name}", ScenarioError)
 
 
 def load_scenario(name: str, directory: Path = SCENARIOS_DIR) -> Scenario:

@@ -14,18 +14,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from backend.catalog.layers import CatalogError, _problems
+from backend.catalog.strict import CatalogError, parse_yaml, read_yaml
 
 HHMM = re.compile(r"^([0-9]{1,2}):([0-5][0-9])$")
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -206,24 +204,8 @@ class Timetable(Strict):
 
 def parse_timetable(text: str, label: str) -> Timetable:
     """Validate the YAML text of a timetable; `label` names the file in the problems."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise TimetableError([f"{label}: (file): not valid YAML: {exc}"]) from exc
-    if not isinstance(raw, dict):
-        raise TimetableError([f"{label}: (file): expected a mapping of keys"])
-    try:
-        return Timetable.model_validate(raw)
-    except ValidationError as exc:
-        name = Path(label).name
-        problems = [p.replace(name, label, 1) for p in _problems(Path(label), exc)]
-        raise TimetableError(problems) from exc
+    return parse_yaml(text, Timetable, label, TimetableError)
 
 
 def load_timetable(path: Path) -> Timetable:
-    label = f"{path.parent.name}/{path.name}"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TimetableError([f"{label}: (file): cannot read: {exc}"]) from exc
-    return parse_timetable(text, label)
+    return read_yaml(path, Timetable, f"{path.parent.name}/{path.name}", TimetableError)

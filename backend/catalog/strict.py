@@ -1,0 +1,59 @@
+"""Strict YAML configuration files: parsed, validated by a pydantic model that forbids unknown
+keys, and every problem reported as 'file: key: what was expected'."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class CatalogError(Exception):
+    """One or more configuration files are invalid. `problems` are 'file: key: what was
+    expected'."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def problems_of(label: str, exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (typo?)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+        out.append(f"{label}: {key}: {msg}")
+    return out
+
+
+def parse_yaml(text: str, model: type[M], label: str,
+               error: type[CatalogError] = CatalogError) -> M:
+    """`text` validated as `model`; `label` names the file in the problems."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise error([f"{label}: (file): not valid YAML: {exc}"]) from exc
+    if not isinstance(raw, dict):
+        raise error([f"{label}: (file): expected a mapping of keys"])
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise error(problems_of(label, exc)) from exc
+
+
+def read_yaml(path: Path, model: type[M], label: str,
+              error: type[CatalogError] = CatalogError) -> M:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error([f"{label}: (file): cannot read: {exc}"]) from exc
+    return parse_yaml(text, model, label, error)
