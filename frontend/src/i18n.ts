@@ -3,7 +3,9 @@
  * The catalog brings its own bilingual titles ({zh, en}); `pick` chooses from those.
  */
 
-export type Lang = 'zh' | 'en';
+import { getLang, type Lang } from './lang';
+
+export { getLang, onLangChange, setLang, type Lang } from './lang';
 
 export interface Bilingual {
   zh: string;
@@ -188,64 +190,24 @@ const STRINGS = {
 
 export type StringKey = keyof typeof STRINGS;
 
-const STORAGE_KEY = 'cityops.lang';
-const listeners = new Set<(lang: Lang) => void>();
-
-function initialLang(): Lang {
-  const fromUrl = new URLSearchParams(location.search).get('lang');
-  if (fromUrl === 'zh' || fromUrl === 'en') return fromUrl;
-  try {
-    const stored = localStorage.getItem(STORAGE_KEY);
-    if (stored === 'zh' || stored === 'en') return stored;
-  } catch {
-    // storage may be disabled (private mode, kiosk policy): the default is fine
-  }
-  return 'zh';
-}
-
-let current: Lang = initialLang();
-
-export function getLang(): Lang {
-  return current;
-}
-
 /** The other language: shown small beneath the main one. */
-export function otherLang(lang: Lang = current): Lang {
+export function otherLang(lang: Lang = getLang()): Lang {
   return lang === 'zh' ? 'en' : 'zh';
 }
 
-export function setLang(lang: Lang): void {
-  if (lang === current) return;
-  current = lang;
-  try {
-    localStorage.setItem(STORAGE_KEY, lang);
-  } catch {
-    // not persisted; the switch still applies to this page
-  }
-  document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
-  for (const listener of listeners) listener(lang);
-}
-
-/** Calls `listener` on every language change; returns the unsubscribe function. */
-export function onLangChange(listener: (lang: Lang) => void): () => void {
-  listeners.add(listener);
-  return () => listeners.delete(listener);
-}
-
 /** A console string in the current (or given) language. */
-export function t(key: StringKey, lang: Lang = current): string {
+export function t(key: StringKey, lang: Lang = getLang()): string {
   return STRINGS[key][lang];
 }
 
 /** Chooses from a bilingual text of the catalog, falling back to the other language. */
-export function pick(text: Bilingual | null | undefined, lang: Lang = current): string {
+export function pick(text: Bilingual | null | undefined, lang: Lang = getLang()): string {
   if (!text) return '';
   return text[lang] || text[otherLang(lang)] || '';
 }
 
 /** BCP 47 locale for number and date formatting. */
-export function locale(lang: Lang = current): string {
+export function locale(lang: Lang = getLang()): string {
   return lang === 'zh' ? 'zh-CN' : 'en-GB';
 }
 
-document.documentElement.lang = current === 'zh' ? 'zh-CN' : 'en';

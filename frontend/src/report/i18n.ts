@@ -3,7 +3,9 @@
  * with the console (the same localStorage key) and can be forced with `?lang=en`.
  */
 
-export type Lang = 'zh' | 'en';
+import { getLang, onLangChange, type Lang } from '../lang';
+
+export { setLang, type Lang } from '../lang';
 
 const STRINGS = {
   title: { zh: '网格员上报', en: 'Grid reporting' },
@@ -115,51 +117,22 @@ const STRINGS = {
 
 export type Key = keyof typeof STRINGS;
 
-const STORAGE_KEY = 'cityops.lang';
-const listeners = new Set<() => void>();
-
-function initial(): Lang {
-  const fromUrl = new URLSearchParams(location.search).get('lang');
-  if (fromUrl === 'zh' || fromUrl === 'en') return fromUrl;
-  try {
-    const stored = localStorage.getItem(STORAGE_KEY);
-    if (stored === 'zh' || stored === 'en') return stored;
-  } catch {
-    // storage disabled: Chinese
-  }
-  return 'zh';
-}
-
-let current: Lang = initial();
-
 export function lang(): Lang {
-  return current;
-}
-
-export function setLang(next: Lang): void {
-  if (next === current) return;
-  current = next;
-  try {
-    localStorage.setItem(STORAGE_KEY, next);
-  } catch {
-    // not kept; still applies now
-  }
-  document.documentElement.lang = next === 'zh' ? 'zh-CN' : 'en';
-  for (const listener of listeners) listener();
+  return getLang();
 }
 
 export function onLang(listener: () => void): void {
-  listeners.add(listener);
+  onLangChange(() => listener());
 }
 
 export function t(key: Key): string {
-  return STRINGS[key][current];
+  return STRINGS[key][getLang()];
 }
 
 /** A string key that may not exist (built from server values such as a state name). */
 export function tMaybe(key: string, fallback: string): string {
   const entry = (STRINGS as Record<string, { zh: string; en: string }>)[key];
-  return entry ? entry[current] : fallback;
+  return entry ? entry[getLang()] : fallback;
 }
 
 /** Sets the texts of `[data-t]` (textContent), `[data-t-ph]` (placeholder), `[data-t-title]`. */
@@ -176,4 +149,3 @@ export function applyTexts(root: ParentNode): void {
   });
 }
 
-document.documentElement.lang = current === 'zh' ? 'zh-CN' : 'en';
