@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from backend.audit.chain import append as audit
 from backend.auth.permissions import Permission, Principal
 from backend.errors import InvalidInput, NotFound
-from backend.incidents.service import mask_phone
+from backend.incidents.queries import mask_phone
 
 # A phone's clock may run a little ahead of the server's.
 CLOCK_SKEW = timedelta(minutes=2)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from backend.auth.permissions import Permission, Principal
 from backend.errors import Forbidden, InvalidInput, NotFound
-from backend.incidents import service
+from backend.incidents import queries, service
 from backend.incidents.flow import FINAL_STATES, State
 
 # A worker whose phone reported within this is "available"; a vehicle fix older than this is
@@ -140,7 +140,7 @@ def nearby(conn: sa.Connection, incident_id: int, principal: Principal, query: N
         "assignee_id, verifier_id FROM incidents WHERE id = :id"), {"id": incident_id}).first()
     if row is None:
         raise NotFound(f"No case {incident_id}")
-    if not service.visible(conn, row, principal):
+    if not queries.visible(conn, row, principal):
         raise Forbidden(f"Case {incident_id} is not one of yours")
     lon, lat = row.lon, row.lat
     reach_box = degree_box(lat, query.reach_m)
@@ -162,7 +162,7 @@ def nearby(conn: sa.Connection, incident_id: int, principal: Principal, query: N
         "radius_m": query.radius_m, "reach_m": query.reach_m, "limit": query.limit,
         "workers": [{
             "username": w["username"], "display_name": w["display_name"],
-            "phone": w["phone"] if personal else service.mask_phone(w["phone"]),
+            "phone": w["phone"] if personal else queries.mask_phone(w["phone"]),
             "lon": w["lon"], "lat": w["lat"], "accuracy_m": w["accuracy_m"],
             "time": _iso(w["time"]), "age_s": _age_s(now, w["time"]),
             "distance_m": round(w["distance_m"], 1), "grids": w["grids"],
@@ -191,7 +191,7 @@ def summary(conn: sa.Connection, principal: Principal, now: datetime) -> dict[st
     """The desk's header, in the caller's scope: open (not closed or voided) cases per state,
     how many of them are overdue, supervised (督办), waiting for an extension decision and
     urgent; and the cases closed or voided since local midnight."""
-    scope, params = service.scope_sql(service.scope_of(conn, principal))
+    scope, params = queries.scope_sql(queries.scope_of(conn, principal))
     midnight = now.astimezone(service.LOCAL).replace(hour=0, minute=0, second=0, microsecond=0)
     rows = conn.execute(sa.text(SUMMARY_SQL.format(scope=scope)),
                         {**params, "open": OPEN_STATES, "since": midnight}).all()

@@ -15,7 +15,7 @@ from backend.api.deps import AppState, get_hub
 from backend.api.responses import PRIVATE
 from backend.auth.permissions import Caller, Permission, Principal, requires
 from backend.errors import InvalidInput
-from backend.incidents import service
+from backend.incidents import queries, service
 from backend.incidents.flow import Action, State
 from backend.realtime.hub import Hub
 from backend.realtime.messages import INCIDENTS
@@ -99,7 +99,7 @@ async def report(body: IncidentIn, state: AppState, principal: Caller, response:
         with state.engine.connect() as conn:  # one connection: write, commit, read back
             with conn.begin():
                 incident_id, created = service.create_incident(conn, new, who, now)
-            return service.incident_detail(conn, incident_id, who, state.calendar, now), created
+            return queries.incident_detail(conn, incident_id, who, state.calendar, now), created
 
     detail, created = await run_in_threadpool(work)
     if created:
@@ -138,7 +138,7 @@ def queue(
             raise InvalidInput("bbox is west,south,east,north in degrees, west < east, "
                                "south < north")
     with state.engine.connect() as conn:
-        out = service.list_incidents(conn, _who(principal), states=status or (),
+        out = queries.list_incidents(conn, _who(principal), states=status or (),
                                      department=department, grid=grid, category=category,
                                      overdue=overdue, mine=mine, bbox=box, limit=limit,
                                      offset=offset)
@@ -149,7 +149,7 @@ def queue(
 @router.get("/api/incidents/{incident_id}", dependencies=[requires(Permission.INCIDENTS_READ)])
 def one(incident_id: int, state: AppState, principal: Caller, response: Response) -> dict:
     with state.engine.connect() as conn:
-        detail = service.incident_detail(conn, incident_id, _who(principal), state.calendar,
+        detail = queries.incident_detail(conn, incident_id, _who(principal), state.calendar,
                                          datetime.now(UTC))
     response.headers.update(PRIVATE)
     return detail
@@ -180,7 +180,7 @@ async def act(incident_id: int, action: str, state: AppState, principal: Caller,
             with conn.begin():
                 change = service.transition(conn, incident_id, step, who, params,
                                             state.calendar, now)
-            return change, service.incident_detail(conn, incident_id, who, state.calendar, now)
+            return change, queries.incident_detail(conn, incident_id, who, state.calendar, now)
 
     change, detail = await run_in_threadpool(work)
     await hub.publish(INCIDENTS, change.data)

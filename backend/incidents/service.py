@@ -1,7 +1,8 @@
-"""Cases in the database: reporting, moving through the flow, reading them back, and the
-automatic supervision of overdue cases. Every write stores who, when, where, the note and the
-photos as an event, recomputes the clocks, and appends to the audit log in one transaction.
-The caller publishes the returned change on `incidents.changes` after the commit."""
+"""Writing cases: reporting, moving through the flow and the automatic supervision of overdue
+cases (reading them back is backend.incidents.queries). Every write stores who, when, where,
+the note and the photos as an event, recomputes the clocks, and appends to the audit log in one
+transaction. The caller publishes the returned change on `incidents.changes` after the
+commit."""
 
 from __future__ import annotations
 
@@ -15,10 +16,9 @@ import orjson
 import sqlalchemy as sa
 
 from backend.audit.chain import append as audit
-from backend.auth.permissions import Permission, Principal
-from backend.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
+from backend.auth.permissions import Principal
+from backend.errors import Conflict, Forbidden, InvalidInput, Unprocessable
 from backend.incidents.calendar import WorkCalendar
-from backend.incidents.clocks import Clocks, FlowEvent, Limits, replay
 from backend.incidents.flow import (
     FINAL_STATES,
     SYSTEM,
@@ -29,6 +29,7 @@ from backend.incidents.flow import (
     allowed_actions,
     step,
 )
+from backend.incidents.queries import case_row, clocks_of
 
 CASE_NO_PREFIX = "SX"  # 泗县
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -70,194 +71,6 @@ class Change:
     incident_id: int
     action: str
     data: dict[str, Any] = field(default_factory=dict)
-
-
-# Reading ------------------------------------------------------------------------------------
-
-CASE_COLUMNS = """i.id, i.case_no, i.category_code, c.name AS category_name, c.kind,
-  c.major_name, c.sensitive, i.urgency, i.description, i.address, i.lon, i.lat, i.grid_code,
-  g.name AS grid_name, g.township_name, g.community, i.department_code, d.name AS department_name,
-  au.username AS assignee, vu.username AS verifier, i.state, i.extension_pending, i.supervised,
-  i.source, ru.username AS reporter, i.reporter_name, i.reporter_phone, i.reporter_email,
-  i.reported_at, i.filed_at, i.dispatched_at, i.handled_at, i.closed_at, i.stage_due_at,
-  i.due_at, i.overdue, i.on_time, i.rework_count, i.extension_count, i.return_count,
-  i.updated_at, i.assignee_id, i.verifier_id, i.reporter_id"""
-CASE_FROM = """incidents i JOIN case_categories c ON c.code = i.category_code
-  LEFT JOIN grid_cells g ON g.grid_code = i.grid_code
-  LEFT JOIN departments d ON d.code = i.department_code
-  LEFT JOIN users au ON au.id = i.assignee_id LEFT JOIN users vu ON vu.id = i.verifier_id
-  LEFT JOIN users ru ON ru.id = i.reporter_id"""
-
-
-def mask_phone(phone: str | None) -> str | None:
-    if not phone:
-        return phone
-    return phone[:3] + "*" * max(0, len(phone) - 7) + phone[-4:] if len(phone) > 7 else "****"
-
-
-def mask_email(email: str | None) -> str | None:
-    if not email or "@" not in email:
-        return email
-    name, _, domain = email.partition("@")
-    return f"{name[:1]}***@{domain}"
-
-
-def public_row(row: sa.Row, principal: Principal | None) -> dict[str, Any]:
-    """A case as JSON; contact details masked unless the caller may see personal data."""
-    out = dict(row._mapping)
-    for key in ("assignee_id", "verifier_id", "reporter_id"):
-        out.pop(key, None)
-    if principal is None or not principal.may(Permission.PERSONAL_DATA):
-        out["reporter_phone"] = mask_phone(out.get("reporter_phone"))
-        out["reporter_email"] = mask_email(out.get("reporter_email"))
-    for key, value in out.items():
-        if isinstance(value, datetime):
-            out[key] = value.isoformat()
-    return out
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which cases a caller may see: everyone's, or their department's / their own."""
-
-    department: str | None = None   # a handler: cases dispatched to their department
-    user_id: int | None = None      # a grid worker: reported by, assigned to or verifying
-    everything: bool = False
-
-
-def scope_of(conn: sa.Connection, principal: Principal) -> Scope:
-    roles = principal.roles
-    if roles & {"admin", "commander", "supervisor", "dispatcher", "viewer"}:
-        return Scope(everything=True)
-    department = None
-    if "department_handler" in roles and principal.user_id is not None:
-        department = conn.execute(sa.text("SELECT department FROM users WHERE id = :id"),
-                                  {"id": principal.user_id}).scalar()
-    return Scope(department=department, user_id=principal.user_id)
-
-
-def scope_sql(scope: Scope) -> tuple[str, dict[str, Any]]:
-    if scope.everything:
-        return "TRUE", {}
-    parts, params = [], {}
-    if scope.department:
-        parts.append("i.department_code = :scope_dept")
-        params["scope_dept"] = scope.department
-    if scope.user_id is not None:
-        parts.append("(i.reporter_id = :scope_uid OR i.assignee_id = :scope_uid "
-                     "OR i.verifier_id = :scope_uid)")
-        params["scope_uid"] = scope.user_id
-    return ("(" + " OR ".join(parts) + ")") if parts else "FALSE", params
-
-
-def _row(conn: sa.Connection, incident_id: int, *, lock: bool = False) -> sa.Row:
-    query = f"SELECT {CASE_COLUMNS} FROM {CASE_FROM} WHERE i.id = :id"  # noqa: S608
-    if lock:
-        query += " FOR UPDATE OF i"  # the case row only, not the joined reference rows
-    row = conn.execute(sa.text(query), {"id": incident_id}).first()
-    if row is None:
-        raise NotFound(f"No case {incident_id}")
-    return row
-
-
-def visible(conn: sa.Connection, row: sa.Row, principal: Principal) -> bool:
-    scope = scope_of(conn, principal)
-    if scope.everything:
-        return True
-    m = row._mapping
-    return bool((scope.department and m["department_code"] == scope.department)
-                or (scope.user_id is not None and scope.user_id in (
-                    m["reporter_id"], m["assignee_id"], m["verifier_id"])))
-
-
-def limits_of(conn: sa.Connection, category_code: str, urgency: str) -> Limits:
-    raw = conn.execute(sa.text("SELECT limits FROM case_categories WHERE code = :c"),
-                       {"c": category_code}).scalar_one()
-    return Limits(**raw[urgency])
-
-
-def history(conn: sa.Connection, incident_id: int) -> list[sa.Row]:
-    return list(conn.execute(sa.text("""
-SELECT e.id, e.at, e.action, e.from_state, e.to_state, e.actor, e.actor_role, e.note, e.lon,
-  e.lat, e.data, coalesce(array_agg(p.sha256) FILTER (WHERE p.sha256 IS NOT NULL), '{}')
-  AS photos
-FROM incident_events e LEFT JOIN incident_photos p ON p.event_id = e.id
-WHERE e.incident_id = :id GROUP BY e.id ORDER BY e.at, e.id"""), {"id": incident_id}))
-
-
-def clocks_of(conn: sa.Connection, row: sa.Row, calendar: WorkCalendar, now: datetime,
-              events: Sequence[sa.Row] | None = None) -> Clocks:
-    """The case's clocks from its history (read here unless the caller has it already)."""
-    flow = [FlowEvent(e.at, e.action, State(e.to_state),
-                      float(e.data.get("extension_hours", 0.0)))
-            for e in (history(conn, row.id) if events is None else events)]
-    return replay(flow, limits_of(conn, row.category_code, row.urgency), calendar, now)
-
-
-def clocks_json(clocks: Clocks) -> dict[str, Any]:
-    def one(c: Any) -> dict[str, Any]:
-        return {"elapsed_h": c.elapsed_h, "limit_h": c.limit_h, "left_h": c.left_h,
-                "running": c.running, "started": c.started, "overdue": c.overdue,
-                "due_at": c.due_at.isoformat() if c.due_at else None}
-
-    return {"stages": {k: one(v) for k, v in clocks.stages.items()}, "case": one(clocks.case),
-            "on_time": clocks.on_time}
-
-
-def incident_detail(conn: sa.Connection, incident_id: int, principal: Principal,
-                    calendar: WorkCalendar, now: datetime) -> dict[str, Any]:
-    row = _row(conn, incident_id)
-    if not visible(conn, row, principal):
-        raise Forbidden(f"Case {incident_id} is not one of yours")
-    out = public_row(row, principal)
-    events = history(conn, incident_id)
-    out["clocks"] = clocks_json(clocks_of(conn, row, calendar, now, events))
-    out["timeline"] = [{
-        "id": e.id, "at": e.at.isoformat(), "action": e.action, "from_state": e.from_state,
-        "to_state": e.to_state, "actor": e.actor, "actor_role": e.actor_role, "note": e.note,
-        "lon": e.lon, "lat": e.lat, "data": e.data, "photos": list(e.photos),
-    } for e in events]
-    out["photos"] = sorted({h for e in events for h in e.photos})
-    status = CaseStatus(State(row.state), row.extension_pending, row.supervised)
-    out["actions"] = [a.value for a in allowed_actions(status, principal.roles)]
-    return out
-
-
-def list_incidents(conn: sa.Connection, principal: Principal, *, states: Sequence[str] = (),
-                   department: str | None = None, grid: str | None = None,
-                   category: str | None = None, overdue: bool | None = None,
-                   mine: bool = False, bbox: Sequence[float] | None = None,
-                   limit: int = 100, offset: int = 0) -> dict[str, Any]:
-    """The queue: urgent first, then the least time left on the running stage, then oldest."""
-    where, params = [], {"limit": limit, "offset": offset}
-    clause, scope_params = scope_sql(scope_of(conn, principal))
-    where.append(clause)
-    params.update(scope_params)
-    if states:
-        where.append("i.state = ANY(:states)")
-        params["states"] = list(states)
-    for name, value in (("department_code", department), ("grid_code", grid),
-                        ("category_code", category)):
-        if value:
-            where.append(f"i.{name} = :{name}")
-            params[name] = value
-    if overdue is not None:
-        where.append("i.overdue = :overdue")
-        params["overdue"] = overdue
-    if mine:
-        where.append("(i.assignee_id = :me OR i.verifier_id = :me OR i.reporter_id = :me)")
-        params["me"] = principal.user_id
-    if bbox:
-        where.append("i.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)")
-        params.update(dict(zip("wsen", bbox, strict=True)))
-    cond = " AND ".join(where)
-    total = conn.execute(sa.text(f"SELECT count(*) FROM incidents i WHERE {cond}"),  # noqa: S608
-                         params).scalar_one()
-    rows = conn.execute(sa.text(
-        f"SELECT {CASE_COLUMNS} FROM {CASE_FROM} WHERE {cond} "  # noqa: S608
-        "ORDER BY (i.state IN ('closed', 'voided')), (i.urgency = 'urgent') DESC, "
-        "i.stage_due_at NULLS LAST, i.reported_at LIMIT :limit OFFSET :offset"), params).all()
-    return {"total": total, "incidents": [public_row(r, principal) for r in rows]}
 
 
 # Writing ------------------------------------------------------------------------------------
@@ -387,7 +200,7 @@ def _check_actor_scope(conn: sa.Connection, row: sa.Row, action: Action,
 
 def transition(conn: sa.Connection, incident_id: int, action: Action, principal: Principal,
                params: StepParams, calendar: WorkCalendar, now: datetime) -> Change:
-    row = _row(conn, incident_id, lock=True)
+    row = case_row(conn, incident_id, lock=True)
     before = CaseStatus(State(row.state), row.extension_pending, row.supervised)
     try:
         after = step(before, action, principal.roles, note=params.note)
@@ -503,7 +316,7 @@ def supervise_case(conn: sa.Connection, incident_id: int, calendar: WorkCalendar
         {"id": incident_id}).first()
     if locked is None or locked.supervised:
         return None
-    row = _row(conn, incident_id)
+    row = case_row(conn, incident_id)
     late = clocks_of(conn, row, calendar, now).overdue_now()
     if not late:
         _refresh_clocks(conn, row, calendar, now, State(row.state))

@@ -19,14 +19,12 @@ from backend.cli import main
 from backend.incidents.calendar import WorkCalendar
 from backend.incidents.kpi import KpiQuery, incident_kpis
 from backend.settings import Settings
-from backend.simulation.grid_day import (
+from backend.simulation.grid_day import Report, play, read_county
+from backend.simulation.grid_day_plan import (
     STAGE_SHARE,
-    Report,
     key_prefix,
     plan_day,
-    play,
     previous_working_day,
-    read_county,
 )
 
 LOCAL = ZoneInfo("Asia/Shanghai")
