@@ -27,53 +27,37 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import os
-import random
 import secrets
-import socket
 import statistics
-import subprocess
-import sys
-import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import orjson
 import psycopg2
 import sqlalchemy as sa
 
-from backend.db.engine import create_engine, drop_database, ensure_database
-from backend.db.migrate import upgrade
 from backend.settings import get_settings
-
-FLOW = [("file", "sup"), ("dispatch", "disp"), ("accept", "hand"), ("start", "hand"),
-        ("handle", "hand"), ("send_to_verify", "sup"), ("confirm", "sup")]
-NEEDS_NOTE = {"handle"}
-CATEGORY = "E0101"  # 暴露垃圾 -> the unit HWS
-DEPARTMENT = "HWS"
-
+from tests.perf.common import ScratchDatabase, analyze, app_server, pct
+from tests.perf.incident_clients import (
+    DEPARTMENT,
+    FLOW,
+    Client,
+    CpuMeter,
+    Latencies,
+    case_flow,
+    health,
+    run_clients,
+    warm,
+)
 
 # ---- the database --------------------------------------------------------------------------
 
-class Database:
+class Database(ScratchDatabase):
     def __init__(self, name: str, scale: float) -> None:
-        from backend.county import build_county, load_county, load_recipe
-
-        self.settings = get_settings(database_name=name)
-        if self.settings.database_url:
-            raise SystemExit("bench_incidents makes a scratch database in the managed cluster; "
-                             "unset DATABASE_URL")
-        drop_database(self.settings)
-        self.urls = ensure_database(self.settings)
-        upgrade(self.urls)
-        self.engine = create_engine(self.urls.app, pool_size=2)
-        load_county(self.engine, build_county(load_recipe(), scale=scale))
+        super().__init__(name, scale, "bench_incidents", pool_size=2)
         analyze(self.urls.admin)
-        self.dsn = self.urls.app.replace("postgresql+psycopg2://", "postgresql://")
 
     def points(self) -> list[tuple[float, float]]:
         """A point inside each grid cell (cases spread over the county's grids)."""
@@ -111,215 +95,12 @@ class Database:
     def close(self, keep: bool) -> None:
         self.engine.dispose()
         if not keep:
-            drop_database(self.settings)
+            self.drop()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def server(db: Database) -> Iterator[tuple[int, int]]:
+def server(db: Database) -> contextlib.AbstractContextManager[tuple[int, int]]:
     """The real app under uvicorn (one process); yields (its pid, its port)."""
-    port = free_port()
-    env = {**os.environ, "CITYOPS_DATABASE_NAME": db.settings.database_name}
-    env.pop("DATABASE_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "backend.main:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-         "--no-access-log"], env=env)
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("server did not start")
-        yield proc.pid, port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def proc_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of one process."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def backends(dsn: str, database: str) -> list[int]:
-    """The PostgreSQL backends connected to the scratch database (the app's pool)."""
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s "
-                        "AND pid <> pg_backend_pid()", (database,))
-            return [r[0] for r in cur.fetchall()]
-    finally:
-        conn.close()
-
-
-class CpuMeter:
-    """CPU seconds of the app's process and of its PostgreSQL backends (not of the machine:
-    other work on a shared machine is left out). Backends that close during a run take their
-    share with them, so this slightly undercounts under churn."""
-
-    def __init__(self, pid: int, dsn: str, database: str) -> None:
-        self.pid, self.dsn, self.database = pid, dsn, database
-
-    def read(self) -> dict[int, float]:
-        return {p: proc_cpu(p) for p in [self.pid, *backends(self.dsn, self.database)]}
-
-    @staticmethod
-    def spent(before: dict[int, float], after: dict[int, float]) -> float:
-        return sum(v - before.get(p, 0.0) for p, v in after.items())
-
-
-# ---- clients -------------------------------------------------------------------------------
-
-class Client:
-    """One console: its own sessions and its own keep-alive connection."""
-
-    def __init__(self, port: int, tokens: dict[str, str]) -> None:
-        self.port = port
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        self.tokens = tokens
-
-    def call(self, method: str, path: str, who: str | None = None, body: dict | None = None
-             ) -> tuple[float, int, bytes]:
-        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
-        payload = None
-        if body is not None:
-            payload = orjson.dumps(body)
-            headers["Content-Type"] = "application/json"
-        t0 = time.perf_counter()
-        try:
-            self.conn.request(method, path, body=payload, headers=headers)
-            response = self.conn.getresponse()
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-            # The server closed an idle keep-alive connection (uvicorn: after 5 s), as a
-            # browser would find it: connect again and send (the time includes the connect).
-            self.conn.close()
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-            self.conn.request(method, path, body=payload, headers=headers)
-            response = self.conn.getresponse()
-        data = response.read()
-        return (time.perf_counter() - t0) * 1000, response.status, data
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-Latencies = dict[str, list[float]]
-
-
-Run = tuple[Latencies, float, float, list[str]]
-
-
-def run_clients(srv: tuple[CpuMeter, int], tokens: list[dict[str, str]],
-                work: Callable[[Client, Latencies, random.Random], None]) -> Run:
-    """Every client in its own thread, all started together; (latencies by op, seconds, CPU
-    seconds of the app and its PostgreSQL backends, errors)."""
-    meter, port = srv
-    merged: Latencies = defaultdict(list)
-    errors: list[str] = []
-    lock = threading.Lock()
-    start = threading.Barrier(len(tokens) + 1)
-
-    def one(i: int) -> None:
-        client = Client(port, tokens[i])
-        mine: Latencies = defaultdict(list)
-        rng = random.Random(i)
-        try:
-            start.wait()
-            work(client, mine, rng)
-        except Exception as exc:  # counted and shown: a benchmark reports, it does not stop
-            with lock:
-                errors.append(f"client {i}: {exc}")
-        finally:
-            client.close()
-            with lock:
-                for op, values in mine.items():
-                    merged[op].extend(values)
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(tokens))]
-    for t in threads:
-        t.start()
-    start.wait()
-    t0, cpu0 = time.perf_counter(), meter.read()
-    for t in threads:
-        t.join()
-    return merged, time.perf_counter() - t0, CpuMeter.spent(cpu0, meter.read()), errors
-
-
-def case_flow(cases: int, points: list[tuple[float, float]], think_ms: float
-              ) -> Callable[[Client, Latencies, random.Random], None]:
-    def pause(rng: random.Random) -> None:
-        if think_ms:
-            time.sleep(rng.uniform(0.5, 1.5) * think_ms / 1000)
-
-    def work(client: Client, lat: Latencies, rng: random.Random) -> None:
-        for _ in range(cases):
-            pause(rng)
-            lon, lat_ = rng.choice(points)
-            ms, status, data = client.call("POST", "/api/incidents", "sup", {
-                "category_code": CATEGORY, "description": "bench: 暴露垃圾", "lon": lon,
-                "lat": lat_, "idempotency_key": f"bench-{secrets.token_hex(8)}"})
-            if status != 201:
-                raise RuntimeError(f"report: {status} {data[:200]!r}")
-            lat["report"].append(ms)
-            case_id = orjson.loads(data)["id"]
-            for action, who in FLOW:
-                pause(rng)
-                body = {"note": "bench"} if action in NEEDS_NOTE else {}
-                ms, status, data = client.call(
-                    "POST", f"/api/incidents/{case_id}/actions/{action}", who, body)
-                if status != 200:
-                    raise RuntimeError(f"{action}: {status} {data[:200]!r}")
-                lat[action].append(ms)
-    return work
-
-
-def warm(client: Client, lat: Latencies, rng: random.Random) -> None:
-    """Every session once (the server caches resolved sessions) with every client at once (the
-    connection pool grows to its size): what follows measures consoles already signed in."""
-    for who in client.tokens:
-        ms, status, _ = client.call("GET", "/api/auth/me", who)
-        if status != 200:
-            raise RuntimeError(f"me: {status}")
-        lat["warm"].append(ms)
-
-
-def health(requests: int, think_ms: float) -> Callable[[Client, Latencies, random.Random], None]:
-    def work(client: Client, lat: Latencies, rng: random.Random) -> None:
-        for _ in range(requests):
-            if think_ms:
-                time.sleep(rng.uniform(0.5, 1.5) * think_ms / 1000)
-            ms, status, _ = client.call("GET", "/api/health")
-            if status != 200:
-                raise RuntimeError(f"health: {status}")
-            lat["health"].append(ms)
-    return work
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
+    return app_server(db.settings.database_name)
 
 
 def summary_line(name: str, values: list[float]) -> str:
@@ -331,6 +112,7 @@ def summary_line(name: str, values: list[float]) -> str:
 
 def writes(lat: Latencies) -> list[float]:
     return [v for op, values in lat.items() if op != "health" for v in values]
+
 
 
 # ---- raw SQL -------------------------------------------------------------------------------
@@ -385,17 +167,6 @@ SELECT 'KPI-' || n, c[ci], 'synthetic', 117.88, 33.479, g[gi], d[ci],
   CASE WHEN r < 800 THEN r %% 50 <> 0 END,
   CASE WHEN r %% 25 = 0 THEN 1 ELSE 0 END, CASE WHEN r %% 40 = 0 THEN 1 ELSE 0 END
 FROM raw"""
-
-
-def analyze(admin_url: str, table: str | None = None) -> None:
-    """ANALYZE as the owner, on an autocommit connection (statistics are transactional)."""
-    conn = psycopg2.connect(admin_url.replace("postgresql+psycopg2://", "postgresql://"))
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f"ANALYZE {table}" if table else "ANALYZE")
-    finally:
-        conn.close()
 
 
 def load_kpi_cases(db: Database, n: int) -> float:

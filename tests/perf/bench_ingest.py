@@ -27,41 +27,31 @@ Prints positions/s (medians) and the ratios to the COPY baseline. Figures, not a
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import hashlib
-import hmac
-import http.client
 import io
-import os
-import socket
-import statistics
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import numpy as np
-import orjson
 import psycopg2
 import shapely
 import sqlalchemy as sa
 from pyproj import Transformer
 
-from backend.db.engine import create_engine, drop_database, ensure_database
-from backend.db.migrate import upgrade
-from backend.ingest.jt808 import codec
-from backend.ingest.jt808 import messages as m
-from backend.settings import get_settings
+from backend.db.engine import create_engine
 from backend.vehicles.position import Position
+from tests.perf.common import ScratchDatabase, app_server, free_port, median_of
+from tests.perf.ingest_clients import (
+    INGEST_TOKEN,
+    JT808_SECRET,
+    bench_http,
+    bench_jt808,
+    timed,
+)
 
-INGEST_TOKEN = "bench-ingest-token"
-JT808_SECRET = "bench-jt808-secret"
 FIX_INTERVAL_S = 5
 COPY_SQL = ("COPY vehicle_positions (vehicle_id, time, received_at, lon, lat, speed_kmh, "
             "heading_deg, altitude_m, alarm_flags, status_flags, source) FROM STDIN")
@@ -125,33 +115,15 @@ def copy_text(batch: list[Position], now: datetime) -> str:
                   f"{p.source}\n")
     return out.getvalue()
 
-
-def http_body(batch: list[Position]) -> bytes:
-    return orjson.dumps({"positions": [
-        {"vehicle_id": p.vehicle_id, "time": p.time.isoformat(), "lon": p.lon, "lat": p.lat,
-         "speed_kmh": p.speed_kmh, "heading_deg": p.heading_deg, "status_flags": p.status_flags}
-        for p in batch]})
-
-
 # ---- the database --------------------------------------------------------------------------
 
-class Database:
+class Database(ScratchDatabase):
     def __init__(self, name: str, scale: float) -> None:
-        from backend.county import build_county, load_county, load_recipe
         from backend.demo import analyze_as_owner
 
-        self.settings = get_settings(database_name=name)
-        if self.settings.database_url:
-            raise SystemExit("bench_ingest makes a scratch database in the managed cluster; "
-                             "unset DATABASE_URL")
-        drop_database(self.settings)
-        self.urls = ensure_database(self.settings)
-        upgrade(self.urls)
-        self.engine = create_engine(self.urls.app, pool_size=4)
+        super().__init__(name, scale, "bench_ingest", pool_size=4)
         self.admin = create_engine(self.urls.admin, pool_size=1)
-        counts = load_county(self.engine, build_county(load_recipe(), scale=scale))
-        analyze_as_owner(self.urls.admin, list(counts))
-        self.dsn = self.urls.app.replace("postgresql+psycopg2://", "postgresql://")
+        analyze_as_owner(self.urls.admin, list(self.counts))
 
     def lines(self) -> list[tuple[str, shapely.LineString]]:
         to_metric = Transformer.from_crs("EPSG:4326", "EPSG:4548", always_xy=True)
@@ -187,69 +159,10 @@ class Database:
     def close(self) -> None:
         self.engine.dispose()
         self.admin.dispose()
-        drop_database(self.settings)
+        self.drop()
 
 
 # ---- the measurements ----------------------------------------------------------------------
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def proc_cpu(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def postgres_cpu() -> float:
-    """CPU seconds of the managed cluster's processes (the postmaster's children)."""
-    from backend.db.engine import local_cluster
-
-    pidfile = local_cluster(get_settings()).data_dir / "postmaster.pid"
-    try:
-        master = int(pidfile.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    total = proc_cpu(master)
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == master:
-                total += (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return total
-
-
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) jiffies of all CPUs since boot."""
-    with open("/proc/stat") as f:
-        vals = [int(v) for v in f.readline().split()[1:]]
-    return sum(vals) - vals[3] - vals[4], sum(vals)
-
-
-def cpu_now(server: int | None) -> float:
-    own = time.process_time() if server is None else proc_cpu(server)
-    return own + postgres_cpu()
-
-
-def timed(fn: Callable[[], int], server: int | None = None) -> dict[str, float]:
-    """positions/s, and positions per CPU-second of the ingesting process (this one, or the
-    `server` process: the load generator's CPU is left out) and PostgreSQL together. The
-    wall-clock rate swings with other load on a shared machine; the CPU figure much less."""
-    c, b = cpu_now(server), machine_busy()
-    t = time.perf_counter()
-    n = fn()
-    dt = time.perf_counter() - t
-    cpu, b1 = cpu_now(server) - c, machine_busy()
-    return {"rate": n / dt, "seconds": dt, "n": n, "per_cpu_s": n / cpu if cpu else 0.0,
-            "busy": (b1[0] - b[0]) / max(b1[1] - b[1], 1)}
-
 
 def bench_copy(db: Database, parts: list[list[Position]], whole: bool) -> dict[str, float]:
     now = datetime.now(UTC)
@@ -344,179 +257,18 @@ def bench_store(db: Database, parts: list[list[Position]]) -> dict[str, float]:
 
 # ---- the server (HTTP and JT/T 808) --------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def server(db: Database) -> Iterator[tuple[int, int, int]]:
     """The real app under uvicorn (one worker) with its JT/T 808 gateway:
     (its pid, the HTTP port, the JT/T 808 port)."""
-    port, jt_port = free_port(), free_port()
-    env = {**os.environ, "CITYOPS_DATABASE_NAME": db.settings.database_name,
-           "CITYOPS_INGEST_TOKEN": INGEST_TOKEN, "CITYOPS_JT808_ENABLED": "true",
-           "CITYOPS_JT808_PORT": str(jt_port), "CITYOPS_JT808_SECRET": JT808_SECRET}
-    env.pop("DATABASE_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory",
-         "backend.main:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-         "--no-access-log"], env=env)
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("server did not start")
-        yield proc.pid, port, jt_port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def bench_http(pid: int, port: int, parts: list[list[Position]], clients: int
-               ) -> dict[str, float]:
-    bodies = [http_body(b) for b in parts]
-    headers = {"Authorization": f"Bearer {INGEST_TOKEN}", "Content-Type": "application/json"}
-    lock = threading.Lock()
-    queue = list(range(len(bodies)))[::-1]
-    results = Counter[str]()
-    errors: list[str] = []
-
-    def worker() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        try:
-            while True:
-                with lock:
-                    if not queue:
-                        return
-                    i = queue.pop()
-                conn.request("POST", "/api/ingest/positions", bodies[i], headers)
-                response = conn.getresponse()
-                answer = orjson.loads(response.read())
-                with lock:
-                    if response.status == 200:
-                        results["accepted"] += answer["accepted"]
-                        results["alarms"] += answer["alarms"]
-                    else:
-                        results[f"status_{response.status}"] += 1
-                        if len(errors) < 3:
-                            errors.append(f"{response.status} {str(answer)[:300]}")
-        finally:
-            conn.close()
-
-    def run() -> int:
-        threads = [threading.Thread(target=worker) for _ in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return results["accepted"]
-
-    out = timed(run, server=pid)
-    for e in errors:
-        print(f"  HTTP error: {e}", flush=True)
-    return {**out, "alarms": results["alarms"],
-            "errors": sum(v for k, v in results.items() if k.startswith("status_"))}
-
-
-class Terminal:
-    def __init__(self, phone_no: str, frames: list[bytes]) -> None:
-        self.phone = phone_no
-        self.frames = frames
-        self.reader = codec.FrameReader()
-        self.serial = 0
-        self.acked = 0
-        self.failed = 0
-
-    def next_serial(self) -> int:
-        self.serial = (self.serial + 1) & 0xFFFF
-        return self.serial
-
-    async def reply(self, r: asyncio.StreamReader, pending: list[codec.Frame]) -> codec.Frame:
-        while not pending:
-            data = await asyncio.wait_for(r.read(4096), 60)
-            if not data:
-                raise ConnectionError("gateway closed the connection")
-            pending += [codec.decode_frame(raw) for raw in self.reader.feed(data)]
-        return pending.pop(0)
-
-    async def login(self, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter,
-                                              list[codec.Frame]]:
-        r, w = await asyncio.open_connection("127.0.0.1", port)
-        pending: list[codec.Frame] = []
-        w.write(m.encode_register(self.phone, self.next_serial(), m.Register(plate="皖L00000")))
-        code = m.decode_register_response((await self.reply(r, pending)).body).auth_code
-        if not code:
-            code = hmac.new(JT808_SECRET.encode(), self.phone.encode(),
-                            hashlib.sha256).hexdigest()[:16]
-        w.write(m.encode_authenticate(self.phone, self.next_serial(), m.Authenticate(code)))
-        if m.decode_general_response((await self.reply(r, pending)).body).result != 0:
-            raise RuntimeError(f"{self.phone}: authentication refused")
-        return r, w, pending
-
-    async def run(self, r: asyncio.StreamReader, w: asyncio.StreamWriter,
-                  pending: list[codec.Frame], sizes: list[int]) -> None:
-        for frame, size in zip(self.frames, sizes, strict=True):
-            w.write(frame)
-            reply = m.decode_general_response((await self.reply(r, pending)).body)
-            if reply.result == m.RESULT_OK:
-                self.acked += size
-            else:
-                self.failed += size
-        w.close()
-
-
-def jt808_frames(positions: list[Position], per_frame: int) -> tuple[list[bytes], list[int]]:
-    """One bus's fixes as 0x0704 frames (serials 3, 4, ...: 1 and 2 go to register and auth)."""
-    frames, sizes = [], []
-    for k, i in enumerate(range(0, len(positions), per_frame)):
-        chunk = positions[i:i + per_frame]
-        locs = [m.Location(time=p.time, lat=p.lat, lon=p.lon, status=p.status_flags,
-                           speed_kmh=p.speed_kmh or 0.0, direction=int(p.heading_deg or 0))
-                for p in chunk]
-        frames.append(m.encode_batch(positions[0].vehicle_id, 3 + k, locs, backfill=False))
-        sizes.append(len(chunk))
-    return frames, sizes
-
-
-def bench_jt808(pid: int, port: int, positions: list[Position], terminals: int,
-                per_frame: int) -> dict[str, float]:
-    by_vehicle: dict[str, list[Position]] = {}
-    for p in positions:
-        by_vehicle.setdefault(p.vehicle_id, []).append(p)
-    chosen = list(by_vehicle)[:terminals]
-    plans = {v: jt808_frames(by_vehicle[v], per_frame) for v in chosen}
-
-    async def main() -> dict[str, float]:
-        terms = [Terminal(v, plans[v][0]) for v in chosen]
-        sessions = await asyncio.gather(*(t.login(port) for t in terms))
-        c0, b0, t0 = cpu_now(pid), machine_busy(), time.perf_counter()
-        await asyncio.gather(*(t.run(*s, plans[t.phone][1])
-                               for t, s in zip(terms, sessions, strict=True)))
-        dt, cpu, b1 = time.perf_counter() - t0, cpu_now(pid) - c0, machine_busy()
-        acked = sum(t.acked for t in terms)
-        return {"rate": acked / dt, "seconds": dt, "n": acked, "per_cpu_s": acked / cpu,
-                "busy": (b1[0] - b0[0]) / max(b1[1] - b0[1], 1),
-                "failed": sum(t.failed for t in terms)}
-
-    return asyncio.run(main())
+    jt_port = free_port()
+    with app_server(db.settings.database_name, CITYOPS_INGEST_TOKEN=INGEST_TOKEN,
+                    CITYOPS_JT808_ENABLED="true", CITYOPS_JT808_PORT=str(jt_port),
+                    CITYOPS_JT808_SECRET=JT808_SECRET) as (pid, port):
+        yield pid, port, jt_port
 
 
 # ---- report --------------------------------------------------------------------------------
-
-def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,

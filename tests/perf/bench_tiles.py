@@ -13,10 +13,8 @@ import gzip
 import http.client
 import os
 import secrets
-import socket
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
 
-import httpx
 import numpy as np
 import psycopg2
 import sqlalchemy as sa
@@ -33,6 +30,7 @@ from backend.catalog.layers import load_catalog
 from backend.db.engine import create_engine, resolve_urls
 from backend.maps.service import vector_layer
 from backend.settings import Settings, get_settings
+from tests.perf.common import free_port, median_of, pct, start_app, stop_process
 from tiles.postgis import tile_params, tile_query
 from tiles.service import GZIP_LEVEL
 from tiles.tms import lonlat_to_tile
@@ -79,34 +77,15 @@ def run(worker: Callable[[tuple[int, int, int]], int], tiles: list, concurrency:
     return {
         "rate": len(tiles) / elapsed,
         "p50": statistics.median(ms),
-        "p99": ms[min(len(ms) - 1, int(len(ms) * 0.99))],
+        "p99": pct(ms, 0.99),
         "bytes": sum(sizes),
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(cache: bool) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "CITYOPS_TILE_CACHE_ENABLED": "true" if cache else "false"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "backend.main:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
+    return start_app(port, env), f"http://127.0.0.1:{port}"
 
 
 @contextmanager
@@ -157,8 +136,7 @@ def bench_server(tiles: list, cache: bool, concurrency: int, token: str) -> dict
             run(fetch, tiles[:20], concurrency)  # warm connections
         return run(fetch, tiles, concurrency)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc, 10)
 
 
 def bench_raw(tiles: list, connections: int, dsn: str) -> dict:
@@ -194,10 +172,6 @@ def bench_raw(tiles: list, connections: int, dsn: str) -> dict:
     finally:
         for c in conns:
             c.close()
-
-
-def median_of(runs: list[dict]) -> dict:
-    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
 def fmt(name: str, r: dict) -> str:
