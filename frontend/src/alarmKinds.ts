@@ -3,7 +3,8 @@
  * (backend/vehicles/alarm_bits.py). An unknown kind is shown as sent ("bit_16" stays "bit_16").
  */
 
-import { getLang, type Bilingual, type Lang } from './i18n';
+import { nameLookup } from './bilingualName';
+import type { Bilingual } from './i18n';
 
 export type Severity = 'info' | 'warning' | 'critical';
 
@@ -53,13 +54,8 @@ const SEVERITIES: Record<Severity, Bilingual> = {
   info: { zh: '提示', en: 'Info' },
 };
 
-export function kindName(kind: string, lang: Lang = getLang()): string {
-  return KINDS[kind]?.[lang] ?? kind;
-}
-
-export function severityName(severity: string, lang: Lang = getLang()): string {
-  return SEVERITIES[severity as Severity]?.[lang] ?? severity;
-}
+export const kindName = nameLookup(KINDS);
+export const severityName = nameLookup(SEVERITIES);
 
 /** Most severe first. */
 export function severityRank(severity: string): number {

@@ -14,7 +14,8 @@
 
 import maplibregl, { type GeoJSONSource, type Map as MapLibreMap, type MapGeoJSONFeature } from 'maplibre-gl';
 import { getJSON, isStatus } from './api';
-import { addBusIcon, BUS_ICON } from './busIcon';
+import { addBusIcon } from './busIcon';
+import { busSymbolLayer } from './busSymbol';
 import { t } from './i18n';
 import type { LiveConnection } from './live';
 import { describeError, toast } from './toast';
@@ -75,7 +76,6 @@ const OFFLINE_CHECK_MS = 5_000;
 const UNKNOWN_RELOAD_DELAY_MS = 1_000;
 /** ... and no more often than this. */
 const UNKNOWN_RELOAD_MIN_MS = 3_000;
-const FONT = ['Noto Sans CJK SC Regular'];
 
 declare global {
   interface Window {
@@ -134,36 +134,17 @@ export class BusLayer {
         'circle-pitch-alignment': 'map',
       },
     });
-    map.addLayer({
-      id: BUS_LAYER,
-      type: 'symbol',
-      source: BUS_SOURCE,
-      layout: {
-        'icon-image': BUS_ICON,
-        'icon-size': ['interpolate', ['linear'], ['zoom'], 8, 0.6, 12, 0.9, 16, 1.25],
-        'icon-rotate': ['get', 'heading'],
-        'icon-rotation-alignment': 'map',
-        'icon-pitch-alignment': 'map',
-        'icon-allow-overlap': true,
-        'icon-ignore-placement': true,
-        'symbol-sort-key': ['get', 'rank'],
-        'text-field': ['step', ['zoom'], '', 13, ['get', 'label']],
-        'text-font': FONT,
-        'text-size': 11,
-        'text-offset': [0, 1.5],
-        'text-anchor': 'top',
-        'text-optional': true,
-        'text-allow-overlap': false,
-      },
-      paint: {
-        'icon-color': ['match', ['get', 'status'], 'alarm', STATUS_COLORS.alarm, 'offline', STATUS_COLORS.offline, STATUS_COLORS.normal],
-        'icon-halo-color': '#04101c',
-        'icon-halo-width': 1.2,
-        'text-color': ['match', ['get', 'status'], 'alarm', '#ffb3b3', 'offline', '#aab6c2', '#d9fff5'],
-        'text-halo-color': '#04101c',
-        'text-halo-width': 1.4,
-      },
-    });
+    map.addLayer(
+      busSymbolLayer({
+        id: BUS_LAYER,
+        source: BUS_SOURCE,
+        sizes: [0.6, 0.9, 1.25],
+        labelZoom: 13,
+        iconColor: ['match', ['get', 'status'], 'alarm', STATUS_COLORS.alarm, 'offline', STATUS_COLORS.offline, STATUS_COLORS.normal],
+        textColor: ['match', ['get', 'status'], 'alarm', '#ffb3b3', 'offline', '#aab6c2', '#d9fff5'],
+        layout: { 'symbol-sort-key': ['get', 'rank'], 'text-allow-overlap': false },
+      }),
+    );
     this.added = true;
     window.setInterval(() => this.checkOffline(), OFFLINE_CHECK_MS);
     this.scheduleFlush();

@@ -4,17 +4,17 @@
  * 1x/10x/60x): each bus at its interpolated position for the slider's time, the line and its
  * stops, and the window's alarms as markers (bright while active at that time). The live buses
  * are hidden while a replay is shown.
+ *
+ * This module is the replay bar (its controls, loading a window, playback and the clock); what is
+ * drawn on the map is in replayMap.ts, the payload and the interpolation in replayData.ts.
  */
 
-import type { GeoJSONSource, Map as MapLibreMap } from 'maplibre-gl';
+import type { Map as MapLibreMap } from 'maplibre-gl';
 import { getJSON, isStatus } from './api';
-import { kindName } from './alarmKinds';
-import { BUS_ICON, addBusIcon } from './busIcon';
 import { getLang, locale, onLangChange, otherLang, t } from './i18n';
 import {
   cleanVehicles,
   lineFeatures,
-  positionAt,
   replayBounds,
   stopFeatures,
   type BusAt,
@@ -23,19 +23,12 @@ import {
   type ReplayVehicle,
 } from './replayData';
 import type { Alarm } from './alarmStore';
+import { BUS_COLOR, busesAt, clearReplayMap, drawReplayStatic, replayAlarmFeatures, setReplayAlarms, setReplayBuses } from './replayMap';
 import { describeError } from './toast';
 
-const SRC_LINE = 'replay-line';
-const SRC_STOPS = 'replay-stops';
-const SRC_BUSES = 'replay-buses';
-const SRC_ALARMS = 'replay-alarms';
-const LAYERS = ['replay-line-casing', 'replay-line', 'replay-stops', 'replay-alarms', 'replay-alarm-labels', 'replay-buses'];
 const SPEEDS = [1, 10, 60];
 const DEFAULT_SPEED = 10;
 const MAX_WINDOW_MS = 24 * 3600_000;
-const BUS_COLOR = '#ffd54f';
-const SEVERITY_COLORS: Record<string, string> = { critical: '#ff4d4f', warning: '#ffa940', info: '#4fc3f7' };
-const FONT = ['Noto Sans CJK SC Regular'];
 
 type State = 'closed' | 'idle' | 'loading' | 'ready' | 'playing';
 
@@ -199,7 +192,7 @@ export class Replay {
     this.root.hidden = true;
     document.body.classList.remove('replay-open');
     this.watcher.disconnect();
-    this.clearMap();
+    clearReplayMap(this.map);
     this.hooks.setLiveVisible(true);
     this.render();
     this.publish([]);
@@ -306,7 +299,8 @@ export class Replay {
     this.to = Date.parse(payload.to ?? '') || to;
     this.time = this.from;
     const line = lineFeatures(payload.geometry);
-    this.drawStatic(line, stopFeatures(payload.stops));
+    this.alarmKey = '';
+    drawReplayStatic(this.map, line, stopFeatures(payload.stops), this.lineColor);
     this.hooks.setLiveVisible(false);
     const bounds = replayBounds(line, this.vehicles);
     if (bounds) {
@@ -356,112 +350,18 @@ export class Replay {
   seek(t: number): void {
     if (this.state !== 'ready' && this.state !== 'playing') return;
     this.time = Math.min(this.to, Math.max(this.from, t));
-    const buses: BusAt[] = [];
-    for (const v of this.vehicles) {
-      const at = positionAt(v, this.time);
-      if (at) buses.push(at);
-    }
-    this.map.getSource<GeoJSONSource>(SRC_BUSES)?.setData({
-      type: 'FeatureCollection',
-      features: buses.map((b) => ({
-        type: 'Feature',
-        geometry: { type: 'Point', coordinates: [b.lon, b.lat] },
-        properties: { vehicle_id: b.vehicle_id, label: b.label, heading: b.heading },
-      })),
-    });
-    const alarms = this.alarmFeatures();
+    const buses = busesAt(this.vehicles, this.time);
+    setReplayBuses(this.map, buses);
+    const alarms = replayAlarmFeatures(this.alarms, this.time);
     const key = `${getLang()}|${alarms.features.map((f) => (f.properties?.active ? 1 : 0)).join('')}`;
     if (key !== this.alarmKey) {
       // Only when an alarm starts or ends at this time: not on every frame of the playback.
       this.alarmKey = key;
-      this.map.getSource<GeoJSONSource>(SRC_ALARMS)?.setData(alarms);
+      setReplayAlarms(this.map, alarms);
     }
     this.slider.value = String(Math.round(this.time));
     this.renderClock();
     this.publish(buses);
-  }
-
-  private alarmFeatures(): GeoJSON.FeatureCollection {
-    const lang = getLang();
-    const features: GeoJSON.Feature[] = [];
-    for (const a of this.alarms) {
-      if (typeof a.lon !== 'number' || typeof a.lat !== 'number') continue;
-      const start = Date.parse(a.started_at ?? a.raised_at ?? '');
-      const end = a.cleared_at ? Date.parse(a.cleared_at) : Infinity;
-      const active = Number.isFinite(start) && start <= this.time && this.time <= Math.max(end, start + 60_000);
-      features.push({
-        type: 'Feature',
-        geometry: { type: 'Point', coordinates: [a.lon, a.lat] },
-        properties: { id: a.id, kind: a.kind, name: kindName(a.kind, lang), severity: a.severity, active },
-      });
-    }
-    return { type: 'FeatureCollection', features };
-  }
-
-  private drawStatic(line: GeoJSON.FeatureCollection, stops: GeoJSON.FeatureCollection): void {
-    const map = this.map;
-    this.clearMap();
-    this.alarmKey = '';
-    addBusIcon(map);
-    const empty: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
-    map.addSource(SRC_LINE, { type: 'geojson', data: line });
-    map.addSource(SRC_STOPS, { type: 'geojson', data: stops });
-    map.addSource(SRC_ALARMS, { type: 'geojson', data: empty });
-    map.addSource(SRC_BUSES, { type: 'geojson', data: empty });
-    map.addLayer({ id: 'replay-line-casing', type: 'line', source: SRC_LINE, layout: { 'line-join': 'round', 'line-cap': 'round' }, paint: { 'line-color': '#04101c', 'line-width': 8, 'line-opacity': 0.8 } });
-    map.addLayer({ id: 'replay-line', type: 'line', source: SRC_LINE, layout: { 'line-join': 'round', 'line-cap': 'round' }, paint: { 'line-color': this.lineColor, 'line-width': 4 } });
-    map.addLayer({
-      id: 'replay-stops',
-      type: 'circle',
-      source: SRC_STOPS,
-      paint: { 'circle-radius': 4, 'circle-color': '#ffffff', 'circle-stroke-color': this.lineColor, 'circle-stroke-width': 2 },
-    });
-    map.addLayer({
-      id: 'replay-alarms',
-      type: 'circle',
-      source: SRC_ALARMS,
-      paint: {
-        'circle-radius': ['case', ['get', 'active'], 11, 7],
-        'circle-color': ['match', ['get', 'severity'], 'critical', SEVERITY_COLORS.critical!, 'warning', SEVERITY_COLORS.warning!, SEVERITY_COLORS.info!],
-        'circle-opacity': ['case', ['get', 'active'], 0.55, 0.18],
-        'circle-stroke-color': ['match', ['get', 'severity'], 'critical', SEVERITY_COLORS.critical!, 'warning', SEVERITY_COLORS.warning!, SEVERITY_COLORS.info!],
-        'circle-stroke-width': 2,
-        'circle-stroke-opacity': ['case', ['get', 'active'], 1, 0.45],
-      },
-    });
-    map.addLayer({
-      id: 'replay-alarm-labels',
-      type: 'symbol',
-      source: SRC_ALARMS,
-      layout: { 'text-field': ['get', 'name'], 'text-font': FONT, 'text-size': 11, 'text-offset': [0, -1.6], 'text-anchor': 'bottom', 'text-optional': true },
-      paint: { 'text-color': '#ffd0d0', 'text-halo-color': '#04101c', 'text-halo-width': 1.4, 'text-opacity': ['case', ['get', 'active'], 1, 0.55] },
-    });
-    map.addLayer({
-      id: 'replay-buses',
-      type: 'symbol',
-      source: SRC_BUSES,
-      layout: {
-        'icon-image': BUS_ICON,
-        'icon-size': ['interpolate', ['linear'], ['zoom'], 8, 0.6, 12, 0.8, 16, 1.05],
-        'icon-rotate': ['get', 'heading'],
-        'icon-rotation-alignment': 'map',
-        'icon-pitch-alignment': 'map',
-        'icon-allow-overlap': true,
-        'icon-ignore-placement': true,
-        'text-field': ['step', ['zoom'], '', 12, ['get', 'label']],
-        'text-font': FONT,
-        'text-size': 11,
-        'text-offset': [0, 1.5],
-        'text-anchor': 'top',
-        'text-optional': true,
-      },
-      paint: { 'icon-color': BUS_COLOR, 'icon-halo-color': '#04101c', 'icon-halo-width': 1.2, 'text-color': '#fff3c4', 'text-halo-color': '#04101c', 'text-halo-width': 1.4 },
-    });
-  }
-
-  private clearMap(): void {
-    for (const id of LAYERS) if (this.map.getLayer(id)) this.map.removeLayer(id);
-    for (const id of [SRC_LINE, SRC_STOPS, SRC_ALARMS, SRC_BUSES]) if (this.map.getSource(id)) this.map.removeSource(id);
   }
 
   private publish(buses: BusAt[] = window.__replay?.buses ?? []): void {

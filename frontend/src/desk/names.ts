@@ -3,7 +3,8 @@
  * 数字化城市管理 practice names them, and how the desk formats times, distances and rates.
  */
 
-import { getLang, locale, pick, type Bilingual, type Lang } from '../i18n';
+import { nameLookup } from '../bilingualName';
+import { getLang, locale, type Bilingual, type Lang } from '../i18n';
 
 const STATES: Record<string, Bilingual> = {
   reported: { zh: '待立案', en: 'Reported' },
@@ -59,15 +60,10 @@ export const TO_DISPATCH = new Set(['filed', 'returned']);
 export const IN_HAND = new Set(['dispatched', 'accepted', 'in_progress', 'handled', 'verifying', 'parked']);
 export const FINAL = new Set(['closed', 'voided']);
 
-function named(table: Record<string, Bilingual>, key: string, lang: Lang): string {
-  return table[key] ? pick(table[key], lang) : key;
-}
-
-export const stateName = (state: string, lang: Lang = getLang()): string => named(STATES, state, lang);
-export const actionName = (action: string, lang: Lang = getLang()): string => named(ACTIONS, action, lang);
-export const stageName = (stage: string, lang: Lang = getLang()): string => named(STAGES, stage, lang);
-export const cameraStatusName = (status: string, lang: Lang = getLang()): string =>
-  named(CAMERA_STATUS, status, lang);
+export const stateName = nameLookup(STATES);
+export const actionName = nameLookup(ACTIONS);
+export const stageName = nameLookup(STAGES);
+export const cameraStatusName = nameLookup(CAMERA_STATUS);
 
 /** "2 h 05 min" / "2小时05分" for a positive number of milliseconds. */
 export function duration(ms: number, lang: Lang = getLang()): string {
