@@ -1,6 +1,7 @@
-"""Reading cases back: the case columns and joins, who may see which cases (scope), masking
-contact details, the event history, the clocks replayed from it, one case's detail and the
-queue. Nothing here writes; backend.incidents.service does the writing."""
+"""Reading cases back: the case columns and joins, who may see which cases (scope), the
+reporter's contact under the masking policy (backend.privacy.policy), the event history, the
+clocks replayed from it, one case's detail and the queue. Nothing here writes but the audit
+row of a full view of a person; backend.incidents.service does the writing."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from backend.auth.permissions import Permission, Principal
+from backend.auth.permissions import Principal
 from backend.errors import Forbidden, NotFound
 from backend.incidents.calendar import WorkCalendar
 from backend.incidents.clocks import Clocks, FlowEvent, Limits, replay
 from backend.incidents.flow import CaseStatus, State, allowed_actions
+from backend.privacy.looks import record_look
+from backend.privacy.policy import Kind, View, present
 
 CASE_COLUMNS = """i.id, i.case_no, i.category_code, c.name AS category_name, c.kind,
   c.major_name, c.sensitive, i.urgency, i.description, i.address, i.lon, i.lat, i.grid_code,
@@ -32,31 +35,23 @@ CASE_FROM = """incidents i JOIN case_categories c ON c.code = i.category_code
   LEFT JOIN users ru ON ru.id = i.reporter_id"""
 
 
-def mask_phone(phone: str | None) -> str | None:
-    if not phone:
-        return phone
-    return phone[:3] + "*" * max(0, len(phone) - 7) + phone[-4:] if len(phone) > 7 else "****"
+# The personal fields of a case (the reporter's contact), by kind for the masking policy.
+CASE_PERSONAL = {"reporter_name": Kind.NAME, "reporter_phone": Kind.PHONE,
+                 "reporter_email": Kind.EMAIL}
 
 
-def mask_email(email: str | None) -> str | None:
-    if not email or "@" not in email:
-        return email
-    name, _, domain = email.partition("@")
-    return f"{name[:1]}***@{domain}"
-
-
-def public_row(row: sa.Row, principal: Principal | None) -> dict[str, Any]:
-    """A case as JSON; contact details masked unless the caller may see personal data."""
+def case_json(row: sa.Row, principal: Principal, view: View = View.RECORD
+              ) -> tuple[dict[str, Any], list[str]]:
+    """A case as JSON with its reporter's contact under the masking policy, and the fields
+    that went out in full (for the audit)."""
     out = dict(row._mapping)
     for key in ("assignee_id", "verifier_id", "reporter_id"):
         out.pop(key, None)
-    if principal is None or not principal.may(Permission.PERSONAL_DATA):
-        out["reporter_phone"] = mask_phone(out.get("reporter_phone"))
-        out["reporter_email"] = mask_email(out.get("reporter_email"))
+    shown = present(out, CASE_PERSONAL, principal.roles, view)
     for key, value in out.items():
         if isinstance(value, datetime):
             out[key] = value.isoformat()
-    return out
+    return out, shown
 
 
 @dataclass(frozen=True)
@@ -149,10 +144,16 @@ def clocks_json(clocks: Clocks) -> dict[str, Any]:
 
 def incident_detail(conn: sa.Connection, incident_id: int, principal: Principal,
                     calendar: WorkCalendar, now: datetime) -> dict[str, Any]:
+    """One case for the caller: its fields (the reporter's contact by the masking policy;
+    a full view appends an audit row the caller must commit), clocks, timeline, photos and
+    the actions the caller may take now."""
     row = case_row(conn, incident_id)
     if not visible(conn, row, principal):
         raise Forbidden(f"Case {incident_id} is not one of yours")
-    out = public_row(row, principal)
+    out, shown = case_json(row, principal)
+    # A full view of the reporter's contact is audited, in this connection's transaction:
+    # the caller commits it.
+    record_look(conn, principal.username, "incident", [incident_id], shown)
     events = history(conn, incident_id)
     out["clocks"] = clocks_json(clocks_of(conn, row, calendar, now, events))
     out["timeline"] = [{
@@ -200,4 +201,5 @@ def list_incidents(conn: sa.Connection, principal: Principal, *, states: Sequenc
         f"SELECT {CASE_COLUMNS} FROM {CASE_FROM} WHERE {cond} "  # noqa: S608
         "ORDER BY (i.state IN ('closed', 'voided')), (i.urgency = 'urgent') DESC, "
         "i.stage_due_at NULLS LAST, i.reported_at LIMIT :limit OFFSET :offset"), params).all()
-    return {"total": total, "incidents": [public_row(r, principal) for r in rows]}
+    return {"total": total,
+            "incidents": [case_json(r, principal, View.LIST)[0] for r in rows]}

@@ -99,7 +99,9 @@ async def report(body: IncidentIn, state: AppState, principal: Caller, response:
         with state.engine.connect() as conn:  # one connection: write, commit, read back
             with conn.begin():
                 incident_id, created = service.create_incident(conn, new, who, now)
-            return queries.incident_detail(conn, incident_id, who, state.calendar, now), created
+            detail = queries.incident_detail(conn, incident_id, who, state.calendar, now)
+            conn.commit()  # the audit row of a full view of the reporter's contact, if any
+            return detail, created
 
     detail, created = await run_in_threadpool(work)
     if created:
@@ -151,6 +153,7 @@ def one(incident_id: int, state: AppState, principal: Caller, response: Response
     with state.engine.connect() as conn:
         detail = queries.incident_detail(conn, incident_id, _who(principal), state.calendar,
                                          datetime.now(UTC))
+        conn.commit()  # the audit row of a full view of the reporter's contact, if any
     response.headers.update(PRIVATE)
     return detail
 
@@ -180,7 +183,9 @@ async def act(incident_id: int, action: str, state: AppState, principal: Caller,
             with conn.begin():
                 change = service.transition(conn, incident_id, step, who, params,
                                             state.calendar, now)
-            return change, queries.incident_detail(conn, incident_id, who, state.calendar, now)
+            detail = queries.incident_detail(conn, incident_id, who, state.calendar, now)
+            conn.commit()  # the audit row of a full view of the reporter's contact, if any
+            return change, detail
 
     change, detail = await run_in_threadpool(work)
     await hub.publish(INCIDENTS, change.data)
