@@ -55,9 +55,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         urls = resolve_urls(settings)
-        engine = create_engine(urls.app, pool_size=settings.db_pool_size)
+        # Fixed-size pools (no overflow: no sessions opened and closed under bursts).
+        engine = create_engine(urls.app, pool_size=settings.db_pool_size, max_overflow=0)
         # Tiles get their own pool without the per-checkout ping: one round trip less a tile.
-        tile_engine = create_engine(urls.app, pool_size=settings.db_pool_size, pre_ping=False)
+        tile_engine = create_engine(urls.app, pool_size=settings.db_pool_size, max_overflow=0,
+                                    pre_ping=False)
         app.state.resources = Resources(
             settings=settings,
             engine=engine,

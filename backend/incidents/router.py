@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AppState, get_hub
-from backend.api.responses import PRIVATE
+from backend.api.responses import PRIVATE, JSONBytes
 from backend.auth.permissions import Caller, Permission, Principal, requires
 from backend.errors import InvalidInput
 from backend.incidents import queries, service
@@ -118,14 +118,16 @@ async def report(body: IncidentIn, state: AppState, principal: Caller, response:
 
 @router.get("/api/incidents", dependencies=[requires(Permission.INCIDENTS_READ)])
 def queue(
-    state: AppState, principal: Caller, response: Response,
+    state: AppState, principal: Caller,
     status: Annotated[list[str] | None, Query(alias="state")] = None,
     department: str | None = None, grid: str | None = None, category: str | None = None,
     overdue: bool | None = None, mine: bool = False, bbox: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict:
-    """Open cases first, urgent first, then by the least time left on the running stage."""
+) -> JSONBytes:
+    """Open cases first, urgent first, then by the least time left on the running stage,
+    the oldest, the id. `total` counts at most 10,000 (`total_exact` false beyond); reporters'
+    contacts are masked (open one case to see them)."""
     known = {s.value for s in State}
     bad = [s for s in status or [] if s not in known]
     if bad:
@@ -144,8 +146,8 @@ def queue(
                                      department=department, grid=grid, category=category,
                                      overdue=overdue, mine=mine, bbox=box, limit=limit,
                                      offset=offset)
-    response.headers.update(PRIVATE)
-    return out
+    # orjson straight to bytes: FastAPI's encoder took ~25 ms for a page of 300 cases.
+    return JSONBytes(out, headers=PRIVATE)
 
 
 @router.get("/api/incidents/{incident_id}", dependencies=[requires(Permission.INCIDENTS_READ)])

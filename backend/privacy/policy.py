@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 
@@ -67,6 +68,12 @@ _ORDER = {Rule.HIDDEN: 0, Rule.MASKED: 1, Rule.SHOWN: 2}
 
 def rule_for(kind: Kind, roles: Iterable[str], view: View = View.RECORD) -> Rule:
     """The most revealing rule any of `roles` has (unknown roles count as `public`)."""
+    return _rule(kind, frozenset(roles), view)
+
+
+@lru_cache(maxsize=1024)
+def _rule(kind: Kind, roles: frozenset[str], view: View) -> Rule:
+    """Cached: a page of 300 cases asks the same question 900 times."""
     table = POLICY[kind]
     rule = max((table.get(r, table[PUBLIC]) for r in roles), key=_ORDER.__getitem__,
                default=table[PUBLIC])
@@ -176,7 +183,7 @@ def present(record: dict[str, Any], fields: Mapping[str, Kind], roles: Iterable[
     for name, kind in fields.items():
         if name not in record:
             continue
-        rule = rule_for(kind, roles, view)
+        rule = _rule(kind, roles, view)
         value = record[name]
         if rule is Rule.SHOWN and value not in (None, ""):
             full.append(name)
