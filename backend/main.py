@@ -125,8 +125,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     # JSON, GeoJSON and glyphs; tiles arrive already gzipped and pass through untouched.
-    # Already-compressed media (photos, zips) would only cost CPU.
-    app.add_middleware(GZipMiddleware, minimum_size=1024, exclude_content_types=(
+    # Already-compressed media (photos, zips) would only cost CPU. Level 5, not Starlette's 9:
+    # compression runs on the event loop, and a queue page of 300 cases (295 KB) took ~6 ms
+    # at 9 and ~1.4 ms at 5, for 17 KB instead of 15 KB on the wire.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5, exclude_content_types=(
         *DEFAULT_EXCLUDED_CONTENT_TYPES, "application/zip", "image/jpeg", "image/png",
         "image/webp"))
     include_routers(app)
