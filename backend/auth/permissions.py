@@ -45,7 +45,8 @@ class Permission(StrEnum):
     INCIDENTS_READ = "incidents:read"      # cases (handlers and workers see their own)
     INCIDENTS_ACT = "incidents:act"        # moving cases on; the flow table decides each step
     KPI_READ = "kpi:read"                  # the case KPIs
-    PERSONAL_DATA = "personal:read"        # reporters' phone numbers and e-mail unmasked
+    PERSONAL_DATA = "personal:read"        # personal fields in full (backend.privacy.policy)
+    WORKERS_READ = "workers:read"          # grid workers' last positions and contacts (dispatch)
 
 
 class Role(StrEnum):
@@ -70,11 +71,11 @@ MACHINE_RIGHTS = frozenset({P.POSITIONS_WRITE, P.OPEN311_SUBMIT})
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(set(P) - {P.PUBLIC, P.AUTHENTICATED} - MACHINE_RIGHTS),
     Role.COMMANDER: frozenset(_MAP | _LIVE | _CASES | {P.ALARMS_HANDLE, P.KPI_READ,
-                                                       P.PERSONAL_DATA}),
+                                                       P.PERSONAL_DATA, P.WORKERS_READ}),
     Role.SUPERVISOR: frozenset(_MAP | _LIVE | _CASES | {P.INCIDENTS_REPORT, P.KPI_READ,
                                                         P.PERSONAL_DATA}),
     Role.DISPATCHER: frozenset(_MAP | _LIVE | _CASES | {P.ALARMS_HANDLE, P.KPI_READ,
-                                                        P.PERSONAL_DATA}),
+                                                        P.PERSONAL_DATA, P.WORKERS_READ}),
     Role.GRID_WORKER: frozenset(_MAP | _CASES | {P.INCIDENTS_REPORT}),
     Role.DEPARTMENT_HANDLER: frozenset(_MAP | _CASES),
     Role.TRAFFIC_POLICE: frozenset(_MAP | _LIVE),

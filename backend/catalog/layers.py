@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from backend.catalog.strict import CatalogError, read_yaml
+from backend.privacy.policy import Kind
 
 IDENT = r"^[a-z][a-z0-9_]*$"
 STYLE_TYPES = {"fill", "line", "circle", "symbol", "fill-extrusion", "heatmap"}
@@ -33,6 +34,9 @@ class FieldSpec(Strict):
     name: Annotated[str, Field(pattern=IDENT)]
     zh: str
     en: str
+    # A personal field (phone, name, email, id_number, address): masked by the policy of
+    # backend.privacy.policy in OGC items, never in (shared, cached) tiles, never filterable.
+    kind: Kind | None = None
 
 
 class LayerSource(Strict):
@@ -101,6 +105,12 @@ class LayerSpec(Strict):
         names = {f.name for f in self.fields}
         if self.rank and self.rank.field not in names | {self.source.key}:
             raise ValueError(f"rank.field {self.rank.field!r} must be one of the exposed fields")
+        personal = set(self.personal_fields)
+        for role, used in (("rank.field", self.rank.field if self.rank else None),
+                           ("extrusion.height", self.extrusion.height if self.extrusion
+                            else None)):
+            if used in personal:
+                raise ValueError(f"{role} {used!r} is a personal field: tiles never carry it")
         if self.extrusion and self.extrusion.height not in names:
             raise ValueError(f"extrusion.height {self.extrusion.height!r} must be an exposed field")
         if self.extrusion and self.geometry != "polygon":
@@ -114,6 +124,16 @@ class LayerSpec(Strict):
     @property
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
+
+    @property
+    def personal_fields(self) -> dict[str, Kind]:
+        """Fields that hold a person's data, by kind (for the masking policy)."""
+        return {f.name: f.kind for f in self.fields if f.kind is not None}
+
+    @property
+    def tile_field_names(self) -> list[str]:
+        """What tiles carry: tiles are cached for every caller, so no personal field."""
+        return [f.name for f in self.fields if f.kind is None]
 
 
 def load_layer_file(path: Path) -> LayerSpec:

@@ -41,13 +41,21 @@ def resolve_urls(settings: Settings, *, start: bool = True) -> DatabaseUrls:
     return DatabaseUrls(admin=cluster.admin_url(name), app=cluster.app_url(name), managed=True)
 
 
-def create_engine(url: str, *, pool_size: int = 5, pre_ping: bool = True) -> Engine:
+def create_engine(url: str, *, pool_size: int = 5, max_overflow: int | None = None,
+                  pre_ping: bool = True) -> Engine:
     """`pre_ping` checks each connection with a round trip before use; hot paths (tiles)
-    turn it off and rely on the pool dropping connections that fail instead."""
+    turn it off and rely on the pool dropping connections that fail instead.
+
+    `max_overflow` defaults to `pool_size` (short-lived tools). The server passes 0: FastAPI
+    runs sync endpoints on 40 threads, and with an overflow every burst beyond `pool_size`
+    opened PostgreSQL sessions that were closed again on return (73 new sessions per 1,121
+    queue reads in issue 8). A thread that finds the pool busy waits for a connection
+    (`pool_timeout`, 30 s): the database does no better with more concurrent queries than it
+    has cores."""
     return sa.create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
         pool_pre_ping=pre_ping,
         pool_recycle=600,
         connect_args={"application_name": "cityops"},

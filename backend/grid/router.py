@@ -67,12 +67,13 @@ def report_position(body: PositionIn, state: AppState, principal: Caller,
             "accuracy_m": position.accuracy_m, "time": position.time.isoformat()}
 
 
-@router.get("/api/grid/workers", dependencies=[requires(Permission.INCIDENTS_ACT)])
+@router.get("/api/grid/workers", dependencies=[requires(Permission.WORKERS_READ)])
 def workers(state: AppState, principal: Caller, response: Response,
             bbox: str | None = None) -> dict:
     """Every active grid worker with their grid cells and last position (`position` null when
-    their phone never sent one); `bbox=w,s,e,n` keeps those last seen inside it. Phone
-    numbers are masked without the personal:read right."""
+    their phone never sent one); `bbox=w,s,e,n` keeps those last seen inside it. For the
+    dispatch roles (workers:read). Phones are masked, as in every list (the nearby answer
+    of one case shows them in full to personal:read, audited)."""
     box = _bbox(bbox)
     with state.engine.connect() as conn:
         out = service.list_workers(conn, _who(principal), datetime.now(UTC), box)

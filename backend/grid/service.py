@@ -1,6 +1,6 @@
 """Grid workers in the database: the last position their phone reported, who works which grid
 cell, and the list the dispatchers see. Assignments are audited; positions are not (they are
-frequent, personal, and only the latest one is kept)."""
+frequent, personal, and only the latest one is kept). Phones go out by the masking policy."""
 
 from __future__ import annotations
 
@@ -12,15 +12,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from backend.audit.chain import append as audit
-from backend.auth.permissions import Permission, Principal
+from backend.auth.permissions import Principal
 from backend.errors import InvalidInput, NotFound
-from backend.incidents.queries import mask_phone
+from backend.privacy.policy import Kind, View, present
 
 # A phone's clock may run a little ahead of the server's.
 CLOCK_SKEW = timedelta(minutes=2)
 # Positions farther than this outside the county's extent are refused (degrees, ~20 km).
 BBOX_MARGIN_DEG = 0.2
 GRID_WORKER = "grid_worker"
+WORKER_PERSONAL = {"phone": Kind.PHONE}  # a worker's own phone, by the masking policy
 
 
 @dataclass(frozen=True)
@@ -80,19 +81,18 @@ def list_workers(conn: sa.Connection, principal: Principal, now: datetime,
         where = "w.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)"
         params.update(dict(zip("wsen", bbox, strict=True)))
     rows = conn.execute(sa.text(WORKERS_SQL.format(where=where)), params).mappings().all()
-    personal = principal.may(Permission.PERSONAL_DATA)
-
-    def phone(value: str | None) -> str | None:
-        return value if personal else mask_phone(value)
-
-    return {"at": now.isoformat(), "workers": [{
-        "username": r["username"], "display_name": r["display_name"],
-        "phone": phone(r["phone"]), "grids": r["grids"],
-        "position": None if r["time"] is None else {
-            "lon": r["lon"], "lat": r["lat"], "accuracy_m": r["accuracy_m"],
-            "time": r["time"].isoformat(),
-            "age_s": max(0, round((now - r["time"]).total_seconds()))},
-    } for r in rows]}
+    out = []
+    for r in rows:
+        one = {"username": r["username"], "display_name": r["display_name"],
+               "phone": r["phone"], "grids": r["grids"],
+               "position": None if r["time"] is None else {
+                   "lon": r["lon"], "lat": r["lat"], "accuracy_m": r["accuracy_m"],
+                   "time": r["time"].isoformat(),
+                   "age_s": max(0, round((now - r["time"]).total_seconds()))}}
+        # A list never shows a person's phone in full (the nearby answer for one case does).
+        present(one, WORKER_PERSONAL, principal.roles, View.LIST)
+        out.append(one)
+    return {"at": now.isoformat(), "workers": out}
 
 
 def assign_workers(conn: sa.Connection, grid_code: str, usernames: Sequence[str],

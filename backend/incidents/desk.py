@@ -1,5 +1,6 @@
 """The dispatch desk's reads: who and what is near a case (grid workers with a recent position,
-vehicles with a recent fix, cameras), and the queue's header counts.
+vehicles with a recent fix, cameras: each part only for a caller with the right for that kind
+of data), and the queue's header counts.
 
 Distances are geodesic metres (`geography`, WGS-84 spheroid). Every spatial search is
 index-assisted: a bounding-box prefilter on the stored EPSG:4326 geometry (`geom && box`, GiST)
@@ -14,10 +15,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from backend.auth.permissions import Permission, Principal
+from backend.auth.permissions import Permission, Principal, may_see_layer
+from backend.catalog.layers import LayerCatalog
 from backend.errors import Forbidden, InvalidInput, NotFound
+from backend.grid.service import WORKER_PERSONAL
 from backend.incidents import queries, service
 from backend.incidents.flow import FINAL_STATES, State
+from backend.privacy.looks import record_look
+from backend.privacy.policy import present
 
 # A worker whose phone reported within this is "available"; a vehicle fix older than this is
 # stale (the GTFS-RT feed uses the same 10 minutes).
@@ -131,10 +136,37 @@ def _age_s(now: datetime, then: datetime) -> int:
     return max(0, round((now - then).total_seconds()))
 
 
+@dataclass(frozen=True)
+class NearbyRights:
+    """Which parts of the nearby answer the caller may have: each kind of data needs its own
+    right, and a part the caller may not see is left out and named in `withheld`."""
+
+    workers: bool   # workers:read: grid workers' last positions and contacts (dispatch)
+    vehicles: bool  # vehicles:read: plates and live positions of the fleet
+    cameras: bool   # a layer over the cameras table the caller may see (its YAML's roles)
+
+    @classmethod
+    def of(cls, principal: Principal, catalog: LayerCatalog) -> NearbyRights:
+        return cls(workers=principal.may(Permission.WORKERS_READ),
+                   vehicles=principal.may(Permission.VEHICLES_READ),
+                   cameras=any(may_see_layer(principal, s) for s in catalog.layers
+                               if s.source.table == CAMERAS_TABLE))
+
+
+CAMERAS_TABLE = "cameras"
+WITHHELD = {
+    "workers": "needs the workers:read right (dispatchers and commanders)",
+    "vehicles": "needs the vehicles:read right",
+    "cameras": "needs a role that may see the cameras layer",
+}
+
+
 def nearby(conn: sa.Connection, incident_id: int, principal: Principal, query: NearbyQuery,
-           now: datetime) -> dict[str, Any]:
+           now: datetime, rights: NearbyRights) -> dict[str, Any]:
     """The `limit` nearest available grid workers and recent vehicles within `reach_m`, and
-    the cameras within `radius_m`, each ordered by distance from the case."""
+    the cameras within `radius_m`, each ordered by distance from the case; only the parts
+    `rights` allow (the others are listed in `withheld`). Workers' phones go out by the
+    masking policy; a full view is audited (one row, committed by the caller)."""
     row = conn.execute(sa.text(
         "SELECT id, case_no, state, lon, lat, grid_code, department_code, reporter_id, "
         "assignee_id, verifier_id FROM incidents WHERE id = :id"), {"id": incident_id}).first()
@@ -147,34 +179,45 @@ def nearby(conn: sa.Connection, incident_id: int, principal: Principal, query: N
     radius_box = degree_box(lat, query.radius_m)
     base = {"lon": lon, "lat": lat, "limit": query.limit, "reach": query.reach_m,
             "dlon": reach_box[0], "dlat": reach_box[1]}
-    workers = conn.execute(sa.text(WORKERS_SQL), {
-        **base, "grid": row.grid_code, "open": OPEN_STATES,
-        "worker_since": now - WORKER_FRESH}).mappings().all()
-    vehicles = conn.execute(sa.text(VEHICLES_SQL), {
-        **base, "vehicle_since": now - VEHICLE_FRESH}).mappings().all()
-    cameras = conn.execute(sa.text(CAMERAS_SQL), {
-        "lon": lon, "lat": lat, "radius": query.radius_m, "camera_limit": CAMERA_LIMIT,
-        "dlon": radius_box[0], "dlat": radius_box[1]}).mappings().all()
-    personal = principal.may(Permission.PERSONAL_DATA)
-    return {
+    out: dict[str, Any] = {
         "incident": {"id": row.id, "case_no": row.case_no, "state": row.state, "lon": lon,
                      "lat": lat, "grid_code": row.grid_code},
         "radius_m": query.radius_m, "reach_m": query.reach_m, "limit": query.limit,
-        "workers": [{
-            "username": w["username"], "display_name": w["display_name"],
-            "phone": w["phone"] if personal else queries.mask_phone(w["phone"]),
-            "lon": w["lon"], "lat": w["lat"], "accuracy_m": w["accuracy_m"],
-            "time": _iso(w["time"]), "age_s": _age_s(now, w["time"]),
-            "distance_m": round(w["distance_m"], 1), "grids": w["grids"],
-            "in_case_grid": w["in_case_grid"], "open_cases": w["open_cases"],
-        } for w in workers],
-        "vehicles": [{
+        "workers": [], "vehicles": [], "cameras": [],
+        "withheld": [{"part": part, "reason": reason} for part, reason in WITHHELD.items()
+                     if not getattr(rights, part)],
+    }
+    if rights.workers:
+        workers = conn.execute(sa.text(WORKERS_SQL), {
+            **base, "grid": row.grid_code, "open": OPEN_STATES,
+            "worker_since": now - WORKER_FRESH}).mappings().all()
+        shown: list[str] = []
+        for w in workers:
+            one = {"username": w["username"], "display_name": w["display_name"],
+                   "phone": w["phone"], "lon": w["lon"], "lat": w["lat"],
+                   "accuracy_m": w["accuracy_m"], "time": _iso(w["time"]),
+                   "age_s": _age_s(now, w["time"]), "distance_m": round(w["distance_m"], 1),
+                   "grids": w["grids"], "in_case_grid": w["in_case_grid"],
+                   "open_cases": w["open_cases"]}
+            if present(one, WORKER_PERSONAL, principal.roles):
+                shown.append(w["username"])
+            out["workers"].append(one)
+        record_look(conn, principal.username, "user", shown, list(WORKER_PERSONAL),
+                    {"incident_id": row.id, "answer": "nearby"})
+    if rights.vehicles:
+        vehicles = conn.execute(sa.text(VEHICLES_SQL), {
+            **base, "vehicle_since": now - VEHICLE_FRESH}).mappings().all()
+        out["vehicles"] = [{
             **{k: _iso(v) for k, v in m.items() if k != "distance_m"},
             "age_s": _age_s(now, m["time"]), "distance_m": round(m["distance_m"], 1),
-        } for m in vehicles],
-        "cameras": [{**{k: v for k, v in m.items() if k != "distance_m"},
-                     "distance_m": round(m["distance_m"], 1)} for m in cameras],
-    }
+        } for m in vehicles]
+    if rights.cameras:
+        cameras = conn.execute(sa.text(CAMERAS_SQL), {
+            "lon": lon, "lat": lat, "radius": query.radius_m, "camera_limit": CAMERA_LIMIT,
+            "dlon": radius_box[0], "dlat": radius_box[1]}).mappings().all()
+        out["cameras"] = [{**{k: v for k, v in m.items() if k != "distance_m"},
+                           "distance_m": round(m["distance_m"], 1)} for m in cameras]
+    return out
 
 
 SUMMARY_SQL = """

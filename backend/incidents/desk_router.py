@@ -28,10 +28,17 @@ def nearby(incident_id: int, state: AppState, principal: Caller, response: Respo
            limit: str | None = None) -> dict:
     """The `limit` (5, up to 50) nearest available grid workers (a position in the last 30
     minutes) and vehicles (a fix in the last 10 minutes) within `reach_m` (5000, up to 20000),
-    and the cameras within `radius_m` (500, 1 to 5000), each ordered by geodesic distance."""
+    and the cameras within `radius_m` (500, 1 to 5000), each ordered by geodesic distance.
+    Each part needs its own right: workers workers:read, vehicles vehicles:read, cameras a
+    role the cameras layer names; a part the caller may not have is empty and listed in
+    `withheld` with the reason. Workers' phones are masked without personal:read; a full
+    view is audited (privacy.unmasked_view)."""
     query = desk.parse_nearby(radius_m, reach_m, limit)
+    who = _who(principal)
+    rights = desk.NearbyRights.of(who, state.catalog)
     with state.engine.connect() as conn:
-        out = desk.nearby(conn, incident_id, _who(principal), query, datetime.now(UTC))
+        out = desk.nearby(conn, incident_id, who, query, datetime.now(UTC), rights)
+        conn.commit()  # the audit row of a full view of workers' phones, if any
     response.headers.update(PRIVATE)
     return out
 

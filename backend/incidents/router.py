@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AppState, get_hub
-from backend.api.responses import PRIVATE
+from backend.api.responses import PRIVATE, JSONBytes
 from backend.auth.permissions import Caller, Permission, Principal, requires
 from backend.errors import InvalidInput
 from backend.incidents import queries, service
@@ -99,7 +99,9 @@ async def report(body: IncidentIn, state: AppState, principal: Caller, response:
         with state.engine.connect() as conn:  # one connection: write, commit, read back
             with conn.begin():
                 incident_id, created = service.create_incident(conn, new, who, now)
-            return queries.incident_detail(conn, incident_id, who, state.calendar, now), created
+            detail = queries.incident_detail(conn, incident_id, who, state.calendar, now)
+            conn.commit()  # the audit row of a full view of the reporter's contact, if any
+            return detail, created
 
     detail, created = await run_in_threadpool(work)
     if created:
@@ -116,14 +118,16 @@ async def report(body: IncidentIn, state: AppState, principal: Caller, response:
 
 @router.get("/api/incidents", dependencies=[requires(Permission.INCIDENTS_READ)])
 def queue(
-    state: AppState, principal: Caller, response: Response,
+    state: AppState, principal: Caller,
     status: Annotated[list[str] | None, Query(alias="state")] = None,
     department: str | None = None, grid: str | None = None, category: str | None = None,
     overdue: bool | None = None, mine: bool = False, bbox: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict:
-    """Open cases first, urgent first, then by the least time left on the running stage."""
+) -> JSONBytes:
+    """Open cases first, urgent first, then by the least time left on the running stage,
+    the oldest, the id. `total` counts at most 10,000 (`total_exact` false beyond); reporters'
+    contacts are masked (open one case to see them)."""
     known = {s.value for s in State}
     bad = [s for s in status or [] if s not in known]
     if bad:
@@ -142,8 +146,8 @@ def queue(
                                      department=department, grid=grid, category=category,
                                      overdue=overdue, mine=mine, bbox=box, limit=limit,
                                      offset=offset)
-    response.headers.update(PRIVATE)
-    return out
+    # orjson straight to bytes: FastAPI's encoder took ~25 ms for a page of 300 cases.
+    return JSONBytes(out, headers=PRIVATE)
 
 
 @router.get("/api/incidents/{incident_id}", dependencies=[requires(Permission.INCIDENTS_READ)])
@@ -151,6 +155,7 @@ def one(incident_id: int, state: AppState, principal: Caller, response: Response
     with state.engine.connect() as conn:
         detail = queries.incident_detail(conn, incident_id, _who(principal), state.calendar,
                                          datetime.now(UTC))
+        conn.commit()  # the audit row of a full view of the reporter's contact, if any
     response.headers.update(PRIVATE)
     return detail
 
@@ -180,7 +185,9 @@ async def act(incident_id: int, action: str, state: AppState, principal: Caller,
             with conn.begin():
                 change = service.transition(conn, incident_id, step, who, params,
                                             state.calendar, now)
-            return change, queries.incident_detail(conn, incident_id, who, state.calendar, now)
+            detail = queries.incident_detail(conn, incident_id, who, state.calendar, now)
+            conn.commit()  # the audit row of a full view of the reporter's contact, if any
+            return change, detail
 
     change, detail = await run_in_threadpool(work)
     await hub.publish(INCIDENTS, change.data)

@@ -49,7 +49,7 @@ def vector_layer(spec: LayerSpec) -> VectorLayer:
     return VectorLayer(
         id=spec.id,
         table=table,
-        fields=tuple(spec.field_names),
+        fields=tuple(spec.tile_field_names),  # never a personal field in a shared tile
         minzoom=spec.minzoom,
         maxzoom=spec.maxzoom,
         key=spec.source.key,
@@ -60,7 +60,7 @@ def vector_layer(spec: LayerSpec) -> VectorLayer:
         feature_cap=spec.feature_cap,
         description=spec.title.en,
         attribution=spec.attribution,
-        field_types={f: _field_type(table, f) for f in spec.field_names},
+        field_types={f: _field_type(table, f) for f in spec.tile_field_names},
     )
 
 

@@ -119,6 +119,7 @@ def items(
     collection_id: str,
     request: Request,
     state: AppState,
+    principal: Caller,
     bbox: str | None = None,
     limit: int = Query(DEFAULT_LIMIT),
     offset: int = Query(0),
@@ -138,6 +139,7 @@ def items(
         filters=filters,
         limit=limit,
         offset=offset,
+        principal=principal,
     )
     href = f"{state.base_url(request)}/ogc/collections/{spec.id}/items"
     query = {k: v for k, v in params.items() if k not in ("offset",)}
@@ -165,11 +167,12 @@ def items(
     dependencies=[requires(Permission.FEATURES_READ)],
 )
 def item(
-    collection_id: str, feature_id: str, request: Request, state: AppState, f: str | None = None
+    collection_id: str, feature_id: str, request: Request, state: AppState, principal: Caller,
+    f: str | None = None,
 ) -> GeoJSONBytes:
     _check_format(f)
     spec = service.collection(state.catalog, collection_id)
-    feature = service.item(state.engine, spec, feature_id)
+    feature = service.item(state.engine, spec, feature_id, principal)
     href = f"{state.base_url(request)}/ogc/collections/{spec.id}"
     feature["links"] = [
         _link(f"{href}/items/{feature_id}", "self", GEOJSON),

@@ -1,5 +1,6 @@
 """Feature queries for OGC API - Features. Filters are bound parameters on the layer's
-EPSG:4326 geometry (indexed); only the catalog's exposed fields are read or filtered."""
+EPSG:4326 geometry (indexed); only the catalog's exposed fields are read or filtered, and
+fields the layer's YAML marks personal (`kind`) go out by the masking policy."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from backend.auth.permissions import Principal
 from backend.catalog.layers import LayerCatalog, LayerSpec
 from backend.db.models import Base
 from backend.errors import InvalidInput, NotFound
+from backend.privacy.looks import record_look
+from backend.privacy.policy import View, present
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
@@ -100,6 +104,9 @@ def _where(
         clauses.append(sa.func.ST_Intersects(geom, envelope))
     exposed = set(spec.field_names)
     for name, value in filters.items():
+        if name in spec.personal_fields:
+            raise InvalidInput(f"{name!r} of {spec.id} is personal data and cannot be "
+                               "filtered on: filter by another property or by bbox")
         if name not in exposed:
             raise InvalidInput(
                 f"Unknown query parameter {name!r} for {spec.id}. Filterable properties: "
@@ -110,14 +117,23 @@ def _where(
     return clauses
 
 
-def _feature(spec: LayerSpec, row: sa.Row) -> dict[str, Any]:
+def _feature(spec: LayerSpec, row: sa.Row, roles: frozenset[str], view: View
+             ) -> tuple[dict[str, Any], list[str]]:
+    """The feature with its personal fields under the masking policy, and those shown in
+    full."""
     mapping = row._mapping
+    properties = {f: mapping[f] for f in spec.field_names}
+    shown = present(properties, spec.personal_fields, roles, view)
     return {
         "type": "Feature",
         "id": mapping["__id"],
         "geometry": orjson.loads(mapping["__geojson"]),
-        "properties": {f: mapping[f] for f in spec.field_names},
-    }
+        "properties": properties,
+    }, shown
+
+
+def _roles(principal: Principal | None) -> frozenset[str]:
+    return principal.roles if principal is not None else frozenset()
 
 
 def _select(spec: LayerSpec) -> sa.Select:
@@ -138,7 +154,9 @@ def items(
     filters: dict[str, str],
     limit: int,
     offset: int,
+    principal: Principal | None = None,
 ) -> Page:
+    """A page of features; personal fields masked for everyone (a page is a list)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
     if offset < 0:
@@ -150,10 +168,13 @@ def items(
     with engine.connect() as conn:
         rows = conn.execute(query.offset(offset)).all()
         matched = conn.execute(count).scalar_one()
-    return Page([_feature(spec, r) for r in rows], int(matched))
+    roles = _roles(principal)
+    return Page([_feature(spec, r, roles, View.LIST)[0] for r in rows], int(matched))
 
 
-def item(engine: Engine, spec: LayerSpec, feature_id: str) -> dict[str, Any]:
+def item(engine: Engine, spec: LayerSpec, feature_id: str,
+         principal: Principal | None = None) -> dict[str, Any]:
+    """One feature; its personal fields in full for personal:read (the look is audited)."""
     table = _table(spec)
     key = table.c[spec.source.key]
     try:
@@ -164,7 +185,11 @@ def item(engine: Engine, spec: LayerSpec, feature_id: str) -> dict[str, Any]:
         row = conn.execute(_select(spec).where(key == key_value)).first()
     if row is None:
         raise NotFound(f"No feature {feature_id!r} in {spec.id}")
-    return _feature(spec, row)
+    feature, shown = _feature(spec, row, _roles(principal), View.RECORD)
+    if shown and principal is not None:
+        with engine.begin() as conn:
+            record_look(conn, principal.username, f"layer:{spec.id}", [feature["id"]], shown)
+    return feature
 
 
 def extent(engine: Engine, spec: LayerSpec) -> list[float] | None:

@@ -164,6 +164,7 @@ const STRINGS = {
   nearbyVehicles: { zh: '车辆', en: 'Vehicles' },
   nearbyCameras: { zh: '监控', en: 'Cameras' },
   nearbyNone: { zh: '附近暂无', en: 'None nearby' },
+  nearbyWithheld: { zh: '无权查看', en: 'Not shown for your role' },
   nearbyFailed: { zh: '周边资源加载失败', en: 'Nearby resources failed to load' },
   inCaseGrid: { zh: '本网格', en: 'this grid' },
   openCases: { zh: '在办', en: 'open' },

@@ -180,18 +180,72 @@ def test_nearby_edges_and_rights(client: TestClient, scene: dict,
     assert grid.status_code == 403 and "not one of yours" in grid.json()["detail"]
 
 
-def test_phone_numbers_are_masked_without_personal_rights(
+def login(client: TestClient, engine: sa.Engine, name: str, roles: list[str],
+          department: str | None = None) -> dict[str, str]:
+    with engine.begin() as conn:
+        create_user(conn, name, f"{name}-password", roles, department=department)
+    token = client.post("/api/auth/login", json={"username": name,
+                                                 "password": f"{name}-password"})
+    client.cookies.clear()
+    return {"Authorization": f"Bearer {token.json()['token']}"}
+
+
+def test_a_grid_worker_gets_no_vehicles_cameras_or_workers(
+    client: TestClient, scene: dict, as_: dict[str, dict[str, str]]
+) -> None:
+    """Issue 8, defect 8: as grid01, the nearby answer of their own case listed 5 vehicles
+    (plates, live positions) and 100 cameras. Each part needs the right for its data."""
+    mine = client.post("/api/incidents", headers=as_["grid_worker"], json={
+        "category_code": "E0101", "description": "desk scope test", "lon": SPOT[0],
+        "lat": SPOT[1]}).json()
+    out = nearby(client, mine, as_["grid_worker"], radius_m=500)
+    assert out["workers"] == [] and out["vehicles"] == [] and out["cameras"] == []
+    assert {w["part"] for w in out["withheld"]} == {"workers", "vehicles", "cameras"}
+    assert all(w["reason"] for w in out["withheld"])
+    # The same case, for the admin: every part is there and nothing is withheld.
+    full = nearby(client, mine, radius_m=500)
+    assert full["vehicles"] and full["cameras"] and full["workers"] and full["withheld"] == []
+
+
+def test_a_unit_handler_gets_no_workers_vehicles_or_cameras(
     client: TestClient, scene: dict, engine: sa.Engine
 ) -> None:
-    with engine.begin() as conn:  # a handler of the case's department may see it
-        create_user(conn, f"{TAG}-h2", f"{TAG}-h2-password", ["department_handler"],
-                    department=scene["case"]["department_code"])
-    token = client.post("/api/auth/login", json={"username": f"{TAG}-h2",
-                                                 "password": f"{TAG}-h2-password"})
-    client.cookies.clear()
-    out = nearby(client, scene["case"], {"Authorization": f"Bearer {token.json()['token']}"})
+    handler = login(client, engine, f"{TAG}-h2", ["department_handler"],
+                    scene["case"]["department_code"])
+    out = nearby(client, scene["case"], handler)
+    assert (out["workers"], out["vehicles"], out["cameras"]) == ([], [], [])
+    assert [w["part"] for w in out["withheld"]] == ["workers", "vehicles", "cameras"]
+
+
+def test_a_police_officer_on_a_case_desk_would_see_cameras_by_the_layer_roles(
+    client: TestClient, scene: dict, engine: sa.Engine
+) -> None:
+    """Cameras follow the cameras layer's roles; vehicles follow vehicles:read; workers
+    follow workers:read: a caller with two of the three gets exactly those two."""
+    both = login(client, engine, f"{TAG}-police-disp", ["traffic_police", "department_handler"],
+                 scene["case"]["department_code"])
+    out = nearby(client, scene["case"], both, radius_m=500)
+    assert out["vehicles"] and out["cameras"] and out["workers"] == []
+    assert [w["part"] for w in out["withheld"]] == ["workers"]
+
+
+def test_dispatchers_see_workers_phones_in_full_and_the_look_is_audited(
+    client: TestClient, scene: dict, as_: dict[str, dict[str, str]], engine: sa.Engine
+) -> None:
+    with engine.connect() as conn:
+        before = conn.execute(sa.text("SELECT max(id) FROM audit_log")).scalar() or 0
+    out = nearby(client, scene["case"], as_["dispatcher"])
     near = next(w for w in out["workers"] if w["username"] == f"{TAG}-near")
-    assert near["phone"] == "138****1111"
+    assert near["phone"] == "13800001111" and out["withheld"] == []
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT actor, action, entity, data FROM audit_log WHERE id > :b ORDER BY id"),
+            {"b": before}).all()
+    looks = [r for r in rows if r.action == "privacy.unmasked_view"]
+    assert len(looks) == 1  # one row per answer
+    assert looks[0].actor == "dispatcher" and looks[0].entity == "user"
+    assert f"{TAG}-near" in looks[0].data["ids"] and looks[0].data["fields"] == ["phone"]
+    assert looks[0].data["incident_id"] == scene["case"]["id"]
 
 
 @pytest.mark.parametrize("sql", ["WORKERS_SQL", "VEHICLES_SQL", "CAMERAS_SQL"])

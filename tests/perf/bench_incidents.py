@@ -17,6 +17,10 @@ handle, send_to_verify, confirm: every write appends to the audit hash chain.
   baseline `GET /api/health` the same way. Latency here is queueing: 100 / throughput.
 - raw SQL: one case row INSERTed and committed on one psycopg2 connection (the round trip a
   create cannot go below).
+- queue: with the KPI cases in, `GET /api/incidents` (a dispatcher's queue over every case, a
+  unit handler's over its department's) by every client, paced and saturated, beside
+  `GET /api/health` in the same run; p50/p99, and the PostgreSQL sessions the app opened
+  (pg_stat_database.sessions: a pool that churns opens one per overflow checkout).
 - KPIs: `--kpi-cases` synthetic cases bulk-inserted with generate_series over the last year;
   GET /api/kpi/incidents for the whole year and for one month (median of 5 each, by
   department, grid and day), and the same SQL straight on psycopg2, with its plan's top scan.
@@ -48,6 +52,7 @@ from tests.perf.incident_clients import (
     Latencies,
     case_flow,
     health,
+    queue_reads,
     run_clients,
     warm,
 )
@@ -239,6 +244,99 @@ def bench_kpis(db: Database, port: int, token: str) -> list[tuple[str, float, fl
     return rows
 
 
+# ---- case writes ---------------------------------------------------------------------------
+
+def bench_writes(db: Database, srv: tuple[CpuMeter, int], tokens: list[dict[str, str]],
+                 points: list[tuple[float, float]], cases: int, think_ms: float) -> list[str]:
+    """Cases through the whole flow, paced then saturated, beside /api/health; the raw
+    INSERT baseline. Returns the ratio lines for the closing summary."""
+    ops = cases * (len(FLOW) + 1)
+    print(f"{cases} case(s) per client per phase through {len(FLOW) + 1} requests "
+          f"(report, {', '.join(a for a, _ in FLOW)})")
+    offered = len(tokens) / (think_ms / 1000)
+    print(f"\npaced: think time {think_ms:.0f} ms mean -> ~{offered:.0f} requests/s offered",
+          flush=True)
+    base, _, base_cpu, err1 = run_clients(srv, tokens, health(ops, think_ms))
+    paced, paced_s, paced_cpu, err2 = run_clients(srv, tokens, case_flow(cases, points,
+                                                                         think_ms))
+    print(summary_line("GET /api/health", base["health"]))
+    for op in ["report", *(a for a, _ in FLOW)]:
+        print(summary_line(op, paced[op]))
+    all_writes = writes(paced)
+    print(summary_line("all case writes", all_writes))
+    per_write, per_check = paced_cpu / len(all_writes), base_cpu / len(base["health"])
+    print(f"  {len(all_writes) / paced_s:.0f} writes/s over {paced_s:.1f} s; CPU (app + "
+          f"its PostgreSQL backends) {1000 * per_write:.1f} ms per write, "
+          f"{1000 * per_check:.2f} ms per health check")
+
+    print("\nsaturated: no think time, every client keeps one request in flight", flush=True)
+    sat_base, base_s, _, err3 = run_clients(srv, tokens, health(ops, 0))
+    sat, sat_s, sat_cpu, err4 = run_clients(srv, tokens, case_flow(cases, points, 0))
+    print(summary_line("GET /api/health", sat_base["health"])
+          + f"   {len(sat_base['health']) / base_s:.0f} req/s")
+    sat_writes = writes(sat)
+    print(summary_line("report", sat["report"]))
+    print(summary_line("all case writes", sat_writes) + f"   {len(sat_writes) / sat_s:.0f} "
+          "writes/s")
+    print(f"  CPU (app + its PostgreSQL backends) {1000 * sat_cpu / len(sat_writes):.1f} ms "
+          "per write")
+
+    raw = bench_raw_insert(db.dsn, 500)
+    print("\nraw SQL baseline:")
+    print(summary_line("one INSERT+commit", raw))
+    errors = err1 + err2 + err3 + err4
+    if errors:
+        print(f"\n{len(errors)} client error(s), first: {errors[:3]}")
+    return [
+        f"  paced case writes p50 = {statistics.median(all_writes):.1f} ms, "
+        f"p99 = {pct(all_writes, 0.99):.1f} ms   (target p99 <= 50 ms)",
+        f"  paced report p50 / health p50 = "
+        f"{statistics.median(paced['report']) / statistics.median(base['health']):.1f}",
+        f"  paced report p50 / raw INSERT p50 = "
+        f"{statistics.median(paced['report']) / statistics.median(raw):.1f}",
+        f"  saturated writes/s / health req/s = "
+        f"{(len(sat_writes) / sat_s) / (len(sat_base['health']) / base_s):.3f}",
+        f"  capacity from CPU: ~{os.cpu_count() / per_write:.0f} writes/s on "
+        f"{os.cpu_count()} dedicated cores ({1000 * per_write:.1f} CPU ms per write)"]
+
+
+# ---- the queue over many cases -------------------------------------------------------------
+
+def sessions_opened(db: Database) -> int:
+    """Sessions PostgreSQL has opened on the scratch database so far."""
+    with db.engine.connect() as conn:
+        return int(conn.execute(sa.text(
+            "SELECT sessions FROM pg_stat_database WHERE datname = :d"),
+            {"d": db.settings.database_name}).scalar_one())
+
+
+def bench_queue(db: Database, srv: tuple[CpuMeter, int], tokens: list[dict[str, str]],
+                requests: int, think_ms: float) -> dict[str, float]:
+    """The queue read by every client, paced then saturated, each beside /api/health."""
+    figures: dict[str, float] = {}
+    for label, think in (("paced", think_ms), ("saturated", 0.0)):
+        base, base_s, _, err1 = run_clients(srv, tokens, health(requests, think))
+        opened = sessions_opened(db)
+        reads, reads_s, cpu, err2 = run_clients(srv, tokens, queue_reads(requests, think))
+        opened = sessions_opened(db) - opened
+        every = [v for values in reads.values() for v in values]
+        print(f"\nqueue, {label}" + (f" (think {think:.0f} ms)" if think else
+                                      " (no think time)"), flush=True)
+        print(summary_line("GET /api/health", base["health"])
+              + f"   {len(base['health']) / base_s:.0f} req/s")
+        for op, values in reads.items():
+            print(summary_line(op, values))
+        print(summary_line("all queue reads", every)
+              + f"   {len(every) / reads_s:.0f} req/s")
+        print(f"  CPU (app + its PostgreSQL backends) {1000 * cpu / max(1, len(every)):.1f} ms "
+              f"per read; {opened} PostgreSQL session(s) opened for {len(every)} reads")
+        if err1 or err2:
+            print(f"  {len(err1 + err2)} client error(s), first: {(err1 + err2)[:2]}")
+        figures[f"{label} p50"] = statistics.median(every) if every else float("nan")
+        figures[f"{label} p99"] = pct(every, 0.99)
+    return figures
+
+
 # ---- main ----------------------------------------------------------------------------------
 
 def main() -> None:
@@ -249,6 +347,10 @@ def main() -> None:
     parser.add_argument("--think-ms", type=float, default=2000.0,
                         help="mean pause between a client's requests in the paced phase")
     parser.add_argument("--kpi-cases", type=int, default=100_000)
+    parser.add_argument("--queue-requests", type=int, default=10,
+                        help="queue reads per client per phase (over the KPI cases)")
+    parser.add_argument("--skip-writes", action="store_true",
+                        help="skip the case-write phases (the queue and KPIs only)")
     parser.add_argument("--database", default="cityops_bench_incidents")
     parser.add_argument("--scale", type=float, default=0.02)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
@@ -262,79 +364,39 @@ def main() -> None:
     try:
         points = db.points()
         tokens = db.sessions(args.clients)
-        ops = args.cases * (len(FLOW) + 1)
         print(f"{args.clients} clients, each its own supervisor/dispatcher/handler sessions; "
-              f"{args.cases} case(s) per client per phase through {len(FLOW) + 1} requests "
-              f"(report, {', '.join(a for a, _ in FLOW)}); {len(points)} grid cells",
-              flush=True)
+              f"{len(points)} grid cells", flush=True)
+        ratios: list[str] = []
         with server(db) as (pid, port):
             srv = (CpuMeter(pid, db.dsn, db.settings.database_name), port)
             run_clients(srv, tokens[:4], case_flow(2, points, 0))  # warm up
             run_clients(srv, tokens, warm)
-            offered = args.clients / (args.think_ms / 1000)
-            print(f"\npaced: think time {args.think_ms:.0f} ms mean -> ~{offered:.0f} "
-                  "requests/s offered", flush=True)
-            base, _, base_cpu, err1 = run_clients(srv, tokens, health(ops, args.think_ms))
-            paced, paced_s, paced_cpu, err2 = run_clients(
-                srv, tokens, case_flow(args.cases, points, args.think_ms))
-            print(summary_line("GET /api/health", base["health"]))
-            for op in ["report", *(a for a, _ in FLOW)]:
-                print(summary_line(op, paced[op]))
-            all_writes = writes(paced)
-            print(summary_line("all case writes", all_writes))
-            per_write, per_check = paced_cpu / len(all_writes), base_cpu / len(base["health"])
-            print(f"  {len(all_writes) / paced_s:.0f} writes/s over {paced_s:.1f} s; CPU (app + "
-                  f"its PostgreSQL backends) {1000 * per_write:.1f} ms per write, "
-                  f"{1000 * per_check:.2f} ms per health check")
-
-            print("\nsaturated: no think time, every client keeps one request in flight",
-                  flush=True)
-            sat_base, base_s, _, err3 = run_clients(srv, tokens, health(ops, 0))
-            sat, sat_s, sat_cpu, err4 = run_clients(srv, tokens, case_flow(args.cases, points, 0))
-            print(summary_line("GET /api/health", sat_base["health"])
-                  + f"   {len(sat_base['health']) / base_s:.0f} req/s")
-            sat_writes = writes(sat)
-            print(summary_line("report", sat["report"]))
-            print(summary_line("all case writes", sat_writes)
-                  + f"   {len(sat_writes) / sat_s:.0f} writes/s")
-            print("  CPU (app + its PostgreSQL backends) "
-                  f"{1000 * sat_cpu / len(sat_writes):.1f} ms per write")
-
-            raw = bench_raw_insert(db.dsn, 500)
-            print("\nraw SQL baseline:")
-            print(summary_line("one INSERT+commit", raw))
-
+            if not args.skip_writes:
+                ratios += bench_writes(db, srv, tokens, points, args.cases, args.think_ms)
             print(f"\nKPIs: inserting {args.kpi_cases:,} synthetic cases over the last year",
                   flush=True)
             took = load_kpi_cases(db, args.kpi_cases)
             print(f"  loaded in {took:.1f} s (generate_series, then ANALYZE)")
+            queue = bench_queue(db, srv, tokens, args.queue_requests, args.think_ms)
             kpis = bench_kpis(db, srv[1], tokens[0]["disp"])
-            print("  window, grouping            HTTP median   SQL median   plan")
+            print("\nKPIs: window, grouping     HTTP median   SQL median   plan")
             for label, http_ms, sql_ms, scan in kpis:
                 print(f"  {label:<26} {http_ms:9.1f} ms {sql_ms:9.1f} ms   {scan}")
 
-        errors = err1 + err2 + err3 + err4
-        if errors:
-            print(f"\n{len(errors)} client error(s), first: {errors[:3]}")
         load = os.getloadavg()[0]
         print(f"\nratios and targets (load average {load:.1f} on {os.cpu_count()} cores):")
-        print(f"  paced case writes p50 = {statistics.median(all_writes):.1f} ms, "
-              f"p99 = {pct(all_writes, 0.99):.1f} ms   (target p99 <= 50 ms)")
-        print(f"  paced report p50 / health p50 = "
-              f"{statistics.median(paced['report']) / statistics.median(base['health']):.1f}")
-        print(f"  paced report p50 / raw INSERT p50 = "
-              f"{statistics.median(paced['report']) / statistics.median(raw):.1f}")
-        print(f"  saturated writes/s / health req/s = "
-              f"{(len(sat_writes) / sat_s) / (len(sat_base['health']) / base_s):.3f}")
-        print(f"  capacity from CPU: ~{os.cpu_count() / per_write:.0f} writes/s on "
-              f"{os.cpu_count()} dedicated cores ({1000 * per_write:.1f} CPU ms per write)")
+        for line in ratios:
+            print(line)
+        print(f"  queue over {args.kpi_cases:,} cases at {args.clients} clients: paced p50 "
+              f"{queue['paced p50']:.1f} ms, p99 {queue['paced p99']:.1f} ms (target p99 <= "
+              f"100 ms); saturated p50 {queue['saturated p50']:.1f} ms, p99 "
+              f"{queue['saturated p99']:.1f} ms")
         year = next(k for k in kpis if k[0].startswith("366 d, by department"))
         print(f"  KPI over {args.kpi_cases:,} cases (1 year, by department): HTTP "
               f"{year[1]:.0f} ms, SQL {year[2]:.0f} ms   (target <= 200 ms); "
               f"HTTP / SQL = {year[1] / year[2]:.2f}")
     finally:
         db.close(args.keep)
-
 
 if __name__ == "__main__":
     main()

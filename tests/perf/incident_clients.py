@@ -180,3 +180,28 @@ def health(requests: int, think_ms: float) -> Callable[[Client, Latencies, rando
             lat["health"].append(ms)
     return work
 
+
+# The console's desk asks for the open states, 300 at most (frontend/src/desk/store.ts).
+DESK_QUERY = "&".join(["limit=300", *(f"state={s}" for s in (
+    "reported", "filed", "dispatched", "accepted", "in_progress", "handled", "verifying",
+    "returned", "parked"))])
+QUEUE_PATHS = {"queue": ("/api/incidents", "disp"),                    # the issue's request
+               "queue (desk)": (f"/api/incidents?{DESK_QUERY}", "disp"),  # the console's
+               "queue (unit)": (f"/api/incidents?{DESK_QUERY}", "hand")}  # a unit's desk
+
+
+def queue_reads(requests: int, think_ms: float
+                ) -> Callable[[Client, Latencies, random.Random], None]:
+    """The case queue as it is read: plain (the issue's request), a dispatcher's desk (the
+    open cases, every department) and a unit handler's desk (its department's), in turn."""
+    def work(client: Client, lat: Latencies, rng: random.Random) -> None:
+        ops = list(QUEUE_PATHS.items())
+        for n in range(requests):
+            if think_ms:
+                time.sleep(rng.uniform(0.5, 1.5) * think_ms / 1000)
+            op, (path, who) = ops[n % len(ops)]
+            ms, status, data = client.call("GET", path, who)
+            if status != 200:
+                raise RuntimeError(f"{op}: {status} {data[:200]!r}")
+            lat[op].append(ms)
+    return work

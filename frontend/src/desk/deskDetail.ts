@@ -360,7 +360,13 @@ export class DeskDetail {
       box.append(title);
       const list = el('ul', 'desk-near-list');
       list.dataset.testid = `desk-${key}`;
-      if (!rows.length) list.append(el('li', 'desk-near-none', t('nearbyNone')));
+      const part = ({ nearbyWorkers: 'workers', nearbyVehicles: 'vehicles', nearbyCameras: 'cameras' } as const)[key];
+      const withheld = nearby.withheld?.find((w) => w.part === part);
+      if (withheld) {
+        const none = el('li', 'desk-near-none', t('nearbyWithheld'));
+        none.title = withheld.reason;
+        list.append(none);
+      } else if (!rows.length) list.append(el('li', 'desk-near-none', t('nearbyNone')));
       list.append(...rows);
       box.append(list);
     };

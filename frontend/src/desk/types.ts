@@ -157,6 +157,8 @@ export interface Nearby {
   workers: NearbyWorker[];
   vehicles: NearbyVehicle[];
   cameras: NearbyCamera[];
+  /** Parts the caller has no right to (each kind of data needs its own): left empty. */
+  withheld?: { part: 'workers' | 'vehicles' | 'cameras'; reason: string }[];
 }
 
 export interface Department {
