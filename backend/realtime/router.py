@@ -56,7 +56,8 @@ async def websocket_endpoint(websocket: WebSocket, hub: Hub = Depends(get_hub)) 
         if client.close_code is not None:
             # A dead peer may never read the close frame: do not wait on it for long.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(websocket.close(client.close_code), 1.0)
+                await asyncio.wait_for(
+                    websocket.close(client.close_code, client.close_reason), 1.0)
 
 
 async def _receive(hub: Hub, client: Client, state: dict[str, float]) -> None:

@@ -57,7 +57,7 @@ def scene(client: TestClient, engine: sa.Engine) -> Iterator[dict]:
     cameras = {f"{TAG}-c1": (0, 30), f"{TAG}-c2": (120, 450), f"{TAG}-c3": (240, 520)}
     with engine.begin() as conn:
         for name, (bearing, metres, ago, roles) in workers.items():
-            uid = create_user(conn, name, f"{name}-password", roles, display_name=name,
+            uid = create_user(conn, name, f"{name[::-1]}-password", roles, display_name=name,
                               phone="13800001111")
             lon, lat = offset(bearing, metres)
             conn.execute(sa.text("INSERT INTO worker_positions (user_id, time, lon, lat) "
@@ -184,10 +184,10 @@ def test_phone_numbers_are_masked_without_personal_rights(
     client: TestClient, scene: dict, engine: sa.Engine
 ) -> None:
     with engine.begin() as conn:  # a handler of the case's department may see it
-        create_user(conn, f"{TAG}-h2", f"{TAG}-h2-password", ["department_handler"],
+        create_user(conn, f"{TAG}-h2", f"{TAG[::-1]}-h2-password", ["department_handler"],
                     department=scene["case"]["department_code"])
     token = client.post("/api/auth/login", json={"username": f"{TAG}-h2",
-                                                 "password": f"{TAG}-h2-password"})
+                                                 "password": f"{TAG[::-1]}-h2-password"})
     client.cookies.clear()
     out = nearby(client, scene["case"], {"Authorization": f"Bearer {token.json()['token']}"})
     near = next(w for w in out["workers"] if w["username"] == f"{TAG}-near")
