@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     login_max_failures_per_name: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=30, ge=1)
     login_hash_concurrency: int = Field(default=4, ge=1)
-    login_hash_wait_s: float = Field(default=2.0, ge=0)
+    login_hash_wait_s: float = Field(default=5.0, ge=0)
     # Live sockets of users are re-checked against their sessions this often (expiry, and
     # revocations made where no backplane message reached, e.g. the CLI on memory://).
     hub_session_check_s: float = Field(default=15.0, gt=0)

@@ -62,7 +62,7 @@ class Busy(Exception):
 
 class LoginGuard:
     def __init__(self, engine: sa.Engine, *, window_s: float = 300.0, per_name: int = 5,
-                 per_address: int = 30, concurrency: int = 4, wait_s: float = 2.0) -> None:
+                 per_address: int = 30, concurrency: int = 4, wait_s: float = 5.0) -> None:
         self.engine = engine
         self.window_s = window_s
         self.per_name = per_name
