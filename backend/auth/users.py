@@ -164,6 +164,8 @@ class SessionStore:
         self.clock = clock
         self._cache: dict[bytes, tuple[float, Principal | None, datetime | None]] = {}
         self._lock = threading.Lock()
+        # Counts revocations: a resolve that a revocation overtook does not cache its answer.
+        self._generation = 0
 
     def create(self, principal: Principal, user_agent: str | None = None) -> Session:
         token = secrets.token_urlsafe(32)
@@ -193,6 +195,7 @@ class SessionStore:
         if hit:
             return principal
         digest = token_digest(token)
+        generation = self._generation
         with self.engine.connect() as conn:
             row = conn.execute(sa.text("""
 SELECT u.id, u.username, u.display_name, u.roles, s.expires_at FROM sessions s
@@ -200,6 +203,8 @@ JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = :h AND s.expires_at > no
   AND u.active"""), {"h": digest}).first()
         found = None if row is None else principal_for(row[0], row[1], row[2], row[3])
         with self._lock:
+            if self._generation != generation:  # read before a revocation: do not keep it
+                return found
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[digest] = (self.clock(), found, None if row is None else row[4])
@@ -222,6 +227,7 @@ JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = :h AND s.expires_at > no
         """Drop the cached sessions a revocation ended (called for every revocation on the
         backplane, whichever process made it)."""
         with self._lock:
+            self._generation += 1
             if revocation.session is not None:
                 self._cache.pop(bytes.fromhex(revocation.session), None)
                 return

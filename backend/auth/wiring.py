@@ -20,5 +20,5 @@ def setup(resources: Resources, hub: Hub) -> None:
     sessions = SessionStore(resources.engine, ttl=timedelta(hours=settings.session_ttl_h))
     resources.sessions = sessions
     resources.login_guard = LoginGuard.from_settings(resources.engine, settings)
-    hub.on_revoke(sessions.forget)
-    hub.watch_sessions(sessions.alive, settings.hub_session_check_s)
+    hub.revocations.on_revoke(sessions.forget)
+    hub.revocations.watch(sessions.alive, settings.hub_session_check_s)

@@ -4,9 +4,8 @@ Server code publishes with `await hub.publish(channel, data)` (or `hub.publish_t
 from worker threads). The hub never waits on the database: events arrive complete.
 
 Ended sessions are announced with `await hub.revoke(revocation)`: through the backplane every
-process closes that user's sockets (4410) and tells its `on_revoke` listeners (the session
-cache). `watch_sessions` re-checks live sockets' sessions at intervals, in a worker thread,
-for what no message announced (expiry; the CLI on a memory:// backplane).
+process closes that user's sockets (4410) and tells its listeners (`hub.revocations`,
+backend/realtime/revocation.py).
 """
 
 from __future__ import annotations
@@ -15,16 +14,14 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
-
-from starlette.concurrency import run_in_threadpool
 
 from backend.realtime import messages
 from backend.realtime.access import may_subscribe
 from backend.realtime.backplane import Backplane, create_backplane
 from backend.realtime.client import Client, Subscription
 from backend.realtime.messages import CHANNELS, SPATIAL, Event, Revocation
+from backend.realtime.revocation import Revocations
 from backend.realtime.viewport import EVERYWHERE, View, ViewIndex
 
 if TYPE_CHECKING:
@@ -66,9 +63,7 @@ class Hub:
         # publish_threadsafe's inbox: drained by one loop callback however many arrive at once.
         self._inbox: list[tuple[str, dict, concurrent.futures.Future[int] | None]] = []
         self._inbox_lock = threading.Lock()
-        self._revoke_listeners: list[Callable[[Revocation], None]] = []
-        self._watcher: asyncio.Task[None] | None = None
-        self.revoked = 0  # sockets closed because their session ended
+        self.revocations = Revocations(self.clients)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Hub:
@@ -83,12 +78,10 @@ class Hub:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await self.backplane.start(self._deliver, self._revoked)
+        await self.backplane.start(self._deliver, self.revocations.received)
 
     async def close(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
-            await asyncio.gather(self._watcher, return_exceptions=True)
+        await self.revocations.close()
         for client in list(self.clients):
             client.close(messages.CLOSE_GOING_AWAY)
         await self.backplane.close()
@@ -169,10 +162,6 @@ class Hub:
 
     # Revocation ---------------------------------------------------------------------------
 
-    def on_revoke(self, listener: Callable[[Revocation], None]) -> None:
-        """Call `listener` for every revocation, from any process (on the hub's loop)."""
-        self._revoke_listeners.append(listener)
-
     async def revoke(self, revocation: Revocation) -> None:
         """Announce ended sessions to every process; returns once sent (this process's
         sockets are closed already on memory://, within a Redis round trip on redis://).
@@ -185,47 +174,6 @@ class Hub:
         else:
             await asyncio.wrap_future(
                 asyncio.run_coroutine_threadsafe(self.backplane.revoke(revocation), loop))
-
-    def _revoked(self, revocation: Revocation) -> None:
-        for listener in self._revoke_listeners:
-            try:
-                listener(revocation)
-            except Exception:  # one listener must not keep sockets open
-                log.exception("a revocation listener failed")
-        session = None if revocation.session is None else bytes.fromhex(revocation.session)
-        for client in list(self.clients):
-            who = client.principal
-            if who.user_id == revocation.user_id and (session is None or who.session == session):
-                self._end(client, revocation.reason)
-
-    def _end(self, client: Client, reason: str) -> None:
-        if client.close_code is None:
-            self.revoked += 1
-        client.close(messages.CLOSE_REVOKED, f"session ended: {reason}"[:120])
-
-    def watch_sessions(self, alive: Callable[[Iterable[bytes]], set[bytes]],
-                       interval_s: float) -> None:
-        """Every `interval_s`, close the sockets whose session `alive` (blocking: run in a
-        worker thread) no longer finds."""
-
-        async def watch() -> None:
-            while True:
-                await asyncio.sleep(interval_s)
-                users = [c for c in self.clients if c.principal.session is not None]
-                if not users:
-                    continue
-                try:
-                    valid = await run_in_threadpool(
-                        alive, {c.principal.session for c in users})
-                except Exception:  # the database away: try again next round
-                    log.exception("checking live sessions failed")
-                    continue
-                for client in users:
-                    if client.principal.session not in valid:
-                        self._end(client, "expired or revoked")
-
-        if self._watcher is None:
-            self._watcher = asyncio.create_task(watch())
 
     # Clients ------------------------------------------------------------------------------
 
@@ -302,7 +250,7 @@ class Hub:
             "sent": self._retired["sent"] + sum(c.sent for c in clients),
             "published": self._published,
             "serialised": self.backplane.serialised,
-            "revoked": self.revoked,
+            "revoked": self.revocations.closed,
         }
 
 

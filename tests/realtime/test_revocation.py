@@ -289,3 +289,37 @@ def test_revocation_on_one_server_closes_sockets_and_cached_sessions_on_another(
         a = stack.enter_context(served(shared))
         b = stack.enter_context(served(shared))
         asyncio.run(scenario(a, b))
+
+
+def test_a_socket_authenticating_while_its_session_is_revoked_is_closed_on_attach() -> None:
+    """The session was resolved just before the revocation arrived, the socket attached just
+    after: it is closed as it attaches. A login after the revocation is not."""
+    from backend.realtime.access import Principal
+    from backend.realtime.backplane import MemoryBackplane
+    from backend.realtime.client import Client
+    from backend.realtime.messages import CHANNELS, Revocation
+
+    async def scenario() -> None:
+        hub = Hub(MemoryBackplane(10), token=None)
+        await hub.start()
+        try:
+            def socket_of(user_id: int, session: bytes) -> Client:
+                who = Principal("u", CHANNELS, user_id=user_id, session=session)
+                return Client(None, who, 8, 8)  # type: ignore[arg-type]  # never sends here
+
+            racing = socket_of(7, b"a" * 32)
+            mark = hub.revocations.mark()  # authentication begins
+            await hub.revoke(Revocation(7, None, "disabled"))
+            later = socket_of(7, b"b" * 32)  # logged in again after the revocation
+            later_mark = hub.revocations.mark()
+            other = socket_of(8, b"c" * 32)
+            for client, since in ((racing, mark), (later, later_mark), (other, mark)):
+                hub.attach(client)
+                hub.revocations.admit(client, since)
+            assert racing.close_code == CLOSE_REVOKED and "disabled" in racing.close_reason
+            assert later.close_code is None and other.close_code is None
+            assert hub.stats()["revoked"] == 1
+        finally:
+            await hub.close()
+
+    asyncio.run(scenario())
