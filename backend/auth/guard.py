@@ -8,7 +8,8 @@ than the window are pruned as failures arrive, so the table stays small.
 
 Why a gate on hashing: argon2id takes ~64 MiB per hash; 40 parallel anonymous logins took the
 process from 349 MB to 1.6 GB. At most `concurrency` hashes run at once; a login that cannot
-start within `wait_s` is answered 503 "busy, retry" instead of piling up. The gate is a
+start within `wait_s` is answered 503 "busy, retry" instead of piling up, and beyond
+`WAITERS_PER_SLOT` waiters per slot at once without waiting at all. The gate is a
 counter polled from the event loop (not an asyncio.Semaphore, which binds to one loop, nor a
 threading one, whose waiters would hold the worker threads every sync route needs).
 
@@ -25,7 +26,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import sqlalchemy as sa
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from backend.settings import Settings
 
 MAX_KEY = 64  # longest name or address stored (the table's CHECK)
+WAITERS_PER_SLOT = 16  # a flood beyond this is refused at once, not polled for
+POLL_S = 0.05  # how often a waiting login looks for a free slot (a hash takes ~0.1-0.4 s)
 
 _LOCKS = sa.text("""
 SELECT
@@ -71,6 +74,7 @@ class LoginGuard:
         self.wait_s = wait_s
         self.refusals: Counter[str] = Counter()  # reason -> logins refused (for /metrics)
         self.hashing_now = 0
+        self.waiting = 0
         self.hashing_peak = 0  # the most hashes ever run at once (tests, /metrics)
         self._lock = threading.Lock()
 
@@ -133,13 +137,30 @@ class LoginGuard:
     @asynccontextmanager
     async def hashing(self) -> AsyncIterator[None]:
         """Hold one of `concurrency` hashing slots; Busy after `wait_s` without one."""
-        deadline = time.monotonic() + self.wait_s
-        while not self._try_enter():
-            if time.monotonic() >= deadline:
-                self.refusals["busy"] += 1
-                raise Busy
-            await asyncio.sleep(0.02)
+        if not self._try_enter():
+            await self._wait()
         try:
             yield
         finally:
             self._leave()
+
+    async def _wait(self) -> None:
+        with self._lock:
+            full = self.waiting >= self.concurrency * WAITERS_PER_SLOT
+            if not full:
+                self.waiting += 1
+        if full:
+            self._busy()
+        try:
+            deadline = time.monotonic() + self.wait_s
+            while not self._try_enter():
+                if time.monotonic() >= deadline:
+                    self._busy()
+                await asyncio.sleep(POLL_S)
+        finally:
+            with self._lock:
+                self.waiting -= 1
+
+    def _busy(self) -> NoReturn:
+        self.refusals["busy"] += 1
+        raise Busy
