@@ -35,6 +35,7 @@ log = logging.getLogger("cityops.realtime")
 # seconds under load and pause the loop ~200 ms (bench_hub: p99 210 -> 131 ms). Young
 # collections stay frequent; full ones become rare. `cityops serve` applies it.
 SERVER_GC_THRESHOLD = (50_000, 20, 100)
+REVOKE_TIMEOUT_S = 5.0  # announcing a revocation on the backplane
 
 class Hub:
     def __init__(
@@ -165,15 +166,22 @@ class Hub:
     async def revoke(self, revocation: Revocation) -> None:
         """Announce ended sessions to every process; returns once sent (this process's
         sockets are closed already on memory://, within a Redis round trip on redis://).
-        Runs on the hub's loop whichever loop the caller is on (test clients run their own)."""
+        Runs on the hub's loop whichever loop the caller is on (test clients run their own).
+        The sessions are gone from the database already: when the backplane cannot be
+        reached the failure is logged and counted, and the periodic session check closes
+        the sockets instead of the caller failing."""
         loop = self._loop
         if loop is None:
             raise RuntimeError("the hub is not started")
-        if asyncio.get_running_loop() is loop:
-            await self.backplane.revoke(revocation)
-        else:
-            await asyncio.wrap_future(
-                asyncio.run_coroutine_threadsafe(self.backplane.revoke(revocation), loop))
+        try:
+            if asyncio.get_running_loop() is loop:
+                await asyncio.wait_for(self.backplane.revoke(revocation), REVOKE_TIMEOUT_S)
+            else:
+                sent = asyncio.run_coroutine_threadsafe(self.backplane.revoke(revocation), loop)
+                await asyncio.wait_for(asyncio.wrap_future(sent), REVOKE_TIMEOUT_S)
+        except Exception:
+            self.revocations.unsent += 1
+            log.exception("announcing ended sessions of user %s failed", revocation.user_id)
 
     # Clients ------------------------------------------------------------------------------
 
@@ -251,6 +259,7 @@ class Hub:
             "published": self._published,
             "serialised": self.backplane.serialised,
             "revoked": self.revocations.closed,
+            "revocations_unsent": self.revocations.unsent,
         }
 
 

@@ -33,6 +33,7 @@ class Revocations:
         self._seq = 0
         self._watcher: asyncio.Task[None] | None = None
         self.closed = 0  # sockets closed because their session ended
+        self.unsent = 0  # revocations this process could not announce (backplane away)
 
     def on_revoke(self, listener: Callable[[Revocation], None]) -> None:
         """Call `listener` for every revocation, from any process (on the hub's loop)."""

@@ -323,3 +323,32 @@ def test_a_socket_authenticating_while_its_session_is_revoked_is_closed_on_attac
             await hub.close()
 
     asyncio.run(scenario())
+
+
+def test_a_logout_while_redis_is_away_still_ends_the_session_and_its_sockets(
+    settings: Settings, county: dict[str, int], users: dict[str, str], ops_user: str
+) -> None:
+    """The backplane cannot be reached: the logout answers, the failure is counted, and the
+    periodic session check closes the socket."""
+    from tests.conftest import free_port
+
+    with ExitStack() as redis_alive:
+        url = redis_alive.enter_context(redis_url(f"redis://127.0.0.1:{free_port()}/0"))
+        own = settings.model_copy(update={"hub_backplane_url": url,
+                                          "hub_session_check_s": 0.3})
+
+        async def scenario(server: Server) -> None:
+            async with httpx.AsyncClient(timeout=30) as http:
+                token = await login(http, server.base, USER, PASSWORD)
+                ws = await console(server, token)
+                redis_alive.close()  # this test's own Redis stops
+                started = time.monotonic()
+                out = await http.post(f"{server.base}/api/auth/logout",
+                                      headers={"Authorization": f"Bearer {token}"})
+                assert out.status_code == 204 and time.monotonic() - started < 7
+                code, why, _, _ = await closed_after(ws, limit_s=2.0)
+                assert code == CLOSE_REVOKED and "expired or revoked" in why
+
+        with served(own) as server:
+            asyncio.run(scenario(server))
+            assert server.hub.stats()["revocations_unsent"] == 1
