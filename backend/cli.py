@@ -9,10 +9,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backend.catalog.strict import CatalogError
 from backend.errors import CityOpsError
 from backend.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from backend.realtime.messages import Revocation
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -210,6 +214,7 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
             raise SystemExit("cityops: the passwords differ")
         return first
 
+    revocation = None
     try:
         with engine.begin() as conn:
             if args.action == "list":
@@ -224,14 +229,31 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
                                   display_name=args.display_name, actor=cli_actor())
                 print(f"user {args.name} created")
             elif args.action == "passwd":
-                users.update_user(conn, args.name, password=password(), actor=cli_actor())
+                revocation = users.update_user(conn, args.name, password=password(),
+                                               actor=cli_actor())
                 print(f"password of {args.name} changed; their sessions are ended")
             elif args.action == "disable":
-                users.update_user(conn, args.name, active=False, actor=cli_actor())
+                revocation = users.update_user(conn, args.name, active=False, actor=cli_actor())
                 print(f"user {args.name} disabled; their sessions are ended")
     finally:
         engine.dispose()
+    if revocation is not None:
+        print(announce_revocation(settings, revocation))
     return 0
+
+
+def announce_revocation(settings: Settings, revocation: Revocation) -> str:
+    """Tell running servers that sessions ended (after commit): on a redis:// backplane at
+    once; on memory:// their periodic session check closes the sockets."""
+    from urllib.parse import urlsplit
+
+    if urlsplit(settings.hub_backplane_url).scheme in ("redis", "rediss"):
+        from backend.realtime.backplane_redis import publish_revocation
+
+        told = publish_revocation(settings.hub_backplane_url, revocation)
+        return f"their live connections were closed ({told} server process(es) told)"
+    return (f"their live connections on a running server close within "
+            f"{settings.hub_session_check_s:g} s")
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:

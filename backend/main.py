@@ -6,7 +6,6 @@ import asyncio
 import mimetypes
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
@@ -19,7 +18,7 @@ from backend.api import errors
 from backend.api.deps import Resources
 from backend.api.routes import include_routers
 from backend.auth.permissions import Permission, requires
-from backend.auth.users import SessionStore
+from backend.auth.wiring import setup as setup_auth
 from backend.catalog.layers import load_catalog, model_columns
 from backend.db.engine import create_engine, resolve_urls
 from backend.incidents.calendar import WorkCalendar
@@ -73,14 +72,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             glyphs=glyph_store(settings),
         )
-        app.state.resources.sessions = SessionStore(
-            engine, ttl=timedelta(hours=settings.session_ttl_h))
         app.state.resources.calendar = calendar
         await run_in_threadpool(load_category_book, engine, categories,
                                 settings.case_categories.name)
         hub = Hub.from_settings(settings)
         await hub.start()
         app.state.hub = hub  # the live event hub (backend.api.deps.get_hub)
+        setup_auth(app.state.resources, hub)  # sessions, login guard, revocations
         resources = app.state.resources
         resources.fleet = FleetDirectory(engine, geofences=fences)
         resources.positions = position_pipeline(settings, engine, hub, resources.fleet)

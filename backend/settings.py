@@ -45,6 +45,19 @@ class Settings(BaseSettings):
     public_url: str | None = None  # base URL used in TileJSON and OGC links; request's when unset
     # Login sessions (cookie or bearer token) last one dispatcher shift.
     session_ttl_h: float = 12.0
+    # Failed logins (backend/auth/guard.py, kept in PostgreSQL): within the window, at most
+    # this many per user name and per client address, then 429 with Retry-After. Behind a
+    # reverse proxy the address is the proxy's unless uvicorn trusts its forwarded headers
+    # (--forwarded-allow-ips). Password hashing (argon2id, ~64 MiB each) runs at most
+    # login_hash_concurrency at once; a login waiting longer than login_hash_wait_s is 503.
+    login_window_s: float = Field(default=300.0, gt=0)
+    login_max_failures_per_name: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=30, ge=1)
+    login_hash_concurrency: int = Field(default=4, ge=1)
+    login_hash_wait_s: float = Field(default=5.0, ge=0)
+    # Live sockets of users are re-checked against their sessions this often (expiry, and
+    # revocations made where no backplane message reached, e.g. the CLI on memory://).
+    hub_session_check_s: float = Field(default=15.0, gt=0)
     # Live event hub (/ws). memory:// is one process; redis://host:port/db shares events,
     # sequence numbers and history between processes.
     hub_backplane_url: str = "memory://"

@@ -44,6 +44,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         tile_version_ttl_s=0.0,
         hub_token=TEST_HUB_TOKEN,
         ingest_token=TEST_INGEST_TOKEN,
+        # Every test client calls from one address ('testclient'): a fuzz run's wrong logins
+        # must not lock the rest of the session out. tests/auth/test_guard.py tests the limit.
+        login_max_failures_per_address=100_000,
     )
 
 
@@ -112,7 +115,8 @@ def county(engine: Engine, db_urls: DatabaseUrls) -> dict[str, int]:
 
 
 def password_of(username: str) -> str:
-    return f"{username}-test-password"
+    # Reversed: the password policy refuses a password containing the user name.
+    return f"{username[::-1]}-test-password"
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from backend.settings import Settings
 from tiles.service import TileService
 
 if TYPE_CHECKING:
+    from backend.auth.guard import LoginGuard
     from backend.auth.users import SessionStore
     from backend.incidents.calendar import WorkCalendar
     from backend.realtime.hub import Hub
@@ -31,6 +32,8 @@ class Resources:
     tiles: TileService
     glyphs: GlyphStore | None
     sessions: SessionStore | None = None  # login sessions (backend.auth.users)
+    # failed-login limits and the hashing gate; .refusals counts refused logins by reason
+    login_guard: LoginGuard | None = None
     calendar: WorkCalendar | None = None  # working hours for case time limits
     positions: PositionPipeline | None = None
     fleet: FleetDirectory | None = None  # the fleet register (vehicle -> line), cached

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
-
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import AppState
+from backend.api.deps import AppState, get_hub
 from backend.auth import users
+from backend.auth.guard import Busy, Refusal
 from backend.auth.permissions import (
     SESSION_COOKIE,
     Actor,
     Caller,
     Permission,
-    Principal,
     presented_token,
     requires,
 )
+from backend.auth.policy import MIN_PASSWORD
+from backend.realtime.hub import Hub
+from backend.realtime.messages import Revocation
 
 router = APIRouter(tags=["auth"])
 
@@ -34,7 +33,7 @@ class LoginIn(BaseModel):
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=2, max_length=64)
-    password: str = Field(min_length=users.MIN_PASSWORD, max_length=256)
+    password: str = Field(min_length=MIN_PASSWORD, max_length=256)
     roles: list[str] = Field(min_length=1)
     display_name: str | None = Field(default=None, max_length=100)
     phone: str | None = Field(default=None, max_length=32)
@@ -46,65 +45,55 @@ class UserPatch(BaseModel):
     roles: list[str] | None = Field(default=None, min_length=1)
     display_name: str | None = Field(default=None, max_length=100)
     active: bool | None = None
-    password: str | None = Field(default=None, min_length=users.MIN_PASSWORD, max_length=256)
+    password: str | None = Field(default=None, min_length=MIN_PASSWORD, max_length=256)
 
 
-class LoginThrottle:
-    """At most `attempts` failed logins per user name within `window_s`, then 429."""
-
-    def __init__(self, attempts: int = 5, window_s: float = 300.0) -> None:
-        self.attempts, self.window_s = attempts, window_s
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, username: str) -> float:
-        with self._lock:
-            recent = self._failures.get(username)
-            now = time.monotonic()
-            while recent and now - recent[0] > self.window_s:
-                recent.popleft()
-            if recent and len(recent) >= self.attempts:
-                return self.window_s - (now - recent[0])
-            return 0.0
-
-    def failed(self, username: str) -> None:
-        with self._lock:
-            self._failures.setdefault(username, deque()).append(time.monotonic())
-            if len(self._failures) > 10_000:
-                self._failures.clear()
-
-    def succeeded(self, username: str) -> None:
-        with self._lock:
-            self._failures.pop(username, None)
+def client_address(request: Request) -> str:
+    """The caller's address as the server sees it. Behind a reverse proxy this is the proxy
+    unless uvicorn is told to trust its X-Forwarded-For (--forwarded-allow-ips)."""
+    return request.client.host if request.client else "unknown"
 
 
-throttle = LoginThrottle()
+def _locked(refusal: Refusal) -> HTTPException:
+    return HTTPException(429, refusal.message(),
+                         headers={"Retry-After": str(refusal.retry_after_s)})
 
 
-@router.post("/api/auth/login", dependencies=[requires(Permission.PUBLIC)])
+LOGIN_RESPONSES: dict[int | str, dict] = {
+    401: {"description": "Wrong user name or password"},
+    429: {"description": "Too many failed logins for the name or the address: see Retry-After"},
+    503: {"description": "Too many logins being checked at once: retry after Retry-After"},
+}
+
+
+@router.post("/api/auth/login", dependencies=[requires(Permission.PUBLIC)],
+             responses=LOGIN_RESPONSES)
 async def login(body: LoginIn, request: Request, response: Response, state: AppState) -> dict:
     name = body.username.strip().lower()
-    wait = throttle.retry_after(name)
-    if wait > 0:
-        raise HTTPException(429, f"Too many failed logins for {name!r}: try again in "
-                                 f"{int(wait) + 1} s", headers={"Retry-After": str(int(wait) + 1)})
-
-    def verify() -> Principal | None:
-        with state.engine.begin() as conn:
-            return users.verify_login(conn, name, body.password)
-
-    principal = await run_in_threadpool(verify)
-    if principal is None:
-        throttle.failed(name)
+    address = client_address(request)
+    guard = state.login_guard
+    assert guard is not None and state.sessions is not None
+    refusal = await run_in_threadpool(guard.check, name, address)
+    if refusal is not None:
+        raise _locked(refusal)
+    try:
+        async with guard.hashing():
+            outcome = await run_in_threadpool(users.attempt_login, state.engine, guard, name,
+                                              body.password, address)
+    except Busy:
+        raise HTTPException(503, "登录繁忙 · The server is busy checking other logins: "
+                                 "retry in a second", headers={"Retry-After": "1"}) from None
+    if isinstance(outcome, Refusal):
+        raise _locked(outcome)
+    if outcome is None:
         raise HTTPException(401, "用户名或密码错误 · Wrong user name or password")
-    throttle.succeeded(name)
-    session = await run_in_threadpool(state.sessions.create, principal,
+    session = await run_in_threadpool(state.sessions.create, outcome,
                                       request.headers.get("user-agent"))
     response.set_cookie(
         SESSION_COOKIE, session.token, max_age=int(state.sessions.ttl.total_seconds()),
         httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/")
     response.headers["Cache-Control"] = "no-store"
-    return {"user": principal.as_dict(), "token": session.token,
+    return {"user": outcome.as_dict(), "token": session.token,
             "expires_at": session.expires_at.isoformat()}
 
 
@@ -117,10 +106,15 @@ def me(principal: Caller, response: Response) -> dict:
 
 @router.post("/api/auth/logout", status_code=204,
              dependencies=[requires(Permission.AUTHENTICATED)])
-async def logout(request: Request, state: AppState) -> Response:
+async def logout(request: Request, state: AppState, principal: Caller,
+                 hub: Hub = Depends(get_hub)) -> Response:
+    """End this session; its live sockets close (4410) in every process."""
     token = presented_token(request)
-    if token:
-        await run_in_threadpool(state.sessions.revoke, token)
+    if token and principal is not None and principal.user_id is not None:
+        assert state.sessions is not None
+        revocation = await run_in_threadpool(state.sessions.revoke, token, principal,
+                                             client_address(request))
+        await hub.revoke(revocation)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -142,9 +136,18 @@ def create_user(body: UserIn, state: AppState, actor: Actor) -> dict:
 
 
 @router.patch("/api/users/{username}", dependencies=[requires(Permission.USERS_ADMIN)])
-def update_user(username: str, body: UserPatch, state: AppState, actor: Actor) -> dict:
-    with state.engine.begin() as conn:
-        users.update_user(conn, username, roles=body.roles, display_name=body.display_name,
-                          active=body.active, password=body.password, actor=actor)
-    state.sessions.forget_cached()
+async def update_user(username: str, body: UserPatch, state: AppState, actor: Actor,
+                      hub: Hub = Depends(get_hub)) -> dict:
+    """Change a user; disabling them or changing roles or password ends their sessions and
+    closes their live sockets (4410) in every process."""
+
+    def change() -> Revocation | None:
+        with state.engine.begin() as conn:
+            return users.update_user(conn, username, roles=body.roles,
+                                     display_name=body.display_name, active=body.active,
+                                     password=body.password, actor=actor)
+
+    revocation = await run_in_threadpool(change)
+    if revocation is not None:
+        await hub.revoke(revocation)
     return {"username": username}

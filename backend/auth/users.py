@@ -3,8 +3,9 @@
 A session token is 32 random bytes handed to the client once; the database keeps only its
 SHA-256, so neither a read of `sessions` nor a log line gives a working token. Resolving a
 token is on the path of every request (tiles included), so resolved sessions are cached for
-`cache_s`; a logout removes the token from this process's cache at once (other processes
-see it within `cache_s`).
+`cache_s`; a revocation (logout, a user disabled, roles or password changed) reaches every
+process's cache through the hub's backplane (`SessionStore.forget`, wired in
+backend/auth/wiring.py), and live sockets are closed the same way.
 """
 
 from __future__ import annotations
@@ -23,24 +24,22 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from backend.audit.chain import append as audit
+from backend.auth.guard import LoginGuard, Refusal
 from backend.auth.permissions import Principal, Role, principal_for
+from backend.auth.policy import check_password
 from backend.errors import Conflict, InvalidInput, NotFound
+from backend.realtime.messages import Revocation
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
-MIN_PASSWORD = 10
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified against when the user does not exist, so both answers take the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
-def hash_password(password: str) -> str:
-    check_password(password)
+def hash_password(password: str, username: str | None = None) -> str:
+    """The argon2id hash of a password the policy accepts (backend/auth/policy.py)."""
+    check_password(password, username)
     return _hasher.hash(password)
-
-
-def check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"A password needs at least {MIN_PASSWORD} characters")
 
 
 def check_roles(roles: Iterable[str]) -> list[str]:
@@ -64,7 +63,7 @@ def create_user(conn: sa.Connection, username: str, password: str, roles: Iterab
     row = conn.execute(sa.text("""
 INSERT INTO users (username, display_name, password_hash, roles, phone, department)
 VALUES (:u, :d, :h, :r, :p, :dep) ON CONFLICT (username) DO NOTHING RETURNING id"""),
-        {"u": username, "d": display_name or username, "h": hash_password(password),
+        {"u": username, "d": display_name or username, "h": hash_password(password, username),
          "r": check_roles(roles), "p": phone, "dep": department}).first()
     if row is None:
         raise Conflict(f"User {username!r} already exists")
@@ -75,24 +74,29 @@ VALUES (:u, :d, :h, :r, :p, :dep) ON CONFLICT (username) DO NOTHING RETURNING id
 
 def update_user(conn: sa.Connection, username: str, *, roles: Iterable[str] | None = None,
                 display_name: str | None = None, active: bool | None = None,
-                password: str | None = None, actor: str = "system") -> None:
-    """Change a user (audited; the password itself never is); a password, role or activity
-    change also ends their sessions."""
+                password: str | None = None, actor: str = "system") -> Revocation | None:
+    """Change a user (audited; the password itself never is). A password, role or activity
+    change also ends their sessions: the Revocation returned is for the caller to publish on
+    the hub after commit (their live sockets close, every process forgets the sessions)."""
     row = conn.execute(sa.text("""
 UPDATE users SET roles = COALESCE(:r, roles), display_name = COALESCE(:d, display_name),
   active = COALESCE(:a, active), password_hash = COALESCE(:h, password_hash), updated_at = now()
 WHERE username = :u RETURNING id"""),
         {"u": username, "r": None if roles is None else check_roles(roles), "d": display_name,
-         "a": active, "h": None if password is None else hash_password(password)}).first()
+         "a": active, "h": None if password is None else hash_password(password, username)}
+    ).first()
     if row is None:
         raise NotFound(f"No user {username!r}")
-    if password is not None or active is False or roles is not None:
+    reason = ("disabled" if active is False else "password changed" if password is not None
+              else "roles changed" if roles is not None else None)
+    if reason is not None:
         conn.execute(sa.text("DELETE FROM sessions WHERE user_id = :id"), {"id": row[0]})
     changes: dict[str, object] = {"roles": None if roles is None else check_roles(roles),
                                   "display_name": display_name, "active": active,
                                   "password_changed": password is not None or None}
     audit(conn, actor, "user.update", "user", username,
           {k: v for k, v in changes.items() if v is not None})
+    return None if reason is None else Revocation(int(row[0]), None, reason)
 
 
 def list_users(conn: sa.Connection) -> list[dict[str, object]]:
@@ -117,6 +121,29 @@ def verify_login(conn: sa.Connection, username: str, password: str) -> Principal
     return principal_for(row.id, row.username, row.display_name, row.roles)
 
 
+def attempt_login(engine: sa.Engine, guard: LoginGuard, username: str, password: str,
+                  address: str) -> Principal | Refusal | None:
+    """One login attempt (blocking: hashes; call holding a slot of `guard.hashing()`).
+
+    The limits are checked again here, inside the hashing slot, so parallel guesses cannot
+    all slip past one check. Success and failure are audited with the client's address, the
+    password never; a failure's row names the attempted user name (cut to 64 characters)."""
+    with engine.begin() as conn:
+        refusal = guard.refusal(conn, username, address)
+        if refusal is not None:
+            return refusal
+        principal = verify_login(conn, username, password)
+        if principal is None:
+            guard.failed(conn, username, address)
+            audit(conn, "anonymous", "auth.login_failed", "user", None,
+                  {"username": username[:64], "address": address[:64]})
+        else:
+            guard.succeeded(conn, username)
+            audit(conn, principal.username, "auth.login", "user", principal.username,
+                  {"address": address[:64]})
+    return principal
+
+
 def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
@@ -137,6 +164,8 @@ class SessionStore:
         self.clock = clock
         self._cache: dict[bytes, tuple[float, Principal | None, datetime | None]] = {}
         self._lock = threading.Lock()
+        # Counts revocations: a resolve that a revocation overtook does not cache its answer.
+        self._generation = 0
 
     def create(self, principal: Principal, user_agent: str | None = None) -> Session:
         token = secrets.token_urlsafe(32)
@@ -166,6 +195,7 @@ class SessionStore:
         if hit:
             return principal
         digest = token_digest(token)
+        generation = self._generation
         with self.engine.connect() as conn:
             row = conn.execute(sa.text("""
 SELECT u.id, u.username, u.display_name, u.roles, s.expires_at FROM sessions s
@@ -173,19 +203,47 @@ JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = :h AND s.expires_at > no
   AND u.active"""), {"h": digest}).first()
         found = None if row is None else principal_for(row[0], row[1], row[2], row[3])
         with self._lock:
+            if self._generation != generation:  # read before a revocation: do not keep it
+                return found
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[digest] = (self.clock(), found, None if row is None else row[4])
         return found
 
-    def revoke(self, token: str) -> None:
+    def revoke(self, token: str, principal: Principal, address: str) -> Revocation:
+        """End one session (a logout, audited); the Revocation is for the caller to publish
+        on the hub."""
+        assert principal.user_id is not None
         digest = token_digest(token)
         with self.engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM sessions WHERE token_sha256 = :h"), {"h": digest})
-        with self._lock:
-            self._cache.pop(digest, None)
+            audit(conn, principal.username, "auth.logout", "user", principal.username,
+                  {"address": address[:64]})
+        revocation = Revocation(principal.user_id, digest.hex(), "logout")
+        self.forget(revocation)
+        return revocation
 
-    def forget_cached(self) -> None:
-        """Drop the cache (after role changes made in this process)."""
+    def forget(self, revocation: Revocation) -> None:
+        """Drop the cached sessions a revocation ended (called for every revocation on the
+        backplane, whichever process made it)."""
         with self._lock:
-            self._cache.clear()
+            self._generation += 1
+            if revocation.session is not None:
+                self._cache.pop(bytes.fromhex(revocation.session), None)
+                return
+            ended = [d for d, (_, p, _) in self._cache.items()
+                     if p is not None and p.user_id == revocation.user_id]
+            for digest in ended:
+                del self._cache[digest]
+
+    def alive(self, digests: Iterable[bytes]) -> set[bytes]:
+        """Which of these sessions are still valid (the hub's periodic check of live sockets:
+        expiry, and revocations no backplane message announced)."""
+        wanted = list(digests)
+        if not wanted:
+            return set()
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.text("""
+SELECT s.token_sha256 FROM sessions s JOIN users u ON u.id = s.user_id
+WHERE s.token_sha256 = ANY(:d) AND s.expires_at > now() AND u.active"""), {"d": wanted})
+            return {bytes(r[0]) for r in rows}

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
 from backend.auth.permissions import Permission, presented_token
+from backend.auth.users import token_digest
 from backend.realtime.messages import ALARMS, CHANNELS, INCIDENTS, POSITIONS, SYSTEM, TRAFFIC
 
 # The right each channel needs, on top of live:read.
@@ -30,6 +31,8 @@ CHANNEL_PERMISSIONS: dict[str, Permission] = {
 class Principal:
     name: str
     channels: frozenset[str]
+    user_id: int | None = None  # a user's connection: closed when their sessions are revoked
+    session: bytes | None = None  # the SHA-256 of the session token it authenticated with
 
 
 def authenticate(token: str | None, configured: str | None) -> Principal | None:
@@ -54,7 +57,8 @@ async def authenticate_connection(websocket: WebSocket, token: str | None,
     if user is None or not user.may(Permission.LIVE_READ):
         return None
     return Principal(name=user.username, channels=frozenset(
-        c for c, needed in CHANNEL_PERMISSIONS.items() if user.may(needed)))
+        c for c, needed in CHANNEL_PERMISSIONS.items() if user.may(needed)),
+        user_id=user.user_id, session=token_digest(token))
 
 
 def may_subscribe(principal: Principal, channel: str) -> bool:

@@ -11,19 +11,25 @@ from collections import deque
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from backend.realtime.messages import Event
+from backend.realtime.messages import Event, Revocation
 
 Deliver = Callable[[Event], None]
+Revoked = Callable[[Revocation], None]
 
 
 class Backplane(ABC):
     """Numbers events per channel, keeps a bounded history, and hands every event
-    (from this process or another) to `deliver` exactly once, in seq order per channel."""
+    (from this process or another) to `deliver` exactly once, in seq order per channel;
+    revocations (not numbered, not kept) go to `revoked` in every process."""
 
     serialised: int = 0  # events encoded to JSON by this process
 
     @abstractmethod
-    async def start(self, deliver: Deliver) -> None: ...
+    async def start(self, deliver: Deliver, revoked: Revoked | None = None) -> None: ...
+
+    @abstractmethod
+    async def revoke(self, revocation: Revocation) -> None:
+        """Announce ended sessions to every process (this one included)."""
 
     @abstractmethod
     async def publish(self, channel: str, data: dict) -> int:
@@ -56,9 +62,15 @@ class MemoryBackplane(Backplane):
         self._seq: dict[str, int] = {}
         self._history: dict[str, deque[Event]] = {}
         self._deliver: Deliver | None = None
+        self._revoked: Revoked | None = None
 
-    async def start(self, deliver: Deliver) -> None:
+    async def start(self, deliver: Deliver, revoked: Revoked | None = None) -> None:
         self._deliver = deliver
+        self._revoked = revoked
+
+    async def revoke(self, revocation: Revocation) -> None:
+        if self._revoked is not None:
+            self._revoked(revocation)
 
     async def publish(self, channel: str, data: dict) -> int:
         return self.publish_now(channel, data)
@@ -89,6 +101,7 @@ class MemoryBackplane(Backplane):
 
     async def close(self) -> None:
         self._deliver = None
+        self._revoked = None
 
 
 def create_backplane(url: str, *, history: int) -> Backplane:

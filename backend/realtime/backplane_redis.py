@@ -8,7 +8,9 @@ and send the same text to their clients.
 
 URL: redis://host:port/db, optionally `?prefix=name:` to separate deployments sharing a Redis.
 An event published while a process is disconnected from Redis is not delivered to it live;
-its clients can still resume from the stream.
+its clients can still resume from the stream. Revocations (ended sessions) are PUBLISHed on
+`<prefix>revocations`, outside the numbering; `publish_revocation` sends one from a process
+without a hub (the `cityops users` command).
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import logging
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
+import redis as syncredis
 import redis.asyncio as aioredis
 
-from backend.realtime.backplane import Backplane, Deliver, covers
-from backend.realtime.messages import Event
+from backend.realtime.backplane import Backplane, Deliver, Revoked, covers
+from backend.realtime.messages import Event, Revocation
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ class RedisBackplane(Backplane):
         self._redis: aioredis.Redis | None = None
         self._listener: asyncio.Task[None] | None = None
         self._events_key = f"{self._prefix}events"
+        self._revocations_key = revocations_key(self._prefix)
 
     def _keys(self, channel: str) -> tuple[str, str]:
         return f"{self._prefix}seq:{channel}", f"{self._prefix}stream:{channel}"
@@ -61,20 +65,23 @@ class RedisBackplane(Backplane):
             raise RuntimeError("the redis backplane is not started")
         return self._redis
 
-    async def start(self, deliver: Deliver) -> None:
+    async def start(self, deliver: Deliver, revoked: Revoked | None = None) -> None:
         self._redis = aioredis.from_url(self._url)
         self._script = self._redis.register_script(PUBLISH)
         pubsub = self._redis.pubsub()
-        await pubsub.subscribe(self._events_key)
-        # Wait for the confirmation: events published after start() must reach this process.
+        await pubsub.subscribe(self._events_key, self._revocations_key)
+        # Wait for the confirmations: what is published after start() must reach this process.
+        confirmed = 0
         async with asyncio.timeout(5):
-            while True:
+            while confirmed < 2:
                 msg = await pubsub.get_message(timeout=1.0)
                 if msg is not None and msg["type"] == "subscribe":
-                    break
-        self._listener = asyncio.create_task(self._listen(pubsub, deliver))
+                    confirmed += 1
+        self._listener = asyncio.create_task(self._listen(pubsub, deliver, revoked))
 
-    async def _listen(self, pubsub: aioredis.client.PubSub, deliver: Deliver) -> None:
+    async def _listen(self, pubsub: aioredis.client.PubSub, deliver: Deliver,
+                      revoked: Revoked | None) -> None:
+        revocations = self._revocations_key.encode()
         try:
             while True:
                 try:
@@ -86,6 +93,10 @@ class RedisBackplane(Backplane):
                 if msg is None or msg["type"] != "message":
                     continue
                 try:
+                    if msg["channel"] == revocations:
+                        if revoked is not None:
+                            revoked(Revocation.decode(msg["data"]))
+                        continue
                     deliver(Event.from_frame(msg["data"].decode()))
                 except Exception:  # one bad frame or client must not stop delivery
                     log.exception("hub backplane: delivering an event failed")
@@ -99,6 +110,9 @@ class RedisBackplane(Backplane):
         self.serialised += 1
         seq = await self._script(keys=[seq_key, stream_key, self._events_key], args=args)
         return int(seq)
+
+    async def revoke(self, revocation: Revocation) -> None:
+        await self.redis.publish(self._revocations_key, revocation.encode())
 
     async def history(self, channel: str, since: int) -> list[Event] | None:
         seq_key, stream_key = self._keys(channel)
@@ -121,3 +135,18 @@ class RedisBackplane(Backplane):
                 await self._listener
         if self._redis is not None:
             await self._redis.aclose()
+
+
+def revocations_key(prefix: str) -> str:
+    return f"{prefix}revocations"
+
+
+def publish_revocation(url: str, revocation: Revocation) -> int:
+    """Announce ended sessions from a process without a hub (blocking); returns how many
+    server processes received it."""
+    plain, prefix = split_prefix(url)
+    client = syncredis.Redis.from_url(plain, socket_timeout=5)
+    try:
+        return int(client.publish(revocations_key(prefix), revocation.encode()))
+    finally:
+        client.close()

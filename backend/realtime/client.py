@@ -45,6 +45,7 @@ class Client:
     sent: int = 0
     errors: int = 0
     close_code: int | None = None
+    close_reason: str = ""
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     _positions: OrderedDict[str, Event] = field(default_factory=OrderedDict)
     _events: deque[Event] = field(default_factory=deque)
@@ -62,15 +63,15 @@ class Client:
     def queued_positions(self) -> int:
         return len(self._positions)
 
-    def close(self, code: int) -> None:
+    def close(self, code: int, reason: str = "") -> None:
         if self.close_code is None:
-            self.close_code = code
+            self.close_code, self.close_reason = code, reason
         self.closing.set()
 
     def offer(self, event: Event) -> None:
         """A live event of a channel this client subscribes to (called by the hub)."""
         sub = self.subs.get(event.channel)
-        if sub is None:
+        if sub is None or self.close_code is not None:
             return
         if sub.pending is not None:
             sub.pending.append(event)
@@ -114,6 +115,8 @@ class Client:
                 waiter.set_result(None)
 
     def _next(self) -> str | None:
+        if self.close_code is not None:  # closing (e.g. revoked): nothing more goes out
+            return None
         if self._control:
             text = self._control.popleft()
             if text.startswith('{"type":"resync"'):

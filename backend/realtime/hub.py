@@ -2,6 +2,10 @@
 
 Server code publishes with `await hub.publish(channel, data)` (or `hub.publish_threadsafe`
 from worker threads). The hub never waits on the database: events arrive complete.
+
+Ended sessions are announced with `await hub.revoke(revocation)`: through the backplane every
+process closes that user's sockets (4410) and tells its listeners (`hub.revocations`,
+backend/realtime/revocation.py).
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from backend.realtime import messages
 from backend.realtime.access import may_subscribe
 from backend.realtime.backplane import Backplane, create_backplane
 from backend.realtime.client import Client, Subscription
-from backend.realtime.messages import CHANNELS, SPATIAL, Event
+from backend.realtime.messages import CHANNELS, SPATIAL, Event, Revocation
+from backend.realtime.revocation import Revocations
 from backend.realtime.viewport import EVERYWHERE, View, ViewIndex
 
 if TYPE_CHECKING:
@@ -30,6 +35,7 @@ log = logging.getLogger("cityops.realtime")
 # seconds under load and pause the loop ~200 ms (bench_hub: p99 210 -> 131 ms). Young
 # collections stay frequent; full ones become rare. `cityops serve` applies it.
 SERVER_GC_THRESHOLD = (50_000, 20, 100)
+REVOKE_TIMEOUT_S = 5.0  # announcing a revocation on the backplane
 
 class Hub:
     def __init__(
@@ -58,6 +64,7 @@ class Hub:
         # publish_threadsafe's inbox: drained by one loop callback however many arrive at once.
         self._inbox: list[tuple[str, dict, concurrent.futures.Future[int] | None]] = []
         self._inbox_lock = threading.Lock()
+        self.revocations = Revocations(self.clients)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Hub:
@@ -72,9 +79,10 @@ class Hub:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await self.backplane.start(self._deliver)
+        await self.backplane.start(self._deliver, self.revocations.received)
 
     async def close(self) -> None:
+        await self.revocations.close()
         for client in list(self.clients):
             client.close(messages.CLOSE_GOING_AWAY)
         await self.backplane.close()
@@ -153,6 +161,28 @@ class Hub:
         for client in self._subs.get(event.channel, ()):
             client.offer(event)
 
+    # Revocation ---------------------------------------------------------------------------
+
+    async def revoke(self, revocation: Revocation) -> None:
+        """Announce ended sessions to every process; returns once sent (this process's
+        sockets are closed already on memory://, within a Redis round trip on redis://).
+        Runs on the hub's loop whichever loop the caller is on (test clients run their own).
+        The sessions are gone from the database already: when the backplane cannot be
+        reached the failure is logged and counted, and the periodic session check closes
+        the sockets instead of the caller failing."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("the hub is not started")
+        try:
+            if asyncio.get_running_loop() is loop:
+                await asyncio.wait_for(self.backplane.revoke(revocation), REVOKE_TIMEOUT_S)
+            else:
+                sent = asyncio.run_coroutine_threadsafe(self.backplane.revoke(revocation), loop)
+                await asyncio.wait_for(asyncio.wrap_future(sent), REVOKE_TIMEOUT_S)
+        except Exception:
+            self.revocations.unsent += 1
+            log.exception("announcing ended sessions of user %s failed", revocation.user_id)
+
     # Clients ------------------------------------------------------------------------------
 
     def attach(self, client: Client) -> None:
@@ -228,6 +258,8 @@ class Hub:
             "sent": self._retired["sent"] + sum(c.sent for c in clients),
             "published": self._published,
             "serialised": self.backplane.serialised,
+            "revoked": self.revocations.closed,
+            "revocations_unsent": self.revocations.unsent,
         }
 
 

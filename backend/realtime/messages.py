@@ -27,12 +27,18 @@ Sequence numbers are per channel and assigned by the backplane. With viewport fi
 coalescing gaps are normal: resume (`since`) means "everything after N that matches my
 subscription", never "every N+1".
 
-Close codes: 4401 not authenticated, 4400 too many bad messages, 4408 heartbeat not
-answered, 1009 message too big, 1001 server shutting down.
+Close codes: 4401 not authenticated, 4410 session ended (logout, the user disabled, their
+roles or password changed, or the session expired: log in again; the close reason says
+which), 4400 too many bad messages, 4408 heartbeat not answered, 1009 message too big,
+1001 server shutting down.
+
+Revocations travel on the backplane beside events (`Revocation`, never sent to clients):
+every process closes the user's sockets with 4410 and drops the sessions from its cache.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import orjson
@@ -48,6 +54,7 @@ CHANNELS = frozenset({POSITIONS, ALARMS, INCIDENTS, TRAFFIC, SYSTEM})
 SPATIAL = frozenset({POSITIONS, ALARMS, INCIDENTS, TRAFFIC})
 
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_REVOKED = 4410
 CLOSE_TOO_MANY_ERRORS = 4400
 CLOSE_HEARTBEAT = 4408
 CLOSE_TOO_BIG = 1009
@@ -170,3 +177,24 @@ def locate(data: dict) -> tuple[tuple[float, float] | None, BBox | None]:
     except (TypeError, ValueError):
         pass
     return None, None
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """Sessions ended: one (`session`, the hex SHA-256 of its token: a logout) or all of a
+    user's (`session` None: disabled, roles or password changed)."""
+
+    user_id: int
+    session: str | None
+    reason: str
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"user_id": self.user_id, "session": self.session,
+                             "reason": self.reason})
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> Revocation:
+        obj = orjson.loads(raw)
+        session = obj.get("session")
+        return cls(int(obj["user_id"]), None if session is None else str(session),
+                   str(obj.get("reason") or "revoked")[:64])

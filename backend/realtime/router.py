@@ -27,6 +27,7 @@ MAX_ERRORS = 20
 async def websocket_endpoint(websocket: WebSocket, hub: Hub = Depends(get_hub)) -> None:
     await websocket.accept()
     principal = None
+    mark = hub.revocations.mark()  # revocations from here on also apply to this socket
     with contextlib.suppress(TimeoutError, WebSocketDisconnect, ValidationError, KeyError):
         first = await asyncio.wait_for(websocket.receive_text(), hub.auth_timeout_s)
         msg = messages.parse(first) if len(first) <= MAX_MESSAGE_CHARS else None
@@ -39,6 +40,7 @@ async def websocket_endpoint(websocket: WebSocket, hub: Hub = Depends(get_hub)) 
 
     client = Client(websocket, principal, hub.client_queue, hub.position_queue)
     hub.attach(client)
+    hub.revocations.admit(client, mark)  # its session may have ended while it was resolved
     client.control(messages.frame(type="authenticated"))
     state = {"seen": time.monotonic()}
     tasks = [
@@ -56,7 +58,8 @@ async def websocket_endpoint(websocket: WebSocket, hub: Hub = Depends(get_hub)) 
         if client.close_code is not None:
             # A dead peer may never read the close frame: do not wait on it for long.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(websocket.close(client.close_code), 1.0)
+                await asyncio.wait_for(
+                    websocket.close(client.close_code, client.close_reason), 1.0)
 
 
 async def _receive(hub: Hub, client: Client, state: dict[str, float]) -> None:

@@ -11,7 +11,8 @@
  *   every spatial subscription at once, which would also narrow the county-wide alarm feed.
  * - `ping` is answered with `pong`; a connection that drops is reopened with capped, jittered
  *   backoff and resumes each channel with `since` = the last seq seen on it.
- * - Close code 4401 (not authenticated) asks the login screen, then waits for a login.
+ * - Close code 4401 (not authenticated) or 4410 (session ended: logout elsewhere, the user
+ *   disabled, roles or password changed) asks the login screen, then waits for a login.
  */
 
 export type LiveState = 'connecting' | 'connected' | 'reconnecting' | 'unauthorized';
@@ -56,6 +57,7 @@ const VIEWPORT_DEBOUNCE_MS = 300;
  *  the screen are already known when the map pans. */
 const VIEWPORT_PAD = 0.25;
 const CLOSE_UNAUTHORIZED = 4401;
+const CLOSE_REVOKED = 4410;
 
 function wsUrl(): string {
   const url = new URL('/ws', location.href);
@@ -127,7 +129,8 @@ export class LiveConnection {
     return () => this.stateListeners.delete(listener);
   }
 
-  /** Called when the server refuses the connection as not authenticated (close 4401). */
+  /** Called when the server refuses the connection as not authenticated (close 4401) or
+   *  ends it because the session ended (4410). */
   onUnauthorized(listener: () => void): void {
     this.authListeners.add(listener);
   }
@@ -212,7 +215,7 @@ export class LiveConnection {
       this.socket = null;
       this.authenticated = false;
       if (this.stopped) return;
-      if (event.code === CLOSE_UNAUTHORIZED) {
+      if (event.code === CLOSE_UNAUTHORIZED || event.code === CLOSE_REVOKED) {
         this.setState('unauthorized');
         for (const listener of this.authListeners) listener();
         // The login screen calls start() after a login; meanwhile try again slowly, in case

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from backend.auth.permissions import SESSION_COOKIE
-from backend.auth.router import throttle
 from backend.demo import DEMO_USERS, seed_demo_users
 from tests.conftest import bearer, password_of
 
@@ -42,8 +41,13 @@ def test_login_sets_a_strict_http_only_cookie_and_me_answers(fresh: TestClient) 
     assert gone.status_code == 401 and "log in again" in gone.json()["detail"]
 
 
-def test_wrong_passwords_are_refused_then_throttled(fresh: TestClient) -> None:
-    throttle.succeeded("viewer")
+def test_wrong_passwords_are_refused_then_throttled(fresh: TestClient,
+                                                    engine: sa.Engine) -> None:
+    def clear() -> None:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM login_failures WHERE username = 'viewer'"))
+
+    clear()
     try:
         for _ in range(5):
             bad = fresh.post("/api/auth/login", json={"username": "viewer", "password": "nope"})
@@ -53,7 +57,7 @@ def test_wrong_passwords_are_refused_then_throttled(fresh: TestClient) -> None:
                                                      "password": password_of("viewer")})
         assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
     finally:
-        throttle.succeeded("viewer")
+        clear()
     unknown = fresh.post("/api/auth/login", json={"username": "nobody", "password": "x" * 12})
     assert unknown.status_code == 401
     assert fresh.post("/api/auth/login", json={"username": "viewer"}).status_code == 422
@@ -91,8 +95,9 @@ def test_admin_manages_users_and_a_password_change_ends_sessions(
                 "SELECT actor, action, data FROM audit_log WHERE entity = 'user' "
                 "AND entity_id = 't-ops' ORDER BY id")).all()
         assert [(a, b) for a, b, _ in audited] == [("admin", "user.create"),
+                                                   ("t-ops", "auth.login"),
                                                    ("admin", "user.update")]
-        assert audited[1][2] == {"password_changed": True}  # never the password itself
+        assert audited[2][2] == {"password_changed": True}  # never the password itself
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM users WHERE username LIKE 't-%'"))

@@ -34,7 +34,7 @@ WAIT_IDLE = ("() => new Promise(r => { const m = window.__map; m.once('idle', ()
 def worker(engine: sa.Engine, county: dict[str, int]) -> Iterator[str]:
     """A grid worker whose phone reported a minute ago, 150 m from the case."""
     with engine.begin() as conn:
-        uid = create_user(conn, WORKER, f"{WORKER}-password", ["grid_worker"],
+        uid = create_user(conn, WORKER, f"{WORKER[::-1]}-password", ["grid_worker"],
                           display_name="网格员·测试")
         conn.execute(sa.text("INSERT INTO worker_positions (user_id, time, lon, lat) "
                              "VALUES (:u, :t, :lon, :lat)"),

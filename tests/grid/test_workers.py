@@ -32,9 +32,9 @@ def people(client: TestClient, engine: sa.Engine) -> Iterator[dict[str, dict[str
     names = {"a": ["grid_worker"], "b": ["grid_worker"], "h": ["department_handler"]}
     with engine.begin() as conn:
         for key, roles in names.items():
-            create_user(conn, f"{TAG}-{key}", f"{TAG}-{key}-password", roles,
+            create_user(conn, f"{TAG}-{key}", f"{TAG[::-1]}-{key}-password", roles,
                         display_name=f"网格员 {key}", phone="13912345678")
-    out = {key: login(client, f"{TAG}-{key}", f"{TAG}-{key}-password") for key in names}
+    out = {key: login(client, f"{TAG}-{key}", f"{TAG[::-1]}-{key}-password") for key in names}
     for role in ("dispatcher", "viewer", "grid_worker", "admin"):
         out[role] = bearer(client, role)
     yield out
@@ -144,7 +144,7 @@ def test_the_demo_worker_gets_the_township_cells(engine: sa.Engine, county: dict
     with engine.begin() as conn:
         existed = conn.execute(sa.text("SELECT 1 FROM users WHERE username = 'grid01'")).first()
         if not existed:
-            create_user(conn, "grid01", "grid01-test-password", ["grid_worker"])
+            create_user(conn, "grid01", "10dirg-test-password", ["grid_worker"])
     try:
         with engine.begin() as conn:
             cells = set(conn.execute(sa.text(

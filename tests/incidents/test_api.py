@@ -35,11 +35,11 @@ def other_handler(client: TestClient, engine: sa.Engine) -> Iterator[dict[str, s
     from backend.auth.users import create_user
 
     with engine.begin() as conn:
-        create_user(conn, "t-handler-sw", "t-handler-sw-password", ["department_handler"])
+        create_user(conn, "t-handler-sw", "handler-sw-secret-pw", ["department_handler"])
         conn.execute(sa.text(
             "UPDATE users SET department = 'SWGS' WHERE username = 't-handler-sw'"))
     token = client.post("/api/auth/login", json={"username": "t-handler-sw",
-                                                 "password": "t-handler-sw-password"})
+                                                 "password": "handler-sw-secret-pw"})
     yield {"Authorization": f"Bearer {token.json()['token']}"}
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM users WHERE username = 't-handler-sw'"))

@@ -57,7 +57,7 @@ def scene(client: TestClient, engine: sa.Engine) -> Iterator[dict]:
     cameras = {f"{TAG}-c1": (0, 30), f"{TAG}-c2": (120, 450), f"{TAG}-c3": (240, 520)}
     with engine.begin() as conn:
         for name, (bearing, metres, ago, roles) in workers.items():
-            uid = create_user(conn, name, f"{name}-password", roles, display_name=name,
+            uid = create_user(conn, name, f"{name[::-1]}-password", roles, display_name=name,
                               phone="13800001111")
             lon, lat = offset(bearing, metres)
             conn.execute(sa.text("INSERT INTO worker_positions (user_id, time, lon, lat) "
@@ -183,9 +183,9 @@ def test_nearby_edges_and_rights(client: TestClient, scene: dict,
 def login(client: TestClient, engine: sa.Engine, name: str, roles: list[str],
           department: str | None = None) -> dict[str, str]:
     with engine.begin() as conn:
-        create_user(conn, name, f"{name}-password", roles, department=department)
+        create_user(conn, name, f"{name[::-1]}-password", roles, department=department)
     token = client.post("/api/auth/login", json={"username": name,
-                                                 "password": f"{name}-password"})
+                                                 "password": f"{name[::-1]}-password"})
     client.cookies.clear()
     return {"Authorization": f"Bearer {token.json()['token']}"}
 
