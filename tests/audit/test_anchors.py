@@ -116,8 +116,8 @@ def test_deleting_the_newest_rows_is_caught_naming_the_anchor(
         chain: Chain, capsys: pytest.CaptureFixture[str]) -> None:
     ids = chain.add(5)
     chain.anchor()                     # line 1: 5 rows up to ids[4]
-    more = chain.add(2)
-    chain.anchor()                     # line 2: 7 rows up to more[1]
+    chain.add(2)
+    chain.anchor()                     # line 2: 7 rows
     with chain.admin.begin() as conn:  # the owner drops the newest three rows
         conn.execute(sa.text("DELETE FROM audit_log WHERE id >= :i"), {"i": ids[3]})
     assert chain.chain_alone_ok()      # the chain by itself cannot tell
