@@ -27,11 +27,12 @@ SELECT id, prev_hash, hash, sha256(prev_hash || {CANONICAL})
 FROM audit_log WHERE id > :after ORDER BY id LIMIT :batch""")  # noqa: S608 (a constant)
 
 
-def append(conn: sa.Connection, actor: str, action: str, entity: str,
+def append(conn: sa.Connection, actor: str | None, action: str, entity: str,
            entity_id: object = None, data: Mapping[str, Any] | None = None) -> int:
     """Append one row in the caller's transaction (it commits or rolls back with the write it
     records). Call it last in the transaction: it holds the chain's lock until commit. Inside
-    a request the authenticated caller is recorded, whatever `actor` says (backend.audit.actor)."""
+    a request (or a CLI command) the bound caller is recorded, whatever `actor` says; None
+    means "whoever is bound" ("system" when nothing is: backend.audit.actor)."""
     return conn.execute(sa.text(
         "SELECT cityops_audit_append(:actor, :action, :entity, :entity_id, CAST(:data AS jsonb))"),
         {"actor": resolve(actor), "action": action, "entity": entity,
@@ -42,7 +43,7 @@ def append(conn: sa.Connection, actor: str, action: str, entity: str,
 APPEND_SQL = "SELECT cityops_audit_append(%s, %s, %s, %s, %s::jsonb)"
 
 
-def append_with_cursor(cur: object, actor: str, action: str, entity: str,
+def append_with_cursor(cur: object, actor: str | None, action: str, entity: str,
                        entity_id: object = None, data: Mapping[str, Any] | None = None) -> None:
     """`append` for code holding a psycopg2 cursor (COPY-based loads)."""
     cur.execute(APPEND_SQL, (resolve(actor), action, entity,  # type: ignore[attr-defined]
