@@ -40,7 +40,6 @@ OPENERS = ["JPEG", "PNG", "WEBP"]  # the only decoders Pillow may try
 JPEG_QUALITY = 90
 WEBP_QUALITY = 90
 SHA256_HEX = frozenset("0123456789abcdef")
-DEFAULT_MAX_PIXELS = 50_000_000  # Settings.photo_max_pixels
 
 
 class UnsupportedPhoto(InvalidInput):
@@ -200,7 +199,7 @@ def _encode(image: Image.Image, kind: str) -> bytes:
     return out.getvalue()
 
 
-def clean_photo(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> CleanPhoto:
+def clean_photo(data: bytes, max_pixels: int) -> CleanPhoto:
     """Check `data` is a JPEG, PNG or WebP by its content, read its EXIF GPS position, apply
     its EXIF orientation to the pixels, and re-encode them without any metadata (EXIF, XMP,
     comments, text chunks, colour profile: the pixels are converted to sRGB first)."""
