@@ -4,6 +4,7 @@ walks the chain and names the first row that does not fit."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +70,7 @@ def verify(conn: sa.Connection, batch: int = 10_000, anchors: Sequence[ReadAncho
     """Walk the chain in id order: each row must follow the one before and hash to what it
     stores; each anchor's row must be there, be the anchor's `rows`-th row and carry its hash.
     Stops at the first problem, naming the row or the (earliest) anchor it contradicts."""
-    pending = sorted(anchors, key=lambda r: (r.anchor.last_id, r.line_no))
+    pending = deque(sorted(anchors, key=lambda r: (r.anchor.last_id, r.line_no)))
     where = anchors_file or Path("the anchors file")
     previous, rows, after, met = ZERO, 0, 0, 0
 
@@ -98,7 +99,7 @@ def verify(conn: sa.Connection, batch: int = 10_000, anchors: Sequence[ReadAncho
             rows += 1
             after = row_id
             while pending and pending[0].anchor.last_id == row_id:
-                read = pending.pop(0)
+                read = pending.popleft()
                 if read.anchor.hash != previous.hex():
                     return contradicted(read, f"row {row_id} now has another hash: the chain "
                                               "was rewritten at or before it")
