@@ -94,21 +94,30 @@ class AnchorKey:
         """The key, created (0600, random) on first use. Creation is atomic: the new key is
         linked into place, so two processes starting together end up with the same key."""
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
-                os.write(fd, (secrets.token_hex(KEY_BYTES) + "\n").encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass  # another process made it first: use theirs
-            finally:
-                os.unlink(tmp)
+                _create_key(path)
+            except OSError as exc:
+                raise AnchorError(f"The audit anchor key {path} cannot be created ({exc}): "
+                                  "set CITYOPS_AUDIT_ANCHOR_KEY_FILE to a writable place"
+                                  ) from exc
         return cls.load(path)
+
+
+def _create_key(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, (secrets.token_hex(KEY_BYTES) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # another process made it first: use theirs
+    finally:
+        os.unlink(tmp)
 
 
 # One anchor ---------------------------------------------------------------------------------

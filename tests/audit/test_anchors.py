@@ -179,6 +179,9 @@ def test_the_key_is_private_created_once_and_refused_when_open(tmp_path: Path) -
     path.chmod(0o644)
     with pytest.raises(AnchorError, match="chmod 600"):
         AnchorKey.load(path)
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(AnchorError, match="CITYOPS_AUDIT_ANCHOR_KEY_FILE to a writable place"):
+        AnchorKey.load_or_create(tmp_path / "a-file" / "anchor.key")
 
 
 def test_anchor_lines_from_several_writers_stay_whole(chain: Chain) -> None:
