@@ -56,5 +56,6 @@ def _verify(settings: Settings, engine: Engine) -> int:
               file=sys.stderr)
     if failed:
         return 1
-    print(f"audit log intact: {verdict.rows} rows, agreeing with {verdict.anchors} anchors")
+    agreeing = f", agreeing with {verdict.anchors} anchors" if reading is not None else ""
+    print(f"audit log intact: {verdict.rows} rows{agreeing}")
     return 0

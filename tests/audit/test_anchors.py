@@ -248,6 +248,9 @@ def test_the_cityops_audit_commands(chain: Chain) -> None:
                               capture_output=True, text=True, env=env, timeout=300, check=False)
 
     ids = chain.add(3)
+    unanchored = cityops("verify")  # nothing to check against yet: said, not hidden
+    assert unanchored.returncode == 0 and "intact: 3 rows" in unanchored.stdout
+    assert "no anchors file" in unanchored.stderr
     anchored = cityops("anchor")
     assert anchored.returncode == 0 and "anchored 3 rows" in anchored.stdout, anchored.stderr
     ok = cityops("verify")
