@@ -8,9 +8,11 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from backend.audit.actor import acting_as, cli_actor
 from backend.catalog.strict import CatalogError
 from backend.errors import CityOpsError
 from backend.settings import Settings, get_settings
@@ -185,16 +187,6 @@ def cmd_scenario(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.fixes_failed == 0 else 1
 
 
-def cli_actor() -> str:
-    """Who ran a command, for the audit log: the operating-system account."""
-    import getpass
-
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
-
-
 def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
     import getpass
 
@@ -287,23 +279,16 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
-    """`cityops audit verify`: walk the hash chain; exit 1 naming the first row that is off."""
-    from backend.audit.chain import verify
+    """`cityops audit verify | anchor` (backend.audit.commands)."""
+    from backend.audit.commands import run
     from backend.db.engine import create_engine, resolve_urls
 
     _prepare_database(settings)
     engine = create_engine(resolve_urls(settings).app, pool_size=1)
     try:
-        with engine.connect() as conn:
-            verdict = verify(conn)
+        return run(args.action, settings, engine)
     finally:
         engine.dispose()
-    if verdict.ok:
-        print(f"audit log intact: {verdict.rows} rows")
-        return 0
-    print(f"audit log broken: {verdict.problem} ({verdict.rows} rows before it verified)",
-          file=sys.stderr)
-    return 1
 
 
 def cmd_open311(args: argparse.Namespace, settings: Settings) -> int:
@@ -396,8 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     layers.add_argument("--dir", help="folder of layer YAML files (default: layers/)")
     layers.set_defaults(handler=cmd_layers)
 
-    audit = sub.add_parser("audit", help="the tamper-evident audit log: verify its hash chain")
-    audit.add_argument("action", choices=["verify"])
+    audit = sub.add_parser("audit", help="the tamper-evident audit log: verify its hash chain "
+                                         "and its signed anchors, or anchor its head now")
+    audit.add_argument("action", choices=["verify", "anchor"])
     audit.set_defaults(handler=cmd_audit)
 
     open311 = sub.add_parser("open311", help="Open311 api keys: add-key, list-keys, disable-key")
@@ -409,8 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # What a one-shot command writes is audited as the OS account that ran it; a serving
+    # process binds nothing (each request binds its own caller).
+    serving = args.handler in (cmd_serve, cmd_demo, cmd_gateway)
     try:
-        return args.handler(args, get_settings())
+        with nullcontext() if serving else acting_as(cli_actor()):
+            return args.handler(args, get_settings())
     except CityOpsError as exc:
         print(f"cityops: {exc.message}", file=sys.stderr)
         return 2

@@ -17,12 +17,14 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 from backend.api import errors
 from backend.api.deps import Resources
 from backend.api.routes import include_routers
+from backend.audit.anchoring import AuditAnchors
 from backend.auth.permissions import Permission, requires
 from backend.auth.wiring import setup as setup_auth
 from backend.catalog.layers import load_catalog, model_columns
 from backend.db.engine import create_engine, resolve_urls
 from backend.incidents.calendar import WorkCalendar
 from backend.incidents.categories import load_categories
+from backend.incidents.photos import PhotoDecoder
 from backend.incidents.supervision import load_category_book, supervision_loop
 from backend.maps.labels import glyph_store
 from backend.maps.service import build_tile_service
@@ -72,6 +74,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             glyphs=glyph_store(settings),
         )
+        # The audit chain's head, signed outside the database (backend.audit.anchoring).
+        app.state.audit_anchors = AuditAnchors(settings, engine)
+        app.state.audit_anchors.start()
+        app.state.photo_decoder = PhotoDecoder.from_settings(settings)  # pixel cap, slots
         app.state.resources.calendar = calendar
         await run_in_threadpool(load_category_book, engine, categories,
                                 settings.case_categories.name)
@@ -109,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if mqtt is not None:
                 await mqtt.stop()
             await hub.close()
+            await app.state.audit_anchors.stop()  # the head as this process leaves it
             engine.dispose()
             tile_engine.dispose()
 

@@ -94,6 +94,20 @@ class Settings(BaseSettings):
     supervision_interval_s: float = 60.0  # how often overdue cases are looked for (督办)
     photo_max_bytes: int = 8 * 1024 * 1024  # an uploaded photo's size limit (413 beyond)
     photos_dir: Path = PROJECT_ROOT / "var" / "photos"  # photos, named by their SHA-256
+    photo_max_pixels: int = 50_000_000  # refused from the header, before decoding (413)
+    photo_max_decodes: int = 2  # photos decoded at once; more wait up to photo_decode_wait_s
+    photo_decode_wait_s: float = 5.0  # then 503 (about 150 MB per 50 MP photo being decoded)
+    # Audit anchors (backend.audit.anchors): the audit chain's head (rows, last id, hash),
+    # signed with HMAC-SHA256 under a key the database never sees, appended to a JSON-lines
+    # file every audit_anchor_interval_s when the head moved (0: only at shutdown) and at
+    # shutdown; `cityops audit verify` checks the chain against them. Defaults: var/audit/
+    # anchors.jsonl and var/audit/anchor.key (created 0600). In production keep both off the
+    # database host (and copy the anchors elsewhere, or send them to syslog too).
+    audit_anchor_file: Path | None = None
+    audit_anchor_key_file: Path | None = None
+    audit_anchor_interval_s: float = 60.0
+    # Also log each anchor to syslog: a socket path ("/dev/log") or "host:port" (UDP).
+    audit_anchor_syslog: str | None = None
     # A scenario from scenarios/ run in a loop inside the server (`cityops demo` sets it).
     live_scenario: str | None = None
     # GTFS feeds (backend.transit.gtfs): the timetable that drives /gtfs/static.zip, how long a

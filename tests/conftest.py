@@ -37,9 +37,12 @@ TEST_INGEST_TOKEN = "test-ingest-token"
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    anchors = tmp_path_factory.mktemp("audit")  # the session's database is new: so are these
     return Settings(
         env="test",
         photos_dir=tmp_path_factory.mktemp("photos"),
+        audit_anchor_file=anchors / "anchors.jsonl",
+        audit_anchor_key_file=anchors / "anchor.key",
         database_name=os.environ.get("CITYOPS_TEST_DATABASE", "cityops_test"),
         tile_version_ttl_s=0.0,
         hub_token=TEST_HUB_TOKEN,

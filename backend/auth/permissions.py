@@ -22,6 +22,8 @@ from fastapi.params import Depends as DependsParam
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from backend.audit.actor import bind as bind_actor
+
 if TYPE_CHECKING:
     from backend.catalog.layers import LayerCatalog, LayerSpec
 
@@ -169,6 +171,7 @@ async def caller(request: Request) -> Principal | None:
             raise _unauthorized("Your session has ended or the token is not valid: log in again")
     request.state.principal = principal
     request.state.actor = principal.username if principal else None
+    bind_actor(request.state.actor)  # what the audit log records, whatever code passes
     return principal
 
 
@@ -182,6 +185,7 @@ def _machine_check(request: Request, permission: Permission) -> Principal:
         raise _unauthorized(f"This route needs a bearer token with the {permission} right")
     request.state.principal = INGEST_PRINCIPAL
     request.state.actor = INGEST_PRINCIPAL.username
+    bind_actor(request.state.actor)
     return INGEST_PRINCIPAL
 
 

@@ -77,20 +77,27 @@ async def upload_photo(request: Request, state: AppState, actor: Actor,
                        response: Response) -> dict[str, Any]:
     """Upload one photo (JPEG, PNG or WebP, checked by content; at most `photo_max_bytes`).
     Its EXIF GPS position is read, then all metadata is stripped; 201 with its `sha256` (200
-    when the same photo was stored before). 415 for anything else, 413 when too large."""
+    when the same photo was stored before). 415 for anything else, 413 when too large (bytes,
+    or pixels: `photo_max_pixels`, read from the header before decoding), 503 when
+    `photo_max_decodes` photos are being decoded for longer than `photo_decode_wait_s`."""
     data = await _photo_bytes(request, state.settings.photo_max_bytes)
+    decoder: photos.PhotoDecoder = request.app.state.photo_decoder
 
     def work() -> tuple[dict[str, Any], bool]:
-        clean = photos.clean_photo(data)
+        clean = decoder.clean(data)
         with state.engine.begin() as conn:
             return photos.store_photo(conn, PhotoFiles(state.settings.photos_dir), clean, actor)
 
     try:
-        out, created = await run_in_threadpool(work)
+        await run_in_threadpool(decoder.check, data)  # from the header: no slot, no decoding
+        async with decoder.slot():
+            out, created = await run_in_threadpool(work)
     except photos.UnsupportedPhoto as exc:
         raise HTTPException(415, exc.message) from exc
     except photos.PhotoTooLarge as exc:
         raise HTTPException(413, exc.message) from exc
+    except photos.PhotosBusy as exc:
+        raise HTTPException(503, exc.message, headers={"Retry-After": "5"}) from exc
     if not created:
         response.status_code = 200
     response.headers["Cache-Control"] = "no-store"

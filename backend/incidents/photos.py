@@ -9,10 +9,16 @@ database side. Errors are domain errors: the router maps the two photo-specific 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import struct
+import threading
+import time
 import warnings
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -22,8 +28,9 @@ import sqlalchemy as sa
 from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from backend.audit.chain import append as audit
-from backend.errors import InvalidInput, NotFound
+from backend.errors import CityOpsError, InvalidInput, NotFound
 from backend.incidents.photo_files import PhotoFiles
+from backend.settings import Settings
 
 ACCEPTED = "JPEG, PNG or WebP"
 # Pillow's names of what we accept (MPO: the multi-picture JPEG many phone cameras write; its
@@ -43,6 +50,10 @@ class PhotoTooLarge(InvalidInput):
     """Over the byte or pixel limit (413)."""
 
 
+class PhotosBusy(CityOpsError):
+    """Every decode slot stayed taken for the whole wait (503)."""
+
+
 @dataclass(frozen=True)
 class CleanPhoto:
     """A photo ready to store: re-encoded pixels without metadata, and what was read first."""
@@ -57,11 +68,6 @@ class CleanPhoto:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
-
-
-def max_pixels() -> int:
-    """Pillow's decompression-bomb limit (about 89 megapixels unless configured)."""
-    return int(Image.MAX_IMAGE_PIXELS or 89_478_485)
 
 
 # Reading -----------------------------------------------------------------------------------
@@ -99,30 +105,48 @@ def gps_position(image: Image.Image) -> tuple[float | None, float | None]:
     return lon, lat
 
 
-def _open(data: bytes) -> Image.Image:
-    """Open and verify (header and structure), then reopen for decoding, as Pillow asks."""
-    unreadable = UnsupportedPhoto(
+def _unreadable() -> UnsupportedPhoto:
+    return UnsupportedPhoto(
         f"The file is not a {ACCEPTED} image (checked by its content, not its name or type): "
         "send a photo from the camera")
+
+
+def _probe(data: bytes, max_pixels: int) -> Image.Image:
+    """Open lazily (Pillow reads the header only), check the format and the pixel count
+    against `max_pixels` before a single pixel is decoded, and verify the structure."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             probe = Image.open(BytesIO(data), formats=OPENERS)
             if probe.format not in FORMATS:
-                raise unreadable
-            pixels = probe.width * probe.height
-            if pixels > max_pixels():
-                raise PhotoTooLarge(f"The image has {probe.width} x {probe.height} pixels; at "
-                                    f"most {max_pixels():,} pixels are accepted")
+                raise _unreadable()
+            if probe.width * probe.height > max_pixels:
+                raise PhotoTooLarge(
+                    f"The image has {probe.width} x {probe.height} pixels; at most "
+                    f"{max_pixels:,} pixels are accepted (photo_max_pixels): send the camera's "
+                    "normal size")
             probe.verify()
-            image = Image.open(BytesIO(data), formats=OPENERS)
-            image.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise PhotoTooLarge(f"The image has too many pixels: at most {max_pixels():,} "
-                                "are accepted") from exc
+            raise PhotoTooLarge(f"The image has too many pixels: at most {max_pixels:,} "
+                                "are accepted (photo_max_pixels)") from exc
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
                 struct.error) as exc:
-            raise unreadable from exc
+            raise _unreadable() from exc
+    return probe
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    """Checked by `_probe`, then reopened and decoded, as Pillow asks after verify()."""
+    _probe(data, max_pixels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(BytesIO(data), formats=OPENERS)
+            image.load()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning,
+                UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
+                struct.error) as exc:
+            raise _unreadable() from exc
     return image
 
 
@@ -175,13 +199,13 @@ def _encode(image: Image.Image, kind: str) -> bytes:
     return out.getvalue()
 
 
-def clean_photo(data: bytes) -> CleanPhoto:
+def clean_photo(data: bytes, max_pixels: int) -> CleanPhoto:
     """Check `data` is a JPEG, PNG or WebP by its content, read its EXIF GPS position, apply
     its EXIF orientation to the pixels, and re-encode them without any metadata (EXIF, XMP,
     comments, text chunks, colour profile: the pixels are converted to sRGB first)."""
     if not data:
         raise InvalidInput("The upload is empty: send the photo's bytes")
-    image = _open(data)
+    image = _open(data, max_pixels)
     kind = FORMATS[str(image.format)]
     lon, lat = gps_position(image)
     if getattr(image, "n_frames", 1) > 1:
@@ -191,6 +215,65 @@ def clean_photo(data: bytes) -> CleanPhoto:
     upright.info = {}  # nothing of the original's metadata may reach the encoder
     stored = _encode(upright, kind)
     return CleanPhoto(stored, kind, upright.width, upright.height, lon, lat)
+
+
+class PhotoDecoder:
+    """What decoding photos may cost this process (app.state.photo_decoder): the pixel limit,
+    checked from the header before any pixel is decoded, and at most `slots` decodes at once
+    (a 50 MP photo takes about 150 MB while it is decoded and re-encoded); others wait up to
+    `wait_s` on the event loop, holding no thread, then get PhotosBusy. `counts` is read by
+    /metrics: decoded, refused_pixels, refused_format, busy."""
+
+    def __init__(self, max_pixels: int, slots: int, wait_s: float) -> None:
+        self.max_pixels, self.slots, self.wait_s = max_pixels, max(1, slots), wait_s
+        self._free = threading.BoundedSemaphore(self.slots)
+        self.counts: Counter[str] = Counter()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PhotoDecoder:
+        return cls(settings.photo_max_pixels, settings.photo_max_decodes,
+                   settings.photo_decode_wait_s)
+
+    def check(self, data: bytes) -> None:
+        """The header's verdict (format, pixels), without decoding: cheap, no slot needed."""
+        if not data:
+            raise InvalidInput("The upload is empty: send the photo's bytes")
+        try:
+            _probe(data, self.max_pixels)
+        except PhotoTooLarge:
+            self.counts["refused_pixels"] += 1
+            raise
+        except UnsupportedPhoto:
+            self.counts["refused_format"] += 1
+            raise
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """A decode slot, waited for without holding a thread (polled: the semaphore is a
+        thread one, shared by every event loop of the process)."""
+        deadline = time.monotonic() + self.wait_s
+        while not self.try_take():
+            if time.monotonic() >= deadline:
+                self.counts["busy"] += 1
+                raise PhotosBusy(f"{self.slots} photos are being processed already: try "
+                                 "again in a few seconds")
+            await asyncio.sleep(0.05)
+        try:
+            yield
+        finally:
+            self.give_back()
+
+    def try_take(self) -> bool:
+        """Take a slot if one is free (the caller must give it back)."""
+        return self._free.acquire(blocking=False)
+
+    def give_back(self) -> None:
+        self._free.release()
+
+    def clean(self, data: bytes) -> CleanPhoto:
+        """`clean_photo` under this limit (call it holding a slot)."""
+        self.counts["decoded"] += 1
+        return clean_photo(data, self.max_pixels)
 
 
 # Storing -----------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def key_digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-def add_key(conn: sa.Connection, name: str, *, actor: str = "cli") -> str:
+def add_key(conn: sa.Connection, name: str, *, actor: str | None = None) -> str:
     """Make a client and return its key (the only time the key exists in clear)."""
     if not NAME.match(name):
         raise InvalidInput("A client name is 2-64 characters: letters, digits, '_', '.', '-', "
@@ -53,7 +53,7 @@ def add_key(conn: sa.Connection, name: str, *, actor: str = "cli") -> str:
     return key
 
 
-def disable_key(conn: sa.Connection, name: str, *, actor: str = "cli") -> None:
+def disable_key(conn: sa.Connection, name: str, *, actor: str | None = None) -> None:
     row = conn.execute(sa.text(
         "UPDATE api_clients SET active = false WHERE name = :n RETURNING id"), {"n": name}
     ).first()

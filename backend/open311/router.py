@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AppState, get_hub
+from backend.audit.actor import bind as bind_actor
 from backend.auth.permissions import Permission, presented_token, requires
 from backend.errors import CityOpsError, Conflict, Forbidden, InvalidInput, NotFound
 from backend.open311 import formats, service
@@ -145,6 +146,7 @@ async def api_client(request: Request) -> Posted:
         raise Open311Error(403, "api_key is not valid, or it was disabled")
     request.state.principal = client.principal()
     request.state.actor = request.state.principal.username
+    bind_actor(request.state.actor)  # the audit log records the api client
     return Posted(client, fields)
 
 

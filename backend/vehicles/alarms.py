@@ -3,7 +3,8 @@
 A rule's "raised" opens an active alarm (at most one per vehicle and kind: a rule that raises
 again after a server restart finds it already open), "cleared" closes it, "instant" is stored
 already closed. A dispatcher acknowledges an alarm ("I have seen it, I am on it") and may close
-one by hand (a false SOS); a later "cleared" from the rule then finds nothing open.
+one by hand (a false SOS); a later "cleared" from the rule then finds nothing open. Both are
+on the audit chain.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Literal
 import orjson
 import sqlalchemy as sa
 
+from backend.audit.chain import append as audit
 from backend.errors import Conflict, NotFound
 from backend.vehicles.rules import AlarmEvent
 
@@ -148,7 +150,7 @@ WHERE id = :id AND acknowledged_at IS NULL RETURNING {COLUMNS}"""),  # noqa: S60
         done = get_alarm(conn, alarm_id)  # NotFound when it does not exist
         raise Conflict(f"Alarm {alarm_id} was already acknowledged by {done.acknowledged_by} "
                        f"at {done.acknowledged_at:%Y-%m-%d %H:%M:%S %Z}")
-    return StoredAlarm.from_row(row)
+    return _audited(conn, StoredAlarm.from_row(row), by, "alarm.acknowledge")
 
 
 def clear_by_hand(conn: sa.Connection, alarm_id: int, by: str, at: datetime,
@@ -165,4 +167,12 @@ WHERE id = :id AND status = 'active' RETURNING {COLUMNS}"""),  # noqa: S608
         done = get_alarm(conn, alarm_id)
         raise Conflict(f"Alarm {alarm_id} is already cleared (by {done.cleared_by} "
                        f"at {done.cleared_at:%Y-%m-%d %H:%M:%S %Z})")
-    return StoredAlarm.from_row(row)
+    return _audited(conn, StoredAlarm.from_row(row), by, "alarm.clear")
+
+
+def _audited(conn: sa.Connection, alarm: StoredAlarm, by: str, action: str) -> StoredAlarm:
+    """A dispatcher's change goes on the audit chain, last in its transaction."""
+    audit(conn, by, action, "vehicle_alarm", alarm.id, {
+        "vehicle_id": alarm.vehicle_id, "kind": alarm.kind, "severity": alarm.severity,
+        "note": alarm.note})
+    return alarm

@@ -157,9 +157,10 @@ def test_too_many_bytes_or_pixels_are_refused(client: TestClient, worker: dict[s
             yield big[i:i + 4096]
 
     assert client.post("/api/photos", content=chunks(), headers=worker).status_code == 413
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    decoder = client.app.state.photo_decoder  # type: ignore[attr-defined]
+    monkeypatch.setattr(decoder, "max_pixels", 1000)
     bomb = upload(client, worker, jpeg(noise(64, 48), gps=False))
-    assert bomb.status_code == 413 and "pixels" in bomb.json()["detail"]
+    assert bomb.status_code == 413 and "at most 1,000 pixels" in bomb.json()["detail"]
 
 
 def test_the_same_photo_twice_is_stored_once(client: TestClient,
@@ -202,3 +203,49 @@ def test_who_may_upload_and_fetch(client: TestClient, anonymous: TestClient,
     assert client.get("/api/photos/not-a-hash", headers=viewer).status_code == 404
     cached = client.get(f"/api/photos/{sha}", headers={**viewer, "If-None-Match": f'"{sha}"'})
     assert cached.status_code == 304
+
+
+def test_a_9000_by_9000_png_is_refused_from_its_header_before_decoding(
+        client: TestClient, worker: dict[str, str], engine: sa.Engine) -> None:
+    """Issue 8, defect 13: a 77 KB PNG of 9000 x 9000 pixels cost +154 MB per upload. It is
+    refused from its header (the decoder never runs) with the limit in the message."""
+    bomb = BytesIO()
+    Image.new("L", (9000, 9000)).save(bomb, "PNG", compress_level=9)
+    assert len(bomb.getvalue()) < 100_000
+    decoder = client.app.state.photo_decoder  # type: ignore[attr-defined]
+    before = dict(decoder.counts)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT count(*) FROM photos")).scalar_one()
+    refused = upload(client, worker, bomb.getvalue(), "bomb.png", "image/png")
+    assert refused.status_code == 413
+    detail = refused.json()["detail"]
+    assert "9000 x 9000 pixels" in detail and "at most 50,000,000 pixels" in detail
+    assert decoder.counts["decoded"] == before.get("decoded", 0)  # never decoded
+    assert decoder.counts["refused_pixels"] == before.get("refused_pixels", 0) + 1
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM photos")).scalar_one() == stored
+    photo = Image.linear_gradient("L").resize((4000, 3000)).convert("RGB")  # a 12 MP photo
+    photo.paste(noise(), (0, 0))  # a new hash every run
+    accepted = upload(client, worker, jpeg(photo, gps=False))
+    assert accepted.status_code == 201, accepted.text
+    assert decoder.counts["decoded"] == before.get("decoded", 0) + 1
+
+
+def test_decodes_beyond_the_slots_wait_then_get_503(
+        client: TestClient, worker: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    decoder = client.app.state.photo_decoder  # type: ignore[attr-defined]
+    monkeypatch.setattr(decoder, "wait_s", 0.3)
+    taken = 0
+    while decoder.try_take():  # every slot busy, as if that many photos were being decoded
+        taken += 1
+    assert taken == decoder.slots == 2
+    busy_before = decoder.counts["busy"]
+    try:
+        busy = upload(client, worker, jpeg(gps=False))
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "5"
+        assert "2 photos are being processed" in busy.json()["detail"]
+        assert decoder.counts["busy"] == busy_before + 1
+    finally:
+        for _ in range(taken):
+            decoder.give_back()
+    assert upload(client, worker, jpeg(gps=False)).status_code == 201
