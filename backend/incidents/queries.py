@@ -45,7 +45,7 @@ CASE_PERSONAL = {"reporter_name": Kind.NAME, "reporter_phone": Kind.PHONE,
 
 
 # The queue's order: open cases first, urgent first, the least time left on the running
-# stage, the oldest, then the id (stable pages). Migration 0014's idx_incidents_queue has
+# stage, the oldest, then the id (stable pages). Migration 0013's idx_incidents_queue has
 # exactly these expressions, so a page is read in index order: no sort of every case.
 QUEUE_ORDER = ("(i.state IN ('closed', 'voided')), (i.urgency = 'urgent') DESC, "
                "i.stage_due_at NULLS LAST, i.reported_at, i.id")

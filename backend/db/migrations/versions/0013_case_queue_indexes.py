@@ -1,7 +1,7 @@
 """case queue indexes: the queue's order, and the scopes of units and grid workers
 
-Revision ID: 0014
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-04 18:40:00
 
 The queue (GET /api/incidents) sorted every matching case to return one page: with 100,000
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0014"
-down_revision = "0010"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
