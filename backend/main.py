@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
+from backend import observability
 from backend.api import errors
 from backend.api.deps import Resources
 from backend.api.routes import include_routers
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(urls.app, pool_size=settings.db_pool_size)
         # Tiles get their own pool without the per-checkout ping: one round trip less a tile.
         tile_engine = create_engine(urls.app, pool_size=settings.db_pool_size, pre_ping=False)
+        app.state.engines = {"main": engine, "tiles": tile_engine}  # pools seen on /metrics
         app.state.resources = Resources(
             settings=settings,
             engine=engine,
@@ -128,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         *DEFAULT_EXCLUDED_CONTENT_TYPES, "application/zip", "image/jpeg", "image/png",
         "image/webp"))
     include_routers(app)
+    observability.install(app, settings)  # /metrics, readiness; its middleware is outermost
     if (settings.frontend_dist / "index.html").exists():
         app.mount("/", StaticFiles(directory=settings.frontend_dist, html=True), name="console")
     else:

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SMALL_SCALE = 0.02  # the demo county at 2 %: a few seconds to build and load
 TEST_HUB_TOKEN = "test-hub-token"
 TEST_INGEST_TOKEN = "test-ingest-token"
+TEST_METRICS_TOKEN = "test-metrics-token"
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +45,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         tile_version_ttl_s=0.0,
         hub_token=TEST_HUB_TOKEN,
         ingest_token=TEST_INGEST_TOKEN,
+        metrics_token=TEST_METRICS_TOKEN,
     )
 
 

@@ -41,6 +41,15 @@ class IngestResponse(BaseModel):
     alarms: int
 
 
+def reject_label(reason: str) -> str:
+    """A rejected record's reason as a counter name: `invalid:<field>` for the record's own
+    fields, `invalid:other` for anything else (a caller's unknown key must not become a
+    new counter)."""
+    where = reason.split(":", 1)[0].split(".", 1)[0]
+    known = where in PositionIn.model_fields or where == "record"
+    return f"invalid:{where if known else 'other'}"
+
+
 def parse_records(
     records: Sequence[Any], source: PositionSource
 ) -> tuple[list[Position], list[int], list[RejectedRecord]]:

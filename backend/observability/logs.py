@@ -1,0 +1,119 @@
+"""Logging for the server: one line per event, structured, configured once at start.
+
+`configure_logging(settings)` (called by `cityops serve` and `demo`) puts one handler on the
+root logger, writing to stderr either key=value (`CITYOPS_LOG_FORMAT=kv`, the default) or one
+JSON object per line (`json`); the root level is `CITYOPS_LOG_LEVEL`, single loggers may differ
+(`CITYOPS_LOG_LEVELS="cityops.access=WARNING,cityops.realtime=DEBUG"`). uvicorn's own loggers
+are sent through the same handler; its access log is replaced by `cityops.access` (one line
+per request with the route template, status, duration and who called, never a token).
+
+Structured fields travel in `extra={"kv": {...}}`; ordinary `%`-style calls work unchanged. A
+traceback stays on its event's line (escaped in kv, a string in JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from backend.settings import Settings
+
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+_RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message", "asctime", "kv"}
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The event as ordered fields: time, level, logger, message, then its own fields."""
+    out: dict[str, Any] = {
+        "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+        "level": record.levelname.lower(),
+        "logger": record.name,
+        "msg": record.getMessage(),
+    }
+    out.update(getattr(record, "kv", None) or {})
+    # Fields given as plain `extra=` keys are kept too.
+    out.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED})
+    if record.exc_info:
+        out["exc"] = logging.Formatter().formatException(record.exc_info)
+    elif record.exc_text:
+        out["exc"] = record.exc_text
+    return out
+
+
+def _kv_value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str,
+                                                           ensure_ascii=False)
+    if text and all(c.isprintable() and c not in ' "=' for c in text):
+        return text
+    return json.dumps(text, ensure_ascii=False)  # quoted, with \n, \" and \t escaped
+
+
+class KeyValueFormatter(logging.Formatter):
+    """`ts=... level=info logger=cityops.access msg=request route=/api/health status=200`"""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return " ".join(f"{k}={_kv_value(v)}" for k, v in _fields(record).items())
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, the same fields as the key=value format."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(_fields(record), default=str, ensure_ascii=False)
+
+
+def formatter_for(kind: str) -> logging.Formatter:
+    return JsonFormatter() if kind == "json" else KeyValueFormatter()
+
+
+def configure_logging(settings: Settings, stream: Any = None) -> logging.Handler:
+    """Install the one handler on the root logger (replacing earlier ones) and the levels;
+    returns the handler. Safe to call again (tests, `demo` then `serve`)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(formatter_for(settings.log_format))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    for name in UVICORN_LOGGERS:  # through the root handler, in the same format
+        uv = logging.getLogger(name)
+        uv.handlers.clear()
+        uv.propagate = True
+        uv.setLevel(logging.NOTSET)
+    # The access line comes from cityops.access; uvicorn's would be a second one per request.
+    logging.getLogger("uvicorn.access").disabled = True
+    for name, level in settings.logger_levels().items():
+        logging.getLogger(name or None).setLevel(level)
+    return handler
+
+
+class RateLimitedLog:
+    """At most `per_minute` INFO lines a minute for a noisy kind of event (rejected input an
+    attacker can produce at will); the rest are summed up in one line of the next minute. The
+    counters (and /metrics) keep every event: only the log is thinned."""
+
+    def __init__(self, logger: logging.Logger, what: str, per_minute: int = 30) -> None:
+        self.logger = logger
+        self.what = what  # e.g. "mqtt: rejects", in the summary line
+        self.per_minute = per_minute
+        self._window = float("-inf")
+        self._lines = 0
+        self.suppressed = 0
+
+    def __call__(self, fmt: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._window >= 60.0:
+            if self.suppressed:
+                self.logger.info("%s: %d more not logged in the last minute", self.what,
+                                 self.suppressed, extra={"kv": {"suppressed": self.suppressed}})
+            self._window, self._lines, self.suppressed = now, 0, 0
+        if self._lines < self.per_minute:
+            self._lines += 1
+            self.logger.info(fmt, *args)
+        else:
+            self.suppressed += 1
