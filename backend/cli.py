@@ -31,7 +31,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from backend.main import create_app
     from backend.observability.logs import configure_logging
 
-    configure_logging(settings)
+    configure_logging(settings, background=True)
     _prepare_database(settings)
     host, port = args.host or settings.host, args.port or settings.port
     from backend.realtime.hub import SERVER_GC_THRESHOLD
@@ -134,7 +134,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
     from backend.realtime.hub import Hub
     from backend.vehicles.feeds import position_pipeline, start_jt808_gateway
 
-    configure_logging(settings)
+    configure_logging(settings, background=True)
 
     _prepare_database(settings)
     settings = settings.model_copy(update={"jt808_enabled": True, "jt808_port": args.port})
@@ -248,7 +248,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from backend.demo import prepare_demo, print_demo_users, seed_demo_users
     from backend.observability.logs import configure_logging
 
-    configure_logging(settings)
+    configure_logging(settings, background=True)
 
     # The demo runs the JT/T 808 gateway inside the server and a live scenario against it,
     # so that buses move on the map.

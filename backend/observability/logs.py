@@ -13,8 +13,12 @@ traceback stays on its event's line (escaped in kv, a string in JSON).
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import logging.handlers
+import queue
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -45,10 +49,16 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return out
 
 
+_BARE = re.compile(r"[\w.:/{}<>@+,;()\[\]*#%&!?~^$|'`-]+\Z")  # needs no quotes
+
+
 def _kv_value(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str,
-                                                           ensure_ascii=False)
-    if text and all(c.isprintable() and c not in ' "=' for c in text):
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return str(value)
+    text = value if isinstance(value, str) else str(value)
+    if _BARE.match(text):
         return text
     return json.dumps(text, ensure_ascii=False)  # quoted, with \n, \" and \t escaped
 
@@ -71,15 +81,51 @@ def formatter_for(kind: str) -> logging.Formatter:
     return JsonFormatter() if kind == "json" else KeyValueFormatter()
 
 
-def configure_logging(settings: Settings, stream: Any = None) -> logging.Handler:
+class _Handoff(logging.handlers.QueueHandler):
+    """Hands records to the writer thread: the caller (often the event loop that the hub and
+    the gateway share) pays for the record, not for formatting or a slow stderr pipe."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record.msg, record.args = record.getMessage(), None  # freeze what the args said now
+        if record.exc_info:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        return record
+
+
+_listener: logging.handlers.QueueListener | None = None
+
+
+def _stop_listener() -> None:
+    """Write what is queued and end the writer thread (at exit, or before a new one)."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        _listener = None
+
+
+atexit.register(_stop_listener)
+
+
+def configure_logging(settings: Settings, stream: Any = None, *,
+                      background: bool = False) -> logging.Handler:
     """Install the one handler on the root logger (replacing earlier ones) and the levels;
-    returns the handler. Safe to call again (tests, `demo` then `serve`)."""
+    returns the writing handler. `background` (the servers) formats and writes on a thread of
+    its own, flushed at exit. Safe to call again (tests, `demo` then `serve`)."""
+    global _listener
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter_for(settings.log_format))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(handler)
+    _stop_listener()
+    if background:
+        records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        _listener = logging.handlers.QueueListener(records, handler)
+        _listener.start()
+        root.addHandler(_Handoff(records))
+    else:
+        root.addHandler(handler)
     for name in UVICORN_LOGGERS:  # through the root handler, in the same format
         uv = logging.getLogger(name)
         uv.handlers.clear()

@@ -61,6 +61,19 @@ class AppMetrics:
                                      "Websocket connections open now", registry=r)
         r.register(AppCollector(app))
         self.route_of = RouteNames(app)
+        # The label children by (route, method, status): `labels()` costs more than the rest
+        # of the bookkeeping; the keys are bounded by the route table.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(route, method, str(status)),
+                        self.latency.labels(route, method))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -146,8 +159,7 @@ class ObserveMiddleware:
             m.in_flight.dec()
             elapsed = time.perf_counter() - started
             route, method = m.route_of(scope), _method(scope)
-            m.requests.labels(route, method, str(status)).inc()
-            m.latency.labels(route, method).observe(elapsed)
+            m.observe(route, method, status, elapsed)
             if self.access:
                 self._log(scope, route, method, status, elapsed, size)
 

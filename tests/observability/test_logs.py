@@ -165,3 +165,25 @@ def test_cityops_serve_writes_json_lines(settings: Settings, county: dict, users
     assert {(e["route"], e["status"], e["who"]) for e in access} >= {
         ("/api/health", 200, "-"), ("/api/incidents/{incident_id}", 401, "-")}
     assert not [e for e in events if e["logger"] == "uvicorn.access"]  # one line per request
+
+
+def test_background_writer_freezes_each_event_and_flushes_at_stop(
+    settings: Settings, captured: Configure
+) -> None:
+    from backend.observability import logs
+
+    captured()  # saves and restores the process's logging around this test
+    buffer = io.StringIO()
+    configure_logging(settings, stream=buffer, background=True)
+    log = logging.getLogger("cityops.test")
+    counts = {"rejected": 1}
+    log.info("counts %s", counts)
+    counts["rejected"] = 99  # changed after the call: the line says what was true then
+    try:
+        raise RuntimeError("in the writer's thread, the traceback is long gone")
+    except RuntimeError:
+        log.exception("failed")
+    logs._stop_listener()  # what `cityops serve` does at exit
+    events = [parse_kv(line) for line in lines(buffer)]
+    assert [e["msg"] for e in events] == ["counts {'rejected': 1}", "failed"]
+    assert "RuntimeError: in the writer's thread" in events[1]["exc"]

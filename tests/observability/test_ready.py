@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 from backend.db.engine import DatabaseUrls
+from backend.observability.router import ReadyReport
 from backend.settings import Settings
 from tests.conftest import free_port
 from tests.ingest.test_mqtt import wait_for
@@ -83,6 +84,7 @@ class Relay:
 def ready(client: TestClient) -> tuple[int, dict]:
     response = client.get("/api/health/ready")
     assert response.headers["cache-control"] == "no-store"
+    ReadyReport.model_validate(response.json())  # what the OpenAPI document promises
     return response.status_code, response.json()
 
 
