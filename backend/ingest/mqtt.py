@@ -36,7 +36,7 @@ from paho.mqtt.properties import Properties
 
 from backend.observability.logs import RateLimitedLog
 from backend.vehicles.position import Position
-from backend.vehicles.schemas import MAX_BATCH, parse_records, reject_label
+from backend.vehicles.schemas import MAX_BATCH, parse_records
 
 if TYPE_CHECKING:
     from backend.vehicles.service import IngestReport
@@ -270,7 +270,7 @@ class MqttFeed:
         positions, _indexes, rejected = parse_records(records, source="mqtt")
         self.counters["received"] += len(records)
         for r in rejected:
-            self._reject(reject_label(r.reason))
+            self._reject("invalid:" + r.reason.split(":", 1)[0])
         if rejected:
             self._reject_log("mqtt: rejected %d of %d records on %s: record %d: %s",
                              len(rejected), len(records), topic, rejected[0].index,

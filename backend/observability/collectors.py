@@ -1,15 +1,16 @@
 """What /metrics reads at scrape time from the app's resources, which keep plain counters
 (ints and `collections.Counter`s) and never import prometheus_client:
 
-- ingest: `PositionPipeline.by_source` (http and jt808: edge refusals and the pipeline's
-  outcomes) and, for mqtt, the feed's own ledger `MqttFeed.counters`;
+- ingest: `PositionPipeline.stored` and `.rejects` by (source, ...) (http and jt808: parse
+  errors counted through `count_rejects`, and the pipeline's outcomes) and, for mqtt, the
+  feed's own ledger `MqttFeed.counters`;
 - the JT/T 808 gateway: `Jt808Gateway.stats` (GatewayStats);
 - the hub: `Hub.stats()`; the MQTT subscriber's connection counters;
 - the tile cache: `TileCache` hits, misses, bytes; the database pools (main and tiles).
 
 Each read copies a Counter with `dict(...)`, one C-level step under the GIL, so a feed
 counting on another thread never breaks a scrape. Label values that come from input (reject
-reasons) are capped per family: past `MAX_LABELS` the rarest are summed up as `other`.
+reasons) are capped per family: past `MAX_LABELS`, later ones are summed up as `other`.
 """
 
 from __future__ import annotations
@@ -27,14 +28,29 @@ MAX_LABELS = 64
 REJECTED = "rejected:"
 
 # Counters kept by other parts of the app, exported as they are: (metric name, help, dotted
-# path from app.state to a Counter[str] or a {str: int}, label name). A missing path is skipped,
-# so a line here never breaks a scrape; adding a counter elsewhere is adding a line here.
-COUNTER_TABLE: list[tuple[str, str, str, str]] = []
+# path from app.state, label names). The object there is an int (no labels), or a Counter /
+# {key: int} whose keys are a str (one label) or tuples (one label each). A missing path is
+# skipped, so a line here never breaks a scrape; exporting a new counter is adding a line.
+COUNTER_TABLE: list[tuple[str, str, str, tuple[str, ...]]] = [
+    ("cityops_http_rejected", "Requests refused at the HTTP edge (body limits, invalid input, "
+     "control characters), by reason and route class or field kind", "edge.rejected",
+     ("reason", "where")),
+    ("cityops_login_refused", "Logins refused, by reason (wrong password, locked name or "
+     "address, busy hashing gate, ...)", "resources.login_guard.refusals", ("reason",)),
+    ("cityops_photo_decodes", "Photo uploads by decoding outcome (decoded, refused_pixels, "
+     "refused_format, busy)", "photo_decoder.counts", ("outcome",)),
+    ("cityops_audit_anchors", "Audit chain anchors by outcome (written, unchanged, failed, "
+     "syslog_failed)", "audit_anchors.counts", ("outcome",)),
+    ("cityops_audit_actor", "Audit rows whose actor the server set instead of the caller's, "
+     "by outcome", "audit_anchors.actor_counts", ("outcome",)),
+]
 
 
 def bounded(counts: Mapping[str, int], limit: int = MAX_LABELS) -> list[tuple[str, int]]:
-    """The counts with at most `limit` keys: the largest kept, the rest summed as `other`."""
-    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    """The counts with at most `limit` keys: the first ones counted keep their own series, the
+    later ones are summed as `other`. First come keeps each series stable from scrape to scrape
+    (a rate() over it stays true) and a flood of new reasons cannot push out the known ones."""
+    items = list(counts.items())  # a Counter keeps the order keys were first counted
     if len(items) <= limit:
         return items
     kept, rest = items[:limit - 1], items[limit - 1:]
@@ -70,15 +86,17 @@ def _labelled(name: str, doc: str, label: str, counts: Mapping[str, int],
 # Ingest -------------------------------------------------------------------------------------
 
 def ingest_ledgers(pipeline: Any, mqtt: Any) -> dict[str, dict[str, int]]:
-    """{source: {outcome: n}}, outcome accepted | duplicates | failed | rejected:<reason>.
-    mqtt's own ledger is complete (edge and pipeline outcomes): the pipeline's mqtt rows
-    would count its records twice."""
+    """{source: {outcome: n}}, outcome accepted | duplicates | failed | rejected:<reason>, from
+    the pipeline's `stored` and `rejects` (source, ...) counters. The MQTT feed's own ledger is
+    complete (its parse errors and the pipeline's outcomes, plus records lost to a pipeline
+    error), so it stands for mqtt: the pipeline's mqtt rows would count records twice."""
     ledgers: dict[str, dict[str, int]] = {}
-    by_source = dict(getattr(pipeline, "by_source", None) or {})
-    for (source, outcome), n in by_source.items():
-        if source == "mqtt" and mqtt is not None:
-            continue
-        ledgers.setdefault(source, {})[outcome] = n
+    for attr, prefix in (("stored", ""), ("rejects", REJECTED)):
+        for (source, outcome), n in dict(getattr(pipeline, attr, None) or {}).items():
+            if source == "mqtt" and mqtt is not None:
+                continue
+            ledger = ledgers.setdefault(source, {})
+            ledger[prefix + outcome] = ledger.get(prefix + outcome, 0) + n
     if mqtt is not None:
         counters = dict(mqtt.counters)
         ledgers["mqtt"] = {k: n for k, n in counters.items()
@@ -127,7 +145,16 @@ def gateway_metrics(gateway: Any) -> Iterator[Metric]:
     yield _gauge("cityops_jt808_connections_open", "JT/T 808 terminal connections open now",
                  s.open_connections)
     yield _counter("cityops_jt808_connections", "JT/T 808 connections accepted", s.connections)
-    yield _counter("cityops_jt808_frames", "JT/T 808 frames decoded and handled", s.frames)
+    yield _counter("cityops_jt808_frames", "JT/T 808 frames read", s.frames)
+    if (accepted := getattr(s, "accepted", None)) is not None:
+        yield _counter("cityops_jt808_frames_accepted", "JT/T 808 frames handled with a "
+                       "success answer", accepted)
+    if (kinds := getattr(s, "messages", None)) is not None:
+        yield _labelled("cityops_jt808_messages", "JT/T 808 frames decoded, by message kind",
+                        "kind", dict(kinds))
+    if (refused := getattr(s, "refused_registrations", None)) is not None:
+        yield _labelled("cityops_jt808_registrations_refused", "JT/T 808 registrations "
+                        "(0x0100) refused, by why", "reason", dict(refused))
     yield _counter("cityops_jt808_positions", "Fixes handed from JT/T 808 frames to the "
                    "position pipeline", s.positions)
     yield _labelled("cityops_jt808_frames_rejected", "JT/T 808 frames refused, by reason",
@@ -149,6 +176,8 @@ HUB_COUNTERS = {
                   "the same vehicle before they were sent"),
     "resyncs": ("cityops_hub_resyncs", "Resync frames queued for clients (events dropped, or "
                 "history no longer kept): the client reloads the channel"),
+    "revoked": ("cityops_hub_sockets_revoked", "Websockets closed because their session ended "
+                "(logout, disabled user, changed role)"),
 }
 HUB_GAUGES = {
     "clients": ("cityops_hub_clients", "Websocket clients authenticated on the hub"),
@@ -202,11 +231,23 @@ def pool_metrics(engines: Mapping[str, Any]) -> Iterator[Metric]:
     yield from families.values()
 
 
-def table_metrics(state: Any, table: Iterable[tuple[str, str, str, str]]) -> Iterator[Metric]:
-    for name, doc, path, label in table:
-        counts = resolve(state, path)
-        if counts is not None:
-            yield _labelled(name, doc, label, {str(k): v for k, v in dict(counts).items()})
+def table_metrics(state: Any, table: Iterable[tuple[str, str, str, tuple[str, ...]]]
+                  ) -> Iterator[Metric]:
+    for name, doc, path, labels in table:
+        found = resolve(state, path)
+        if found is None:
+            continue
+        if not labels:
+            yield _counter(name, doc, found)
+            continue
+        # Tuple keys joined for the cap, split again for the labels.
+        counts = {"\x1f".join(map(str, k if isinstance(k, tuple) else (k,))): n
+                  for k, n in dict(found).items()}
+        family = CounterMetricFamily(name, doc, labels=list(labels))
+        for key, n in bounded(counts):
+            parts = key.split("\x1f") if key != "other" else ["other"]
+            family.add_metric((parts + ["other"] * len(labels))[:len(labels)], n)
+        yield family
 
 
 class AppCollector(Collector):

@@ -21,13 +21,7 @@ from backend.errors import InvalidInput, NotConfigured, NotFound
 from backend.transit import service as transit
 from backend.transit.operations import OperationsParams
 from backend.vehicles import live
-from backend.vehicles.schemas import (
-    MAX_BATCH,
-    IngestResponse,
-    RejectedRecord,
-    parse_records,
-    reject_label,
-)
+from backend.vehicles.schemas import MAX_BATCH, IngestResponse, RejectedRecord, parse_records
 
 router = APIRouter(tags=["vehicles"])
 
@@ -46,7 +40,7 @@ async def ingest_positions(state: AppState, body: dict[str, Any] = Body(...)) ->
     if state.positions is None:
         raise NotConfigured("The position pipeline is not running")
     positions, indexes, rejected = parse_records(records, source="http")
-    state.positions.refused("http", (reject_label(r.reason) for r in rejected))
+    state.positions.count_rejects("http", [r.code for r in rejected])
     report = await run_in_threadpool(state.positions.ingest, positions)
     rejected += [RejectedRecord(index=indexes[i], reason=r) for i, r in report.rejected]
     rejected.sort(key=lambda r: r.index)

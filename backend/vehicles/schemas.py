@@ -30,7 +30,12 @@ class PositionIn(BaseModel):
 
 class RejectedRecord(BaseModel):
     index: int
-    reason: str
+    reason: str  # "<field>: <message>", or "record: ..." (not an object, an unknown field)
+
+    @property
+    def code(self) -> str:
+        """The counter's key: `invalid:<field>` (a bounded set: the fields and `record`)."""
+        return "invalid:" + self.reason.split(":", 1)[0]
 
 
 class IngestResponse(BaseModel):
@@ -39,15 +44,6 @@ class IngestResponse(BaseModel):
     duplicates: int
     rejected: list[RejectedRecord]
     alarms: int
-
-
-def reject_label(reason: str) -> str:
-    """A rejected record's reason as a counter name: `invalid:<field>` for the record's own
-    fields, `invalid:other` for anything else (a caller's unknown key must not become a
-    new counter)."""
-    where = reason.split(":", 1)[0].split(".", 1)[0]
-    known = where in PositionIn.model_fields or where == "record"
-    return f"invalid:{where if known else 'other'}"
 
 
 def parse_records(
