@@ -59,7 +59,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(urls.app, pool_size=settings.db_pool_size)
         # Tiles get their own pool without the per-checkout ping: one round trip less a tile.
         tile_engine = create_engine(urls.app, pool_size=settings.db_pool_size, pre_ping=False)
-        app.state.engines = {"main": engine, "tiles": tile_engine}  # pools seen on /metrics
         app.state.resources = Resources(
             settings=settings,
             engine=engine,
@@ -76,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.resources.sessions = SessionStore(
             engine, ttl=timedelta(hours=settings.session_ttl_h))
         app.state.resources.calendar = calendar
+        app.state.engines = {"main": engine, "tiles": tile_engine}  # pools seen on /metrics
         await run_in_threadpool(load_category_book, engine, categories,
                                 settings.case_categories.name)
         hub = Hub.from_settings(settings)

@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_levels: str = ""
     access_log: bool = True
+    log_repeats_per_minute: int = Field(default=60, ge=1)  # lines of one kind a minute, at most
     # /metrics (Prometheus text): admins' sessions, or this bearer token for the scraper.
     # Unset: only admins may read it (a scraper then has no credential of its own).
     metrics_token: str | None = None

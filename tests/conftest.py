@@ -43,9 +43,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         photos_dir=tmp_path_factory.mktemp("photos"),
         database_name=os.environ.get("CITYOPS_TEST_DATABASE", "cityops_test"),
         tile_version_ttl_s=0.0,
+        metrics_token=TEST_METRICS_TOKEN,
         hub_token=TEST_HUB_TOKEN,
         ingest_token=TEST_INGEST_TOKEN,
-        metrics_token=TEST_METRICS_TOKEN,
     )
 
 

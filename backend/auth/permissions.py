@@ -41,12 +41,12 @@ class Permission(StrEnum):
     VEHICLES_READ = "vehicles:read"   # the fleet, its live state, tracks, line operations, replay
     ALARMS_HANDLE = "alarms:handle"   # dispatchers acknowledging and clearing vehicle alarms
     USERS_ADMIN = "users:admin"       # creating users, changing roles and passwords
+    METRICS_READ = "metrics:read"     # /metrics (admins; or the scraper's metrics token)
     INCIDENTS_REPORT = "incidents:report"  # reporting a case (grid workers, the hotline)
     INCIDENTS_READ = "incidents:read"      # cases (handlers and workers see their own)
     INCIDENTS_ACT = "incidents:act"        # moving cases on; the flow table decides each step
     KPI_READ = "kpi:read"                  # the case KPIs
     PERSONAL_DATA = "personal:read"        # reporters' phone numbers and e-mail unmasked
-    METRICS_READ = "metrics:read"          # /metrics (admins; or the scraper's metrics token)
 
 
 class Role(StrEnum):

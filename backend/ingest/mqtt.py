@@ -34,7 +34,6 @@ import orjson
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from backend.observability.logs import RateLimitedLog
 from backend.vehicles.position import Position
 from backend.vehicles.schemas import MAX_BATCH, parse_records
 
@@ -105,6 +104,29 @@ def _records(payload: bytes) -> tuple[list[Any] | None, str | None]:
     return data, None
 
 
+class _RejectLog:
+    """One INFO line per rejected message, at most `per_minute` lines a minute; the rest are
+    summed up in the first line of the next minute (the counters keep everything)."""
+
+    def __init__(self, per_minute: int = 30) -> None:
+        self.per_minute = per_minute
+        self._window = 0.0
+        self._lines = 0
+        self._suppressed = 0
+
+    def __call__(self, fmt: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._window >= 60.0:
+            if self._suppressed:
+                log.info("mqtt: %d more rejects not logged in the last minute", self._suppressed)
+            self._window, self._lines, self._suppressed = now, 0, 0
+        if self._lines < self.per_minute:
+            self._lines += 1
+            log.info(fmt, *args)
+        else:
+            self._suppressed += 1
+
+
 class MqttFeed:
     """The subscriber. `start()` returns at once (the broker may be down); `stop()` leaves
     the broker, stores what was already received and cancels the tasks.
@@ -146,7 +168,7 @@ class MqttFeed:
         self._queue: asyncio.Queue[Position] | None = None
         self._receiver: asyncio.Task[None] | None = None
         self._batcher: asyncio.Task[None] | None = None
-        self._reject_log = RateLimitedLog(log, "mqtt: rejects")
+        self._reject_log = _RejectLog()
         self._sink_failing = False
 
     # ---- lifecycle ---------------------------------------------------------------------------

@@ -8,7 +8,9 @@ are sent through the same handler; its access log is replaced by `cityops.access
 per request with the route template, status, duration and who called, never a token).
 
 Structured fields travel in `extra={"kv": {...}}`; ordinary `%`-style calls work unchanged. A
-traceback stays on its event's line (escaped in kv, a string in JSON).
+traceback stays on its event's line (escaped in kv, a string in JSON). Each kind of line is
+written at most `CITYOPS_LOG_REPEATS_PER_MINUTE` times a minute (FloodFilter): rejected input
+is counted on /metrics, not allowed to flood the log.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import logging.handlers
 import queue
 import re
 import sys
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,6 +82,41 @@ def formatter_for(kind: str) -> logging.Formatter:
     return JsonFormatter() if kind == "json" else KeyValueFormatter()
 
 
+class FloodFilter(logging.Filter):
+    """At most `per_minute` lines a minute of each kind of event (logger and message template):
+    an attacker can make the server log a rejected frame, a refused login or a failed request
+    as often as they can send one. The next line of that kind after a quiet minute carries
+    `suppressed=<n>`; the counters on /metrics keep every event, only the log is thinned."""
+
+    MAX_KINDS = 2048  # templates are code; an f-string message must not grow this forever
+
+    def __init__(self, per_minute: int = 60, exempt: tuple[str, ...] = ("cityops.access",)
+                 ) -> None:
+        super().__init__()
+        self.per_minute = per_minute
+        self.exempt = exempt  # one line per request is the access log's point
+        self._kinds: dict[tuple[str, str], list[float]] = {}  # [window start, lines, dropped]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name in self.exempt:
+            return True
+        key = (record.name, record.msg if isinstance(record.msg, str) else "")
+        window = self._kinds.get(key)
+        if window is None or record.created - window[0] >= 60.0:
+            if len(self._kinds) >= self.MAX_KINDS:
+                self._kinds.clear()
+            if window is not None and window[2]:
+                record.kv = {**(getattr(record, "kv", None) or {}),
+                             "suppressed": int(window[2])}
+            self._kinds[key] = [record.created, 1, 0]
+            return True
+        if window[1] < self.per_minute:
+            window[1] += 1
+            return True
+        window[2] += 1
+        return False
+
+
 class _Handoff(logging.handlers.QueueHandler):
     """Hands records to the writer thread: the caller (often the event loop that the hub and
     the gateway share) pays for the record, not for formatting or a slow stderr pipe."""
@@ -115,6 +151,7 @@ def configure_logging(settings: Settings, stream: Any = None, *,
     global _listener
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter_for(settings.log_format))
+    flood = FloodFilter(settings.log_repeats_per_minute)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -123,8 +160,11 @@ def configure_logging(settings: Settings, stream: Any = None, *,
         records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
         _listener = logging.handlers.QueueListener(records, handler)
         _listener.start()
-        root.addHandler(_Handoff(records))
+        handoff = _Handoff(records)
+        handoff.addFilter(flood)  # on the caller's side: a dropped line costs nothing more
+        root.addHandler(handoff)
     else:
+        handler.addFilter(flood)
         root.addHandler(handler)
     for name in UVICORN_LOGGERS:  # through the root handler, in the same format
         uv = logging.getLogger(name)
@@ -136,30 +176,3 @@ def configure_logging(settings: Settings, stream: Any = None, *,
     for name, level in settings.logger_levels().items():
         logging.getLogger(name or None).setLevel(level)
     return handler
-
-
-class RateLimitedLog:
-    """At most `per_minute` INFO lines a minute for a noisy kind of event (rejected input an
-    attacker can produce at will); the rest are summed up in one line of the next minute. The
-    counters (and /metrics) keep every event: only the log is thinned."""
-
-    def __init__(self, logger: logging.Logger, what: str, per_minute: int = 30) -> None:
-        self.logger = logger
-        self.what = what  # e.g. "mqtt: rejects", in the summary line
-        self.per_minute = per_minute
-        self._window = float("-inf")
-        self._lines = 0
-        self.suppressed = 0
-
-    def __call__(self, fmt: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self._window >= 60.0:
-            if self.suppressed:
-                self.logger.info("%s: %d more not logged in the last minute", self.what,
-                                 self.suppressed, extra={"kv": {"suppressed": self.suppressed}})
-            self._window, self._lines, self.suppressed = now, 0, 0
-        if self._lines < self.per_minute:
-            self._lines += 1
-            self.logger.info(fmt, *args)
-        else:
-            self.suppressed += 1

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from backend.observability.logs import RateLimitedLog
 from backend.settings import Settings
 from backend.vehicles.fleet import FleetDirectory
 from backend.vehicles.position import Position
@@ -46,12 +45,10 @@ async def start_jt808_gateway(
         return None
     from backend.ingest.jt808 import HmacAuth, Jt808Gateway
 
-    rejects = RateLimitedLog(log, "jt808: rejected fixes")  # a terminal can send them at will
-
     async def sink(positions: list[Position]) -> None:
         report = await run_in_threadpool(pipeline.ingest, positions)
         if report.rejected:
-            rejects("jt808: %d fixes rejected: %s", len(report.rejected), report.rejected[:5])
+            log.info("jt808: %d fixes rejected: %s", len(report.rejected), report.rejected[:5])
 
     gateway = Jt808Gateway(settings.jt808_host, settings.jt808_port, sink=sink,
                            auth=HmacAuth(settings.effective_jt808_secret().encode()))

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.observability.logs import RateLimitedLog, configure_logging
+from backend.observability.logs import configure_logging
 from backend.settings import Settings
 from tests.conftest import ROOT, free_port
 from tests.observability.support import SCRAPER
@@ -124,16 +124,26 @@ def test_levels_per_logger(client: TestClient, captured: Configure) -> None:
         Settings(log_levels="cityops.access")
 
 
-def test_rejects_are_rate_limited_but_summed(captured: Configure) -> None:
-    buffer = captured()
-    noisy = RateLimitedLog(logging.getLogger("cityops.test"), "test: rejects", per_minute=3)
-    for i in range(50):
-        noisy("rejected record %d", i)
-    assert len(lines(buffer)) == 3 and noisy.suppressed == 47
-    noisy._window -= 61  # a minute later
-    noisy("rejected record %d", 50)
-    summary = parse_kv(lines(buffer)[3])
-    assert summary["suppressed"] == "47" and "47 more" in summary["msg"]
+def test_a_flood_of_one_kind_of_line_is_thinned_and_summed(
+    client: TestClient, captured: Configure
+) -> None:
+    buffer = captured(log_repeats_per_minute=3)
+    log = logging.getLogger("cityops.test")
+    for i in range(50):  # e.g. a rejected frame an attacker sends as fast as they can
+        log.info("rejected frame %d from %s", i, "peer")
+    log.info("another kind of line")
+    assert [parse_kv(line)["msg"] for line in lines(buffer)] == [
+        "rejected frame 0 from peer", "rejected frame 1 from peer", "rejected frame 2 from peer",
+        "another kind of line"]
+    later = log.makeRecord("cityops.test", logging.INFO, __file__, 0, "rejected frame %d from %s",
+                           (50, "peer"), None)
+    later.created += 61  # the next minute
+    log.handle(later)
+    summary = parse_kv(lines(buffer)[-1])
+    assert summary["msg"] == "rejected frame 50 from peer" and summary["suppressed"] == "47"
+    for _ in range(10):  # the access log is one line per request: never thinned
+        client.get("/api/health")
+    assert sum("logger=cityops.access" in line for line in lines(buffer)) == 10
 
 
 def test_cityops_serve_writes_json_lines(settings: Settings, county: dict, users: dict) -> None:
