@@ -15,6 +15,10 @@ from backend.observability import ready
 router = APIRouter(tags=["operations"])
 
 
+class Refusal(BaseModel):
+    detail: str  # what to do, e.g. "Log in first: this needs the metrics:read right"
+
+
 class CheckState(BaseModel):
     state: Literal["ok", "failed", "not used"]
     reason: str | None = None  # why it failed or is not used, for a person
@@ -33,9 +37,11 @@ class ReadyReport(BaseModel):
             response_class=Response,
             responses={200: {"content": {CONTENT_TYPE_PLAIN_0_0_4: {}},
                              "description": "Prometheus text exposition format 0.0.4"},
-                       401: {"description": "No credential, or not a valid one: log in as an "
+                       401: {"model": Refusal,
+                             "description": "No credential, or not a valid one: log in as an "
                                             "admin or send the metrics token as a bearer"},
-                       403: {"description": "The caller's role has no metrics:read right"}})
+                       403: {"model": Refusal,
+                             "description": "The caller's role has no metrics:read right"}})
 def get_metrics(request: Request) -> Response:
     """Request counts and latencies by route, ingest accepted/rejected by source and reason,
     the JT/T 808 gateway, the hub, the tile cache and the database pools. A plain `def`: the
