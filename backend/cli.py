@@ -35,7 +35,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from backend.main import create_app
+    from backend.observability.logs import configure_logging
 
+    configure_logging(settings, background=True)
     _prepare_database(settings)
     host, port = args.host or settings.host, args.port or settings.port
     from backend.realtime.hub import SERVER_GC_THRESHOLD
@@ -47,7 +49,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         create_app(settings),
         host=host,
         port=port,
-        log_level="info",
+        # Logging is ours (configure_logging: one structured line per event, uvicorn's loggers
+        # included); the access line per request comes from cityops.access, not uvicorn.
+        log_config=None,
+        log_level=None,
+        access_log=False,
         workers=1,
         timeout_graceful_shutdown=3,
         ssl_certfile=settings.tls_certfile,
@@ -130,8 +136,11 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
     from backend.db.engine import create_engine, resolve_urls
+    from backend.observability.logs import configure_logging
     from backend.realtime.hub import Hub
     from backend.vehicles.feeds import position_pipeline, start_jt808_gateway
+
+    configure_logging(settings, background=True)
 
     _prepare_database(settings)
     settings = settings.model_copy(update={"jt808_enabled": True, "jt808_port": args.port})
@@ -251,6 +260,9 @@ def announce_revocation(settings: Settings, revocation: Revocation) -> str:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from backend.db.engine import create_engine, resolve_urls
     from backend.demo import prepare_demo, print_demo_users, seed_demo_users
+    from backend.observability.logs import configure_logging
+
+    configure_logging(settings, background=True)
 
     # The demo runs the JT/T 808 gateway inside the server and a live scenario against it,
     # so that buses move on the map.

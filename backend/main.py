@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
+from backend import observability
 from backend.api import errors
 from backend.api.deps import Resources
 from backend.api.routes import include_routers
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.audit_anchors.start()
         app.state.photo_decoder = PhotoDecoder.from_settings(settings)  # pixel cap, slots
         app.state.resources.calendar = calendar
+        app.state.engines = {"main": engine, "tiles": tile_engine}  # pools seen on /metrics
         await run_in_threadpool(load_category_book, engine, categories,
                                 settings.case_categories.name)
         hub = Hub.from_settings(settings)
@@ -137,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         *DEFAULT_EXCLUDED_CONTENT_TYPES, "application/zip", "image/jpeg", "image/png",
         "image/webp"))
     include_routers(app)
+    observability.install(app, settings)  # /metrics, readiness; its middleware is outermost
     if (settings.frontend_dist / "index.html").exists():
         app.mount("/", StaticFiles(directory=settings.frontend_dist, html=True), name="console")
     else:

@@ -122,6 +122,18 @@ class Settings(BaseSettings):
     # than vehicle_offline_after_s is offline (status, headways, ETAs).
     transit_monitor_interval_s: float = 5.0
     vehicle_offline_after_s: float = 120.0
+    # Observability (backend.observability). Logs: one line per event, `kv` (key=value) or
+    # `json`; the root level, and per-logger levels as "name=LEVEL,name=LEVEL" (e.g.
+    # "cityops.access=WARNING,cityops.realtime=DEBUG"); one access line per request.
+    log_format: Literal["kv", "json"] = "kv"
+    log_level: str = "INFO"
+    log_levels: str = ""
+    access_log: bool = True
+    log_repeats_per_minute: int = Field(default=60, ge=1)  # lines of one kind a minute, at most
+    # /metrics (Prometheus text): admins' sessions, or this bearer token for the scraper.
+    # Unset: only admins may read it (a scraper then has no credential of its own).
+    metrics_token: str | None = None
+    ready_timeout_s: float = 2.0  # each readiness check's time limit (/api/health/ready)
 
     def effective_ingest_token(self) -> str | None:
         if self.ingest_token:
@@ -143,6 +155,25 @@ class Settings(BaseSettings):
         for path in (self.tls_certfile, self.tls_keyfile):
             if path is not None and not path.is_file():
                 raise ValueError(f"TLS file {path} does not exist")
+        return self
+
+    def logger_levels(self) -> dict[str, str]:
+        """log_levels as {logger name: LEVEL}; "" is the root logger (log_level)."""
+        levels = {"": self.log_level.strip().upper()}
+        for item in filter(None, (part.strip() for part in self.log_levels.split(","))):
+            name, sep, level = item.partition("=")
+            if not sep or not name.strip():
+                raise ValueError(f"CITYOPS_LOG_LEVELS: {item!r} is not name=LEVEL")
+            levels[name.strip()] = level.strip().upper()
+        return levels
+
+    @model_validator(mode="after")
+    def _log_levels_known(self) -> Settings:
+        for name, level in self.logger_levels().items():
+            if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
+                raise ValueError(f"{'CITYOPS_LOG_LEVELS ' + name if name else 'CITYOPS_LOG_LEVEL'}"
+                                 f": {level!r} is not one of DEBUG, INFO, WARNING, ERROR, "
+                                 "CRITICAL")
         return self
 
     @model_validator(mode="after")

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SMALL_SCALE = 0.02  # the demo county at 2 %: a few seconds to build and load
 TEST_HUB_TOKEN = "test-hub-token"
 TEST_INGEST_TOKEN = "test-ingest-token"
+TEST_METRICS_TOKEN = "test-metrics-token"
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +46,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         audit_anchor_key_file=anchors / "anchor.key",
         database_name=os.environ.get("CITYOPS_TEST_DATABASE", "cityops_test"),
         tile_version_ttl_s=0.0,
+        metrics_token=TEST_METRICS_TOKEN,
         hub_token=TEST_HUB_TOKEN,
         ingest_token=TEST_INGEST_TOKEN,
         # Every test client calls from one address ('testclient'): a fuzz run's wrong logins

@@ -64,6 +64,11 @@ class TileCache:
     def __len__(self) -> int:
         return len(self._items)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held now (at most max_bytes)."""
+        return self._bytes
+
 
 class DataVersions:
     """Reads layer_versions (table -> version), trusting a read for `ttl` seconds."""

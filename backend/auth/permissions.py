@@ -43,6 +43,7 @@ class Permission(StrEnum):
     VEHICLES_READ = "vehicles:read"   # the fleet, its live state, tracks, line operations, replay
     ALARMS_HANDLE = "alarms:handle"   # dispatchers acknowledging and clearing vehicle alarms
     USERS_ADMIN = "users:admin"       # creating users, changing roles and passwords
+    METRICS_READ = "metrics:read"     # /metrics (admins; or the scraper's metrics token)
     INCIDENTS_REPORT = "incidents:report"  # reporting a case (grid workers, the hotline)
     INCIDENTS_READ = "incidents:read"      # cases (handlers and workers see their own)
     INCIDENTS_ACT = "incidents:act"        # moving cases on; the flow table decides each step
@@ -119,6 +120,8 @@ def principal_for(user_id: int | None, username: str, display_name: str,
 
 INGEST_PRINCIPAL = Principal("ingest", "GPS ingest", frozenset({"machine:ingest"}),
                              frozenset({P.POSITIONS_WRITE}))
+METRICS_PRINCIPAL = Principal("metrics", "Prometheus scraper", frozenset({"machine:metrics"}),
+                              frozenset({P.METRICS_READ}))
 
 
 # Layers -------------------------------------------------------------------------------------
@@ -189,6 +192,19 @@ def _machine_check(request: Request, permission: Permission) -> Principal:
     return INGEST_PRINCIPAL
 
 
+def _metrics_token(request: Request) -> Principal | None:
+    """The scraper's credential (CITYOPS_METRICS_TOKEN); None lets a user's session decide."""
+    expected = request.app.state.resources.settings.metrics_token
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), expected.encode()
+    ):
+        return None
+    request.state.principal = METRICS_PRINCIPAL
+    request.state.actor = METRICS_PRINCIPAL.username
+    return METRICS_PRINCIPAL
+
+
 def requires(permission: Permission) -> DependsParam:
     async def check(request: Request) -> Principal | None:
         request.state.permission = permission
@@ -196,6 +212,8 @@ def requires(permission: Permission) -> DependsParam:
             return None
         if permission is P.POSITIONS_WRITE:
             return _machine_check(request, permission)
+        if permission is P.METRICS_READ and (scraper := _metrics_token(request)) is not None:
+            return scraper
         principal = await caller(request)
         if permission in LAYER_SCOPED:
             _check_layers(request, principal, permission)

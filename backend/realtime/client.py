@@ -44,6 +44,7 @@ class Client:
     coalesced: int = 0
     sent: int = 0
     errors: int = 0
+    resyncs: int = 0  # resync frames queued for this client (it reloads the channel's state)
     close_code: int | None = None
     close_reason: str = ""
     closing: asyncio.Event = field(default_factory=asyncio.Event)
@@ -99,6 +100,7 @@ class Client:
                 self.dropped += 1
                 if lost.channel not in self._lossy:
                     self._lossy.add(lost.channel)
+                    self.resyncs += 1
                     self.control(messages.resync(lost.channel, "events dropped: client too slow"))
             self._events.append(event)
         self._wake()

@@ -60,7 +60,7 @@ class Hub:
         self._views: dict[str, ViewIndex[Client]] = {c: ViewIndex() for c in SPATIAL}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._published = 0
-        self._retired = {"dropped": 0, "coalesced": 0, "sent": 0}
+        self._retired = {"dropped": 0, "coalesced": 0, "sent": 0, "resyncs": 0}
         # publish_threadsafe's inbox: drained by one loop callback however many arrive at once.
         self._inbox: list[tuple[str, dict, concurrent.futures.Future[int] | None]] = []
         self._inbox_lock = threading.Lock()
@@ -197,6 +197,7 @@ class Hub:
         self._retired["dropped"] += client.dropped
         self._retired["coalesced"] += client.coalesced
         self._retired["sent"] += client.sent
+        self._retired["resyncs"] += client.resyncs
 
     async def subscribe(self, client: Client, msg: messages.Subscribe) -> None:
         channel = msg.channel
@@ -224,6 +225,7 @@ class Hub:
         finally:
             held, sub.pending = sub.pending or [], None
         if missed is None:
+            client.resyncs += 1
             client.control(
                 messages.resync(channel, f"seq {msg.since} is older than the kept history")
             )
@@ -256,6 +258,7 @@ class Hub:
             "dropped": self._retired["dropped"] + sum(c.dropped for c in clients),
             "coalesced": self._retired["coalesced"] + sum(c.coalesced for c in clients),
             "sent": self._retired["sent"] + sum(c.sent for c in clients),
+            "resyncs": self._retired["resyncs"] + sum(c.resyncs for c in clients),
             "published": self._published,
             "serialised": self.backplane.serialised,
             "revoked": self.revocations.closed,

@@ -30,7 +30,12 @@ class PositionIn(BaseModel):
 
 class RejectedRecord(BaseModel):
     index: int
-    reason: str
+    reason: str  # "<field>: <message>", or "record: ..." (not an object, an unknown field)
+
+    @property
+    def code(self) -> str:
+        """The counter's key: `invalid:<field>` (a bounded set: the fields and `record`)."""
+        return "invalid:" + self.reason.split(":", 1)[0]
 
 
 class IngestResponse(BaseModel):

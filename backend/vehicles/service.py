@@ -62,8 +62,13 @@ class PositionPipeline:
         self.publish = publish
         self.clock = clock
         self.counters: Counter[str] = Counter()  # accepted, duplicates, rejected:<reason>
+        # Every refused record of every feed, by (source, reason): the pipeline's own range
+        # checks and, through count_rejects, the feeds' parse errors (invalid:<field>, ...).
+        self.rejects: Counter[tuple[str, str]] = Counter()
         self._states: dict[str, VehicleState] = {}
         self._lock = threading.Lock()
+        # Stored records by (source, accepted | duplicates), for /metrics beside `rejects`.
+        self.stored: Counter[tuple[str, str]] = Counter()
 
     def ingest(self, positions: Sequence[Position]) -> IngestReport:
         now = self.clock()
@@ -76,10 +81,12 @@ class PositionPipeline:
             else:
                 report.rejected.append((index, reason))
                 self.counters[f"rejected:{reason}"] += 1
+                self.rejects[(p.source, reason)] += 1
         stored = self.store.store(valid, now=now)
         report.accepted, report.duplicates = stored.stored, stored.duplicates
         self.counters["accepted"] += stored.stored
         self.counters["duplicates"] += stored.duplicates
+        self._count_stored(positions, stored.stored, stored.duplicates)
         # Rules see each vehicle's fixes in time order; late ones are handled by the rules.
         with self._lock:
             for p in sorted(valid, key=lambda q: q.time):
@@ -90,6 +97,11 @@ class PositionPipeline:
         stored_alarms = self._record(report.alarms)
         self._push(valid, stored_alarms)
         return report
+
+    def count_rejects(self, source: str, reasons: Sequence[str]) -> None:
+        """Count records a feed refused before they became positions (parse errors)."""
+        for reason in reasons:
+            self.rejects[(source, reason)] += 1
 
     def _record(self, events: list[AlarmEvent]) -> list[tuple[AlarmEvent, StoredAlarm]]:
         """Store the rules' events; only those that changed an alarm are passed on."""
@@ -111,3 +123,13 @@ class PositionPipeline:
             self.publish("vehicles.positions", position_event(p))
         for e, stored in alarms:
             self.publish("vehicles.alarms", alarm_event(e.action, stored, e.time))
+
+    def _count_stored(self, positions: Sequence[Position], accepted: int,
+                      duplicates: int) -> None:
+        # A batch comes from one feed (the store counts per batch): a mixed one is "mixed".
+        source = positions[0].source if positions else "none"
+        if any(p.source != source for p in positions):
+            source = "mixed"
+        for outcome, n in (("accepted", accepted), ("duplicates", duplicates)):
+            if n:
+                self.stored[(source, outcome)] += n

@@ -117,6 +117,11 @@ class Jt808Gateway:
             await self._server.wait_closed()
             self._server = None
 
+    @property
+    def listening(self) -> bool:
+        """Whether terminals can connect now (readiness)."""
+        return self._server is not None and self._server.is_serving()
+
     async def serve_forever(self) -> None:
         if self._server is None:
             await self.start()
