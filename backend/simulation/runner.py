@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -54,7 +52,8 @@ def register_fleet(engine: sa.Engine, buses: list[Bus]) -> None:
     with engine.begin() as conn:
         register_vehicles(conn, [
             {"vehicle_id": b.phone, "label": b.ref, "plate": b.plate, "line_code": b.line,
-             "operator": "泗县公交"} for b in buses])
+             "operator": "泗县公交", "terminal_phone": b.phone, "terminal_id": b.terminal_id}
+            for b in buses])
 
 
 def load_lines(engine: sa.Engine, codes: list[str]) -> dict[str, LineString]:
@@ -95,22 +94,27 @@ class Terminal:
             if frames:
                 return codec.decode_frame(frames[0])
 
-    async def connect(self, host: str, port: int, secret: str | None) -> None:
+    async def connect(self, host: str, port: int, codes: dict[str, str]) -> None:
+        """Authenticate with the code kept from an earlier run, as a real terminal keeps it;
+        register (0x0100) for a new code only when there is none or it no longer works."""
         phone = self.bus.phone
         self.reader, self.writer = await asyncio.open_connection(host, port)
-        reg = m.Register(manufacturer="CITYO", model="SIM", terminal_id=phone[-7:],
+        if phone in codes and await self._authenticate(codes[phone]):
+            return
+        reg = m.Register(manufacturer="CITYO", model="SIM", terminal_id=self.bus.terminal_id,
                          plate_color=1, plate=self.bus.plate)
         reply = m.decode_register_response(
             (await self._exchange(m.encode_register(phone, self._next_serial(), reg))).body)
-        code = reply.auth_code
-        if reply.result != m.RESULT_OK or not code:
-            if secret is None:
-                raise ScenarioRunError(f"{self.bus.ref}: registration refused ({reply.result})")
-            code = hmac.new(secret.encode(), phone.encode(), hashlib.sha256).hexdigest()[:16]
-        ack = await self._exchange(
-            m.encode_authenticate(phone, self._next_serial(), m.Authenticate(code)))
-        if m.decode_general_response(ack.body).result != m.RESULT_OK:
+        if reply.result != m.RESULT_OK or not reply.auth_code:
+            raise ScenarioRunError(f"{self.bus.ref}: registration refused ({reply.result})")
+        codes[phone] = reply.auth_code
+        if not await self._authenticate(reply.auth_code):
             raise ScenarioRunError(f"{self.bus.ref}: authentication refused")
+
+    async def _authenticate(self, code: str) -> bool:
+        ack = await self._exchange(
+            m.encode_authenticate(self.bus.phone, self._next_serial(), m.Authenticate(code)))
+        return m.decode_general_response(ack.body).result == m.RESULT_OK
 
     async def send(self, fix: Fix) -> int:
         """Send one 0x0200 and return the 0x8001 result (0 = ok)."""
@@ -133,14 +137,16 @@ async def run_scenario(
     engine: sa.Engine,
     host: str,
     port: int,
-    secret: str | None = None,
     speed: float = 1.0,
     start: datetime | None = None,
+    codes: dict[str, str] | None = None,
 ) -> RunReport:
     """Run `scenario` against the JT/T 808 gateway at host:port. Simulated time starts at
     `start` (default: now, UTC, or now - duration_s when speed > 1 so no fix is ever
     in the future) and advances tick_s per step; the wall clock waits
-    tick_s / speed between steps. `secret` derives the auth code if registration gives none."""
+    tick_s / speed between steps. The scenario's buses are put in the fleet register with
+    their terminals; `codes` (phone -> auth code) carries the terminals' codes from one run
+    to the next, so a looping demo registers each terminal once."""
     if speed <= 0:
         raise ValueError("speed must be positive")
     if start is None:
@@ -154,7 +160,8 @@ async def run_scenario(
     terminals = [Terminal(b) for b in buses]
     began = time.monotonic()
     try:
-        await asyncio.gather(*(t.connect(host, port, secret) for t in terminals))
+        codes = {} if codes is None else codes
+        await asyncio.gather(*(t.connect(host, port, codes) for t in terminals))
         report.terminals = len(terminals)
         steps = len(next(iter(fixes.values())))
         pace = scenario.tick_s / speed

@@ -40,6 +40,7 @@ async def ingest_positions(state: AppState, body: dict[str, Any] = Body(...)) ->
     if state.positions is None:
         raise NotConfigured("The position pipeline is not running")
     positions, indexes, rejected = parse_records(records, source="http")
+    state.positions.count_rejects("http", [r.code for r in rejected])
     report = await run_in_threadpool(state.positions.ingest, positions)
     rejected += [RejectedRecord(index=indexes[i], reason=r) for i, r in report.rejected]
     rejected.sort(key=lambda r: r.index)

@@ -62,6 +62,9 @@ class PositionPipeline:
         self.publish = publish
         self.clock = clock
         self.counters: Counter[str] = Counter()  # accepted, duplicates, rejected:<reason>
+        # Every refused record of every feed, by (source, reason): the pipeline's own range
+        # checks and, through count_rejects, the feeds' parse errors (invalid:<field>, ...).
+        self.rejects: Counter[tuple[str, str]] = Counter()
         self._states: dict[str, VehicleState] = {}
         self._lock = threading.Lock()
 
@@ -76,6 +79,7 @@ class PositionPipeline:
             else:
                 report.rejected.append((index, reason))
                 self.counters[f"rejected:{reason}"] += 1
+                self.rejects[(p.source, reason)] += 1
         stored = self.store.store(valid, now=now)
         report.accepted, report.duplicates = stored.stored, stored.duplicates
         self.counters["accepted"] += stored.stored
@@ -90,6 +94,11 @@ class PositionPipeline:
         stored_alarms = self._record(report.alarms)
         self._push(valid, stored_alarms)
         return report
+
+    def count_rejects(self, source: str, reasons: Sequence[str]) -> None:
+        """Count records a feed refused before they became positions (parse errors)."""
+        for reason in reasons:
+            self.rejects[(source, reason)] += 1
 
     def _record(self, events: list[AlarmEvent]) -> list[tuple[AlarmEvent, StoredAlarm]]:
         """Store the rules' events; only those that changed an alarm are passed on."""
