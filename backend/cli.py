@@ -303,7 +303,7 @@ def cmd_terminals(args: argparse.Namespace, settings: Settings) -> int:
     _prepare_database(settings)
     engine = create_engine(resolve_urls(settings).app, pool_size=1)
     try:
-        return run_cli(args.action, args.phone, engine, actor=cli_actor())
+        return run_cli(args.action, args.phone, engine, actor=cli_actor(), args=args)
     finally:
         engine.dispose()
 
@@ -390,9 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("action", choices=["verify"])
     audit.set_defaults(handler=cmd_audit)
 
-    terminals = sub.add_parser("terminals", help="JT/T 808 terminals: list, revoke, allow")
-    terminals.add_argument("action", choices=["list", "revoke", "allow"])
-    terminals.add_argument("phone", nargs="?", help="the terminal's phone number")
+    from backend.vehicles.terminals_cli import add_arguments as terminal_arguments
+
+    terminals = sub.add_parser("terminals", help="JT/T 808 terminals: list, add, revoke, allow")
+    terminal_arguments(terminals)
     terminals.set_defaults(handler=cmd_terminals)
 
     open311 = sub.add_parser("open311", help="Open311 api keys: add-key, list-keys, disable-key")

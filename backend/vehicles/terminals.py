@@ -134,6 +134,47 @@ WHERE v.terminal_phone IS NOT NULL ORDER BY v.terminal_phone"""))
     return [dict(r._mapping) for r in rows]
 
 
+def enrol(conn: sa.Connection, phone: str, *, actor: str, vehicle_id: str | None = None,
+          plate: str | None = None, terminal_id: str | None = None, line_code: str | None = None,
+          label: str | None = None) -> str:
+    """Put a vehicle and its terminal in the fleet register (or give a registered vehicle its
+    terminal), so that the terminal may register. Returns the vehicle id."""
+    from backend.vehicles.fleet import register_vehicles
+    from backend.vehicles.validate import VEHICLE_ID_RULE, vehicle_id_ok
+
+    key = _key(phone)
+    vid = vehicle_id or phone.strip()
+    if not vehicle_id_ok(vid):
+        raise InvalidInput(f"--vehicle-id: a vehicle id is {VEHICLE_ID_RULE}")
+    if terminal_id is not None and not re.fullmatch(r"[0-9A-Za-z-]{1,30}", terminal_id):
+        raise InvalidInput("--terminal-id: 1-30 letters, digits or -, as the terminal sends it")
+    if line_code is not None and conn.execute(sa.text(
+            "SELECT id FROM bus_lines WHERE code = :c"), {"c": line_code}).scalar() is None:
+        raise NotFound(f"No bus line {line_code!r}")
+    other = conn.execute(sa.text(
+        "SELECT vehicle_id FROM vehicles WHERE terminal_phone = :p AND vehicle_id <> :v"),
+        {"p": key, "v": vid}).scalar()
+    if other is not None:
+        raise InvalidInput(f"Terminal {key} is already carried by vehicle {other!r}")
+    exists = conn.execute(sa.text("SELECT 1 FROM vehicles WHERE vehicle_id = :v"),
+                          {"v": vid}).scalar()
+    if exists:  # keep what the register has unless it is given anew
+        conn.execute(sa.text("""
+UPDATE vehicles SET terminal_phone = :p, terminal_id = COALESCE(:tid, terminal_id),
+  plate = COALESCE(:plate, plate), label = COALESCE(:label, label),
+  line_id = COALESCE((SELECT id FROM bus_lines WHERE code = :line), line_id),
+  active = true, updated_at = now()
+WHERE vehicle_id = :v"""), {"p": key, "tid": terminal_id, "plate": plate, "label": label,
+                            "line": line_code, "v": vid})
+    else:
+        register_vehicles(conn, [{"vehicle_id": vid, "label": label, "plate": plate,
+                                  "line_code": line_code, "terminal_phone": key,
+                                  "terminal_id": terminal_id}])
+    append(conn, actor, "terminal.enrol", "terminal", key,
+           {"vehicle_id": vid, "plate": plate, "terminal_id": terminal_id, "line": line_code})
+    return vid
+
+
 def revoke(conn: sa.Connection, phone: str, *, actor: str) -> None:
     """No code any more (live connections on it are closed by the gateway within its recheck
     interval) and no new registration until `allow`."""

@@ -1,19 +1,33 @@
-"""`cityops terminals list | revoke PHONE | allow PHONE`: the fleet's JT/T 808 terminals and
-their registration state; revoking ends a terminal's auth code (the gateway closes a live
-connection on it within CITYOPS_JT808_RECHECK_S) and refuses it until `allow`."""
+"""`cityops terminals list | add PHONE ... | revoke PHONE | allow PHONE`: the fleet's JT/T 808
+terminals and their registration state. `add` puts a vehicle and its terminal in the fleet
+register (only such terminals may register); revoking ends a terminal's auth code (the gateway
+closes a live connection on it within CITYOPS_JT808_RECHECK_S) and refuses it until `allow`."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+import argparse
 
-from backend.vehicles import terminals
+import sqlalchemy as sa
 
 
 def _when(value: object) -> str:
     return value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else "-"
 
 
-def run_cli(action: str, phone: str | None, engine: sa.Engine, *, actor: str) -> int:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["list", "add", "revoke", "allow"])
+    parser.add_argument("phone", nargs="?", help="the terminal's phone number (SIM)")
+    parser.add_argument("--vehicle-id", help="add: the vehicle's id (default: the phone)")
+    parser.add_argument("--plate", help="add: the plate the terminal sends, e.g. 皖L12345")
+    parser.add_argument("--terminal-id", help="add: the terminal id it sends (checked if given)")
+    parser.add_argument("--line", help="add: the bus line code, e.g. 1路")
+    parser.add_argument("--label", help="add: the operator's own number, e.g. 1路#3")
+
+
+def run_cli(action: str, phone: str | None, engine: sa.Engine, *, actor: str,
+            args: argparse.Namespace | None = None) -> int:
+    from backend.vehicles import terminals
+
     if action != "list" and not phone:
         raise SystemExit(f"cityops: `terminals {action}` needs the terminal's phone number")
     with engine.begin() as conn:
@@ -26,6 +40,14 @@ def run_cli(action: str, phone: str | None, engine: sa.Engine, *, actor: str) ->
                       f"{t['terminal_id'] or '-':<10} {state:<16} {_when(since)} "
                       f"{t['registered_from'] or ''}")
             print(f"{len(rows)} terminals")
+        elif action == "add":
+            assert phone is not None
+            a = args or argparse.Namespace()
+            vid = terminals.enrol(
+                conn, phone, actor=actor, vehicle_id=getattr(a, "vehicle_id", None),
+                plate=getattr(a, "plate", None), terminal_id=getattr(a, "terminal_id", None),
+                line_code=getattr(a, "line", None), label=getattr(a, "label", None))
+            print(f"terminal {phone} enrolled on vehicle {vid}: it may register now")
         elif action == "revoke":
             assert phone is not None
             terminals.revoke(conn, phone, actor=actor)

@@ -210,3 +210,42 @@ def test_an_error_in_one_frame_is_counted_and_answered() -> None:
         run(down, body)
     finally:
         down.dispose()
+
+
+def test_an_operator_enrols_a_terminal_which_may_then_register(
+    engine: sa.Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`cityops terminals add` is how a terminal gets into the fleet register (audited)."""
+    import argparse
+
+    from backend.errors import InvalidInput
+
+    phone, vid = "013700000020", "jt-enrolled-20"
+    t = Terminal(phone)
+    args = argparse.Namespace(vehicle_id=vid, plate="皖L00020", terminal_id="T000001",
+                              line=None, label="enrolled")
+
+    async def body(gw: Jt808Gateway, sink: Collected) -> None:
+        await t.connect(gw.port)
+        await t.login()
+        assert await t.report(fix(0)) == 0
+        assert [p.vehicle_id for p in sink.positions] == [vid]
+        await t.close()
+
+    try:
+        assert run_cli("add", phone, engine, actor="cli:test", args=args) == 0
+        assert f"enrolled on vehicle {vid}" in capsys.readouterr().out
+        run(engine, body)
+        with pytest.raises(InvalidInput, match="already carried by vehicle"), \
+                engine.begin() as conn:
+            terminals.enrol(conn, phone, actor="cli:test", vehicle_id="jt-other-20")
+        with pytest.raises(InvalidInput, match="--vehicle-id"), engine.begin() as conn:
+            terminals.enrol(conn, "013700000021", actor="cli:test", vehicle_id="bus\t21")
+        with engine.connect() as conn:
+            enrolled = conn.execute(sa.text(
+                "SELECT actor FROM audit_log WHERE action = 'terminal.enrol' "
+                "AND entity_id = '13700000020'")).scalars().all()
+        assert enrolled == ["cli:test"]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM vehicles WHERE vehicle_id = :v"), {"v": vid})
