@@ -29,7 +29,7 @@ from backend.vehicles.position import Position
 from . import messages as m
 from .codec import Frame, FrameError, FrameReader, Header, decode_frame
 from .convert import to_position
-from .trust import REGISTER_OK, TerminalSession, TerminalTrust
+from .trust import REGISTER_OK, TerminalSession, TerminalTrust, phone_key
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class GatewayStats:
 class _Conn:
     peer: str
     writer: asyncio.StreamWriter
-    phone: str | None = None      # the header phone this connection speaks for, once known
+    phone: str | None = None      # phone_key() of the terminal it speaks for, once known
     session: TerminalSession | None = None
     revoked: bool = False
     serial: int = 0
@@ -284,7 +284,7 @@ class Jt808Gateway:
     def _speaks_for(self, conn: _Conn, h: Header) -> None:
         """One connection, one terminal: once it has registered or authenticated as a phone,
         a frame for any other phone is refused."""
-        if conn.phone is not None and conn.phone != h.phone:
+        if conn.phone is not None and conn.phone != phone_key(h.phone):
             raise _Refused("wrong_terminal")
 
     async def _dispatch(self, conn: _Conn, frame: Frame) -> bytes | None:
@@ -301,7 +301,7 @@ class Jt808Gateway:
             session = await asyncio.to_thread(self.trust.authenticate, h.phone, code)
             if session is None:
                 raise _Refused("auth_failed")
-            conn.phone, conn.session = h.phone, session
+            conn.phone, conn.session = session.phone, session
             return self._general(conn, h, m.RESULT_OK)
         if h.msg_id == m.HEARTBEAT:
             return self._general(conn, h, m.RESULT_OK)
@@ -332,12 +332,15 @@ class Jt808Gateway:
         outcome = await asyncio.to_thread(self.trust.register, h.phone, reg, conn.peer)
         if outcome.result != REGISTER_OK:
             self.stats.refused_registrations[outcome.reason] += 1
-            log.info("jt808 %s: registration of %s refused (%s)", conn.peer, h.phone,
-                     outcome.reason)
+            # A known terminal refused is a misconfiguration an operator should see; unknown
+            # phones are noise or probing, counted but not logged at INFO (no log flood).
+            level = logging.DEBUG if outcome.reason.startswith("unknown") else logging.INFO
+            log.log(level, "jt808 %s: registration of %s refused (%s)", conn.peer, h.phone,
+                    outcome.reason)
             # Answered 0x8100 with the standard's result, and no code.
             raise _Refused("register_refused", reply=m.encode_register_response(
                 h.phone, conn.next_serial(), h.serial, outcome.result, version=h.version))
-        conn.phone = h.phone
+        conn.phone = phone_key(h.phone)
         return m.encode_register_response(h.phone, conn.next_serial(), h.serial, REGISTER_OK,
                                           outcome.auth_code or "", version=h.version)
 
