@@ -74,6 +74,7 @@ class _Conn:
     session: TerminalSession | None = None
     revoked: bool = False
     serial: int = 0
+    auth_attempts: int = 0        # 0x0100 and 0x0102 frames handled (each a database look-up)
     bad_streak: int = 0           # bad frames since the last good one
     garbage_mark: int = 0         # reader.garbage_bytes at the last good frame
 
@@ -106,6 +107,8 @@ class Jt808Gateway:
         max_garbage_bytes: int = 16384,
         read_size: int = 4096,
         recheck_s: float = 5.0,
+        max_auth_attempts: int = 16,
+        max_connections: int = 10_000,
     ) -> None:
         self.host = host
         self.port = port
@@ -116,6 +119,10 @@ class Jt808Gateway:
         self.max_garbage_bytes = max_garbage_bytes
         self.read_size = read_size
         self.recheck_s = recheck_s
+        # Bounds on what an unauthenticated client can make the gateway do: database look-ups
+        # (register and authenticate) per connection, and open connections.
+        self.max_auth_attempts = max_auth_attempts
+        self.max_connections = max_connections
         self.stats = GatewayStats()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -192,6 +199,11 @@ class Jt808Gateway:
         assert task is not None
         self._tasks.add(task)
         self.stats.connections += 1
+        if self.stats.open_connections >= self.max_connections:
+            self.stats.closed["over_capacity"] += 1
+            self._tasks.discard(task)
+            writer.transport.abort()
+            return
         self.stats.open_connections += 1
         conn = _Conn(peer=_peer(writer.get_extra_info("peername")), writer=writer)
         self._conns.add(conn)
@@ -294,6 +306,10 @@ class Jt808Gateway:
         if h.msg_id not in _MESSAGE_NAMES:
             raise FrameError("unsupported_message", h, result=m.RESULT_UNSUPPORTED)
         self._speaks_for(conn, h)
+        if h.msg_id in (m.REGISTER, m.AUTHENTICATE):
+            conn.auth_attempts += 1
+            if conn.auth_attempts > self.max_auth_attempts:
+                raise _Refused("too_many_attempts")
         if h.msg_id == m.REGISTER:
             return await self._register(conn, h, body)
         if h.msg_id == m.AUTHENTICATE:

@@ -179,4 +179,5 @@ def test_random_byte_streams_never_take_the_gateway_down(engine: sa.Engine) -> N
 def run_fuzz(engine: sa.Engine, body: object, sink: Collected) -> None:
     from tests.ingest.jt808.support import run
 
-    run(engine, body, sink, recheck_s=0, max_garbage_bytes=4096)  # type: ignore[arg-type]
+    run(engine, body, sink, recheck_s=0, max_garbage_bytes=4096,  # type: ignore[arg-type]
+        max_auth_attempts=FRAMES)

@@ -249,3 +249,30 @@ def test_an_operator_enrols_a_terminal_which_may_then_register(
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM vehicles WHERE vehicle_id = :v"), {"v": vid})
+
+
+def test_an_anonymous_client_cannot_make_the_gateway_work_without_bound(
+    engine: sa.Engine,
+) -> None:
+    """Each 0x0100/0x0102 is a database look-up: a connection gets a few (max_auth_attempts),
+    then is refused without one; connections beyond max_connections are closed at once."""
+    t = Terminal("013700000022")
+
+    async def body(gw: Jt808Gateway, sink: Collected) -> None:
+        await t.connect(gw.port)
+        for _ in range(3):
+            assert await t.authenticate("guess") == 1
+        assert gw.stats.rejected["auth_failed"] == 3
+        assert await t.authenticate("guess") == 1
+        await t.send(m.encode_register(t.phone, t.next_serial(), m.Register()))
+        assert await t.general() == m.GeneralResponse(t.serial, m.REGISTER, 1)
+        assert gw.stats.rejected["too_many_attempts"] == 2
+        extra = Terminal("013700000023")
+        await extra.connect(gw.port)
+        assert await extra.closed()
+        assert gw.stats.closed["over_capacity"] == 1
+        await t.send(m.encode_heartbeat(t.phone, t.next_serial()))
+        assert (await t.general()).result == 0  # the first connection goes on
+        await t.close()
+
+    run(engine, body, max_auth_attempts=3, max_connections=1)
