@@ -25,7 +25,7 @@ from backend.simulation.plan import Bus, Fix, buses_of, plan, to_metric
 from backend.vehicles.fleet import register_vehicles
 
 STATUS_ACC_ON_FIXED = 0b11
-REPLY_TIMEOUT_S = 10.0
+REPLY_TIMEOUT_S = 30.0  # a loaded machine can hold a reply for seconds; a late one is skipped
 
 
 class ScenarioRunError(RuntimeError):
@@ -75,6 +75,7 @@ class Terminal:
         self.bus = bus
         self.serial = 0
         self.frames = codec.FrameReader()
+        self._pending: list[bytes] = []  # frames read but not yet looked at
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -83,16 +84,24 @@ class Terminal:
         return self.serial
 
     async def _exchange(self, frame: bytes) -> codec.Frame:
+        """Send a frame (its serial is self.serial) and return the platform's answer to it:
+        0x8001 and 0x8100 both start with the serial they answer, so a late answer to an
+        earlier frame (one that timed out) is skipped instead of taken for this one's."""
         assert self.reader is not None and self.writer is not None
         self.writer.write(frame)
         await self.writer.drain()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + REPLY_TIMEOUT_S
         while True:
-            data = await asyncio.wait_for(self.reader.read(4096), REPLY_TIMEOUT_S)
+            while self._pending:
+                reply = codec.decode_frame(self._pending.pop(0))
+                if reply.body[:2] == self.serial.to_bytes(2, "big"):
+                    return reply
+            data = await asyncio.wait_for(self.reader.read(4096),
+                                          max(deadline - loop.time(), 0))
             if not data:
                 raise ConnectionError("the gateway closed the connection")
-            frames = self.frames.feed(data)
-            if frames:
-                return codec.decode_frame(frames[0])
+            self._pending += self.frames.feed(data)
 
     async def connect(self, host: str, port: int, codes: dict[str, str]) -> None:
         """Authenticate with the code kept from an earlier run, as a real terminal keeps it;

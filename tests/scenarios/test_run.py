@@ -96,5 +96,5 @@ def test_bus_morning_peak_runs_on_all_lines(
         seen = [(d["kind"], d["action"]) for d in (next_event(ws)["data"] for _ in range(3))]
     buses = sum(f.buses for f in full.fleet.values())
     assert report.terminals == buses and report.ticks == 49
-    assert report.fixes_acked == report.fixes_sent == buses * 49
+    assert report.fixes_acked == report.fixes_sent == buses * 49, report.failures
     assert seen == [("sos", "raised"), ("sos", "cleared"), ("overspeed", "raised")]
