@@ -1,4 +1,5 @@
-"""The `cityops` command: serve, demo, db, users, ingest, layers, gateway, scenario, open311."""
+"""The `cityops` command: serve, demo, db, users, ingest, layers, gateway, scenario, open311,
+terminals."""
 
 from __future__ import annotations
 
@@ -186,8 +187,7 @@ def cmd_scenario(args: argparse.Namespace, settings: Settings) -> int:
     try:
         report = asyncio.run(run_scenario(
             scenario, engine=engine, host=settings.jt808_host,
-            port=args.port or settings.jt808_port, secret=settings.effective_jt808_secret(),
-            speed=args.speed,
+            port=args.port or settings.jt808_port, speed=args.speed,
         ))
     finally:
         engine.dispose()
@@ -315,6 +315,18 @@ def cmd_open311(args: argparse.Namespace, settings: Settings) -> int:
         engine.dispose()
 
 
+def cmd_terminals(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.db.engine import create_engine, resolve_urls
+    from backend.vehicles.terminals_cli import run_cli
+
+    _prepare_database(settings)
+    engine = create_engine(resolve_urls(settings).app, pool_size=1)
+    try:
+        return run_cli(args.action, args.phone, engine, actor=cli_actor(), args=args)
+    finally:
+        engine.dispose()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cityops", description="City operations center")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -397,6 +409,12 @@ def build_parser() -> argparse.ArgumentParser:
                                          "and its signed anchors, or anchor its head now")
     audit.add_argument("action", choices=["verify", "anchor"])
     audit.set_defaults(handler=cmd_audit)
+
+    from backend.vehicles.terminals_cli import add_arguments as terminal_arguments
+
+    terminals = sub.add_parser("terminals", help="JT/T 808 terminals: list, add, revoke, allow")
+    terminal_arguments(terminals)
+    terminals.set_defaults(handler=cmd_terminals)
 
     open311 = sub.add_parser("open311", help="Open311 api keys: add-key, list-keys, disable-key")
     open311.add_argument("action", choices=["add-key", "list-keys", "disable-key"])

@@ -11,7 +11,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_HUB_TOKEN = "cityops-dev"  # documented development-only websocket token
 DEV_INGEST_TOKEN = "cityops-dev-ingest"  # documented development-only GPS ingest token
-DEV_JT808_SECRET = "cityops-dev-jt808"  # development-only secret for terminals' auth codes
 
 
 class Settings(BaseSettings):
@@ -70,13 +69,15 @@ class Settings(BaseSettings):
     hub_heartbeat_s: float = 20.0  # ping interval; no answer within it closes the client
     hub_auth_timeout_s: float = 5.0  # time allowed for the first (auth) message
 
-    # GPS ingest. HTTP batches need `Authorization: Bearer <ingest_token>`; JT/T 808 terminals
-    # get auth codes derived from jt808_secret. Both required in production.
+    # GPS ingest. HTTP batches need `Authorization: Bearer <ingest_token>` (required in
+    # production). JT/T 808 terminals need no shared secret: only terminals in the fleet
+    # register may register, each registration gets a random code (`cityops terminals`).
     ingest_token: str | None = None
     jt808_enabled: bool = False  # run the JT/T 808 gateway inside the server process
     jt808_host: str = "127.0.0.1"
     jt808_port: int = 7808
-    jt808_secret: str | None = None
+    # How often live terminal sessions are checked against revocation and re-registration.
+    jt808_recheck_s: float = 5.0
     positions_partition_window_days: int = 7
     # Polygon layers (ids from layers/) whose features are geofences for enter/exit alarms.
     vehicle_geofence_layers: list[str] = []
@@ -140,9 +141,6 @@ class Settings(BaseSettings):
             return self.ingest_token
         return DEV_INGEST_TOKEN if self.env != "production" else None
 
-    def effective_jt808_secret(self) -> str:
-        return self.jt808_secret or DEV_JT808_SECRET
-
     def effective_hub_token(self) -> str | None:
         if self.hub_token:
             return self.hub_token
@@ -182,10 +180,8 @@ class Settings(BaseSettings):
             raise ValueError("CITYOPS_ENV=production requires DATABASE_URL")
         if self.env == "production" and not self.hub_token:
             raise ValueError("CITYOPS_ENV=production requires CITYOPS_HUB_TOKEN")
-        if self.env == "production" and not (self.ingest_token and self.jt808_secret):
-            raise ValueError(
-                "CITYOPS_ENV=production requires CITYOPS_INGEST_TOKEN and CITYOPS_JT808_SECRET"
-            )
+        if self.env == "production" and not self.ingest_token:
+            raise ValueError("CITYOPS_ENV=production requires CITYOPS_INGEST_TOKEN")
         return self
 
 

@@ -150,6 +150,7 @@ class MqttFeed:
         session_expiry_s: int = 3600,
         keepalive: int = 30,
         drain_timeout: float = 5.0,
+        rejects: Counter[tuple[str, str]] | None = None,
     ) -> None:
         self.broker = BrokerAddress.from_url(url)
         self.topic = topic
@@ -163,6 +164,9 @@ class MqttFeed:
         self.keepalive = keepalive
         self.drain_timeout = drain_timeout
         self.counters: Counter[str] = Counter()
+        # The shared (source, reason) reject counts (the pipeline's): this feed adds the
+        # messages and records refused before they became positions.
+        self.rejects: Counter[tuple[str, str]] = Counter() if rejects is None else rejects
         self.subscribed = False  # True while connected with the subscription in place
         self._max_pending = max_pending
         self._queue: asyncio.Queue[Position] | None = None
@@ -257,8 +261,10 @@ class MqttFeed:
 
     # ---- messages ----------------------------------------------------------------------------
 
-    def _reject(self, reason: str, n: int = 1) -> None:
+    def _reject(self, reason: str, n: int = 1, *, parsed: bool = False) -> None:
         self.counters[f"rejected:{reason}"] += n
+        if not parsed:  # the pipeline counted its own rejects already
+            self.rejects[("mqtt", reason)] += n
 
     async def _on_message(self, topic: str, payload: Any) -> None:
         self.counters["messages"] += 1
@@ -292,7 +298,7 @@ class MqttFeed:
         positions, _indexes, rejected = parse_records(records, source="mqtt")
         self.counters["received"] += len(records)
         for r in rejected:
-            self._reject("invalid:" + r.reason.split(":", 1)[0])
+            self._reject(r.code)
         if rejected:
             self._reject_log("mqtt: rejected %d of %d records on %s: record %d: %s",
                              len(rejected), len(records), topic, rejected[0].index,
@@ -339,7 +345,7 @@ class MqttFeed:
         self.counters["accepted"] += report.accepted
         self.counters["duplicates"] += report.duplicates
         for _index, reason in report.rejected:
-            self._reject(reason)
+            self._reject(reason, parsed=True)
         if report.rejected:
             index, reason = report.rejected[0]
             self._reject_log("mqtt: %d of %d positions rejected: %s: %s", len(report.rejected),

@@ -17,10 +17,11 @@ log = logging.getLogger("cityops.simulation")
 
 async def loop_scenario(name: str, settings: Settings, engine: sa.Engine, port: int) -> None:
     scenario = load_scenario(name, settings.scenarios_dir)
+    codes: dict[str, str] = {}  # the terminals keep their auth codes from run to run
     while True:
         try:
             report = await run_scenario(scenario, engine=engine, host=settings.jt808_host,
-                                        port=port, secret=settings.effective_jt808_secret())
+                                        port=port, codes=codes)
             log.info("scenario %s: %d fixes acknowledged, %d failed", name,
                      report.fixes_acked, report.fixes_failed)
         except asyncio.CancelledError:

@@ -46,6 +46,10 @@ class Bus:
     def plate(self) -> str:
         return f"皖L{self.phone[-5:]}"  # 皖L: 宿州, the prefecture Sixian belongs to
 
+    @property
+    def terminal_id(self) -> str:
+        return f"S{self.phone[-6:]}"  # the 7 characters of a 2013 terminal id
+
 
 def phone_for(line: str, index: int, ordinal: int) -> str:
     """'0139' + the line's number (its digits, else its place in the fleet) + the bus index."""

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,7 +25,7 @@ from backend.simulation.plan import Bus, Fix, buses_of, plan, to_metric
 from backend.vehicles.fleet import register_vehicles
 
 STATUS_ACC_ON_FIXED = 0b11
-REPLY_TIMEOUT_S = 10.0
+REPLY_TIMEOUT_S = 30.0  # a loaded machine can hold a reply for seconds; a late one is skipped
 
 
 class ScenarioRunError(RuntimeError):
@@ -54,7 +52,8 @@ def register_fleet(engine: sa.Engine, buses: list[Bus]) -> None:
     with engine.begin() as conn:
         register_vehicles(conn, [
             {"vehicle_id": b.phone, "label": b.ref, "plate": b.plate, "line_code": b.line,
-             "operator": "泗县公交"} for b in buses])
+             "operator": "泗县公交", "terminal_phone": b.phone, "terminal_id": b.terminal_id}
+            for b in buses])
 
 
 def load_lines(engine: sa.Engine, codes: list[str]) -> dict[str, LineString]:
@@ -76,6 +75,7 @@ class Terminal:
         self.bus = bus
         self.serial = 0
         self.frames = codec.FrameReader()
+        self._pending: list[bytes] = []  # frames read but not yet looked at
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -84,33 +84,46 @@ class Terminal:
         return self.serial
 
     async def _exchange(self, frame: bytes) -> codec.Frame:
+        """Send a frame (its serial is self.serial) and return the platform's answer to it:
+        0x8001 and 0x8100 both start with the serial they answer, so a late answer to an
+        earlier frame (one that timed out) is skipped instead of taken for this one's."""
         assert self.reader is not None and self.writer is not None
         self.writer.write(frame)
         await self.writer.drain()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + REPLY_TIMEOUT_S
         while True:
-            data = await asyncio.wait_for(self.reader.read(4096), REPLY_TIMEOUT_S)
+            while self._pending:
+                reply = codec.decode_frame(self._pending.pop(0))
+                if reply.body[:2] == self.serial.to_bytes(2, "big"):
+                    return reply
+            data = await asyncio.wait_for(self.reader.read(4096),
+                                          max(deadline - loop.time(), 0))
             if not data:
                 raise ConnectionError("the gateway closed the connection")
-            frames = self.frames.feed(data)
-            if frames:
-                return codec.decode_frame(frames[0])
+            self._pending += self.frames.feed(data)
 
-    async def connect(self, host: str, port: int, secret: str | None) -> None:
+    async def connect(self, host: str, port: int, codes: dict[str, str]) -> None:
+        """Authenticate with the code kept from an earlier run, as a real terminal keeps it;
+        register (0x0100) for a new code only when there is none or it no longer works."""
         phone = self.bus.phone
         self.reader, self.writer = await asyncio.open_connection(host, port)
-        reg = m.Register(manufacturer="CITYO", model="SIM", terminal_id=phone[-7:],
+        if phone in codes and await self._authenticate(codes[phone]):
+            return
+        reg = m.Register(manufacturer="CITYO", model="SIM", terminal_id=self.bus.terminal_id,
                          plate_color=1, plate=self.bus.plate)
         reply = m.decode_register_response(
             (await self._exchange(m.encode_register(phone, self._next_serial(), reg))).body)
-        code = reply.auth_code
-        if reply.result != m.RESULT_OK or not code:
-            if secret is None:
-                raise ScenarioRunError(f"{self.bus.ref}: registration refused ({reply.result})")
-            code = hmac.new(secret.encode(), phone.encode(), hashlib.sha256).hexdigest()[:16]
-        ack = await self._exchange(
-            m.encode_authenticate(phone, self._next_serial(), m.Authenticate(code)))
-        if m.decode_general_response(ack.body).result != m.RESULT_OK:
+        if reply.result != m.RESULT_OK or not reply.auth_code:
+            raise ScenarioRunError(f"{self.bus.ref}: registration refused ({reply.result})")
+        codes[phone] = reply.auth_code
+        if not await self._authenticate(reply.auth_code):
             raise ScenarioRunError(f"{self.bus.ref}: authentication refused")
+
+    async def _authenticate(self, code: str) -> bool:
+        ack = await self._exchange(
+            m.encode_authenticate(self.bus.phone, self._next_serial(), m.Authenticate(code)))
+        return m.decode_general_response(ack.body).result == m.RESULT_OK
 
     async def send(self, fix: Fix) -> int:
         """Send one 0x0200 and return the 0x8001 result (0 = ok)."""
@@ -133,14 +146,16 @@ async def run_scenario(
     engine: sa.Engine,
     host: str,
     port: int,
-    secret: str | None = None,
     speed: float = 1.0,
     start: datetime | None = None,
+    codes: dict[str, str] | None = None,
 ) -> RunReport:
     """Run `scenario` against the JT/T 808 gateway at host:port. Simulated time starts at
     `start` (default: now, UTC, or now - duration_s when speed > 1 so no fix is ever
     in the future) and advances tick_s per step; the wall clock waits
-    tick_s / speed between steps. `secret` derives the auth code if registration gives none."""
+    tick_s / speed between steps. The scenario's buses are put in the fleet register with
+    their terminals; `codes` (phone -> auth code) carries the terminals' codes from one run
+    to the next, so a looping demo registers each terminal once."""
     if speed <= 0:
         raise ValueError("speed must be positive")
     if start is None:
@@ -154,7 +169,8 @@ async def run_scenario(
     terminals = [Terminal(b) for b in buses]
     began = time.monotonic()
     try:
-        await asyncio.gather(*(t.connect(host, port, secret) for t in terminals))
+        codes = {} if codes is None else codes
+        await asyncio.gather(*(t.connect(host, port, codes) for t in terminals))
         report.terminals = len(terminals)
         steps = len(next(iter(fixes.values())))
         pace = scenario.tick_s / speed

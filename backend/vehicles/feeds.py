@@ -43,15 +43,19 @@ async def start_jt808_gateway(
 ) -> Jt808Gateway | None:
     if not settings.jt808_enabled:
         return None
-    from backend.ingest.jt808 import HmacAuth, Jt808Gateway
+    from backend.ingest.jt808 import Jt808Gateway
+    from backend.vehicles.terminals import FleetTerminals
 
-    async def sink(positions: list[Position]) -> None:
+    async def sink(positions: list[Position]) -> IngestReport:
         report = await run_in_threadpool(pipeline.ingest, positions)
         if report.rejected:
             log.info("jt808: %d fixes rejected: %s", len(report.rejected), report.rejected[:5])
+        return report
 
+    # Terminals are trusted by the fleet register (backend.vehicles.terminals), not a secret.
     gateway = Jt808Gateway(settings.jt808_host, settings.jt808_port, sink=sink,
-                           auth=HmacAuth(settings.effective_jt808_secret().encode()))
+                           trust=FleetTerminals(pipeline.store.engine),
+                           recheck_s=settings.jt808_recheck_s)
     await gateway.start()
     log.info("JT/T 808 gateway listening on %s:%d", settings.jt808_host, gateway.port)
     return gateway
@@ -68,6 +72,6 @@ async def start_mqtt_feed(settings: Settings, pipeline: PositionPipeline) -> Mqt
         return await run_in_threadpool(pipeline.ingest, positions)
 
     feed = MqttFeed(settings.mqtt_url, settings.mqtt_topic, sink=sink,
-                    client_id=settings.mqtt_client_id)
+                    client_id=settings.mqtt_client_id, rejects=pipeline.rejects)
     await feed.start()
     return feed

@@ -17,6 +17,7 @@ from shapely import wkb
 
 from backend.catalog.layers import LayerCatalog
 from backend.errors import NotConfigured
+from backend.ingest.jt808.trust import phone_key
 from backend.settings import Settings
 from backend.vehicles.road_limits import RoadSpeedLimits
 from backend.vehicles.rules import Geofence, LineGeometry, RuleContext
@@ -171,17 +172,28 @@ class FleetDirectory:
 
 
 def register_vehicles(conn: sa.Connection, rows: Sequence[dict[str, object]]) -> int:
-    """Upsert fleet-register rows: vehicle_id, label, plate, vehicle_class, line_code."""
+    """Upsert fleet-register rows: vehicle_id, label, plate, vehicle_class, line_code, and the
+    JT/T 808 terminal it carries (terminal_phone, terminal_id; left as they are when not
+    given). Only a vehicle with a terminal_phone may register its terminal with the gateway."""
     if not rows:
         return 0
+    params = []
+    for r in rows:
+        row: dict[str, object] = {"plate": None, "vehicle_class": "bus", "operator": None,
+                                  "terminal_phone": None, "terminal_id": None, **r}
+        if row["terminal_phone"] is not None:
+            row["terminal_phone"] = phone_key(str(row["terminal_phone"]))
+        params.append(row)
     result = conn.execute(sa.text("""
-INSERT INTO vehicles (vehicle_id, label, plate, vehicle_class, line_id, operator)
+INSERT INTO vehicles (vehicle_id, label, plate, vehicle_class, line_id, operator,
+  terminal_phone, terminal_id)
 SELECT :vehicle_id, :label, :plate, :vehicle_class,
-  (SELECT id FROM bus_lines WHERE code = :line_code), :operator
+  (SELECT id FROM bus_lines WHERE code = :line_code), :operator, :terminal_phone, :terminal_id
 ON CONFLICT (vehicle_id) DO UPDATE SET label = EXCLUDED.label, plate = EXCLUDED.plate,
   vehicle_class = EXCLUDED.vehicle_class, line_id = EXCLUDED.line_id,
-  operator = EXCLUDED.operator, active = true, updated_at = now()"""),
-        [{"plate": None, "vehicle_class": "bus", "operator": None, **r} for r in rows])
+  operator = EXCLUDED.operator, active = true, updated_at = now(),
+  terminal_phone = COALESCE(EXCLUDED.terminal_phone, vehicles.terminal_phone),
+  terminal_id = COALESCE(EXCLUDED.terminal_id, vehicles.terminal_id)"""), params)
     return result.rowcount
 
 

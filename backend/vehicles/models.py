@@ -72,6 +72,26 @@ class Vehicle(Base):
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     )
+    # Migration 0011: the JT/T 808 terminal this vehicle carries. Its phone without leading
+    # zeros (unique), and its terminal id when the operator knows it (checked at register).
+    terminal_phone: Mapped[str | None] = mapped_column(sa.Text, unique=True)
+    terminal_id: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class TerminalAuth(Base):
+    """A terminal's current auth code (migration 0011), as a SHA-256 only; NULL once revoked."""
+
+    __tablename__ = "terminal_auth"
+    terminal_phone: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    vehicle_id: Mapped[str] = mapped_column(
+        sa.Text, sa.ForeignKey("vehicles.vehicle_id", ondelete="CASCADE"), nullable=False)
+    code_sha256: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    generation: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, server_default="1")
+    registered_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
+    registered_from: Mapped[str | None] = mapped_column(sa.Text)
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class VehicleAlarm(Base):

@@ -72,7 +72,8 @@ def phone(request: pytest.FixtureRequest, engine: sa.Engine, line: dict[str, obj
     number = f"{PHONE_PREFIX}{zlib.crc32(request.node.name.encode()) % 10**8:08d}"
     with engine.begin() as conn:
         register_vehicles(conn, [{"vehicle_id": number, "label": f"{line['code']}#e2e",
-                                  "plate": "皖L·E2E01", "line_code": line["code"]}])
+                                  "plate": "皖L·E2E01", "line_code": line["code"],
+                                  "terminal_phone": number}])
     yield number
     with engine.begin() as conn:
         for table in ("vehicle_positions", "vehicle_latest", "vehicle_alarms", "vehicles"):

@@ -332,6 +332,34 @@ def test_malformed_payloads_are_counted_and_the_good_records_stored(
     assert len(rejects) <= 6  # at most a line per reject
 
 
+def test_mqtt_records_are_typed_strictly_and_counted_by_source(
+    settings: Settings, engine: sa.Engine, county: dict, mqtt_broker: str, vid: Callable
+) -> None:
+    """Issue 8, defect 6 on the MQTT feed: booleans and numeric strings are not numbers, a
+    vehicle id from the topic with a space or a bidi override is refused, an absurd altitude
+    is out of range; the good record in the same array is stored, and the shared
+    (source, reason) counter has it."""
+    good = vid("strict")
+    with mqtt_app(settings, mqtt_broker) as m:
+        publish(mqtt_broker, [
+            (m.topic(good), [fix(good, lon=True), fix(good, seconds=1, lon="117.88"),
+                             fix(good, seconds=2, altitude_m=1e308), fix(good, seconds=3)]),
+            (m.topic(f"{good} \u202ex"), fix()),  # (Mosquitto itself refuses control chars)
+        ])
+        counters = m.feed.counters
+        wait_for(lambda: counters["received"] == 5 and counters["accepted"]
+                 + sum(n for k, n in counters.items() if k.startswith("rejected:")) == 5,
+                 "all five records handled")
+        rejects = m.client.app.state.resources.positions.rejects
+    assert stored_count(engine, good) == 1
+    assert {k: n for k, n in counters.items() if k.startswith("rejected:")} == {
+        "rejected:invalid:lon": 2, "rejected:invalid:vehicle_id": 1,
+        "rejected:altitude_out_of_range": 1}
+    assert rejects[("mqtt", "invalid:lon")] == 2
+    assert rejects[("mqtt", "invalid:vehicle_id")] == 1
+    assert rejects[("mqtt", "altitude_out_of_range")] == 1  # counted once, by the pipeline
+
+
 def test_the_subscriber_survives_a_broker_restart(
     settings: Settings, engine: sa.Engine, county: dict, vid: Callable, tmp_path: Path,
     caplog: pytest.LogCaptureFixture,

@@ -45,8 +45,8 @@ from backend.db.engine import create_engine
 from backend.vehicles.position import Position
 from tests.perf.common import ScratchDatabase, app_server, free_port, median_of
 from tests.perf.ingest_clients import (
+    BENCH_PLATE,
     INGEST_TOKEN,
-    JT808_SECRET,
     bench_http,
     bench_jt808,
     timed,
@@ -142,8 +142,8 @@ class Database(ScratchDatabase):
     def register(self, lines: list[tuple[str, shapely.LineString]], vehicles: int) -> None:
         from backend.vehicles.fleet import register_vehicles
 
-        rows = [{"vehicle_id": phone(i), "label": f"bench {i}",
-                 "line_code": lines[i % len(lines)][0]}
+        rows = [{"vehicle_id": phone(i), "label": f"bench {i}", "plate": BENCH_PLATE,
+                 "line_code": lines[i % len(lines)][0], "terminal_phone": phone(i)}
                 for i in range(vehicles)]
         with self.engine.begin() as conn:
             register_vehicles(conn, rows)
@@ -263,8 +263,8 @@ def server(db: Database) -> Iterator[tuple[int, int, int]]:
     (its pid, the HTTP port, the JT/T 808 port)."""
     jt_port = free_port()
     with app_server(db.settings.database_name, CITYOPS_INGEST_TOKEN=INGEST_TOKEN,
-                    CITYOPS_JT808_ENABLED="true", CITYOPS_JT808_PORT=str(jt_port),
-                    CITYOPS_JT808_SECRET=JT808_SECRET) as (pid, port):
+                    CITYOPS_JT808_ENABLED="true", CITYOPS_JT808_PORT=str(jt_port)
+                    ) as (pid, port):
         yield pid, port, jt_port
 
 

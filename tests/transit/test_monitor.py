@@ -138,8 +138,7 @@ def test_a_scenarios_bunching_buses_raise_a_bunching_alarm(
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     report = asyncio.run(run_scenario(
         load_scenario_file(path), engine=engine, host="127.0.0.1",
-        port=client.app.state.jt808.port, secret=settings.effective_jt808_secret(),
-        speed=1000.0, start=start))
+        port=client.app.state.jt808.port, speed=1000.0, start=start))
     assert report.fixes_acked == report.fixes_sent == 26
     leader, follower = report.phones[f"{code}#1"], report.phones[f"{code}#2"]
     monitor = client.app.state.transit_monitor

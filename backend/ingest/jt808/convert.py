@@ -9,10 +9,10 @@ from backend.vehicles.position import Position
 from .messages import Location
 
 
-def to_position(phone: str, loc: Location, received_at: datetime | None = None) -> Position:
-    """``vehicle_id`` is the terminal's BCD phone exactly as its header carries it: 12 digits
-    for 2013 terminals, 20 for 2019, leading zeros kept. It is what the fleet registry keys on,
-    and a terminal does not change header version in the field, so no normalisation is done."""
+def to_position(vehicle_id: str, loc: Location, received_at: datetime | None = None
+                ) -> Position:
+    """``vehicle_id`` is the fleet register's id of the vehicle whose terminal authenticated on
+    the connection (never taken from a frame's header, which any client can write)."""
     extras: dict[str, float | int] = {}
     for key, value in (
         ("odometer_km", loc.odometer_km),
@@ -24,7 +24,7 @@ def to_position(phone: str, loc: Location, received_at: datetime | None = None) 
         if value is not None:
             extras[key] = value
     return Position(
-        vehicle_id=phone,
+        vehicle_id=vehicle_id,
         time=loc.time,
         lon=loc.lon,
         lat=loc.lat,
