@@ -138,8 +138,10 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
 
     from backend.db.engine import create_engine, resolve_urls
     from backend.observability.logs import configure_logging
+    from backend.catalog.layers import load_catalog, model_columns
     from backend.realtime.hub import Hub
     from backend.vehicles.feeds import position_pipeline, start_jt808_gateway
+    from backend.vehicles.fleet import FleetDirectory, geofence_sources
 
     configure_logging(settings, background=True)
 
@@ -154,7 +156,11 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
         engine = create_engine(resolve_urls(settings).app, pool_size=4)
         hub = Hub.from_settings(settings)
         await hub.start()
-        gateway = await start_jt808_gateway(settings, position_pipeline(settings, engine, hub))
+        # The same rule context as in the server: the fleet register's lines and geofences.
+        catalog = load_catalog(settings.layers_dir, known_columns=model_columns())
+        fleet = FleetDirectory(engine, geofences=geofence_sources(settings, catalog))
+        gateway = await start_jt808_gateway(
+            settings, position_pipeline(settings, engine, hub, fleet))
         assert gateway is not None
         print(f"cityops: JT/T 808 gateway on {settings.jt808_host}:{gateway.port}", flush=True)
         try:

@@ -97,3 +97,41 @@ def test_a_broken_scenario_file_is_reported_not_a_traceback(
                           capture_output=True, text=True, env=env, timeout=120, check=False)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "broken/scenario.yaml: duration_s" in done.stderr
+
+
+def test_the_stand_alone_gateway_trusts_the_fleet_register(
+    settings: Settings, engine: sa.Engine, county: dict[str, int]
+) -> None:
+    """`cityops gateway jt808` runs (it once crashed building its pipeline) and, like the
+    server's, registers an enrolled terminal and refuses an unknown one."""
+    import asyncio
+    import socket
+
+    from tests.ingest.jt808.support import Terminal, fleet
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "CITYOPS_DATABASE_NAME": settings.database_name}
+    proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "gateway", "jt808", "--port",
+                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert f"gateway on 127.0.0.1:{port}" in line, proc.stderr.read() if not line else line
+
+        async def talk() -> tuple[int, int]:
+            known, unknown = Terminal("013700000091"), Terminal("013700000092")
+            await known.connect(port)
+            await unknown.connect(port)
+            results = (await known.register()).result, (await unknown.register()).result
+            await known.close()
+            await unknown.close()
+            return results
+
+        with fleet(engine, "013700000091"):
+            assert asyncio.run(talk()) == (0, 2)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

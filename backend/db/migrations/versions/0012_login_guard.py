@@ -1,7 +1,7 @@
 """failed logins kept in the database, per user name and per client address
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-04 18:30:00
 
 The login lockout used to live in one process's memory: a restart cleared it, other processes
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
