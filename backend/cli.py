@@ -136,9 +136,9 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
     `cityops demo` run the gateway inside the server instead."""
     import asyncio
 
+    from backend.catalog.layers import load_catalog, model_columns
     from backend.db.engine import create_engine, resolve_urls
     from backend.observability.logs import configure_logging
-    from backend.catalog.layers import load_catalog, model_columns
     from backend.realtime.hub import Hub
     from backend.vehicles.feeds import position_pipeline, start_jt808_gateway
     from backend.vehicles.fleet import FleetDirectory, geofence_sources

@@ -119,7 +119,7 @@ def test_the_stand_alone_gateway_trusts_the_fleet_register(
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        assert f"gateway on 127.0.0.1:{port}" in line, proc.stderr.read() if not line else line
+        assert f"gateway on 127.0.0.1:{port}" in line, line or proc.stderr.read()
 
         async def talk() -> tuple[int, int]:
             known, unknown = Terminal("013700000091"), Terminal("013700000092")
