@@ -17,6 +17,8 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from backend.api import errors
 from backend.api.deps import Resources
+from backend.api.headers import SecurityHeaders
+from backend.api.limits import BodyLimit, EdgeCounters
 from backend.api.routes import include_routers
 from backend.auth.permissions import Permission, requires
 from backend.auth.users import SessionStore
@@ -127,6 +129,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=1024, exclude_content_types=(
         *DEFAULT_EXCLUDED_CONTENT_TYPES, "application/zip", "image/jpeg", "image/png",
         "image/webp"))
+    # Outermost last: bodies are bounded before anything reads them; every answer, errors
+    # included, gets the security headers.
+    app.state.edge = EdgeCounters()  # requests refused at the edge, by reason (for /metrics)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, settings=settings, counters=app.state.edge)
     include_routers(app)
     if (settings.frontend_dist / "index.html").exists():
         app.mount("/", StaticFiles(directory=settings.frontend_dist, html=True), name="console")

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AppState
+from backend.api.route import GuardedRoute
 from backend.auth import users
 from backend.auth.permissions import (
     SESSION_COOKIE,
@@ -22,7 +23,7 @@ from backend.auth.permissions import (
     requires,
 )
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(route_class=GuardedRoute, tags=["auth"])
 
 
 class LoginIn(BaseModel):

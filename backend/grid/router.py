@@ -13,11 +13,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from backend.api.deps import AppState
 from backend.api.responses import PRIVATE
+from backend.api.route import GuardedRoute
 from backend.auth.permissions import Actor, Caller, Permission, Principal, requires
 from backend.errors import InvalidInput
 from backend.grid import service
 
-router = APIRouter(tags=["grid"])
+router = APIRouter(route_class=GuardedRoute, tags=["grid"])
 
 
 class PositionIn(BaseModel):

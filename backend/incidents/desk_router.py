@@ -10,10 +10,11 @@ from fastapi import APIRouter, Query, Response
 
 from backend.api.deps import AppState
 from backend.api.responses import PRIVATE
+from backend.api.route import GuardedRoute
 from backend.auth.permissions import Caller, Permission, Principal, requires
 from backend.incidents import desk, kpi
 
-router = APIRouter(tags=["dispatch desk"])
+router = APIRouter(route_class=GuardedRoute, tags=["dispatch desk"])
 
 
 def _who(principal: Principal | None) -> Principal:

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AppState, get_hub
 from backend.api.responses import PRIVATE
+from backend.api.route import GuardedRoute
 from backend.auth.permissions import Caller, Permission, Principal, requires
 from backend.errors import InvalidInput
 from backend.incidents import queries, service
@@ -20,7 +21,7 @@ from backend.incidents.flow import Action, State
 from backend.realtime.hub import Hub
 from backend.realtime.messages import INCIDENTS
 
-router = APIRouter(tags=["incidents"])
+router = APIRouter(route_class=GuardedRoute, tags=["incidents"])
 SHA256 = r"^[0-9a-f]{64}$"
 
 

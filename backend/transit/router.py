@@ -9,13 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from backend.api.deps import AppState
+from backend.api.route import GuardedRoute
 from backend.auth.permissions import Permission, requires
 from backend.errors import NotConfigured
 from backend.transit import service
 from backend.transit.operations import OperationsParams
 from backend.vehicles.fleet import FleetDirectory
 
-router = APIRouter(tags=["transit"])
+router = APIRouter(route_class=GuardedRoute, tags=["transit"])
 
 
 def _fleet(state: AppState) -> FleetDirectory:

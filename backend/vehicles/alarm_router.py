@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AppState, get_hub
+from backend.api.route import GuardedRoute
 from backend.auth.permissions import Actor, Permission, requires
 from backend.errors import InvalidInput
 from backend.realtime.hub import Hub
@@ -18,7 +19,7 @@ from backend.realtime.messages import ALARMS
 from backend.vehicles import alarms as store
 from backend.vehicles.service import alarm_event
 
-router = APIRouter(tags=["vehicle alarms"])
+router = APIRouter(route_class=GuardedRoute, tags=["vehicle alarms"])
 
 
 class AlarmNote(BaseModel):
