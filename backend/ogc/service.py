@@ -11,6 +11,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from backend.bounds import MAX_OFFSET
 from backend.catalog.layers import LayerCatalog, LayerSpec
 from backend.db.models import Base
 from backend.errors import InvalidInput, NotFound
@@ -141,8 +142,9 @@ def items(
 ) -> Page:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
-    if offset < 0:
-        raise InvalidInput(f"offset must be 0 or more, got {offset}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(f"offset must be between 0 and {MAX_OFFSET}, got {offset}: narrow "
+                           "the query (bbox or a property filter) to reach deeper features")
     table = _table(spec)
     where = _where(spec, bbox, filters)
     query = _select(spec).where(*where).order_by(table.c[spec.source.key]).limit(limit)
