@@ -10,12 +10,13 @@ NODE_STAMP := frontend/node_modules/.installed
 FRONTEND_SRC := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig.json -type f 2>/dev/null)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench lint system apt python frontend serve clean help
+.PHONY: demo test fuzz bench lint system apt python frontend serve clean help
 
 help:
 	@echo "make demo   - set up everything and run the Sixian demo on http://127.0.0.1:8000"
 	@echo "make test   - set up everything and run the test suite"
 	@echo "make bench  - tile, hub, ingest and case benchmarks (not part of make test)"
+	@echo "make fuzz   - schemathesis over every API operation, many examples (not in make test)"
 	@echo "make lint   - ruff"
 
 demo: system python frontend
@@ -23,6 +24,11 @@ demo: system python frontend
 
 test: system python frontend
 	$(BIN)/pytest
+
+# The bounded schemathesis run of `make test`, with many more examples per operation.
+FUZZ_EXAMPLES ?= 200
+fuzz: system python frontend
+	CITYOPS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/api/test_schema_fuzz.py -q
 
 bench: system python frontend
 	$(BIN)/python -m tests.perf.bench_tiles $(BENCH_ARGS)

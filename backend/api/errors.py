@@ -7,8 +7,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import RequestValidationError
+from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.websockets import WebSocket
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -44,7 +45,9 @@ def status_for(exc: Exception) -> int:
     return 500
 
 
-def validation_issues(exc: RequestValidationError) -> list[dict[str, Any]]:
+def validation_issues(
+    exc: RequestValidationError | WebSocketRequestValidationError,
+) -> list[dict[str, Any]]:
     """Which field failed and why, never the input (it echoed whole bodies and passwords)."""
     return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")),
              "type": str(e.get("type", ""))} for e in exc.errors()][:50]
@@ -93,7 +96,14 @@ def install(app: FastAPI) -> None:
                 **(exc.headers or {}), "Allow": allow})
         return await http_exception_handler(request, exc)
 
+    async def invalid_socket(websocket: WebSocket, exc: Exception) -> None:
+        assert isinstance(exc, WebSocketRequestValidationError)
+        issues = validation_issues(exc)
+        reason = "; ".join(f"{'.'.join(map(str, i['loc']))}: {i['msg']}" for i in issues)
+        await websocket.close(1008, reason[:120])  # a close reason is at most 123 bytes
+
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(WebSocketRequestValidationError, invalid_socket)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(CityOpsError, known)
     app.add_exception_handler(TileError, known)
