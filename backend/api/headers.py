@@ -18,7 +18,7 @@ from backend.auth.permissions import LAYER_SCOPED, Permission, declared_permissi
 CSP = "; ".join((
     "default-src 'self'",
     "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",  # MapLibre sets element styles; no script runs from it
+    "style-src 'self'",  # element styles set from script (CSSOM) are not inline markup
     "img-src 'self' data: blob:",
     "font-src 'self' data:",
     "worker-src 'self' blob:",

@@ -4,10 +4,11 @@ offset past bigint, a UTC offset of +16:00)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from backend.bounds import BIGINT_MAX, MAX_OFFSET, check_instant
 
@@ -21,7 +22,7 @@ def _plus_from_space(value: object) -> object:
 
 
 # ISO 8601 with a UTC offset PostgreSQL can store, in 1970..2099 (backend.bounds).
-Instant = Annotated[AwareDatetime, BeforeValidator(_plus_from_space),
+Instant = Annotated[datetime, BeforeValidator(_plus_from_space),
                     AfterValidator(check_instant)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip (paging)")]
 # A database id in a path (serial / bigserial): positive and within bigint.

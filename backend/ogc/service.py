@@ -142,9 +142,11 @@ def items(
 ) -> Page:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
-    if not 0 <= offset <= MAX_OFFSET:
-        raise InvalidInput(f"offset must be between 0 and {MAX_OFFSET}, got {offset}: narrow "
-                           "the query (bbox or a property filter) to reach deeper features")
+    if offset < 0:
+        raise InvalidInput(f"offset must be 0 or more, got {offset}")
+    if offset > MAX_OFFSET:
+        raise InvalidInput(f"offset must be at most {MAX_OFFSET}: narrow the query (bbox or a "
+                           "property filter) to reach deeper features")
     table = _table(spec)
     where = _where(spec, bbox, filters)
     query = _select(spec).where(*where).order_by(table.c[spec.source.key]).limit(limit)
