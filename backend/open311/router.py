@@ -22,7 +22,7 @@ from pydantic import BaseModel, RootModel
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AppState, get_hub
-from backend.api.errors import validation_issues
+from backend.api.errors import count_invalid, validation_issues
 from backend.api.route import GuardedRoute
 from backend.auth.permissions import Permission, presented_token, requires
 from backend.errors import CityOpsError, Conflict, Forbidden, InvalidInput, NotFound
@@ -72,7 +72,9 @@ class Open311Route(GuardedRoute):
                 return formats.errors(_format(request), exc.status, exc.description,
                                       exc.headers)
             except RequestValidationError as exc:
-                issue = validation_issues(exc)[0]
+                issues = validation_issues(exc)
+                count_invalid(request, issues)
+                issue = issues[0]
                 field = ".".join(str(part) for part in issue["loc"][1:]) or issue["loc"][0]
                 return formats.errors(_format(request), 422, f"{field}: {issue['msg']}")
             except CityOpsError as exc:

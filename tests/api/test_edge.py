@@ -303,3 +303,14 @@ def test_405_names_every_method_the_path_answers(client: TestClient) -> None:
     response = client.delete("/api/users")
     assert response.status_code == 405
     assert set(response.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+
+
+def test_refusals_are_counted_where_an_operator_can_read_them(
+    app: object, anonymous: TestClient,
+) -> None:
+    rejected = app.state.edge.rejected  # type: ignore[attr-defined]
+    before = rejected[("invalid_input", "string_control_characters")]
+    assert anonymous.get("/open311/v2/tokens/%00").status_code == 422
+    assert anonymous.post("/api/auth/login", json={"username": "a\u0000",
+                                                   "password": "x"}).status_code == 422
+    assert rejected[("invalid_input", "string_control_characters")] == before + 2

@@ -15,8 +15,8 @@ WATCH = ("window.__csp = []; document.addEventListener('securitypolicyviolation'
 
 @pytest.mark.e2e
 @pytest.mark.parametrize(("path", "user", "ready"), [
-    ("/", "admin", "window.__ready === true"),
-    ("/report", "grid_worker", "document.querySelector('#report-app').children.length > 0"),
+    ("/", "admin", "() => window.__ready === true"),
+    ("/report", "grid_worker", "() => document.querySelector('#report-app').children.length > 0"),
 ])
 def test_pages_work_under_the_strict_policy(browser, live_server: str, path: str, user: str,
                                             ready: str) -> None:  # noqa: ANN001
