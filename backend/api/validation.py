@@ -75,9 +75,12 @@ def json_issues(body: bytes) -> list[dict[str, Any]]:
         return []
     try:
         data = json.loads(body)  # the parser FastAPI uses: it takes what the route would take
+        return list(islice(_walk(data, ("body",)), 20))
     except ValueError:
         return []  # not JSON: the route's own parsing answers that
-    return list(islice(_walk(data, ("body",)), 20))
+    except RecursionError:
+        return [{"type": "json_too_deep", "loc": ("body",),
+                 "msg": "The JSON body is nested too deeply: send a flatter document"}]
 
 
 def form_issues(pairs: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:

@@ -314,3 +314,10 @@ def test_refusals_are_counted_where_an_operator_can_read_them(
     assert anonymous.post("/api/auth/login", json={"username": "a\u0000",
                                                    "password": "x"}).status_code == 422
     assert rejected[("invalid_input", "string_control_characters")] == before + 2
+
+
+def test_a_deeply_nested_json_body_is_refused_not_a_crash(client: TestClient) -> None:
+    body = b"[" * 20_000 + b'"\\u0000"' + b"]" * 20_000
+    response = client.post("/api/incidents/1/actions/dispatch", content=body,
+                           headers={"Content-Type": "application/json"})
+    assert 400 <= response.status_code < 500, response.text
