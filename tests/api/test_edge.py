@@ -321,3 +321,15 @@ def test_a_deeply_nested_json_body_is_refused_not_a_crash(client: TestClient) ->
     response = client.post("/api/incidents/1/actions/dispatch", content=body,
                            headers={"Content-Type": "application/json"})
     assert 400 <= response.status_code < 500, response.text
+
+
+def test_every_http_route_goes_through_the_edge_route_class(app: object) -> None:
+    """A router made without `route_class=GuardedRoute` would skip the checks above."""
+    from fastapi.routing import APIRoute
+
+    from backend.api.route import GuardedRoute
+    from backend.auth.permissions import all_routes
+
+    plain = [r.path for r in all_routes(app.routes)  # type: ignore[attr-defined]
+             if isinstance(r, APIRoute) and not isinstance(r, GuardedRoute)]
+    assert plain == [], f"use APIRouter(route_class=GuardedRoute) for: {plain}"
