@@ -14,12 +14,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WITH_NODE := PATH="$(CURDIR)/$(BIN):$$PATH"
 NODE_OK := $(WITH_NODE) node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' 2>/dev/null
 
-.PHONY: demo test bench lint system apt python node frontend serve clean help
+.PHONY: demo test fuzz bench lint system apt python node frontend serve clean help
 
 help:
 	@echo "make demo   - set up everything and run the Sixian demo on http://127.0.0.1:8000"
 	@echo "make test   - set up everything and run the test suite"
 	@echo "make bench  - tile, hub, ingest and case benchmarks (not part of make test)"
+	@echo "make fuzz   - schemathesis over every API operation, many examples (not in make test)"
 	@echo "make lint   - ruff"
 
 demo: system python frontend
@@ -27,6 +28,11 @@ demo: system python frontend
 
 test: system python frontend
 	$(BIN)/pytest
+
+# The bounded schemathesis run of `make test`, with many more examples per operation.
+FUZZ_EXAMPLES ?= 200
+fuzz: system python frontend
+	CITYOPS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/api/test_schema_fuzz.py -q
 
 bench: system python frontend
 	$(BIN)/python -m tests.perf.bench_tiles $(BENCH_ARGS)

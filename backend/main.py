@@ -17,6 +17,8 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 from backend import observability
 from backend.api import errors
 from backend.api.deps import Resources
+from backend.api.headers import SecurityHeaders
+from backend.api.limits import BodyLimit, EdgeCounters
 from backend.api.routes import include_routers
 from backend.audit.anchoring import AuditAnchors
 from backend.auth.permissions import Permission, requires
@@ -138,6 +140,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5, exclude_content_types=(
         *DEFAULT_EXCLUDED_CONTENT_TYPES, "application/zip", "image/jpeg", "image/png",
         "image/webp"))
+    # Outermost last: bodies are bounded before anything reads them; every answer, errors
+    # included, gets the security headers.
+    app.state.edge = EdgeCounters()  # requests refused at the edge, by reason (for /metrics)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, settings=settings, counters=app.state.edge)
     include_routers(app)
     observability.install(app, settings)  # /metrics, readiness; its middleware is outermost
     if (settings.frontend_dist / "index.html").exists():

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     work_calendars: list[Path] = [PROJECT_ROOT / "scenarios" / "sixian" / "work_calendar_2026.yaml"]
     supervision_interval_s: float = 60.0  # how often overdue cases are looked for (督办)
     photo_max_bytes: int = 8 * 1024 * 1024  # an uploaded photo's size limit (413 beyond)
+    # Request bodies are bounded before anything parses them (backend.api.limits), per class of
+    # route: JSON API requests (logins, cases, steps, users), GPS batches (POST
+    # /api/ingest/positions); photos use photo_max_bytes (+ room for the multipart envelope).
+    # A larger body is refused with 413 as soon as its declared or streamed size passes it.
+    json_body_max_bytes: int = Field(default=64 * 1024, ge=1024)
+    gps_body_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     photos_dir: Path = PROJECT_ROOT / "var" / "photos"  # photos, named by their SHA-256
     photo_max_pixels: int = 50_000_000  # refused from the header, before decoding (413)
     photo_max_decodes: int = 2  # photos decoded at once; more wait up to photo_decode_wait_s

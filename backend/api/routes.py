@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from backend.api.route import GuardedRoute
 from backend.auth.permissions import Permission, requires
 from backend.auth.router import router as auth_router
 from backend.grid.router import router as grid_router
@@ -19,7 +20,7 @@ from backend.transit.router import router as transit_router
 from backend.vehicles.alarm_router import router as alarm_router
 from backend.vehicles.router import router as vehicles_router
 
-health = APIRouter()
+health = APIRouter(route_class=GuardedRoute)
 
 
 @health.get("/api/health", dependencies=[requires(Permission.PUBLIC)])

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AppState, get_hub
+from backend.api.route import GuardedRoute
 from backend.auth import users
 from backend.auth.guard import Busy, Refusal
 from backend.auth.permissions import (
@@ -21,7 +22,7 @@ from backend.auth.policy import MIN_PASSWORD
 from backend.realtime.hub import Hub
 from backend.realtime.messages import Revocation
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(route_class=GuardedRoute, tags=["auth"])
 
 
 class LoginIn(BaseModel):

@@ -9,15 +9,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 from fastapi.responses import RedirectResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.deps import AppState
 from backend.api.responses import PRIVATE
+from backend.api.route import GuardedRoute
+from backend.api.types import Instant
 from backend.auth.permissions import Actor, Caller, Permission, Principal, requires
 from backend.errors import InvalidInput
 from backend.grid import service
 
-router = APIRouter(tags=["grid"])
+router = APIRouter(route_class=GuardedRoute, tags=["grid"])
 
 
 class PositionIn(BaseModel):
@@ -25,7 +27,7 @@ class PositionIn(BaseModel):
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
     accuracy_m: float | None = Field(default=None, ge=0, le=100_000)
-    time: AwareDatetime | None = Field(default=None, description="when the fix was taken; now "
+    time: Instant | None = Field(default=None, description="when the fix was taken; now "
                                                                  "when absent")
 
 

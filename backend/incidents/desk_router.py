@@ -10,10 +10,12 @@ from fastapi import APIRouter, Query, Response
 
 from backend.api.deps import AppState
 from backend.api.responses import PRIVATE
+from backend.api.route import GuardedRoute
+from backend.api.types import Id
 from backend.auth.permissions import Caller, Permission, Principal, requires
 from backend.incidents import desk, kpi
 
-router = APIRouter(tags=["dispatch desk"])
+router = APIRouter(route_class=GuardedRoute, tags=["dispatch desk"])
 
 
 def _who(principal: Principal | None) -> Principal:
@@ -23,7 +25,7 @@ def _who(principal: Principal | None) -> Principal:
 
 @router.get("/api/incidents/{incident_id}/nearby",
             dependencies=[requires(Permission.INCIDENTS_ACT)])
-def nearby(incident_id: int, state: AppState, principal: Caller, response: Response,
+def nearby(incident_id: Id, state: AppState, principal: Caller, response: Response,
            radius_m: str | None = None, reach_m: str | None = None,
            limit: str | None = None) -> dict:
     """The `limit` (5, up to 50) nearest available grid workers (a position in the last 30

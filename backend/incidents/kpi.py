@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from backend.bounds import check_instant
 from backend.errors import InvalidInput
 
 MAX_WINDOW = timedelta(days=366)
@@ -97,7 +98,10 @@ def _instant(name: str, raw: str | None) -> datetime:
                            "2026-11-01T00:00:00+08:00 (encode + as %2B)") from None
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(f"{name}={raw!r} has no offset: add one, e.g. +08:00 or Z")
-    return value
+    try:
+        return check_instant(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{name}: {exc}") from None
 
 
 def parse_kpi(start: str | None, end: str | None, group_by: str | None,

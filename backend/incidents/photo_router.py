@@ -13,12 +13,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message
 
 from backend.api.deps import AppState
+from backend.api.route import GuardedRoute
 from backend.auth.permissions import Actor, Permission, requires
 from backend.errors import InvalidInput
 from backend.incidents import photos
 from backend.incidents.photo_files import PhotoFiles
 
-router = APIRouter(tags=["incidents"])
+router = APIRouter(route_class=GuardedRoute, tags=["incidents"])
 MULTIPART_SLACK = 64 * 1024  # room for the multipart envelope around the file
 IMMUTABLE = "private, max-age=86400, immutable"
 

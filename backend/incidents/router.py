@@ -13,6 +13,8 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AppState, get_hub
 from backend.api.responses import PRIVATE, JSONBytes
+from backend.api.route import GuardedRoute
+from backend.api.types import Id, Offset
 from backend.auth.permissions import Caller, Permission, Principal, requires
 from backend.errors import InvalidInput
 from backend.incidents import queries, service
@@ -20,7 +22,7 @@ from backend.incidents.flow import Action, State
 from backend.realtime.hub import Hub
 from backend.realtime.messages import INCIDENTS
 
-router = APIRouter(tags=["incidents"])
+router = APIRouter(route_class=GuardedRoute, tags=["incidents"])
 SHA256 = r"^[0-9a-f]{64}$"
 
 
@@ -123,7 +125,7 @@ def queue(
     department: str | None = None, grid: str | None = None, category: str | None = None,
     overdue: bool | None = None, mine: bool = False, bbox: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> JSONBytes:
     """Open cases first, urgent first, then by the least time left on the running stage,
     the oldest, the id. `total` counts at most 10,000 (`total_exact` false beyond); reporters'
@@ -151,7 +153,7 @@ def queue(
 
 
 @router.get("/api/incidents/{incident_id}", dependencies=[requires(Permission.INCIDENTS_READ)])
-def one(incident_id: int, state: AppState, principal: Caller, response: Response) -> dict:
+def one(incident_id: Id, state: AppState, principal: Caller, response: Response) -> dict:
     with state.engine.connect() as conn:
         detail = queries.incident_detail(conn, incident_id, _who(principal), state.calendar,
                                          datetime.now(UTC))
@@ -162,7 +164,7 @@ def one(incident_id: int, state: AppState, principal: Caller, response: Response
 
 @router.post("/api/incidents/{incident_id}/actions/{action}",
              dependencies=[requires(Permission.INCIDENTS_ACT)])
-async def act(incident_id: int, action: str, state: AppState, principal: Caller,
+async def act(incident_id: Id, action: str, state: AppState, principal: Caller,
               body: StepIn | None = None, hub: Hub = Depends(get_hub)) -> dict:
     """Move a case on: file, void, dispatch, accept, return, start, request_extension,
     grant_extension, deny_extension, park, unpark, handle, send_to_verify, confirm, rework,

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AppState
 from backend.api.responses import PRIVATE, JSONBytes
+from backend.api.route import GuardedRoute
 from backend.auth.permissions import Caller, Permission, requires, visible_layers
 from backend.catalog.layers import LayerCatalog
 from backend.errors import InvalidInput, NotConfigured
@@ -17,7 +18,7 @@ from backend.maps.service import catalog_payload
 from tiles.errors import InvalidTile
 from tiles.service import Tile
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 MVT = "application/vnd.mapbox-vector-tile"
 RANGE = re.compile(r"^(\d+)-(\d+)$")
 

@@ -9,10 +9,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from pydantic import BaseModel
 
+from backend.api.route import GuardedRoute
 from backend.auth.permissions import Permission, requires
 from backend.observability import ready
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(route_class=GuardedRoute, tags=["operations"])
 
 
 class Refusal(BaseModel):

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Query, Request
 
 from backend.api.deps import AppState
 from backend.api.responses import PRIVATE, GeoJSONBytes, JSONBytes
+from backend.api.route import GuardedRoute
 from backend.auth.permissions import Caller, Permission, requires, visible_layers
 from backend.errors import InvalidInput
 from backend.ogc import service
 from backend.ogc.service import CRS84, DEFAULT_LIMIT
 
-router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
+router = APIRouter(route_class=GuardedRoute, prefix="/ogc", tags=["OGC API - Features"])
 JSON = "application/json"
 GEOJSON = "application/geo+json"
 RESERVED = {"f", "bbox", "bbox-crs", "limit", "offset", "crs"}

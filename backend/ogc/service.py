@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from backend.auth.permissions import Principal
+from backend.bounds import MAX_OFFSET
 from backend.catalog.layers import LayerCatalog, LayerSpec
 from backend.db.models import Base
 from backend.errors import InvalidInput, NotFound
@@ -161,6 +162,9 @@ def items(
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
     if offset < 0:
         raise InvalidInput(f"offset must be 0 or more, got {offset}")
+    if offset > MAX_OFFSET:
+        raise InvalidInput(f"offset must be at most {MAX_OFFSET}: narrow the query (bbox or a "
+                           "property filter) to reach deeper features")
     table = _table(spec)
     where = _where(spec, bbox, filters)
     query = _select(spec).where(*where).order_by(table.c[spec.source.key]).limit(limit)

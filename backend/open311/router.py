@@ -17,10 +17,13 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.routing import APIRoute
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, RootModel
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AppState, get_hub
+from backend.api.errors import count_invalid, validation_issues
+from backend.api.route import GuardedRoute
 from backend.audit.actor import bind as bind_actor
 from backend.auth.permissions import Permission, presented_token, requires
 from backend.errors import CityOpsError, Conflict, Forbidden, InvalidInput, NotFound
@@ -46,8 +49,19 @@ def _format(request: Request) -> str:
     return formats.format_of_path(request.url.path)
 
 
-class Open311Route(APIRoute):
+class GeoReportError(BaseModel):
+    code: int
+    description: str
+
+
+class GeoReportErrors(RootModel[list[GeoReportError]]):
+    """GeoReport v2's error answer: [{code, description}] (or <errors> in XML)."""
+
+
+class Open311Route(GuardedRoute):
     """Answers errors as GeoReport error lists, in the format the path asks for."""
+
+    error_model = GeoReportErrors
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -58,6 +72,12 @@ class Open311Route(APIRoute):
             except Open311Error as exc:
                 return formats.errors(_format(request), exc.status, exc.description,
                                       exc.headers)
+            except RequestValidationError as exc:
+                issues = validation_issues(exc)
+                count_invalid(request, issues)
+                issue = issues[0]
+                field = ".".join(str(part) for part in issue["loc"][1:]) or issue["loc"][0]
+                return formats.errors(_format(request), 422, f"{field}: {issue['msg']}")
             except CityOpsError as exc:
                 status = next((s for kind, s in DOMAIN_STATUS if isinstance(exc, kind)), None)
                 if status is None:

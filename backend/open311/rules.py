@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from backend.bounds import check_instant
+
 LOCAL = ZoneInfo("Asia/Shanghai")
 MAX_DESCRIPTION = 4000          # the spec's limit, and the case table's
 MAX_WINDOW = timedelta(days=90)  # start_date .. end_date
@@ -151,7 +153,10 @@ def _instant(name: str, raw: str) -> datetime:
                   f"2026-11-24T08:00:00+08:00; got {raw[:40]!r}") from None
     if value.tzinfo is None:
         raise bad(f"{name} needs a time zone (Z or an offset such as +08:00)")
-    return value
+    try:
+        return check_instant(value)
+    except ValueError as exc:
+        raise bad(f"{name}: {exc}") from None
 
 
 def _list(raw: str | None) -> list[str]:

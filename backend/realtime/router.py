@@ -10,13 +10,14 @@ from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from backend.api.deps import get_hub
+from backend.api.route import GuardedRoute
 from backend.auth.permissions import Permission, websocket_requires
 from backend.realtime import messages
 from backend.realtime.access import authenticate_connection
 from backend.realtime.client import Client
 from backend.realtime.hub import Hub
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 
 MAX_MESSAGE_CHARS = 4096
 MAX_ERRORS = 20

@@ -9,12 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from backend.api.route import GuardedRoute
 from backend.auth.permissions import Permission, requires
 from backend.errors import InvalidInput
 from backend.transit.gtfs.realtime import RealtimeGtfs
 from backend.transit.gtfs.static import StaticGtfs
 
-router = APIRouter(tags=["gtfs"])
+router = APIRouter(route_class=GuardedRoute, tags=["gtfs"])
 _CREATE = threading.Lock()
 FORMATS = ("pb", "json")
 

@@ -9,13 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from backend.api.deps import AppState
+from backend.api.route import GuardedRoute
+from backend.api.types import Id
 from backend.auth.permissions import Permission, requires
 from backend.errors import NotConfigured
 from backend.transit import service
 from backend.transit.operations import OperationsParams
 from backend.vehicles.fleet import FleetDirectory
 
-router = APIRouter(tags=["transit"])
+router = APIRouter(route_class=GuardedRoute, tags=["transit"])
 
 
 def _fleet(state: AppState) -> FleetDirectory:
@@ -35,7 +37,7 @@ def list_lines(state: AppState) -> dict[str, list[dict]]:
 
 @router.get("/api/lines/{line_id}/operations",
             dependencies=[requires(Permission.VEHICLES_READ)])
-def line_operations(state: AppState, line_id: int) -> dict:
+def line_operations(state: AppState, line_id: Id) -> dict:
     """The line's buses with progress, direction, next stop and ETA; headways per direction;
     the pairs bunched now."""
     fleet = _fleet(state)
@@ -49,7 +51,7 @@ def line_operations(state: AppState, line_id: int) -> dict:
 @router.get("/api/lines/{line_id}/replay", dependencies=[requires(Permission.VEHICLES_READ)])
 def line_replay(
     state: AppState,
-    line_id: int,
+    line_id: Id,
     start: Annotated[str | None, Query(alias="from")] = None,
     end: Annotated[str | None, Query(alias="to")] = None,
     zoom: str | None = None,

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from backend.bounds import check_instant
 from backend.errors import InvalidInput, NotFound
 from backend.transit.operations import (
     DIRECTIONS,
@@ -52,7 +53,10 @@ def parse_window(start: str | None, end: str | None) -> tuple[datetime, datetime
                                f"write it like {EXAMPLE_TIME}") from None
         if t.tzinfo is None:
             raise InvalidInput(f"Give '{name}' with a UTC offset, e.g. {EXAMPLE_TIME}")
-        times.append(t)
+        try:
+            times.append(check_instant(t))
+        except ValueError as exc:
+            raise InvalidInput(f"'{name}': {exc}") from None
     a, b = times
     if b <= a:
         raise InvalidInput("'to' must be after 'from'")

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AppState, get_hub
+from backend.api.route import GuardedRoute
+from backend.api.types import Id, Instant
 from backend.auth.permissions import Actor, Permission, requires
 from backend.errors import InvalidInput
 from backend.realtime.hub import Hub
@@ -18,7 +20,7 @@ from backend.realtime.messages import ALARMS
 from backend.vehicles import alarms as store
 from backend.vehicles.service import alarm_event
 
-router = APIRouter(tags=["vehicle alarms"])
+router = APIRouter(route_class=GuardedRoute, tags=["vehicle alarms"])
 
 
 class AlarmNote(BaseModel):
@@ -31,8 +33,8 @@ def list_alarms(
     state: AppState,
     status: Literal["active", "cleared"] | None = None,
     vehicle_id: Annotated[list[str] | None, Query()] = None,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[Instant | None, Query(alias="from")] = None,
+    end: Annotated[Instant | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, list[dict]]:
     """Newest first; `from`/`to` select alarms open at some time in that window."""
@@ -48,7 +50,7 @@ def list_alarms(
 
 
 @router.get("/api/alarms/{alarm_id}", dependencies=[requires(Permission.VEHICLES_READ)])
-def get_alarm(state: AppState, alarm_id: int) -> dict:
+def get_alarm(state: AppState, alarm_id: Id) -> dict:
     with state.engine.connect() as conn:
         return store.get_alarm(conn, alarm_id).as_dict()
 
@@ -63,7 +65,7 @@ def _change(state: AppState, hub: Hub, action: str, change: object) -> dict:
 
 @router.post("/api/alarms/{alarm_id}/ack", dependencies=[requires(Permission.ALARMS_HANDLE)])
 async def acknowledge_alarm(
-    state: AppState, actor: Actor, alarm_id: int, body: AlarmNote | None = None,
+    state: AppState, actor: Actor, alarm_id: Id, body: AlarmNote | None = None,
     hub: Hub = Depends(get_hub),
 ) -> dict:
     """A dispatcher has seen the alarm and is handling it (409 when already acknowledged)."""
@@ -74,7 +76,7 @@ async def acknowledge_alarm(
 
 @router.post("/api/alarms/{alarm_id}/clear", dependencies=[requires(Permission.ALARMS_HANDLE)])
 async def clear_alarm(
-    state: AppState, actor: Actor, alarm_id: int, body: AlarmNote | None = None,
+    state: AppState, actor: Actor, alarm_id: Id, body: AlarmNote | None = None,
     hub: Hub = Depends(get_hub),
 ) -> dict:
     """Close an alarm by hand, e.g. a false SOS (409 when it is already cleared)."""

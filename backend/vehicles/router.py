@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AppState
+from backend.api.route import GuardedRoute
 from backend.auth.permissions import Permission, requires
 from backend.errors import InvalidInput, NotConfigured, NotFound
 from backend.transit import service as transit
@@ -23,7 +24,7 @@ from backend.transit.operations import OperationsParams
 from backend.vehicles import live
 from backend.vehicles.schemas import MAX_BATCH, IngestResponse, RejectedRecord, parse_records
 
-router = APIRouter(tags=["vehicles"])
+router = APIRouter(route_class=GuardedRoute, tags=["vehicles"])
 
 
 @router.post(

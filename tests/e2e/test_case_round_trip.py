@@ -60,7 +60,7 @@ def test_report_dispatch_handle_verify_close_and_the_kpis_move(
         description = f"垃圾堆放 {uuid.uuid4().hex[:8]}"
         login(phone, live_server, "grid_worker")
         phone.goto(f"{live_server}/report")
-        phone.wait_for_function("window.__report && window.__report.ready === true",
+        phone.wait_for_function("() => window.__report && window.__report.ready === true",
                                 timeout=30_000)
         phone.get_by_test_id("location-text").filter(has_text="117.8743").wait_for(
             timeout=30_000)

@@ -41,7 +41,7 @@ def page(browser, live_server: str):  # noqa: ANN001, ANN201
 
 def test_console_shows_the_county_offline(page, live_server: str) -> None:  # noqa: ANN001
     page.goto(live_server)
-    page.wait_for_function("window.__ready === true", timeout=60_000)
+    page.wait_for_function("() => window.__ready === true", timeout=60_000)
     assert page.evaluate("(s) => window.__map.queryRenderedFeatures().some(f => f.source === s)",
                          "county")
     page.evaluate(f"window.__map.jumpTo({{center: [{SEAT[0]}, {SEAT[1]}], zoom: 16}})")
@@ -69,7 +69,7 @@ def test_console_shows_the_county_offline(page, live_server: str) -> None:  # no
 
 def test_layer_panel_is_built_from_the_catalog(page, live_server: str, client) -> None:  # noqa: ANN001
     page.goto(live_server)
-    page.wait_for_function("window.__ready === true", timeout=60_000)
+    page.wait_for_function("() => window.__ready === true", timeout=60_000)
     panel = page.get_by_test_id("layer-panel")
     text = panel.inner_text()
     for layer in client.get("/api/layers").json()["layers"]:

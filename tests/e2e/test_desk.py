@@ -88,11 +88,11 @@ def test_dispatcher_sees_a_filed_case_live_and_dispatches_it(
     photo: str, lost_photo: str,
 ) -> None:
     page.goto(live_server)
-    page.wait_for_function("window.__ready === true", timeout=60_000)
+    page.wait_for_function("() => window.__ready === true", timeout=60_000)
     desk = page.get_by_test_id("desk-panel")
     assert desk.is_visible(), "the desk opens by itself for a dispatcher"
-    page.wait_for_function("window.__desk.store.available === true", timeout=20_000)
-    page.wait_for_function("window.__live.currentState === 'connected'", timeout=20_000)
+    page.wait_for_function("() => window.__desk.store.available === true", timeout=20_000)
+    page.wait_for_function("() => window.__live.currentState === 'connected'", timeout=20_000)
 
     # Reported and filed while the page is open: the queue gets it over incidents.changes.
     supervisor = bearer(client, "supervisor")
@@ -112,7 +112,7 @@ def test_dispatcher_sees_a_filed_case_live_and_dispatches_it(
     item.click()
     detail = page.get_by_test_id("desk-detail")
     detail.wait_for()
-    page.wait_for_function(f"document.querySelector('[data-testid=desk-detail]')"
+    page.wait_for_function(f"() => document.querySelector('[data-testid=desk-detail]')"
                            f"?.dataset.caseId === '{case['id']}'")
     assert case["case_no"] in detail.inner_text() and "桥头暴露垃圾" in detail.inner_text()
     workers = page.get_by_test_id("desk-nearbyWorkers")
@@ -139,7 +139,7 @@ def test_dispatcher_sees_a_filed_case_live_and_dispatches_it(
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "desk-dispatch.png"))
     page.get_by_test_id("desk-submit").click()
-    page.wait_for_function("document.querySelector('[data-testid=desk-detail]')"
+    page.wait_for_function("() => document.querySelector('[data-testid=desk-detail]')"
                            "?.dataset.state === 'dispatched'", timeout=15_000)
     after = client.get(f"/api/incidents/{case['id']}").json()
     assert after["state"] == "dispatched" and after["assignee"] == WORKER
@@ -183,7 +183,7 @@ def test_the_desk_is_only_for_roles_with_case_rights(browser, live_server: str) 
     page = context.new_page()
     login(page, live_server, "traffic_police")
     page.goto(live_server)
-    page.wait_for_function("window.__ready === true", timeout=60_000)
+    page.wait_for_function("() => window.__ready === true", timeout=60_000)
     assert page.get_by_test_id("desk-toggle").is_hidden()
     assert page.get_by_test_id("kpi-toggle").is_hidden()
     assert page.get_by_test_id("desk-panel").is_hidden()

@@ -137,7 +137,7 @@ def page(browser, gateway_server: tuple[str, int]):  # noqa: ANN001, ANN201
     page.on("response", lambda r: r.status == 404 and page.missing.append(urlparse(r.url).path))
     login(page, base, "dispatcher")
     page.goto(base)
-    page.wait_for_function("window.__ready === true", timeout=60_000)
+    page.wait_for_function("() => window.__ready === true", timeout=60_000)
     page.wait_for_selector("[data-testid=live-status][data-state=connected]", timeout=20_000)
     yield page
     context.close()
@@ -295,7 +295,7 @@ def test_the_console_stays_connected_resumes_after_a_drop_and_follows_the_map(
     stats = "window.__live.stats"
 
     # The server's heartbeat pings are answered: still the first connection after several.
-    page.wait_for_function(f"{stats}.pings >= 2", timeout=4 * HEARTBEAT_S * 1000)
+    page.wait_for_function(f"() => {stats}.pings >= 2", timeout=4 * HEARTBEAT_S * 1000)
     assert page.evaluate(f"{stats}.connections") == 1
 
     terminal.fix(lon, lat, heading=0, speed_kmh=10.0, time=t0)

@@ -49,7 +49,7 @@ def test_sign_in_and_out(page, live_server: str) -> None:  # noqa: ANN001
     assert "登录失败" in error.inner_text()
 
     sign_in(page, USER, password_of(USER))
-    page.wait_for_function("window.__ready === true", timeout=60_000)
+    page.wait_for_function("() => window.__ready === true", timeout=60_000)
     assert not page.get_by_test_id("login").is_visible()
     assert page.get_by_test_id("user-name").inner_text() == f"测试 {USER}"
     page.wait_for_selector("[data-testid=live-status][data-state=connected]", timeout=20_000)
@@ -75,7 +75,7 @@ def test_an_ended_session_brings_the_login_back(page, live_server: str) -> None:
     page.goto(live_server)
     page.get_by_test_id("login-form").wait_for(timeout=30_000)
     sign_in(page, USER, password_of(USER))
-    page.wait_for_function("window.__ready === true", timeout=60_000)
+    page.wait_for_function("() => window.__ready === true", timeout=60_000)
 
     # The session ends on the server (another tab signed out): the next API call is refused.
     page.request.post(f"{live_server}/api/auth/logout")

@@ -65,7 +65,8 @@ def phone(browser, live_server: str):  # noqa: ANN001, ANN201
 def open_report(page, base: str) -> None:  # noqa: ANN001
     page.goto(f"{base}/report")
     assert page.url.endswith("/report.html")
-    page.wait_for_function("window.__report && window.__report.ready === true", timeout=30_000)
+    page.wait_for_function("() => window.__report && window.__report.ready === true",
+                           timeout=30_000)
 
 
 def test_an_offline_draft_is_sent_once_when_the_network_returns(
@@ -75,7 +76,8 @@ def test_an_offline_draft_is_sent_once_when_the_network_returns(
     login(page, live_server, "grid_worker")
     open_report(page, live_server)
     page.get_by_test_id("location-text").filter(has_text="117.88612").wait_for(timeout=30_000)
-    page.wait_for_function("window.__reportMap && window.__reportMap.loaded()", timeout=30_000)
+    page.wait_for_function("() => window.__reportMap && window.__reportMap.loaded()",
+                           timeout=30_000)
 
     description = f"离线草稿测试 offline draft {uuid.uuid4().hex[:8]}"
     page.get_by_test_id("kind-event").click()
@@ -157,7 +159,7 @@ def test_an_offline_draft_is_sent_once_when_the_network_returns(
 
     # A reload sends nothing again.
     page.reload()
-    page.wait_for_function("window.__report && window.__report.ready === true")
+    page.wait_for_function("() => window.__report && window.__report.ready === true")
     page.evaluate("() => window.__report.outbox.flush()")
     assert page.evaluate(DRAFTS)[0]["state"] == "sent"
     assert len(cases_with(client, description)) == 1
