@@ -25,6 +25,7 @@ from pydantic import (
     ValidationError,
 )
 
+from backend.bounds import check_instant
 from backend.vehicles.position import Position, PositionSource
 from backend.vehicles.validate import MAX_VEHICLE_ID, VEHICLE_ID_RULE, vehicle_id_ok
 
@@ -46,10 +47,8 @@ def _time_text(value: Any) -> Any:
 
 
 def _utc(value: datetime) -> datetime:
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:  # year 1 or 9999 with an offset: not a time a terminal reports
-        raise ValueError("the time is out of range") from None
+    """In UTC, after the one rule for times at the edge (offset within +-15:59, 1970..2099)."""
+    return check_instant(value).astimezone(UTC)
 
 
 Number = Annotated[StrictFloat, Field(allow_inf_nan=False)]  # a JSON number, finite

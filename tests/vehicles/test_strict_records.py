@@ -91,6 +91,7 @@ def test_odd_times_and_unknown_fields_are_refused_per_record(
         {**base, "time": "0001-01-01T00:00:00+10:00"},
         {**base, "time": 1764806400},                     # a number is not an ISO time
         {**base, "time": "2026-01-01T00:00:00"},          # no offset
+        {**base, "time": "2026-01-01T00:00:00+16:00"},    # beyond the +-15:59 of any place
         {**base, "time": now, "note\n\u0000" * 20: 1},     # an unknown (hostile) field name
         "not a record",
     ]
@@ -100,11 +101,12 @@ def test_odd_times_and_unknown_fields_are_refused_per_record(
     answer = response.json()
     assert answer["accepted"] == 1
     reasons = [r["reason"] for r in answer["rejected"]]
-    assert [r["index"] for r in answer["rejected"]] == [1, 2, 3, 4, 5, 6]
-    assert [r.split(":")[0] for r in reasons] == ["time"] * 4 + ["record"] * 2
-    assert "unknown field" in reasons[4] and len(reasons[4]) < 200
+    assert [r["index"] for r in answer["rejected"]] == [1, 2, 3, 4, 5, 6, 7]
+    assert [r.split(":")[0] for r in reasons] == ["time"] * 5 + ["record"] * 2
+    assert "15:59" in reasons[4]
+    assert "unknown field" in reasons[5] and len(reasons[5]) < 200
     rejects = client.app.state.resources.positions.rejects
-    assert rejects[("http", "invalid:time")] >= 4 and rejects[("http", "invalid:record")] >= 2
+    assert rejects[("http", "invalid:time")] >= 5 and rejects[("http", "invalid:record")] >= 2
 
 
 def test_the_one_validator_refuses_what_any_feed_could_build() -> None:
