@@ -39,6 +39,11 @@ TEST_METRICS_TOKEN = "test-metrics-token"
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     anchors = tmp_path_factory.mktemp("audit")  # the session's database is new: so are these
+    # ... for every process the session starts too (`cityops serve`, `audit verify` run in a
+    # test): an anchor of this database in the checkout's var/audit would contradict the next
+    # session's new database.
+    os.environ["CITYOPS_AUDIT_ANCHOR_FILE"] = str(anchors / "anchors.jsonl")
+    os.environ["CITYOPS_AUDIT_ANCHOR_KEY_FILE"] = str(anchors / "anchor.key")
     return Settings(
         env="test",
         photos_dir=tmp_path_factory.mktemp("photos"),

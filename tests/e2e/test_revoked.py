@@ -38,7 +38,7 @@ def test_a_role_change_sends_the_console_back_to_the_login(
         page.goto(live_server)
         page.get_by_test_id("login-form").wait_for(timeout=30_000)
         sign_in(page, USER, PASSWORD)
-        page.wait_for_function("window.__ready === true", timeout=60_000)
+        page.wait_for_function("() => window.__ready === true", timeout=60_000)
         page.wait_for_selector("[data-testid=live-status][data-state=connected]",
                                timeout=20_000)
         changed = live_api.patch(f"/api/users/{USER}", json={"roles": ["traffic_police"]},
