@@ -8,6 +8,7 @@ import { fetchCatalog, type Catalog } from '../catalog';
 import { PositionSharing } from './geo';
 import { applyTexts, lang, onLang, setLang, t, type Key } from './i18n';
 import { LocationMap } from './locmap';
+import { installOffline } from './offline';
 import { HttpError, getJSON, messageOf, onUnauthorized, request, type Category, type User } from './net';
 import { ReportForm } from './form';
 import { Outbox } from './outbox';
@@ -308,6 +309,7 @@ async function start(): Promise<void> {
     toast(messageOf(err), 'error');
   }
   state.ready = true;
+  installOffline();
 }
 
 void start();
