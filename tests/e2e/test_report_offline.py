@@ -106,6 +106,10 @@ def test_the_page_opens_cold_with_no_network_and_keeps_a_draft(
         page.wait_for_function("window.__reportMap && window.__reportMap.loaded()", timeout=30_000)
         # The map drew what it cached: the county's layers, not an empty dark box.
         page.wait_for_function("window.__reportMap.getStyle().layers.length > 1", timeout=30_000)
+        page.wait_for_function("""() => new Promise(r => { const m = window.__reportMap;
+            m.once('idle', () => r(m.queryRenderedFeatures().length > 0));
+            m.triggerRepaint(); })""",
+                               timeout=30_000)
         page.get_by_test_id("location-text").filter(has_text="117.88612").wait_for(timeout=30_000)
 
         description = f"冷启动离线 cold offline {uuid.uuid4().hex[:8]}"
