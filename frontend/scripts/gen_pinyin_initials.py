@@ -46,12 +46,9 @@ def main() -> None:
     files = sorted(ROOT.glob("scenarios/*/case_categories.yaml"))
     for path in files:
         for text in names(yaml.safe_load(path.read_text(encoding="utf-8"))):
-            hanzi = [c for c in text if "\u4e00" <= c <= "\u9fff"]
-            if not hanzi:
-                continue
-            readings = pinyin(text, style=Style.FIRST_LETTER, errors="ignore")
             chars = [c for c in text if "\u4e00" <= c <= "\u9fff"]
-            if len(readings) != len(chars):
+            readings = pinyin(text, style=Style.FIRST_LETTER, errors="ignore")
+            if not chars or len(readings) != len(chars):
                 continue  # mixed text pypinyin split differently: take characters one by one
             for char, reading in zip(chars, readings, strict=True):
                 table.setdefault(char, reading[0].lower())
