@@ -232,7 +232,9 @@ function renderQueue(): void {
   const clear = h('button', { type: 'button', class: 'rp-btn rp-btn-ghost rp-btn-small', t: 'clearSent' });
   clear.hidden = !outbox.drafts.some((d) => d.state === 'sent');
   clear.addEventListener('click', () => void outbox.clearSent());
+  const names = new Map((cached<Category[]>(CATEGORIES_KEY) ?? []).map((c) => [c.code, c.name]));
   const cards = [...outbox.drafts].reverse().map((d) => {
+    const category = names.get(d.body.category_code);
     const buttons: HTMLElement[] = [];
     if (d.state === 'failed') {
       const retry = h('button', { type: 'button', class: 'rp-btn rp-btn-primary rp-btn-small', t: 'retry' });
@@ -255,7 +257,7 @@ function renderQueue(): void {
         h('span', { class: 'rp-note rp-push' }, shortTime(d.created_at)),
       ),
       h('p', { class: 'rp-card-text' }, d.body.description),
-      h('p', { class: 'rp-note' }, `${d.body.category_code} · ${d.photo_count} `, h('span', { t: 'photoCount' }),
+      h('p', { class: 'rp-note' }, `${category ? `${category} · ` : ''}${d.body.category_code} · ${d.photo_count} `, h('span', { t: 'photoCount' }),
         d.attempts ? ` · ${d.attempts} ` : '', d.attempts ? h('span', { t: 'attempts' }) : null),
       d.error && d.state !== 'sent' ? h('p', { class: 'rp-warn' }, h('span', { t: 'lastError' }), `: ${d.error}`) : null,
       buttons.length ? h('div', { class: 'rp-actions' }, ...buttons) : null,
