@@ -7,7 +7,9 @@
 import { applyTexts, onLang, t } from './i18n';
 import type { LocationMap } from './locmap';
 import type { Category } from './net';
+import { CategoryPicker } from './catpick';
 import type { Outbox } from './outbox';
+import type { Draft } from './store';
 import { h, prepare, toast } from './ui';
 
 const MAX_PHOTOS = 9;
@@ -40,6 +42,11 @@ export class ReportForm {
   private readonly fileInput: HTMLInputElement;
   private readonly thumbs: HTMLElement;
   private readonly submit: HTMLButtonElement;
+  private readonly picker: CategoryPicker;
+  /** The last report saved from this form: its state is shown beside the submit button. */
+  private lastId: string | null = null;
+  private lastState: Draft['state'] | null = null;
+  private readonly status: HTMLElement;
 
   constructor(private readonly outbox: Outbox) {
     this.kindButtons = (['component', 'event'] as const).map((kind) => {
@@ -55,6 +62,7 @@ export class ReportForm {
     this.major = h('select', { class: 'rp-input', testid: 'major', name: 'major' });
     this.minor = h('select', { class: 'rp-input', testid: 'minor', name: 'category_code' });
     this.major.addEventListener('change', () => this.fillMinor());
+    this.picker = new CategoryPicker((c) => this.select(c));
     this.categoryNote = h('p', { class: 'rp-note rp-warn', t: 'categoriesUnavailable' });
     this.description = h('textarea', {
       class: 'rp-input rp-textarea',
@@ -91,12 +99,15 @@ export class ReportForm {
     this.fileInput.addEventListener('change', () => void this.addPhotos());
     this.thumbs = h('div', { class: 'rp-thumbs', testid: 'thumbs' });
     this.submit = h('button', { type: 'submit', class: 'rp-btn rp-btn-primary rp-submit', t: 'submit', testid: 'submit' });
+    this.status = h('p', { class: 'rp-status', role: 'status', 'aria-live': 'polite', testid: 'submit-status' });
+    this.status.hidden = true;
 
     const form = h(
       'form',
       { class: 'rp-form', testid: 'report-form', novalidate: true },
       h('fieldset', { class: 'rp-field' },
         h('legend', { class: 'rp-label', t: 'category' }),
+        this.picker.element,
         h('div', { class: 'rp-seg', role: 'group' }, ...this.kindButtons),
         h('label', { class: 'rp-sub' }, h('span', { t: 'major' }), this.major),
         h('label', { class: 'rp-sub' }, h('span', { t: 'minor' }), this.minor),
@@ -119,7 +130,8 @@ export class ReportForm {
         this.thumbs,
         h('label', { class: 'rp-btn rp-btn-ghost rp-photo-add' }, h('span', { class: 'rp-cam', 'aria-hidden': 'true' }), h('span', { t: 'addPhoto' }), this.fileInput),
       ),
-      this.submit,
+      // Sticky at the bottom of the screen: the primary action never scrolls away (item 14).
+      h('div', { class: 'rp-footer', testid: 'submit-bar' }, this.status, this.submit),
     );
     form.addEventListener('submit', (e) => {
       e.preventDefault();
@@ -129,8 +141,17 @@ export class ReportForm {
     this.setKind('event');
     this.setUrgency('normal');
     this.renderWhere();
+    outbox.onChange(() => this.renderStatus());
+    // A confirmed report's line makes room once the next report is begun.
+    this.description.addEventListener('input', () => {
+      if (this.status.dataset.state === 'ok') this.status.hidden = true;
+    });
+    window.addEventListener('online', () => this.renderStatus());
+    window.addEventListener('offline', () => this.renderStatus());
     onLang(() => {
       applyTexts(this.element);
+      this.refillSelects();
+      this.renderStatus();
       this.renderWhere();
       this.renderThumbs();
     });
@@ -148,7 +169,29 @@ export class ReportForm {
   setCategories(categories: Category[]): void {
     this.categories = categories;
     this.categoryNote.hidden = categories.length > 0;
+    this.picker.setCategories(categories);
+    this.refillSelects();
+  }
+
+  /** A category chosen from the search or the recent list: the selects show it. */
+  private select(category: Category): void {
+    if (category.kind === 'component' || category.kind === 'event') this.setKind(category.kind);
+    this.major.value = category.major_code;
+    this.fillMinor();
+    this.minor.value = category.code;
+    this.minor.dispatchEvent(new Event('change'));
+  }
+
+  /** Rebuilds the selects (new categories, or a new language) keeping what was chosen. */
+  private refillSelects(): void {
+    const major = this.major.value;
+    const minor = this.minor.value;
     this.fillMajor();
+    if (major && [...this.major.options].some((o) => o.value === major)) {
+      this.major.value = major;
+      this.fillMinor();
+      if ([...this.minor.options].some((o) => o.value === minor)) this.minor.value = minor;
+    }
   }
 
   private setKind(kind: 'component' | 'event'): void {
@@ -258,7 +301,7 @@ export class ReportForm {
     this.submit.disabled = true;
     try {
       const address = this.address.value.trim();
-      await this.outbox.add(
+      const draft = await this.outbox.add(
         {
           category_code: code,
           description,
@@ -269,13 +312,53 @@ export class ReportForm {
         },
         this.photos,
       );
-      toast(navigator.onLine ? t('savedSending') : t('savedOffline'));
+      this.lastId = draft.id;
+      this.lastState = null;
+      this.picker.remember(code);
+      this.renderStatus();
       this.reset();
     } catch (err) {
       toast(err instanceof Error ? err.message : String(err), 'error');
     } finally {
       this.submit.disabled = false;
     }
+  }
+
+  /**
+   * What happened to the last report, kept in view beside the submit button until the next
+   * one: 正在发送, then 已受理 with the case number once the server accepted it, or, while
+   * there is no network, that it waits on the phone and goes by itself later.
+   */
+  private renderStatus(): void {
+    const draft = this.lastId ? this.outbox.drafts.find((d) => d.id === this.lastId) : undefined;
+    if (!draft) {
+      this.status.hidden = true;
+      return;
+    }
+    let text: string;
+    let kind: string;
+    if (draft.state === 'sent') {
+      text = t('acceptedAs').replace('{case}', draft.case_no ?? '');
+      kind = 'ok';
+    } else if (draft.state === 'failed') {
+      text = `${t('refusedBecause')}: ${draft.error ?? ''}`;
+      kind = 'error';
+    } else if (draft.state === 'sending') {
+      text = t('sendingNow');
+      kind = 'busy';
+    } else if (!navigator.onLine) {
+      text = t('waitingNetwork');
+      kind = 'wait';
+    } else {
+      text = draft.attempts ? `${t('waitingRetry')}${draft.error ? ` (${draft.error})` : ''}` : t('sendingNow');
+      kind = draft.attempts ? 'wait' : 'busy';
+    }
+    // The status line is the confirmation; a toast only when the worker is on another tab.
+    if (draft.state !== this.lastState && draft.state === 'sent' && !this.element.checkVisibility()) toast(text);
+    this.lastState = draft.state;
+    this.status.textContent = text;
+    this.status.dataset.state = kind;
+    this.status.hidden = false;
   }
 
   private refuse(message: string, field: HTMLElement): void {

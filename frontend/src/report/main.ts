@@ -8,6 +8,7 @@ import { fetchCatalog, type Catalog } from '../catalog';
 import { PositionSharing } from './geo';
 import { applyTexts, lang, onLang, setLang, t, type Key } from './i18n';
 import { LocationMap } from './locmap';
+import { installOffline } from './offline';
 import { HttpError, getJSON, messageOf, onUnauthorized, request, type Category, type User } from './net';
 import { ReportForm } from './form';
 import { Outbox } from './outbox';
@@ -231,7 +232,9 @@ function renderQueue(): void {
   const clear = h('button', { type: 'button', class: 'rp-btn rp-btn-ghost rp-btn-small', t: 'clearSent' });
   clear.hidden = !outbox.drafts.some((d) => d.state === 'sent');
   clear.addEventListener('click', () => void outbox.clearSent());
+  const names = new Map((cached<Category[]>(CATEGORIES_KEY) ?? []).map((c) => [c.code, c.name]));
   const cards = [...outbox.drafts].reverse().map((d) => {
+    const category = names.get(d.body.category_code);
     const buttons: HTMLElement[] = [];
     if (d.state === 'failed') {
       const retry = h('button', { type: 'button', class: 'rp-btn rp-btn-primary rp-btn-small', t: 'retry' });
@@ -254,7 +257,7 @@ function renderQueue(): void {
         h('span', { class: 'rp-note rp-push' }, shortTime(d.created_at)),
       ),
       h('p', { class: 'rp-card-text' }, d.body.description),
-      h('p', { class: 'rp-note' }, `${d.body.category_code} · ${d.photo_count} `, h('span', { t: 'photoCount' }),
+      h('p', { class: 'rp-note' }, `${category ? `${category} · ` : ''}${d.body.category_code} · ${d.photo_count} `, h('span', { t: 'photoCount' }),
         d.attempts ? ` · ${d.attempts} ` : '', d.attempts ? h('span', { t: 'attempts' }) : null),
       d.error && d.state !== 'sent' ? h('p', { class: 'rp-warn' }, h('span', { t: 'lastError' }), `: ${d.error}`) : null,
       buttons.length ? h('div', { class: 'rp-actions' }, ...buttons) : null,
@@ -308,6 +311,7 @@ async function start(): Promise<void> {
     toast(messageOf(err), 'error');
   }
   state.ready = true;
+  installOffline();
 }
 
 void start();
