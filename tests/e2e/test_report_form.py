@@ -84,7 +84,7 @@ def test_submit_stays_reachable_and_confirms_with_the_case_number(
 
     # The category is now a recent one, still there after a reload; a tap picks it again.
     page.reload()
-    page.wait_for_function("window.__report && window.__report.ready === true")
+    page.wait_for_function("() => window.__report && window.__report.ready === true")
     recent = page.get_by_test_id("recent-category")
     recent.first.wait_for()
     assert recent.first.get_attribute("data-code") == "C0302"

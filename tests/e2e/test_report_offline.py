@@ -70,9 +70,10 @@ def test_the_page_opens_cold_with_no_network_and_keeps_a_draft(
         page.get_by_test_id("login-password").fill(password_of("grid_worker"))
         page.get_by_test_id("login-submit").click()
         page.get_by_test_id("report-form").wait_for()
-        page.wait_for_function("window.__reportMap && window.__reportMap.loaded()", timeout=30_000)
+        page.wait_for_function("() => window.__reportMap && window.__reportMap.loaded()",
+                               timeout=30_000)
         page.get_by_test_id("location-text").filter(has_text="117.88612").wait_for(timeout=30_000)
-        page.wait_for_function("window.__reportOffline && window.__reportOffline.ready",
+        page.wait_for_function("() => window.__reportOffline && window.__reportOffline.ready",
                                timeout=30_000)
         assert page.evaluate("navigator.serviceWorker.controller !== null")
         scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
@@ -100,12 +101,15 @@ def test_the_page_opens_cold_with_no_network_and_keeps_a_draft(
         page = context.new_page()
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"{base}/report")
-        page.wait_for_function("window.__report && window.__report.ready === true", timeout=30_000)
+        page.wait_for_function("() => window.__report && window.__report.ready === true",
+                               timeout=30_000)
         page.get_by_test_id("report-form").wait_for()
         page.get_by_test_id("net").filter(has_text="离线").wait_for()
-        page.wait_for_function("window.__reportMap && window.__reportMap.loaded()", timeout=30_000)
+        page.wait_for_function("() => window.__reportMap && window.__reportMap.loaded()",
+                               timeout=30_000)
         # The map drew what it cached: the county's layers, not an empty dark box.
-        page.wait_for_function("window.__reportMap.getStyle().layers.length > 1", timeout=30_000)
+        page.wait_for_function("() => window.__reportMap.getStyle().layers.length > 1",
+                               timeout=30_000)
         page.wait_for_function("""() => new Promise(r => { const m = window.__reportMap;
             m.once('idle', () => r(m.queryRenderedFeatures().length > 0));
             m.triggerRepaint(); })""",
