@@ -20,6 +20,7 @@ import { initHeader } from './header';
 import { t } from './i18n';
 import { LayerPanel } from './layerPanel';
 import { LiveConnection } from './live';
+import { coveredSides } from './mapCover';
 import { liveIndicator } from './liveIndicator';
 import { FeaturePopup } from './popup';
 import { Replay } from './replay';
@@ -125,9 +126,12 @@ let catalog: Catalog | null = null;
 
 function fitCounty(animate: boolean): void {
   if (!catalog) return;
-  const { width, height } = map.getContainer().getBoundingClientRect();
-  const left = Math.min(panel.coveredWidth, Math.max(0, width - 3 * FIT_PADDING - 200));
-  const right = Math.min(alarmPanel.coveredWidth, Math.max(0, width - left - 3 * FIT_PADDING - 200));
+  const container = map.getContainer();
+  const { width, height } = container.getBoundingClientRect();
+  // Every open panel (layer panel, desk, alarm list, KPI) measured: the county fits beside them.
+  const covered = coveredSides(container, container.parentElement ?? document.body);
+  const left = Math.min(covered.left, Math.max(0, width - 3 * FIT_PADDING - 200));
+  const right = Math.min(covered.right, Math.max(0, width - left - 3 * FIT_PADDING - 200));
   const pad = Math.min(FIT_PADDING, Math.max(0, (height - 100) / 2));
   const [w, s, e, n] = catalog.bounds;
   map.fitBounds(

@@ -188,3 +188,56 @@ def test_the_desk_is_only_for_roles_with_case_rights(browser, live_server: str) 
     assert page.get_by_test_id("kpi-toggle").is_hidden()
     assert page.get_by_test_id("desk-panel").is_hidden()
     context.close()
+
+
+# The centre of an element, and what the browser hits there (elementFromPoint): the element
+# itself or one of its descendants, never a panel laid over it.
+UNCOVERED = """(sel) => { const n = document.querySelector(sel); if (!n) return 'missing';
+  const b = n.getBoundingClientRect(); if (!b.width || !b.height) return 'not shown';
+  const hit = document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2);
+  return hit && n.contains(hit) ? 'ok' : (hit?.closest('[data-testid]')?.dataset.testid
+    ?? hit?.className ?? 'nothing'); }"""
+# The county's bounds on screen against the right edge of the desk (the left panels).
+COUNTY_BESIDE_DESK = """() => { const m = window.__map, [w, s, e, n] = window.__catalog.bounds;
+  const box = m.getContainer().getBoundingClientRect();
+  const desk = document.querySelector('[data-testid=desk-panel]').getBoundingClientRect();
+  const sw = m.project([w, s]), nw = m.project([w, n]);
+  return {west: box.left + Math.min(sw.x, nw.x), deskRight: desk.right}; }"""
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (3840, 2160)], ids=["1920", "3840"])
+def test_no_panel_covers_the_alarms_or_the_map_controls(
+    browser, live_server: str, size: tuple[int, int],  # noqa: ANN001
+) -> None:
+    """Issue 15 items 1, 2: with the desk and the KPI panel open, the alarm list and the map's
+    controls (zoom, 2D/3D, 全县) are what a click at their centre reaches; 全县 fits the county
+    beside the desk."""
+    width, height = size
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    page = context.new_page()
+    login(page, live_server, "dispatcher")
+    page.goto(live_server)
+    # A 4K frame is drawn on the CPU here (SwiftShader): give it time.
+    page.wait_for_function("window.__ready === true", timeout=240_000)
+    assert page.get_by_test_id("desk-panel").is_visible()
+    page.get_by_test_id("kpi-toggle").click()
+    page.get_by_test_id("kpi-month").wait_for(timeout=15_000)
+    targets = ["[data-testid=alarm-panel]", ".maplibregl-ctrl-zoom-in",
+               ".maplibregl-ctrl-zoom-out", "[data-testid=view-3d-toggle]",
+               "[data-testid=view-home]"]
+    page.wait_for_timeout(300)  # the KPI board is placed after its panels settle
+    hits = {t: page.evaluate(UNCOVERED, t) for t in targets}
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"desk-kpi-{width}.png"))
+    assert all(v == "ok" for v in hits.values()), hits
+    kpi = page.get_by_test_id("kpi-panel").bounding_box()
+    assert kpi and kpi["width"] >= 300, kpi  # still a readable board
+
+    page.get_by_test_id("kpi-close").click()
+    page.get_by_test_id("view-home").click()
+    page.wait_for_timeout(1500)  # the 全县 ease
+    page.wait_for_function(WAIT_IDLE, timeout=240_000)
+    spot = page.evaluate(COUNTY_BESIDE_DESK)
+    assert spot["west"] >= spot["deskRight"], spot  # the county's west is not under the desk
+    page.screenshot(path=str(SHOTS / f"desk-county-{width}.png"))
+    context.close()
