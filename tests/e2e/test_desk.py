@@ -117,13 +117,13 @@ def test_dispatcher_sees_a_filed_case_live_and_dispatches_it(
     assert case["case_no"] in detail.inner_text() and "桥头暴露垃圾" in detail.inner_text()
     workers = page.get_by_test_id("desk-nearbyWorkers")
     workers.get_by_text("网格员·测试").wait_for(timeout=10_000)
-    # The report's photos are in the timeline: one shown, one the server cannot give (404) is
-    # a placeholder.
+    # The report's photos lead the case (and are in the timeline): one shown, one the server
+    # cannot give (404) is a placeholder.
     page.wait_for_function(
-        "(sha) => document.querySelector(`.desk-photo[data-sha256='${sha}'] img`)"
-        "?.naturalWidth > 0", arg=photo, timeout=10_000)
+        "(sha) => document.querySelector(`[data-testid=desk-evidence] .desk-photo[data-sha256="
+        "'${sha}'] img`)?.naturalWidth > 0", arg=photo, timeout=10_000)
     assert client.get(f"/api/photos/{lost_photo}").status_code == 404
-    page.locator(f".desk-photo[data-sha256='{lost_photo}'] "
+    page.locator(f"[data-testid=desk-evidence] .desk-photo[data-sha256='{lost_photo}'] "
                  "[data-testid=desk-photo-missing]").wait_for(timeout=10_000)
     page.wait_for_function(WAIT_IDLE, timeout=60_000)
     shown = page.evaluate("window.__desk.map.rendered()")
@@ -240,4 +240,51 @@ def test_no_panel_covers_the_alarms_or_the_map_controls(
     spot = page.evaluate(COUNTY_BESIDE_DESK)
     assert spot["west"] >= spot["deskRight"], spot  # the county's west is not under the desk
     page.screenshot(path=str(SHOTS / f"desk-county-{width}.png"))
+    context.close()
+
+
+def test_a_reported_case_shows_its_photo_first_and_who_acts_next(
+    browser, live_server: str, client: TestClient, photo: str,  # noqa: ANN001
+) -> None:
+    """Issue 15 items 3, 6: at 1920x1080 the reporter's photo is large, at the top of the case
+    and above the fold; a 待立案 case tells the dispatcher that 监督中心 files it; the timeline
+    names people, not logins; vehicles and cameras near it start folded."""
+    case = client.post("/api/incidents", headers=bearer(client, "grid_worker"), json={
+        "category_code": "E0101", "description": "照片优先（端到端）", "lon": SPOT[0],
+        "lat": SPOT[1], "photos": [photo]}).json()
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    login(page, live_server, "dispatcher")
+    page.goto(live_server)
+    page.wait_for_function("window.__ready === true", timeout=120_000)
+    item = page.locator(f"[data-testid=desk-case][data-case-id='{case['id']}']")
+    item.wait_for(timeout=20_000)
+    item.click()
+    page.wait_for_function(f"document.querySelector('[data-testid=desk-detail]')"
+                           f"?.dataset.caseId === '{case['id']}'")
+    img = page.locator(f"[data-testid=desk-evidence] .desk-photo[data-sha256='{photo}'] img")
+    page.wait_for_function(
+        "(sha) => document.querySelector(`[data-testid=desk-evidence] "
+        ".desk-photo[data-sha256='${sha}'] img`)?.naturalWidth > 0", arg=photo, timeout=15_000)
+    shot = img.bounding_box()
+    actions = page.get_by_test_id("desk-actions").bounding_box()
+    facts = page.locator("[data-testid=desk-detail] .desk-facts").bounding_box()
+    assert shot and actions and facts
+    assert shot["y"] + shot["height"] <= 1080, shot  # above the fold
+    assert shot["width"] >= 250, shot                 # large, not a thumbnail
+    assert shot["y"] < facts["y"] < actions["y"]      # evidence, then facts, then actions
+
+    nxt = page.get_by_test_id("desk-next-actor")
+    assert "监督中心" in nxt.inner_text() and "没有" not in nxt.inner_text()
+    timeline = page.get_by_test_id("desk-timeline").inner_text()
+    assert "测试 grid_worker" in timeline, timeline  # the reporter's name, not the login
+    page.get_by_test_id("desk-group-workers").wait_for()
+    assert page.evaluate("document.querySelector('[data-testid=desk-group-workers]').open")
+    for part in ("vehicles", "cameras"):
+        assert not page.evaluate(f"document.querySelector('[data-testid=desk-group-{part}]').open")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "desk-evidence-1920.png"))
+    assert errors == []
     context.close()
