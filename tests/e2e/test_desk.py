@@ -233,6 +233,16 @@ def test_no_panel_covers_the_alarms_or_the_map_controls(
     kpi = page.get_by_test_id("kpi-panel").bounding_box()
     assert kpi and kpi["width"] >= 300, kpi  # still a readable board
 
+    # Item 11: in English the desk's filter labels are whole, not "To disp…".
+    page.get_by_test_id("lang-toggle").click()
+    page.get_by_text("To dispatch").first.wait_for()
+    cut = page.evaluate("""() => [...document.querySelectorAll('.desk-chip-label')].filter(s =>
+      s.scrollWidth > s.clientWidth + 1 || s.getBoundingClientRect().right >
+        s.closest('.desk-chip').getBoundingClientRect().right + 0.5).map(s => s.innerText)""")
+    assert cut == [], cut
+    page.screenshot(path=str(SHOTS / f"desk-en-{width}.png"))
+    page.get_by_test_id("lang-toggle").click()
+
     page.get_by_test_id("kpi-close").click()
     page.get_by_test_id("view-home").click()
     page.wait_for_timeout(1500)  # the 全县 ease
