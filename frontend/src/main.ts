@@ -21,6 +21,7 @@ import { t } from './i18n';
 import { LayerPanel } from './layerPanel';
 import { LiveConnection } from './live';
 import { coveredSides } from './mapCover';
+import { MapScale } from './mapScale';
 import { liveIndicator } from './liveIndicator';
 import { FeaturePopup } from './popup';
 import { Replay } from './replay';
@@ -39,6 +40,8 @@ declare global {
     __live?: LiveConnection;
     /** The active alarms as the console knows them, for end-to-end tests. */
     __alarms?: AlarmStore;
+    /** How much map text and symbols are scaled with the interface, for end-to-end tests. */
+    __mapScale?: MapScale;
   }
 }
 
@@ -73,6 +76,7 @@ const map = new maplibregl.Map({
   fadeDuration: 150,
 });
 window.__map = map;
+window.__mapScale = new MapScale(map); // labels and symbols grow with the interface (4K)
 // The dispatch desk and KPI panel (src/desk): header buttons, panels, map layers, incidents.changes.
 initDesk({ map, live, auth, header, stage: byId('map').parentElement ?? document.body });
 

@@ -243,6 +243,19 @@ def test_no_panel_covers_the_alarms_or_the_map_controls(
     page.screenshot(path=str(SHOTS / f"desk-en-{width}.png"))
     page.get_by_test_id("lang-toggle").click()
 
+    # Item 7: map labels and symbols follow the interface's scale (the root font size against
+    # the 14 px it has at 1920 wide): township names are 12-16 px at 1920, x1.69 at 3840.
+    root = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    factor = page.evaluate("window.__mapScale.factor")
+    assert factor == pytest.approx(max(1.0, root / 14), rel=1e-3)
+    if width >= 3840:
+        assert factor > 1.6, factor
+    sizes = page.evaluate("window.__map.getLayoutProperty('township_labels:0', 'text-size')")
+    assert sizes[4::2] == pytest.approx([12 * factor, 16 * factor], abs=0.01), sizes
+    bus_text = page.evaluate("window.__map.getStyle().layers.filter(l => l.type === 'symbol')"
+                             ".map(l => window.__map.getLayoutProperty(l.id, 'text-size'))")
+    assert all(v is None or isinstance(v, list) or v >= 11 * factor - 0.01 for v in bus_text)
+
     page.get_by_test_id("kpi-close").click()
     page.get_by_test_id("view-home").click()
     page.wait_for_timeout(1500)  # the 全县 ease
