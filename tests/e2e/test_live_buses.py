@@ -360,6 +360,16 @@ def test_a_line_is_replayed_with_the_time_slider(
     page.wait_for_function("() => window.__replay.state === 'ready'", timeout=20_000)
     assert page.evaluate("window.__buses && window.__map.getLayoutProperty('live-buses', "
                          "'visibility')") == "none"
+    # It opens at the first data in the window, not on the empty stretch before it, and the
+    # slider marks where the data is (issue 15 item 10).
+    replay = page.evaluate("window.__replay")
+    first = int(start.timestamp() * 1000)
+    marks = replay["marks"]
+    assert any(a <= first <= b for a, b in marks["data"]), marks
+    earliest = min([marks["data"][0][0], *marks["alarms"][:1]])
+    assert replay["time"] == pytest.approx(max(replay["from"], earliest), abs=1000)
+    assert replay["from"] < replay["time"] <= first  # the window's empty start is skipped
+    assert page.locator("[data-testid=replay-marks] .replay-mark-data").count() >= 1
     # The slider at the third fix: the bus is there.
     at = int((start + timedelta(seconds=60)).timestamp() * 1000)
     page.evaluate("(t) => { const s = document.querySelector('[data-testid=replay-slider]'); "
