@@ -15,6 +15,7 @@ from backend.auth.permissions import (
     Actor,
     Caller,
     Permission,
+    caller,
     presented_token,
     requires,
 )
@@ -103,6 +104,22 @@ def me(principal: Caller, response: Response) -> dict:
     response.headers["Cache-Control"] = "private, no-store"
     assert principal is not None
     return {"user": principal.as_dict()}
+
+
+@router.get("/api/auth/session", dependencies=[requires(Permission.PUBLIC)])
+async def session_check(request: Request, response: Response) -> dict:
+    """Whether the caller is signed in, always 200: a console's cold start asks this, and "not
+    signed in" is an expected answer there, not an error (a 401 is logged by every browser)."""
+    response.headers["Cache-Control"] = "private, no-store"
+    try:
+        principal = await caller(request)
+    except HTTPException as refused:  # a stale or forged token: simply not signed in
+        if refused.status_code != 401:
+            raise
+        principal = None
+    if principal is None:
+        return {"signed_in": False}
+    return {"signed_in": True, "user": principal.as_dict()}
 
 
 @router.post("/api/auth/logout", status_code=204,

@@ -37,6 +37,9 @@ class FieldSpec(Strict):
     # A personal field (phone, name, email, id_number, address): masked by the policy of
     # backend.privacy.policy in OGC items, never in (shared, cached) tiles, never filterable.
     kind: Kind | None = None
+    # Names of coded values ({online: {zh: 在线, en: Online}}): what a popup shows instead of
+    # the raw code; a value without an entry is shown as it is.
+    values: dict[str, Title] | None = None
 
 
 class LayerSource(Strict):

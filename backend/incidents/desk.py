@@ -28,9 +28,9 @@ from backend.privacy.policy import present
 # stale (the GTFS-RT feed uses the same 10 minutes).
 WORKER_FRESH = timedelta(minutes=30)
 VEHICLE_FRESH = timedelta(minutes=10)
-RADIUS_M = (1, 5000)       # cameras within radius_m
-REACH_M = (1, 20000)       # workers and vehicles: the nearest within reach_m
-LIMIT = (1, 50)            # workers and vehicles returned
+RADIUS_M = (1, 5000)       # vehicles and cameras within radius_m
+REACH_M = (1, 20000)       # workers: the nearest within reach_m (beside the grid's own)
+LIMIT = (1, 50)            # nearby workers and vehicles returned
 CAMERA_LIMIT = 100
 # Metres per degree, on the small side so that the degree box always covers the radius:
 # a meridian degree is >= 110,574 m; a parallel degree is >= 111,320 m x cos(lat) on WGS-84.
@@ -78,26 +78,34 @@ def degree_box(lat: float, metres: float) -> tuple[float, float]:
 
 
 # Each query starts from the case's point, as geometry (for the GiST box) and geography.
+# Workers: the case grid's own (grid_workers, by cell assignment), whatever their phone last
+# said, first; then the nearest with a recent position within reach, up to `limit` of them.
 WORKERS_SQL = """
 WITH here AS (
   SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt,
-         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS g)
+         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS g),
+own AS (SELECT gw.user_id FROM grid_workers gw WHERE gw.grid_code = :grid),
+near AS (
+  SELECT w.user_id FROM here, worker_positions w JOIN users u ON u.id = w.user_id
+  WHERE w.geom && ST_Expand(here.pt, :dlon, :dlat)
+    AND ST_DWithin(w.geom::geography, here.g, :reach)
+    AND w.time >= :worker_since AND u.active AND 'grid_worker' = ANY(u.roles)
+    AND w.user_id NOT IN (SELECT user_id FROM own)
+  ORDER BY ST_Distance(w.geom::geography, here.g), u.username
+  LIMIT :limit)
 SELECT u.username, u.display_name, u.phone, w.time, w.lon, w.lat, w.accuracy_m,
   ST_Distance(w.geom::geography, here.g) AS distance_m,
   coalesce((SELECT json_agg(json_build_object('grid_code', gw.grid_code, 'name', gc.name)
                             ORDER BY gw.grid_code)
             FROM grid_workers gw LEFT JOIN grid_cells gc ON gc.grid_code = gw.grid_code
             WHERE gw.user_id = u.id), '[]'::json) AS grids,
-  EXISTS (SELECT 1 FROM grid_workers gw WHERE gw.user_id = u.id AND gw.grid_code = :grid)
-    AS in_case_grid,
+  u.id IN (SELECT user_id FROM own) AS in_case_grid,
   (SELECT count(*) FROM incidents i WHERE i.assignee_id = u.id AND i.state = ANY(:open))
     AS open_cases
-FROM here, worker_positions w JOIN users u ON u.id = w.user_id
-WHERE w.geom && ST_Expand(here.pt, :dlon, :dlat)
-  AND ST_DWithin(w.geom::geography, here.g, :reach)
-  AND w.time >= :worker_since AND u.active AND 'grid_worker' = ANY(u.roles)
-ORDER BY distance_m, u.username
-LIMIT :limit"""
+FROM here, users u LEFT JOIN worker_positions w ON w.user_id = u.id
+WHERE u.id IN (SELECT user_id FROM own UNION ALL SELECT user_id FROM near)
+  AND u.active AND 'grid_worker' = ANY(u.roles)
+ORDER BY in_case_grid DESC, distance_m NULLS LAST, u.username"""
 
 VEHICLES_SQL = """
 WITH here AS (
@@ -110,7 +118,7 @@ FROM here, vehicle_latest vl
   LEFT JOIN vehicles v ON v.vehicle_id = vl.vehicle_id
   LEFT JOIN bus_lines bl ON bl.id = v.line_id
 WHERE vl.geom && ST_Expand(here.pt, :dlon, :dlat)
-  AND ST_DWithin(vl.geom::geography, here.g, :reach)
+  AND ST_DWithin(vl.geom::geography, here.g, :radius)
   AND vl.time >= :vehicle_since AND coalesce(v.active, true)
 ORDER BY distance_m, vl.vehicle_id
 LIMIT :limit"""
@@ -132,8 +140,8 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _age_s(now: datetime, then: datetime) -> int:
-    return max(0, round((now - then).total_seconds()))
+def _age_s(now: datetime, then: datetime | None) -> int | None:
+    return None if then is None else max(0, round((now - then).total_seconds()))
 
 
 @dataclass(frozen=True)
@@ -163,8 +171,9 @@ WITHHELD = {
 
 def nearby(conn: sa.Connection, incident_id: int, principal: Principal, query: NearbyQuery,
            now: datetime, rights: NearbyRights) -> dict[str, Any]:
-    """The `limit` nearest available grid workers and recent vehicles within `reach_m`, and
-    the cameras within `radius_m`, each ordered by distance from the case; only the parts
+    """The case grid's own workers (by cell assignment, with their last position if any), then
+    the `limit` nearest available grid workers within `reach_m`; the `limit` nearest recent
+    vehicles and the cameras within `radius_m`, ordered by distance from the case; only the parts
     `rights` allow (the others are listed in `withheld`). Workers' phones go out by the
     masking policy; a full view is audited (one row, committed by the caller)."""
     row = conn.execute(sa.text(
@@ -196,7 +205,8 @@ def nearby(conn: sa.Connection, incident_id: int, principal: Principal, query: N
             one = {"username": w["username"], "display_name": w["display_name"],
                    "phone": w["phone"], "lon": w["lon"], "lat": w["lat"],
                    "accuracy_m": w["accuracy_m"], "time": _iso(w["time"]),
-                   "age_s": _age_s(now, w["time"]), "distance_m": round(w["distance_m"], 1),
+                   "age_s": _age_s(now, w["time"]),
+                   "distance_m": None if w["distance_m"] is None else round(w["distance_m"], 1),
                    "grids": w["grids"], "in_case_grid": w["in_case_grid"],
                    "open_cases": w["open_cases"]}
             if present(one, WORKER_PERSONAL, principal.roles):
@@ -204,9 +214,10 @@ def nearby(conn: sa.Connection, incident_id: int, principal: Principal, query: N
             out["workers"].append(one)
         record_look(conn, principal.username, "user", shown, list(WORKER_PERSONAL),
                     {"incident_id": row.id, "answer": "nearby"})
-    if rights.vehicles:
+    if rights.vehicles:  # within the radius the desk shows, like the cameras
         vehicles = conn.execute(sa.text(VEHICLES_SQL), {
-            **base, "vehicle_since": now - VEHICLE_FRESH}).mappings().all()
+            **base, "radius": query.radius_m, "dlon": radius_box[0], "dlat": radius_box[1],
+            "vehicle_since": now - VEHICLE_FRESH}).mappings().all()
         out["vehicles"] = [{
             **{k: _iso(v) for k, v in m.items() if k != "distance_m"},
             "age_s": _age_s(now, m["time"]), "distance_m": round(m["distance_m"], 1),

@@ -28,9 +28,10 @@ def _who(principal: Principal | None) -> Principal:
 def nearby(incident_id: Id, state: AppState, principal: Caller, response: Response,
            radius_m: str | None = None, reach_m: str | None = None,
            limit: str | None = None) -> dict:
-    """The `limit` (5, up to 50) nearest available grid workers (a position in the last 30
-    minutes) and vehicles (a fix in the last 10 minutes) within `reach_m` (5000, up to 20000),
-    and the cameras within `radius_m` (500, 1 to 5000), each ordered by geodesic distance.
+    """The case grid's own workers (grid_workers; last position and its age when known), then
+    the `limit` (5, up to 50) nearest available grid workers (a position in the last 30
+    minutes) within `reach_m` (5000, up to 20000); the `limit` nearest vehicles (a fix in the
+    last 10 minutes) and the cameras within `radius_m` (500, 1 to 5000), by geodesic distance.
     Each part needs its own right: workers workers:read, vehicles vehicles:read, cameras a
     role the cameras layer names; a part the caller may not have is empty and listed in
     `withheld` with the reason. Workers' phones are masked without personal:read; a full

@@ -133,7 +133,9 @@ def history(conn: sa.Connection, incident_id: int) -> list[sa.Row]:
     return list(conn.execute(sa.text("""
 SELECT e.id, e.at, e.action, e.from_state, e.to_state, e.actor, e.actor_role, e.note, e.lon,
   e.lat, e.data, coalesce(array_agg(p.sha256) FILTER (WHERE p.sha256 IS NOT NULL), '{}')
-  AS photos
+  AS photos,
+  (SELECT u.display_name FROM users u WHERE u.username = e.actor) AS actor_name,
+  (SELECT u.department FROM users u WHERE u.username = e.actor) AS actor_unit
 FROM incident_events e LEFT JOIN incident_photos p ON p.event_id = e.id
 WHERE e.incident_id = :id GROUP BY e.id ORDER BY e.at, e.id"""), {"id": incident_id}))
 
@@ -173,7 +175,8 @@ def incident_detail(conn: sa.Connection, incident_id: int, principal: Principal,
     out["clocks"] = clocks_json(clocks_of(conn, row, calendar, now, events))
     out["timeline"] = [{
         "id": e.id, "at": e.at.isoformat(), "action": e.action, "from_state": e.from_state,
-        "to_state": e.to_state, "actor": e.actor, "actor_role": e.actor_role, "note": e.note,
+        "to_state": e.to_state, "actor": e.actor, "actor_role": e.actor_role,
+        "actor_name": e.actor_name, "actor_unit": e.actor_unit, "note": e.note,
         "lon": e.lon, "lat": e.lat, "data": e.data, "photos": list(e.photos),
     } for e in events]
     out["photos"] = sorted({h for e in events for h in e.photos})

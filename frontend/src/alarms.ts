@@ -114,13 +114,6 @@ export class AlarmPanel {
     return this.root.classList.contains('collapsed');
   }
 
-  /** Width the panel covers on the right of the map, for fitting the county beside it. */
-  get coveredWidth(): number {
-    if (this.collapsed) return 0;
-    const parent = this.root.parentElement?.getBoundingClientRect();
-    return parent ? Math.max(0, parent.right - this.root.getBoundingClientRect().left) : 0;
-  }
-
   /** Renders again (vehicle labels or the user's rights changed). */
   refresh(): void {
     this.schedule();

@@ -2,7 +2,7 @@
  * Signing in and out. The server keeps the session in an HttpOnly cookie (same-origin fetches,
  * tiles and the websocket handshake carry it), so the console keeps no token.
  *
- * - At start `GET /api/auth/me`: 200 signed in; 401 the login screen; 404 this server has no
+ * - At start `GET /api/auth/session`: signed in, or not (the login screen); 404 this server has no
  *   login (everything is open), the console runs without a user.
  * - Any later 401 (an API call, a tile, the websocket) brings the login screen back over the
  *   running console; after signing in, the `onLogin` listeners reload their data.
@@ -142,8 +142,10 @@ export class Auth {
 
   async start(): Promise<void> {
     try {
-      const body = await getJSON<{ user?: User }>('/api/auth/me', {}, { quiet401: true });
-      if (body.user) this.signedIn(body.user);
+      // Always 200 (signed in or not): an expected "not signed in" logs no error in the browser.
+      const body = await getJSON<{ signed_in?: boolean; user?: User }>('/api/auth/session', {}, { quiet401: true });
+      if (body.signed_in === false) this.showLogin(false);
+      else if (body.user) this.signedIn(body.user);
       else this.open();
     } catch (err) {
       if (isStatus(err, 401)) this.showLogin(false);

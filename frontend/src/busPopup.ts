@@ -205,7 +205,10 @@ export class BusPopup {
     const plate = d?.plate ?? bus.plate;
     if (plate) rows.push(['busPlate', plate]);
     const speed = bus.speed_kmh;
-    rows.push(['busSpeed', speed === null ? '—' : `${new Intl.NumberFormat(locale(lang), { maximumFractionDigits: 1 }).format(speed)} km/h`]);
+    const kmh = speed === null ? '—' : `${new Intl.NumberFormat(locale(lang), { maximumFractionDigits: 1 }).format(speed)} km/h`;
+    // An offline vehicle's speed is what it last reported, with how long ago; not "now".
+    if (bus.status === 'offline') rows.push(['busSpeedLast', bus.time && speed !== null ? `${kmh} · ${ago(bus.time, lang)}` : kmh]);
+    else rows.push(['busSpeed', kmh]);
     if (bus.heading_deg !== null) rows.push(['busHeading', compass(bus.heading_deg, lang)]);
     const status = el('span', `bus-status bus-status-${bus.status}`, t(STATUS_KEYS[bus.status] ?? 'busStatusNormal', lang));
     rows.push(['busStatus', status]);

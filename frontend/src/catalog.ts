@@ -15,6 +15,8 @@ export type Geometry = 'point' | 'line' | 'polygon' | string;
 
 export interface CatalogField extends Bilingual {
   name: string;
+  /** Names of coded values (the layer YAML's `values:`), e.g. online -> {zh: 在线, en: Online}. */
+  values?: Record<string, Bilingual> | null;
 }
 
 /** One MapLibre layer fragment as written in layers/*.yaml. */

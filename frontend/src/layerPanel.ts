@@ -59,11 +59,6 @@ export class LayerPanel {
     return this.root.classList.contains('collapsed');
   }
 
-  /** Width the panel covers on the map, for fitting the county beside it. */
-  get coveredWidth(): number {
-    return this.collapsed ? 0 : this.root.getBoundingClientRect().right;
-  }
-
   setCollapsed(collapsed: boolean): void {
     this.root.classList.toggle('collapsed', collapsed);
     this.renderChrome();

@@ -20,6 +20,8 @@ import { initHeader } from './header';
 import { t } from './i18n';
 import { LayerPanel } from './layerPanel';
 import { LiveConnection } from './live';
+import { coveredSides } from './mapCover';
+import { MapScale } from './mapScale';
 import { liveIndicator } from './liveIndicator';
 import { FeaturePopup } from './popup';
 import { Replay } from './replay';
@@ -38,6 +40,8 @@ declare global {
     __live?: LiveConnection;
     /** The active alarms as the console knows them, for end-to-end tests. */
     __alarms?: AlarmStore;
+    /** How much map text and symbols are scaled with the interface, for end-to-end tests. */
+    __mapScale?: MapScale;
   }
 }
 
@@ -72,6 +76,7 @@ const map = new maplibregl.Map({
   fadeDuration: 150,
 });
 window.__map = map;
+window.__mapScale = new MapScale(map); // labels and symbols grow with the interface (4K)
 // The dispatch desk and KPI panel (src/desk): header buttons, panels, map layers, incidents.changes.
 initDesk({ map, live, auth, header, stage: byId('map').parentElement ?? document.body });
 
@@ -125,9 +130,12 @@ let catalog: Catalog | null = null;
 
 function fitCounty(animate: boolean): void {
   if (!catalog) return;
-  const { width, height } = map.getContainer().getBoundingClientRect();
-  const left = Math.min(panel.coveredWidth, Math.max(0, width - 3 * FIT_PADDING - 200));
-  const right = Math.min(alarmPanel.coveredWidth, Math.max(0, width - left - 3 * FIT_PADDING - 200));
+  const container = map.getContainer();
+  const { width, height } = container.getBoundingClientRect();
+  // Every open panel (layer panel, desk, alarm list, KPI) measured: the county fits beside them.
+  const covered = coveredSides(container, container.parentElement ?? document.body);
+  const left = Math.min(covered.left, Math.max(0, width - 3 * FIT_PADDING - 200));
+  const right = Math.min(covered.right, Math.max(0, width - left - 3 * FIT_PADDING - 200));
   const pad = Math.min(FIT_PADDING, Math.max(0, (height - 100) / 2));
   const [w, s, e, n] = catalog.bounds;
   map.fitBounds(

@@ -77,7 +77,8 @@ export function formatValue(field: CatalogField, value: unknown, lang: Lang): st
     return unit ? `${text} ${unit[lang]}` : text;
   }
   if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
+  const named = field.values?.[String(value)];
+  return named ? pick(named, lang) : String(value);
 }
 
 const HEX_COLOR = /^#[0-9a-f]{6}$/i;
@@ -192,12 +193,19 @@ export class FeaturePopup {
         const dd = document.createElement('dd');
         const value = props[field.name] as unknown;
         if (typeof value === 'string' && HEX_COLOR.test(value)) {
+          // A colour is shown as itself (a swatch), its code only as the tooltip.
           const chip = document.createElement('span');
-          chip.className = 'color-chip';
+          chip.className = 'color-chip color-chip-large';
           chip.style.background = value;
+          chip.title = value;
+          chip.setAttribute('role', 'img');
+          chip.setAttribute('aria-label', value);
           dd.append(chip);
+        } else {
+          const text = formatValue(field, value, lang);
+          if (field.values && text !== String(value)) dd.title = String(value);
+          dd.append(text);
         }
-        dd.append(formatValue(field, value, lang));
         table.append(dt, dd);
       }
       root.append(table);

@@ -24,6 +24,7 @@ import {
 } from './replayData';
 import type { Alarm } from './alarmStore';
 import { BUS_COLOR, busesAt, clearReplayMap, drawReplayStatic, replayAlarmFeatures, setReplayAlarms, setReplayBuses } from './replayMap';
+import { drawMarks, firstMark, replayMarks, type ReplayMarks } from './replayMarks';
 import { describeError } from './toast';
 
 const SPEEDS = [1, 10, 60];
@@ -35,7 +36,7 @@ type State = 'closed' | 'idle' | 'loading' | 'ready' | 'playing';
 declare global {
   interface Window {
     /** The replay's state, for end-to-end tests. */
-    __replay?: { state: State; time: number; from: number; to: number; buses: BusAt[]; alarms: number; line: string | null };
+    __replay?: { state: State; time: number; from: number; to: number; buses: BusAt[]; alarms: number; line: string | null; marks: ReplayMarks };
   }
 }
 
@@ -88,6 +89,8 @@ export class Replay {
   private readonly status = el('div', 'replay-status');
   private readonly playButton = el('button', 'replay-play');
   private readonly slider = el('input', 'replay-slider');
+  private readonly marksTrack = el('div', 'replay-marks');
+  private marks: ReplayMarks = { data: [], alarms: [] };
   private readonly clock = el('div', 'replay-clock');
   private readonly speedBox = el('div', 'replay-speeds');
   private readonly labels: Record<string, HTMLElement> = {};
@@ -148,7 +151,10 @@ export class Replay {
     const top = el('div', 'replay-row');
     top.append(this.title, field('line', this.lineSelect), field('from', this.fromInput), field('to', this.toInput), this.loadButton);
     const bottom = el('div', 'replay-row replay-player');
-    bottom.append(this.playButton, this.slider, this.clock, this.speedBox);
+    this.marksTrack.dataset.testid = 'replay-marks';
+    const track = el('div', 'replay-track');
+    track.append(this.marksTrack, this.slider);
+    bottom.append(this.playButton, track, this.clock, this.speedBox);
     root.append(top, bottom, this.status, this.closeButton);
     onLangChange(() => {
       this.render();
@@ -313,7 +319,10 @@ export class Replay {
       : t('replayEmpty', lang);
     this.slider.min = String(this.from);
     this.slider.max = String(this.to);
-    this.seek(this.from);
+    // Start where there is something to see, and mark on the slider where data and alarms are.
+    this.marks = replayMarks(this.vehicles, this.alarms);
+    drawMarks(this.marksTrack, this.marks, this.from, this.to);
+    this.seek(firstMark(this.marks, this.from, this.to));
     this.render();
   }
 
@@ -365,7 +374,7 @@ export class Replay {
   }
 
   private publish(buses: BusAt[] = window.__replay?.buses ?? []): void {
-    window.__replay = { state: this.state, time: this.time, from: this.from, to: this.to, buses, alarms: this.alarms.length, line: this.lineName };
+    window.__replay = { state: this.state, time: this.time, from: this.from, to: this.to, buses, alarms: this.alarms.length, line: this.lineName, marks: this.marks };
   }
 
   private renderClock(): void {

@@ -86,3 +86,14 @@ def test_server_refuses_to_start_with_a_broken_catalog(tmp_path: Path, settings:
     folder = _copy_with(tmp_path, "pipelines.yaml", "minzoom: 13", "minzoom: 30")
     with pytest.raises(CatalogError, match=r"pipelines.yaml: minzoom: .*less than or equal to 24"):
         create_app(settings.model_copy(update={"layers_dir": folder}))
+
+
+def test_coded_values_have_names_in_the_catalog(client) -> None:  # noqa: ANN001
+    """Issue 15 item 8: a camera's kind and status are codes (tianwang, online); the layer
+    YAML names them and /api/layers passes the names on for popups."""
+    layers = {layer["id"]: layer for layer in client.get("/api/layers").json()["layers"]}
+    fields = {f["name"]: f for f in layers["cameras"]["fields"]}
+    tianwang = fields["kind"]["values"]["tianwang"]
+    assert tianwang == {"zh": "天网", "en": "Tianwang (public security)"}
+    assert fields["status"]["values"]["online"]["zh"] == "在线"
+    assert fields["code"]["values"] is None

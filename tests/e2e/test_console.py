@@ -44,7 +44,7 @@ def test_console_shows_the_county_offline(page, live_server: str) -> None:  # no
     page.wait_for_function("() => window.__ready === true", timeout=60_000)
     assert page.evaluate("(s) => window.__map.queryRenderedFeatures().some(f => f.source === s)",
                          "county")
-    page.evaluate(f"window.__map.jumpTo({{center: [{SEAT[0]}, {SEAT[1]}], zoom: 16}})")
+    page.evaluate(f"window.__map.jumpTo({{center: [{SEAT[0]}, {SEAT[1]}], zoom: 14}})")
     page.wait_for_function(WAIT_IDLE, timeout=60_000)
     parcels = page.evaluate(RENDERED, "parcels")
     buildings = page.evaluate(RENDERED, "buildings")
@@ -76,3 +76,39 @@ def test_layer_panel_is_built_from_the_catalog(page, live_server: str, client) -
         assert layer["title"]["zh"] in text
     assert page.errors == []
 
+
+
+# The first rendered feature of `source` with a screen point on it that no panel covers (a
+# point's position; a line's middle vertex), for clicking it.
+ON_SCREEN = """(source) => { const m = window.__map, box = m.getContainer().getBoundingClientRect();
+  for (const f of m.queryRenderedFeatures().filter(f => f.source === source)) {
+    const g = f.geometry, c = g.type === 'Point' ? g.coordinates
+      : g.type === 'LineString' ? g.coordinates[Math.floor(g.coordinates.length / 2)] : null;
+    if (!c) continue;
+    const p = m.project(c), x = box.left + p.x, y = box.top + p.y;
+    if (document.elementFromPoint(x, y) === m.getCanvas()) return {x, y, props: f.properties};
+  }
+  return null; }"""
+
+
+def test_popups_name_coded_values(page, live_server: str) -> None:  # noqa: ANN001
+    """Issue 15 item 8: a camera's popup says 天网 and 在线 (the layer YAML's names), not
+    `tianwang` and `online`."""
+    page.goto(live_server)
+    page.wait_for_function("window.__ready === true", timeout=60_000)
+    page.evaluate("window.__desk?.setOpen(false)")
+    page.evaluate(f"window.__map.jumpTo({{center: [{SEAT[0]}, {SEAT[1]}], zoom: 14}})")
+    page.wait_for_function(WAIT_IDLE, timeout=60_000)
+    camera = page.evaluate(ON_SCREEN, "cameras")
+    assert camera, "no camera drawn near the county seat"
+    page.mouse.click(camera["x"], camera["y"])
+    popup = page.locator(".feature-popup")
+    popup.wait_for(timeout=10_000)
+    text = popup.inner_text()
+    kinds = {"tianwang": "天网", "xueliang": "雪亮", "traffic": "交通"}
+    states = {"online": "在线", "offline": "离线", "fault": "故障"}
+    assert kinds[camera["props"]["kind"]] in text and states[camera["props"]["status"]] in text
+    assert camera["props"]["kind"] not in text and camera["props"]["status"] not in text, text
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "popup-camera.png"))
+    assert page.errors == []

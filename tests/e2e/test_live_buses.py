@@ -176,6 +176,18 @@ def test_a_bus_sent_through_the_gateway_appears_on_the_map(
     terminal.fix(lon, lat, heading=heading, speed_kmh=21.0, time=old)
     page.wait_for_function("(id) => window.__buses.get(id)?.status === 'offline'",
                            arg=terminal.phone, timeout=15_000)
+    # Its popup gives that speed as the last known one, with its age (issue 15 item 9).
+    page.evaluate("([lon, lat]) => window.__map.jumpTo({center: [lon, lat], zoom: 16})",
+                  [lon, lat])
+    page.wait_for_function(WAIT_IDLE, timeout=30_000)
+    x, y = page.evaluate("([lon, lat]) => { const p = window.__map.project([lon, lat]); "
+                         "const r = window.__map.getCanvas().getBoundingClientRect(); "
+                         "return [r.left + p.x, r.top + p.y]; }", [lon, lat])
+    page.mouse.click(x, y)
+    speed = page.locator("[data-testid=bus-popup] dd[data-field=busSpeedLast]")
+    speed.wait_for(timeout=10_000)
+    assert "21 km/h" in speed.inner_text() and "分钟前" in speed.inner_text()  # its age
+    assert page.locator("[data-testid=bus-popup] dd[data-field=busSpeed]").count() == 0
 
     terminal.fix(lon, lat, heading=heading, speed_kmh=21.0)
     page.wait_for_function("(id) => window.__buses.get(id).status === 'normal'",
@@ -349,6 +361,16 @@ def test_a_line_is_replayed_with_the_time_slider(
     page.wait_for_function("() => window.__replay.state === 'ready'", timeout=20_000)
     assert page.evaluate("window.__buses && window.__map.getLayoutProperty('live-buses', "
                          "'visibility')") == "none"
+    # It opens at the first data in the window, not on the empty stretch before it, and the
+    # slider marks where the data is (issue 15 item 10).
+    replay = page.evaluate("window.__replay")
+    first = int(start.timestamp() * 1000)
+    marks = replay["marks"]
+    assert any(a <= first <= b for a, b in marks["data"]), marks
+    earliest = min([marks["data"][0][0], *marks["alarms"][:1]])
+    assert replay["time"] == pytest.approx(max(replay["from"], earliest), abs=1000)
+    assert replay["from"] < replay["time"] <= first  # the window's empty start is skipped
+    assert page.locator("[data-testid=replay-marks] .replay-mark-data").count() >= 1
     # The slider at the third fix: the bus is there.
     at = int((start + timedelta(seconds=60)).timestamp() * 1000)
     page.evaluate("(t) => { const s = document.querySelector('[data-testid=replay-slider]'); "

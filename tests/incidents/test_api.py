@@ -87,6 +87,9 @@ def test_a_case_goes_the_whole_way_by_the_right_hands(
         "report", "file", "dispatch", "accept", "start", "handle", "send_to_verify", "confirm"]
     handled = closed["timeline"][5]
     assert handled["actor"] == "department_handler" and handled["note"] == "已清运"
+    # The desk shows people by name, not by login (issue 15 item 6).
+    assert handled["actor_name"] == "测试 department_handler"
+    assert closed["timeline"][2]["actor_name"] == "测试 dispatcher"
     assert handled["lon"] == SEAT[0]
 
 

@@ -51,6 +51,7 @@ def scene(client: TestClient, engine: sa.Engine) -> Iterator[dict]:
         f"{TAG}-stale": (300, 50, 31, ["grid_worker"]),          # too old: not available
         f"{TAG}-handler": (0, 60, 1, ["department_handler"]),   # not a grid worker
         f"{TAG}-beyond": (45, 6000, 1, ["grid_worker"]),        # outside the default reach
+        f"{TAG}-home": (0, None, 0, ["grid_worker"]),          # the grid's own, phone silent
     }
     vehicles = {  # id: (bearing, metres, minutes ago)
         f"{TAG}-bus": (30, 200, 1), f"{TAG}-old": (30, 90, 11), f"{TAG}-van": (250, 1500, 9)}
@@ -59,13 +60,16 @@ def scene(client: TestClient, engine: sa.Engine) -> Iterator[dict]:
         for name, (bearing, metres, ago, roles) in workers.items():
             uid = create_user(conn, name, f"{name[::-1]}-password", roles, display_name=name,
                               phone="13800001111")
+            if metres is None:
+                continue
             lon, lat = offset(bearing, metres)
             conn.execute(sa.text("INSERT INTO worker_positions (user_id, time, lon, lat) "
                                  "VALUES (:u, :t, :lon, :lat)"),
                          {"u": uid, "t": now - timedelta(minutes=ago), "lon": lon, "lat": lat})
-        conn.execute(sa.text("INSERT INTO grid_workers (grid_code, user_id) SELECT :g, id "
-                             "FROM users WHERE username = :u"),
-                     {"g": case["grid_code"], "u": f"{TAG}-near"})
+        for own in (f"{TAG}-near", f"{TAG}-home"):  # the case grid's assigned workers
+            conn.execute(sa.text("INSERT INTO grid_workers (grid_code, user_id) SELECT :g, id "
+                                 "FROM users WHERE username = :u"),
+                         {"g": case["grid_code"], "u": own})
         line = conn.execute(sa.text("SELECT id, code FROM bus_lines ORDER BY id LIMIT 1")).first()
         conn.execute(sa.text("INSERT INTO vehicles (vehicle_id, label, plate, line_id) "
                              "VALUES (:v, '1路#99', '皖L·D0001', :line)"),
@@ -105,24 +109,34 @@ def test_nearest_workers_vehicles_and_cameras_by_distance(client: TestClient, sc
     out = nearby(client, scene["case"], radius_m=500)
     assert out["incident"]["id"] == scene["case"]["id"] and out["radius_m"] == 500
     mine = [w for w in out["workers"] if w["username"].startswith(TAG)]
-    assert [w["username"] for w in mine] == [f"{TAG}-near", f"{TAG}-mid", f"{TAG}-far"]
-    distances = [w["distance_m"] for w in out["workers"]]
+    # The grid's own first (by cell assignment; one whose phone never reported too), then the
+    # nearest available others by distance.
+    assert [w["username"] for w in mine] == [f"{TAG}-near", f"{TAG}-home", f"{TAG}-mid",
+                                             f"{TAG}-far"]
+    home = mine[1]
+    assert home["in_case_grid"] and home["distance_m"] is None and home["age_s"] is None
+    distances = [w["distance_m"] for w in out["workers"] if not w["in_case_grid"]]
     assert distances == sorted(distances)
     near = mine[0]
     assert near["distance_m"] == pytest.approx(120, abs=0.5)
     assert near["distance_m"] == pytest.approx(geodesic(near["lon"], near["lat"]), abs=0.05)
     assert near["in_case_grid"] and near["grids"][0]["grid_code"] == scene["case"]["grid_code"]
     assert near["open_cases"] == 0 and near["phone"] == "13800001111"  # admin: personal data
-    assert 50 <= near["age_s"] <= 120 and not mine[1]["grids"]
+    assert 50 <= near["age_s"] <= 120 and not mine[2]["grids"]
 
+    # Vehicles honour the radius (issue 15: a van 1.5 km away was listed for 500 m).
     buses = [v for v in out["vehicles"] if v["vehicle_id"].startswith(TAG)]
-    assert [v["vehicle_id"] for v in buses] == [f"{TAG}-bus", f"{TAG}-van"]  # -old is stale
+    assert [v["vehicle_id"] for v in buses] == [f"{TAG}-bus"]  # -old is stale, -van too far
+    assert all(v["distance_m"] <= 500 for v in out["vehicles"])
     bus = buses[0]
     assert bus["label"] == "1路#99" and bus["line_code"] == scene["line"].code
     assert bus["distance_m"] == pytest.approx(200, abs=0.5)
+    wide = nearby(client, scene["case"], radius_m=2000)
+    buses = [v for v in wide["vehicles"] if v["vehicle_id"].startswith(TAG)]
+    assert [v["vehicle_id"] for v in buses] == [f"{TAG}-bus", f"{TAG}-van"]
     assert buses[1]["label"] is None  # not in the fleet register: still listed
-    assert [v["distance_m"] for v in out["vehicles"]] == sorted(
-        v["distance_m"] for v in out["vehicles"])
+    assert [v["distance_m"] for v in wide["vehicles"]] == sorted(
+        v["distance_m"] for v in wide["vehicles"])
 
     cams = out["cameras"]
     assert [c["distance_m"] for c in cams] == sorted(c["distance_m"] for c in cams)
@@ -149,10 +163,12 @@ def test_cameras_within_radius_match_an_independent_geodesic(
 def test_reach_and_limit(client: TestClient, scene: dict) -> None:
     wide = nearby(client, scene["case"], reach_m=8000, limit=50)
     assert f"{TAG}-beyond" in {w["username"] for w in wide["workers"]}
-    one = nearby(client, scene["case"], limit=1)
-    assert len(one["workers"]) == 1 and len(one["vehicles"]) == 1
+    one = nearby(client, scene["case"], limit=1, radius_m=2000)
+    others = [w for w in one["workers"] if not w["in_case_grid"]]
+    assert len(others) == 1 and len(one["vehicles"]) == 1
+    assert {f"{TAG}-near", f"{TAG}-home"} <= {w["username"] for w in one["workers"]}
     short = nearby(client, scene["case"], reach_m=500)
-    assert all(w["distance_m"] <= 500 for w in short["workers"])
+    assert all(w["distance_m"] <= 500 for w in short["workers"] if not w["in_case_grid"])
     assert f"{TAG}-mid" not in {w["username"] for w in short["workers"]}
 
 

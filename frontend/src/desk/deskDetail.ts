@@ -6,26 +6,23 @@
  * with its photos (`GET /api/photos/{sha256}`, a placeholder when a photo cannot be shown).
  */
 
-import { absoluteUrl } from '../api';
 import { getLang, otherLang, t } from '../i18n';
-import { DESK_COLORS } from './deskMap';
+import { evidence, photoStrip } from './deskEvidence';
+import { assigneeOptions, renderNearby } from './deskNearby';
 import { button, el } from './dom';
 import {
   actionName,
-  age,
-  cameraStatusName,
   countdownLevel,
   countdownText,
-  distance,
   formatTime,
   NEEDS_NOTE,
+  nextActor,
   stageName,
   stateName,
 } from './names';
 import type { DeskStore } from './store';
-import type { IncidentDetail, Nearby, TimelineEvent } from './types';
+import type { IncidentDetail, TimelineEvent } from './types';
 
-const RADII = [100, 300, 500, 1000, 2000, 5000];
 const DANGER = new Set(['void', 'return', 'rework', 'park', 'deny_extension']);
 /** The flow's next step for the desk's roles: drawn as the primary button. */
 const PRIMARY = ['dispatch', 'file', 'send_to_verify', 'confirm', 'grant_extension', 'accept', 'start', 'handle', 'unpark'];
@@ -58,6 +55,14 @@ export function statePill(state: string): HTMLElement {
   const node = el('span', 'desk-state', stateName(state));
   node.dataset.state = state;
   node.title = stateName(state, otherLang());
+  return node;
+}
+
+/** Who acted: the person's name and unit (the login name as the tooltip). */
+function actorName(e: TimelineEvent): HTMLElement {
+  const who = [e.actor_name || e.actor, e.actor_unit].filter(Boolean).join(' · ');
+  const node = el('span', 'desk-event-actor', who);
+  node.title = e.actor;
   return node;
 }
 
@@ -124,8 +129,12 @@ export class DeskDetail {
     }
     box.dataset.caseId = String(detail.id);
     box.dataset.state = detail.state;
-    box.append(this.renderHead(detail), this.renderFacts(detail), this.renderActions(detail));
-    if (store.canAct) box.append(this.renderNearby(detail, store.nearby));
+    // Evidence first (the photos, large), then the facts, the actions, what is near, the history.
+    box.append(this.renderHead(detail));
+    const photos = evidence(detail.photos ?? []);
+    if (photos) box.append(photos);
+    box.append(this.renderFacts(detail), this.renderActions(detail));
+    if (store.canAct) box.append(renderNearby(detail, store, this.hooks.focus));
     box.append(this.renderTimeline(detail.timeline));
     return box;
   }
@@ -181,7 +190,11 @@ export class DeskDetail {
       return wrap;
     }
     if (!d.actions.length) {
-      wrap.append(el('p', 'panel-note', t('caseNoActions')));
+      // Not "nothing to do" but who acts next (待立案: 监督中心 files it).
+      const next = nextActor(d.state);
+      const note = el('p', 'panel-note desk-next', next ? `${t('caseNextActor')}: ${next}` : t('caseNoActions'));
+      note.dataset.testid = 'desk-next-actor';
+      wrap.append(note);
       return wrap;
     }
     const primary = PRIMARY.find((a) => d.actions.includes(a));
@@ -241,11 +254,7 @@ export class DeskDetail {
       const none = el('option', '', t('dispatchNoAssignee'));
       none.value = '';
       who.append(none);
-      for (const w of this.store.nearby?.workers ?? []) {
-        const option = el('option', '', `${w.display_name} (${w.username}) · ${distance(w.distance_m)}`);
-        option.value = w.username;
-        who.append(option);
-      }
+      who.append(...assigneeOptions(this.store.nearby));
       who.value = form.assignee;
       field(t('dispatchAssignee'), who);
     }
@@ -329,96 +338,6 @@ export class DeskDetail {
     this.store.touch();
   }
 
-  private renderNearby(d: IncidentDetail, nearby: Nearby | null): HTMLElement {
-    const box = el('section', 'desk-section desk-nearby');
-    box.dataset.testid = 'desk-nearby';
-    const head = el('div', 'desk-section-head');
-    head.append(el('h3', 'desk-section-title', t('nearby')));
-    const radius = el('select', 'desk-input desk-radius');
-    radius.dataset.testid = 'desk-radius';
-    radius.title = t('nearbyRadius');
-    for (const r of RADII) {
-      const option = el('option', '', distance(r));
-      option.value = String(r);
-      radius.append(option);
-    }
-    radius.value = String(this.store.radius);
-    radius.addEventListener('change', () => this.store.setRadius(Number(radius.value)));
-    const radiusLabel = el('label', 'desk-radius-label');
-    radiusLabel.append(el('span', '', t('nearbyRadius')), radius);
-    head.append(radiusLabel);
-    box.append(head);
-    if (!nearby || nearby.incident.id !== d.id) {
-      box.append(el('p', 'panel-note', this.store.nearbyFailed ? `${t('nearbyFailed')}: ${this.store.nearbyFailed}` : t('loading')));
-      return box;
-    }
-    const group = (key: 'nearbyWorkers' | 'nearbyVehicles' | 'nearbyCameras', color: string, rows: HTMLElement[]): void => {
-      const title = el('h4', 'desk-group-title');
-      const dot = el('span', 'desk-dot');
-      dot.style.background = color;
-      title.append(dot, el('span', '', `${t(key)} ${rows.length}`));
-      box.append(title);
-      const list = el('ul', 'desk-near-list');
-      list.dataset.testid = `desk-${key}`;
-      const part = ({ nearbyWorkers: 'workers', nearbyVehicles: 'vehicles', nearbyCameras: 'cameras' } as const)[key];
-      const withheld = nearby.withheld?.find((w) => w.part === part);
-      if (withheld) {
-        const none = el('li', 'desk-near-none', t('nearbyWithheld'));
-        none.title = withheld.reason;
-        list.append(none);
-      } else if (!rows.length) list.append(el('li', 'desk-near-none', t('nearbyNone')));
-      list.append(...rows);
-      box.append(list);
-    };
-    const row = (lon: number, lat: number, main: string, meta: string[], extra: HTMLElement[] = []): HTMLElement => {
-      const li = el('li', 'desk-near');
-      li.tabIndex = 0;
-      li.title = t('flyTo');
-      const name = el('span', 'desk-near-name', main);
-      const info = el('span', 'desk-near-meta', meta.filter(Boolean).join(' · '));
-      li.append(name, ...extra, info);
-      li.addEventListener('click', () => this.hooks.focus(lon, lat));
-      li.addEventListener('keydown', (e) => {
-        if (e.key === 'Enter') this.hooks.focus(lon, lat);
-      });
-      return li;
-    };
-    group(
-      'nearbyWorkers',
-      DESK_COLORS.worker,
-      nearby.workers.map((w) =>
-        row(
-          w.lon,
-          w.lat,
-          w.display_name || w.username,
-          [distance(w.distance_m), age(w.age_s), w.open_cases ? `${t('openCases')} ${w.open_cases}` : ''],
-          w.in_case_grid ? [badge('desk-badge-grid', t('inCaseGrid'))] : [],
-        ),
-      ),
-    );
-    group(
-      'nearbyVehicles',
-      DESK_COLORS.vehicle,
-      nearby.vehicles.map((v) =>
-        row(v.lon, v.lat, v.label ?? v.plate ?? v.vehicle_id, [
-          distance(v.distance_m),
-          v.line_name ?? v.line_code ?? '',
-          typeof v.speed_kmh === 'number' ? `${Math.round(v.speed_kmh)} km/h` : '',
-          age(v.age_s),
-        ]),
-      ),
-    );
-    group(
-      'nearbyCameras',
-      DESK_COLORS.camera,
-      nearby.cameras.map((c) => {
-        const status = badge(`desk-badge-cam desk-cam-${c.status}`, cameraStatusName(c.status));
-        return row(c.lon, c.lat, c.name ?? c.code, [distance(c.distance_m), c.code], [status]);
-      }),
-    );
-    return box;
-  }
-
   private renderTimeline(events: TimelineEvent[]): HTMLElement {
     const box = el('section', 'desk-section');
     box.append(el('h3', 'desk-section-title', t('caseTimeline')));
@@ -430,7 +349,7 @@ export class DeskDetail {
       const head = el('div', 'desk-event-head');
       head.append(
         el('span', 'desk-event-action', actionName(e.action)),
-        el('span', 'desk-event-actor', e.actor),
+        actorName(e),
         el('time', 'desk-event-time', formatTime(e.at)),
       );
       item.append(head);
@@ -444,46 +363,6 @@ export class DeskDetail {
     box.append(list);
     return box;
   }
-}
-
-/** Photos the server could not give: drawn as placeholders without asking again. */
-const missingPhotos = new Set<string>();
-
-function missingPhoto(sha: string): HTMLElement {
-  const missing = el('span', 'desk-photo-missing', t('photoMissingShort'));
-  missing.title = `${t('photoMissing')} (${sha.slice(0, 12)}…)`;
-  missing.dataset.testid = 'desk-photo-missing';
-  return missing;
-}
-
-/** Thumbnails of photos by content hash; a photo the server cannot give is a placeholder. */
-export function photoStrip(hashes: string[]): HTMLElement {
-  const strip = el('div', 'desk-photos');
-  for (const sha of hashes) {
-    const url = absoluteUrl(`/api/photos/${encodeURIComponent(sha)}`);
-    const link = el('a', 'desk-photo');
-    link.dataset.sha256 = sha;
-    strip.append(link);
-    if (missingPhotos.has(sha)) {
-      link.append(missingPhoto(sha));
-      continue;
-    }
-    link.href = url;
-    link.target = '_blank';
-    link.rel = 'noopener';
-    const img = el('img');
-    img.alt = sha.slice(0, 8);
-    img.loading = 'lazy';
-    img.decoding = 'async';
-    img.addEventListener('error', () => {
-      missingPhotos.add(sha);
-      link.replaceChildren(missingPhoto(sha));
-      link.removeAttribute('href');
-    });
-    img.src = url;
-    link.append(img);
-  }
-  return strip;
 }
 
 export function langPair(key: Parameters<typeof t>[0]): HTMLElement {

@@ -85,7 +85,9 @@ export class DeskMap {
       features.push(point(selected.lon, selected.lat, { kind: 'case' }));
     }
     if (nearby && selected && nearby.incident.id === selected.id) {
-      for (const w of nearby.workers) features.push(point(w.lon, w.lat, { kind: 'worker', name: w.username }));
+      for (const w of nearby.workers) {
+        if (w.lon !== null && w.lat !== null) features.push(point(w.lon, w.lat, { kind: 'worker', name: w.username }));
+      }
       for (const v of nearby.vehicles) features.push(point(v.lon, v.lat, { kind: 'vehicle', name: v.vehicle_id }));
       for (const c of nearby.cameras)
         features.push(point(c.lon, c.lat, { kind: 'camera', name: c.code, on: c.status === 'online' }));

@@ -15,6 +15,7 @@ import { DeskMap } from './deskMap';
 import { DeskPanel } from './deskPanel';
 import { el } from './dom';
 import { KpiPanel } from './kpiPanel';
+import { placeBetween } from '../mapCover';
 import { DeskStore } from './store';
 
 export interface DeskDeps {
@@ -76,10 +77,22 @@ export function initDesk({ map, live, auth, header, stage }: DeskDeps): Desk {
     deskButton.setAttribute('aria-pressed', String(open));
     document.body.classList.toggle('desk-open', open);
   };
+  // The KPI board floats between the left panels and the right column (alarm list, map
+  // controls), never over them; placed again whenever a panel opens, folds or resizes.
+  const rem = (): number => parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+  const placeKpis = (): void => {
+    if (kpis.open) placeBetween(kpis.root, map.getContainer(), stage, 0.8 * rem(), 40 * rem(), 24 * rem());
+  };
   const setKpiOpen = (open: boolean): void => {
     kpis.setOpen(open);
     kpiButton.setAttribute('aria-pressed', String(open));
+    placeKpis();
   };
+  const watch = new ResizeObserver(placeKpis);
+  for (const node of stage.children) if (node !== kpis.root) watch.observe(node);
+  const controls = map.getContainer().querySelector('.maplibregl-ctrl-top-right');
+  if (controls) watch.observe(controls);
+  watch.observe(stage);
   deskButton.addEventListener('click', () => setOpen(!panel.open));
   kpiButton.addEventListener('click', () => setKpiOpen(!kpis.open));
   panel.onClose(() => setOpen(false));

@@ -52,6 +52,20 @@ const CAMERA_STATUS: Record<string, Bilingual> = {
   fault: { zh: '故障', en: 'fault' },
 };
 
+/** Who acts next on a case in each state (backend/incidents/flow.py's rules), for a user who
+ * has no action on it now. */
+const NEXT_ACTOR: Record<string, Bilingual> = {
+  reported: { zh: '监督中心立案', en: 'the supervision centre files it' },
+  filed: { zh: '指挥中心派遣', en: 'the command centre dispatches it' },
+  returned: { zh: '指挥中心重新派遣', en: 'the command centre dispatches it again' },
+  dispatched: { zh: '承办单位签收', en: 'the assigned unit accepts it' },
+  accepted: { zh: '承办单位处置', en: 'the assigned unit handles it' },
+  in_progress: { zh: '承办单位处置', en: 'the assigned unit handles it' },
+  handled: { zh: '监督中心派发核查', en: 'the supervision centre sends it to be verified' },
+  verifying: { zh: '核查人核查结案', en: 'the verifier checks and closes it' },
+  parked: { zh: '指挥中心恢复处置', en: 'the command centre resumes it' },
+};
+
 /** Actions that the server refuses without a note (backend/incidents/flow.py). */
 export const NEEDS_NOTE = new Set(['void', 'return', 'request_extension', 'deny_extension', 'park', 'handle', 'rework']);
 
@@ -64,6 +78,11 @@ export const stateName = nameLookup(STATES);
 export const actionName = nameLookup(ACTIONS);
 export const stageName = nameLookup(STAGES);
 export const cameraStatusName = nameLookup(CAMERA_STATUS);
+const nextActorLookup = nameLookup(NEXT_ACTOR);
+/** Who acts next on a case in `state` ('' once it is closed or voided). */
+export function nextActor(state: string, lang: Lang = getLang()): string {
+  return state in NEXT_ACTOR ? nextActorLookup(state, lang) : '';
+}
 
 /** "2 h 05 min" / "2小时05分" for a positive number of milliseconds. */
 export function duration(ms: number, lang: Lang = getLang()): string {

@@ -49,6 +49,9 @@ export interface TimelineEvent {
   to_state: string;
   actor: string;
   actor_role: string | null;
+  /** The actor's display name and unit (department), when the actor is a user. */
+  actor_name?: string | null;
+  actor_unit?: string | null;
   note: string | null;
   lon: number | null;
   lat: number | null;
@@ -113,11 +116,12 @@ export interface NearbyWorker {
   username: string;
   display_name: string;
   phone: string | null;
-  lon: number;
-  lat: number;
-  time: string;
-  age_s: number;
-  distance_m: number;
+  /** Null for one of the case grid's own workers whose phone has never reported. */
+  lon: number | null;
+  lat: number | null;
+  time: string | null;
+  age_s: number | null;
+  distance_m: number | null;
   grids: { grid_code: string; name: string | null }[];
   in_case_grid: boolean;
   open_cases: number;

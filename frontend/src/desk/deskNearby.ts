@@ -1,0 +1,127 @@
+/**
+ * What is near a case, below its facts and actions: grid workers (the case grid's own first,
+ * by cell assignment, then the nearest available, each with distance and last-seen time),
+ * vehicles and cameras within the chosen radius. Each group folds (vehicles and cameras start
+ * folded: a case with 31 cameras near it must not push the actions away); a group the user
+ * opened or closed stays so across re-renders. Click a row to see it on the map.
+ */
+
+import { t } from '../i18n';
+import { DESK_COLORS } from './deskMap';
+import { badge } from './deskDetail';
+import { el } from './dom';
+import { age, cameraStatusName, distance } from './names';
+import type { DeskStore } from './store';
+import type { IncidentDetail, Nearby, NearbyWorker } from './types';
+
+const RADII = [100, 300, 500, 1000, 2000, 5000];
+type GroupKey = 'nearbyWorkers' | 'nearbyVehicles' | 'nearbyCameras';
+const PART = { nearbyWorkers: 'workers', nearbyVehicles: 'vehicles', nearbyCameras: 'cameras' } as const;
+/** Which groups are open; workers (whom to assign) start open. */
+const openGroups = new Set<GroupKey>(['nearbyWorkers']);
+
+/** "150 米 · 2分钟前" / "位置未知": where a worker is and when the phone last said so. */
+export function workerWhere(w: NearbyWorker): string {
+  if (w.distance_m === null || w.age_s === null) return t('positionUnknown');
+  return `${distance(w.distance_m)} · ${t('lastSeen')} ${age(w.age_s)}`;
+}
+
+/** The workers to offer in the dispatch form: the case grid's own first, then nearby ones. */
+export function assigneeOptions(nearby: Nearby | null): HTMLOptionElement[] {
+  return (nearby?.workers ?? []).map((w) => {
+    const own = w.in_case_grid ? `${t('inCaseGrid')} · ` : '';
+    const option = el('option', '', `${own}${w.display_name} (${w.username}) · ${workerWhere(w)}`);
+    option.value = w.username;
+    return option;
+  });
+}
+
+export function renderNearby(d: IncidentDetail, store: DeskStore, focus: (lon: number, lat: number) => void): HTMLElement {
+  const nearby = store.nearby;
+  const box = el('section', 'desk-section desk-nearby');
+  box.dataset.testid = 'desk-nearby';
+  const head = el('div', 'desk-section-head');
+  head.append(el('h3', 'desk-section-title', t('nearby')));
+  const radius = el('select', 'desk-input desk-radius');
+  radius.dataset.testid = 'desk-radius';
+  radius.title = t('nearbyRadius');
+  for (const r of RADII) {
+    const option = el('option', '', distance(r));
+    option.value = String(r);
+    radius.append(option);
+  }
+  radius.value = String(store.radius);
+  radius.addEventListener('change', () => store.setRadius(Number(radius.value)));
+  const radiusLabel = el('label', 'desk-radius-label');
+  radiusLabel.append(el('span', '', t('nearbyRadius')), radius);
+  head.append(radiusLabel);
+  box.append(head);
+  if (!nearby || nearby.incident.id !== d.id) {
+    box.append(el('p', 'panel-note', store.nearbyFailed ? `${t('nearbyFailed')}: ${store.nearbyFailed}` : t('loading')));
+    return box;
+  }
+  const group = (key: GroupKey, color: string, rows: HTMLElement[]): void => {
+    const fold = el('details', 'desk-group');
+    fold.dataset.testid = `desk-group-${PART[key]}`;
+    fold.open = openGroups.has(key);
+    fold.addEventListener('toggle', () => (fold.open ? openGroups.add(key) : openGroups.delete(key)));
+    const title = el('summary', 'desk-group-title');
+    const dot = el('span', 'desk-dot');
+    dot.style.background = color;
+    title.append(dot, el('span', '', `${t(key)} ${rows.length}`));
+    const list = el('ul', 'desk-near-list');
+    list.dataset.testid = `desk-${key}`;
+    const withheld = nearby.withheld?.find((w) => w.part === PART[key]);
+    if (withheld) {
+      const none = el('li', 'desk-near-none', t('nearbyWithheld'));
+      none.title = withheld.reason;
+      list.append(none);
+    } else if (!rows.length) list.append(el('li', 'desk-near-none', t('nearbyNone')));
+    list.append(...rows);
+    fold.append(title, list);
+    box.append(fold);
+  };
+  const row = (lon: number | null, lat: number | null, main: string, meta: string[], extra: HTMLElement[] = []): HTMLElement => {
+    const li = el('li', 'desk-near');
+    const name = el('span', 'desk-near-name', main);
+    const info = el('span', 'desk-near-meta', meta.filter(Boolean).join(' · '));
+    li.append(name, ...extra, info);
+    if (lon === null || lat === null) return li; // nowhere to show on the map
+    li.tabIndex = 0;
+    li.title = t('flyTo');
+    li.addEventListener('click', () => focus(lon, lat));
+    li.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') focus(lon, lat);
+    });
+    return li;
+  };
+  group(
+    'nearbyWorkers',
+    DESK_COLORS.worker,
+    nearby.workers.map((w) =>
+      row(w.lon, w.lat, w.display_name || w.username, [workerWhere(w), w.open_cases ? `${t('openCases')} ${w.open_cases}` : ''],
+        w.in_case_grid ? [badge('desk-badge-grid', t('inCaseGrid'))] : []),
+    ),
+  );
+  group(
+    'nearbyVehicles',
+    DESK_COLORS.vehicle,
+    nearby.vehicles.map((v) =>
+      row(v.lon, v.lat, v.label ?? v.plate ?? v.vehicle_id, [
+        distance(v.distance_m),
+        v.line_name ?? v.line_code ?? '',
+        typeof v.speed_kmh === 'number' ? `${Math.round(v.speed_kmh)} km/h` : '',
+        age(v.age_s),
+      ]),
+    ),
+  );
+  group(
+    'nearbyCameras',
+    DESK_COLORS.camera,
+    nearby.cameras.map((c) => {
+      const status = badge(`desk-badge-cam desk-cam-${c.status}`, cameraStatusName(c.status));
+      return row(c.lon, c.lat, c.name ?? c.code, [distance(c.distance_m), c.code], [status]);
+    }),
+  );
+  return box;
+}
