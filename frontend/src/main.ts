@@ -239,8 +239,12 @@ async function start(): Promise<void> {
 }
 
 live.onUnauthorized(() => {
-  // Refused by the hub: ask the server whether the session is over (a 401 shows the login).
-  getJSON('/api/auth/me').catch(() => undefined);
+  // Refused (4401) or ended (4410) by the hub: ask the server whether the session is over. The
+  // answer is 200 either way, so a sign-out from this page (already showing the login) logs no
+  // 401; a session ended elsewhere brings the login back with its message.
+  getJSON<{ signed_in?: boolean }>('/api/auth/session', {}, { quiet401: true })
+    .then((session) => { if (session.signed_in === false) auth.required(); })
+    .catch(() => undefined);
 });
 
 auth.onLogin(() => {

@@ -95,7 +95,7 @@ def test_popups_name_coded_values(page, live_server: str) -> None:  # noqa: ANN0
     """Issue 15 item 8: a camera's popup says 天网 and 在线 (the layer YAML's names), not
     `tianwang` and `online`."""
     page.goto(live_server)
-    page.wait_for_function("window.__ready === true", timeout=60_000)
+    page.wait_for_function("() => window.__ready === true", timeout=60_000)
     page.evaluate("window.__desk?.setOpen(false)")
     page.evaluate(f"window.__map.jumpTo({{center: [{SEAT[0]}, {SEAT[1]}], zoom: 14}})")
     page.wait_for_function(WAIT_IDLE, timeout=60_000)

@@ -218,7 +218,7 @@ def test_no_panel_covers_the_alarms_or_the_map_controls(
     login(page, live_server, "dispatcher")
     page.goto(live_server)
     # A 4K frame is drawn on the CPU here (SwiftShader): give it time.
-    page.wait_for_function("window.__ready === true", timeout=240_000)
+    page.wait_for_function("() => window.__ready === true", timeout=240_000)
     assert page.get_by_test_id("desk-panel").is_visible()
     page.get_by_test_id("kpi-toggle").click()
     page.get_by_test_id("kpi-month").wait_for(timeout=15_000)
@@ -281,7 +281,7 @@ def test_a_reported_case_shows_its_photo_first_and_who_acts_next(
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
     login(page, live_server, "dispatcher")
     page.goto(live_server)
-    page.wait_for_function("window.__ready === true", timeout=120_000)
+    page.wait_for_function("() => window.__ready === true", timeout=120_000)
     item = page.locator(f"[data-testid=desk-case][data-case-id='{case['id']}']")
     item.wait_for(timeout=20_000)
     item.click()

@@ -298,7 +298,9 @@ async function start(): Promise<void> {
   outbox.onChange(renderQueue);
   let user: User | null = null;
   try {
-    user = (await getJSON<{ user: User }>('/api/auth/me')).user;
+    // Always 200 (signed in or not): an expected "not signed in" logs no error.
+    const session = await getJSON<{ signed_in: boolean; user?: User }>('/api/auth/session');
+    user = session.signed_in ? session.user ?? null : null;
   } catch (err) {
     // No network: work with the last known user (drafts are kept until it returns).
     if (!(err instanceof HttpError) || err.status === 0) user = cached<User>(USER_KEY);
