@@ -285,8 +285,8 @@ def test_a_reported_case_shows_its_photo_first_and_who_acts_next(
     item = page.locator(f"[data-testid=desk-case][data-case-id='{case['id']}']")
     item.wait_for(timeout=20_000)
     item.click()
-    page.wait_for_function(f"document.querySelector('[data-testid=desk-detail]')"
-                           f"?.dataset.caseId === '{case['id']}'")
+    page.wait_for_function("(id) => document.querySelector('[data-testid=desk-detail]')"
+                           "?.dataset.caseId === String(id)", arg=case["id"])
     img = page.locator(f"[data-testid=desk-evidence] .desk-photo[data-sha256='{photo}'] img")
     page.wait_for_function(
         "(sha) => document.querySelector(`[data-testid=desk-evidence] "
