@@ -28,8 +28,9 @@ from typing import Any
 from backend.settings import Settings
 
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+# (uvicorn adds `color_message`, its message again with terminal colour codes.)
 _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
-    "message", "asctime", "kv"}
+    "message", "asctime", "kv", "color_message"}
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
