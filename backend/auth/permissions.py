@@ -178,31 +178,32 @@ async def caller(request: Request) -> Principal | None:
     return principal
 
 
+def _bearer_matches(request: Request, expected: str | None) -> bool:
+    """Whether the request's bearer token is `expected` (never when nothing is configured)."""
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), expected.encode())  # type: ignore[union-attr]
+
+
+def _as_machine(request: Request, principal: Principal) -> Principal:
+    request.state.principal = principal
+    request.state.actor = principal.username
+    bind_actor(principal.username)
+    return principal
+
+
 def _machine_check(request: Request, permission: Permission) -> Principal:
     settings = request.app.state.resources.settings
-    expected = settings.effective_ingest_token() or ""  # "" never matches: nobody admitted
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not expected or not hmac.compare_digest(
-        given.encode(), expected.encode()
-    ):
+    if not _bearer_matches(request, settings.effective_ingest_token()):
         raise _unauthorized(f"This route needs a bearer token with the {permission} right")
-    request.state.principal = INGEST_PRINCIPAL
-    request.state.actor = INGEST_PRINCIPAL.username
-    bind_actor(request.state.actor)
-    return INGEST_PRINCIPAL
+    return _as_machine(request, INGEST_PRINCIPAL)
 
 
 def _metrics_token(request: Request) -> Principal | None:
     """The scraper's credential (CITYOPS_METRICS_TOKEN); None lets a user's session decide."""
-    expected = request.app.state.resources.settings.metrics_token
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(), expected.encode()
-    ):
+    if not _bearer_matches(request, request.app.state.resources.settings.metrics_token):
         return None
-    request.state.principal = METRICS_PRINCIPAL
-    request.state.actor = METRICS_PRINCIPAL.username
-    return METRICS_PRINCIPAL
+    return _as_machine(request, METRICS_PRINCIPAL)
 
 
 def requires(permission: Permission) -> DependsParam:

@@ -87,3 +87,20 @@ def test_open311_answers_carry_no_person(anonymous: TestClient, case: dict) -> N
     assert got.status_code == 200, got.text
     text = got.text
     assert "张" not in text and "1234567" not in text and "zhang@" not in text
+
+
+def test_the_users_list_masks_phones_like_every_list(
+    client: TestClient, engine: sa.Engine
+) -> None:
+    from backend.auth.users import create_user
+
+    with engine.begin() as conn:
+        create_user(conn, "privacy-phone-user", "list-mask-secret-pw", ["viewer"],
+                    phone="13812345678")
+    try:
+        listed = client.get("/api/users", headers=bearer(client, "admin")).json()["users"]
+        mine = next(u for u in listed if u["username"] == "privacy-phone-user")
+        assert mine["phone"] == "138****5678"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM users WHERE username = 'privacy-phone-user'"))
