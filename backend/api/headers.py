@@ -13,7 +13,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.api.responses import PRIVATE
-from backend.auth.permissions import LAYER_SCOPED, Permission, declared_permission
+from backend.auth.permissions import LAYER_SCOPED, Permission, declared_permission, path_layers
 
 CSP = "; ".join((
     "default-src 'self'",
@@ -30,11 +30,11 @@ CSP = "; ".join((
     "object-src 'none'",
 ))
 ALWAYS = (
-    (b"content-security-policy", CSP.encode()),
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"cross-origin-opener-policy", b"same-origin"),
+    ("content-security-policy", CSP),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    ("cross-origin-opener-policy", "same-origin"),
 )
 
 
@@ -47,10 +47,7 @@ def is_private(scope: Scope) -> bool:
     if permission is None or permission is Permission.PUBLIC:
         return False
     if permission in LAYER_SCOPED:
-        catalog = scope["app"].state.resources.catalog
-        params = scope.get("path_params") or {}
-        raw = str(params.get("layers") or params.get("collection_id") or "")
-        specs = [catalog.get(part.strip()) for part in raw.split(",") if part.strip()]
+        specs = path_layers(scope.get("path_params") or {}, scope["app"].state.resources.catalog)
         return not specs or not all(s is not None and s.is_public for s in specs)
     return True
 
@@ -68,8 +65,8 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in ALWAYS:
-                    if name.decode() not in headers:
-                        headers.append(name.decode(), value.decode())
+                    if name not in headers:
+                        headers.append(name, value)
                 if "cache-control" not in headers and is_private(scope):
                     headers["Cache-Control"] = PRIVATE["Cache-Control"]
                     headers.add_vary_header(PRIVATE["Vary"])

@@ -12,7 +12,7 @@ The role x route test is generated from these declarations, so no route exists w
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -140,10 +140,16 @@ def visible_layers(principal: Principal | None, catalog: LayerCatalog,
     return [s for s in catalog.layers if may_see_layer(principal, s, permission)]
 
 
+def path_layers(path_params: Mapping[str, Any], catalog: LayerCatalog) -> list[LayerSpec | None]:
+    """The layers a path names (`layers` of a tile route, `collection_id` of OGC), in order;
+    None for a name the catalog does not know."""
+    raw = str(path_params.get("layers") or path_params.get("collection_id") or "")
+    return [catalog.get(part.strip()) for part in raw.split(",") if part.strip()]
+
+
 def _path_layers(request: Request, catalog: LayerCatalog) -> list[LayerSpec]:
     """The known layers named in the path (unknown ones are left for the route to 404)."""
-    raw = request.path_params.get("layers") or request.path_params.get("collection_id") or ""
-    return [s for part in raw.split(",") if (s := catalog.get(part.strip())) is not None]
+    return [s for s in path_layers(request.path_params, catalog) if s is not None]
 
 
 # Callers ------------------------------------------------------------------------------------
