@@ -46,10 +46,10 @@ def gravity_profile(lengths: np.ndarray, g: np.random.Generator, *, depth: Span,
     gravity sewer along one line cut into pieces of `lengths` metres.
 
     The line is split into runs of whole pieces; runs alternate in direction, so that the depth
-    is one continuous zigzag along the line: a head (shallow, drawn in the shallowest `head_share` of
-    the range) where two runs part, an outfall (deep) where two meet, as sewers on a flat street
-    drain both ways to the cross streets. Every piece falls at least slope.lo of its length in
-    its direction of flow, and every depth stays in the range."""
+    is one continuous zigzag along the line: a head (shallow, drawn in the shallowest
+    `head_share` of the range) where two runs part, an outfall (deep) where two meet, as sewers
+    on a flat street drain both ways to the cross streets. Every piece falls at least slope.lo
+    of its length in its direction of flow, and every depth stays in the range."""
     n = len(lengths)
     lo, hi = _cm(depth.lo), _cm(depth.hi)
     head_hi = lo + int(head_share * (hi - lo))
