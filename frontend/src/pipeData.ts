@@ -28,7 +28,7 @@ export interface Pipe {
   properties: Props;
   /** [lon, lat] of each vertex. */
   coords: Array<[number, number]>;
-  /** Burial depth (m, positive down) at each vertex. */
+  /** Depth of the pipe's axis (m, positive down) at each vertex. */
   depths: number[];
   /** Width in metres. */
   width: number;
@@ -104,10 +104,12 @@ export function toPipes(layer: CatalogLayer, features: GeoJSONFeature[]): { pipe
       continue;
     }
     const diameter = num(props[spec.width]);
+    const width = diameter !== null && diameter > 0 ? diameter / 1000 : DEFAULT_WIDTH_M;
     const [r, g, b, a] = colorOf(props);
+    // The depths are cover (surface to the pipe's top): the axis lies half a diameter lower.
     // A MultiLineString's parts are interpolated as one line through them in order.
     const coords = parts.flat();
-    const depths = interpolateDepths(coords, start, end);
+    const depths = interpolateDepths(coords, start + width / 2, end + width / 2);
     let offset = 0;
     for (const part of parts) {
       pipes.push({
@@ -115,7 +117,7 @@ export function toPipes(layer: CatalogLayer, features: GeoJSONFeature[]): { pipe
         properties: props,
         coords: part,
         depths: depths.slice(offset, offset + part.length),
-        width: diameter !== null && diameter > 0 ? diameter / 1000 : DEFAULT_WIDTH_M,
+        width,
         color: [r, g, b, Math.round(a * 255)],
       });
       offset += part.length;
