@@ -74,6 +74,8 @@ export interface CatalogLayer {
   /** Hub channel of a live layer (e.g. vehicles.positions). */
   channel: string | null;
   underground: Underground | null;
+  /** False for a raster layer with no file loaded yet (nothing to draw; not put on the map). */
+  available: boolean;
 }
 
 export interface Domain extends Bilingual {
@@ -157,6 +159,7 @@ export function normalizeLayer(raw: Partial<CatalogLayer> & { id: string }): Cat
     encoding: raw.encoding === 'terrarium' ? 'terrarium' : raw.encoding === 'mapbox' || kind === 'dem' ? 'mapbox' : null,
     channel: raw.channel ?? null,
     underground: raw.underground ?? null,
+    available: raw.available ?? true,
   };
 }
 

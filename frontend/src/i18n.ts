@@ -52,6 +52,8 @@ const STRINGS = {
   imageryBaseTitle: { zh: '在所有矢量图层之下显示正射影像', en: 'Show the orthophoto under every vector layer' },
   opacity: { zh: '透明度', en: 'Opacity' },
   liveBadge: { zh: '实时', en: 'live' },
+  noData: { zh: '暂无数据', en: 'no data' },
+  noDataTitle: { zh: '尚未导入该图层的栅格文件（cityops ingest）', en: 'No raster file loaded for this layer yet (cityops ingest)' },
   underground: { zh: '地下', en: 'Underground' },
   undergroundOnTitle: { zh: '地表半透明，显示埋设深度处的地下管线', en: 'See-through ground: show the pipelines at their depth' },
   undergroundOffTitle: { zh: '恢复不透明地表', en: 'Make the ground opaque again' },

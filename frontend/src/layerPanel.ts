@@ -85,7 +85,7 @@ export class LayerPanel {
 
   /** The catalog's layers that the imagery base switch shows and hides together. */
   get imageryLayers(): CatalogLayer[] {
-    return this.catalog?.layers.filter((l) => l.basemap === IMAGERY_BASEMAP) ?? [];
+    return this.catalog?.layers.filter((l) => l.basemap === IMAGERY_BASEMAP && l.available) ?? [];
   }
 
   /** Fills the panel from the catalog and keeps it in step with the map. */

@@ -79,6 +79,11 @@ export function layerRow(layer: CatalogLayer, handlers: RowHandlers): LayerRow {
   box.checked = handlers.checked;
   box.dataset.layerId = layer.id;
   box.addEventListener('change', () => handlers.onToggle(box.checked));
+  if (!layer.available) {
+    box.checked = false;
+    box.disabled = true;
+    row.classList.add('unavailable');
+  }
 
   const names = el('span', 'layer-names');
   names.append(
@@ -88,6 +93,11 @@ export function layerRow(layer: CatalogLayer, handlers: RowHandlers): LayerRow {
 
   const tags = el('span', 'layer-tags');
   if (layer.kind === 'live') tags.append(el('span', 'badge-live', t('liveBadge')));
+  if (!layer.available) {
+    const none = el('span', 'badge-nodata', t('noData', lang));
+    none.title = t('noDataTitle', lang);
+    tags.append(none);
+  }
   if (layer.synthetic) {
     const badge = el('span', 'badge-synthetic', `${t('synthetic', lang)} ${t('synthetic', otherLang(lang))}`);
     badge.title = t('syntheticTitle');
@@ -99,6 +109,6 @@ export function layerRow(layer: CatalogLayer, handlers: RowHandlers): LayerRow {
   row.append(box, swatch(layer), names, tags);
   row.classList.toggle('off', !box.checked);
   item.append(row);
-  if (isRaster(layer)) item.append(opacitySlider(layer, handlers.opacity, handlers.onOpacity));
+  if (isRaster(layer) && layer.available) item.append(opacitySlider(layer, handlers.opacity, handlers.onOpacity));
   return { layer, item, row, box, hint };
 }

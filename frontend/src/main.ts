@@ -22,7 +22,7 @@ import { t } from './i18n';
 import { LayerPanel } from './layerPanel';
 import { LiveConnection, POSITIONS_CHANNEL } from './live';
 import { coveredSides } from './mapCover';
-import { addCatalogLayers, defaultOpacity, isRaster } from './mapLayers';
+import { addCatalogLayers, defaultOpacity, isRaster, RasterStack } from './mapLayers';
 import { GroundOpacity } from './opacity';
 import { PanelPrefs } from './prefs';
 import { setupScene } from './scene';
@@ -188,9 +188,9 @@ function setLiveLayer(layer: CatalogLayer, visible: boolean): void {
   }
 }
 
-function addCatalog(loaded: Catalog, prefs: PanelPrefs): void {
+function addCatalog(loaded: Catalog, prefs: PanelPrefs, rasters: RasterStack): void {
   // Catalog layers go beneath the live overlays (buses), whenever the catalog arrives.
-  const failed = addCatalogLayers(map, loaded, {
+  const failed = addCatalogLayers(map, loaded, rasters, {
     visible: (layer) => prefs.visible(layer.id, layer.visible),
     syntheticNote: t('syntheticAttribution'),
     beneath: BUS_PULSE_LAYER,
@@ -214,14 +214,15 @@ async function loadCatalog(): Promise<void> {
   }
   await mapLoaded;
   const prefs = new PanelPrefs(auth.user?.username ?? null);
-  addCatalog(loaded, prefs);
+  const rasters = new RasterStack(map, loaded, t('syntheticAttribution'));
+  addCatalog(loaded, prefs, rasters);
   catalog = loaded;
   window.__catalog = loaded;
   const opacity = new GroundOpacity(map);
   opacity.attach(loaded, (layer) => (isRaster(layer) ? prefs.opacity(layer.id, defaultOpacity(layer)) : null));
   panel.attach(map, loaded, { prefs, opacity, onLive: setLiveLayer });
   const popup = new FeaturePopup(map, loaded, (point) => busPopup.claims(point));
-  setupScene({ map, catalog: loaded, panel, view, opacity, popup, beneath: BUS_PULSE_LAYER });
+  setupScene({ map, catalog: loaded, panel, view, opacity, popup, rasters, beneath: BUS_PULSE_LAYER });
   fitCounty(false);
   sendViewport();
   map.once('idle', () => {

@@ -1,9 +1,9 @@
 /**
  * The catalog on the map: every layer kind as MapLibre sources and style layers. Vector layers
  * (table, sql) go under the live overlays; rasters (cog imagery, then the dem's hillshade) go
- * under every vector layer, coarse under fine by the catalog's `order`; a dem also gets a second
- * raster-dem source for the terrain of 3D (MapLibre advises separate sources for hillshade and
- * terrain). Live layers bring no source: the live modules draw them.
+ * under every vector layer, coarse under fine by the catalog's `order`, when first shown; a dem
+ * also gets a second raster-dem source for the terrain of 3D (MapLibre advises separate sources
+ * for hillshade and terrain). Live layers bring no source: the live modules draw them.
  */
 
 import type {
@@ -85,35 +85,80 @@ export interface AddOptions {
   beneath?: string | undefined;
 }
 
+function failure(layer: CatalogLayer, err: unknown): string {
+  return `${layer.id}: ${err instanceof Error ? err.message : String(err)}`;
+}
+
 /**
- * Adds every layer of the catalog; returns the ids of the layers it could not add, with the
- * reason (a bad style fragment of one layer does not take the map down).
+ * The raster layers, put on the map when first shown (a hidden raster costs no request, and a
+ * layer whose tiles are not served yet asks nothing of the server until someone wants it).
+ * They stack right above the background, in rasterRank order whatever order they arrive in.
  */
-export function addCatalogLayers(map: MapLibreMap, catalog: Catalog, options: AddOptions): string[] {
+export class RasterStack {
+  private readonly ranked: CatalogLayer[];
+
+  constructor(
+    private readonly map: MapLibreMap,
+    catalog: Catalog,
+    private readonly syntheticNote: string,
+  ) {
+    this.ranked = catalog.layers.filter((l) => isRaster(l) && l.available).sort(rasterRank);
+  }
+
+  has(layer: CatalogLayer): boolean {
+    return !!this.map.getSource(layer.id);
+  }
+
+  /** Puts a raster layer on the map (once), shown or hidden; throws on a bad style fragment. */
+  ensure(layer: CatalogLayer, visible: boolean): void {
+    if (!this.ranked.includes(layer) || this.has(layer)) return;
+    const map = this.map;
+    map.addSource(layer.id, rasterSource(layer, this.syntheticNote));
+    const before = this.beforeOf(layer);
+    for (const spec of rasterStyleLayers(layer, visible)) map.addLayer(spec, before);
+  }
+
+  /** The raster-dem source of the terrain (once). */
+  ensureTerrain(layer: CatalogLayer): string {
+    const id = terrainSourceId(layer);
+    if (!this.map.getSource(id)) this.map.addSource(id, rasterSource(layer, this.syntheticNote));
+    return id;
+  }
+
+  /** The style layer a raster goes beneath: the next raster up that is on the map, else the
+   *  lowest layer that is not the background or a raster. */
+  private beforeOf(layer: CatalogLayer): string | undefined {
+    const above = this.ranked.slice(this.ranked.indexOf(layer) + 1).find((l) => this.has(l));
+    if (above) return styleLayerId(above, 0);
+    const rasterSources = new Set(this.ranked.map((l) => l.id));
+    return (this.map.getStyle().layers ?? []).find(
+      (l) => l.type !== 'background' && !('source' in l && rasterSources.has(String(l.source))),
+    )?.id;
+  }
+}
+
+/**
+ * Adds the vector layers of the catalog and the raster layers shown at start; returns the
+ * layers it could not add, with the reason (a bad style fragment of one layer does not take
+ * the map down).
+ */
+export function addCatalogLayers(map: MapLibreMap, catalog: Catalog, rasters: RasterStack, options: AddOptions): string[] {
   const failed: string[] = [];
   const beneath = options.beneath && map.getLayer(options.beneath) ? options.beneath : undefined;
-  const add = (layer: CatalogLayer, run: () => void): void => {
-    try {
-      run();
-    } catch (err) {
-      failed.push(`${layer.id}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  };
   for (const layer of catalog.layers.filter(isVector)) {
-    add(layer, () => {
+    try {
       map.addSource(layer.id, vectorSource(layer, options.syntheticNote));
       for (const spec of styleLayers(layer, options.visible(layer))) map.addLayer(spec, beneath);
-    });
+    } catch (err) {
+      failed.push(failure(layer, err));
+    }
   }
-  // Everything but the background lies over the rasters: they go right above it.
-  const styleIds = (map.getStyle().layers ?? []).map((l) => l.id);
-  const anchor = styleIds.find((id) => map.getLayer(id)?.type !== 'background');
-  for (const layer of catalog.layers.filter(isRaster).sort(rasterRank)) {
-    add(layer, () => {
-      map.addSource(layer.id, rasterSource(layer, options.syntheticNote));
-      if (layer.kind === 'dem') map.addSource(terrainSourceId(layer), rasterSource(layer, options.syntheticNote));
-      for (const spec of rasterStyleLayers(layer, options.visible(layer))) map.addLayer(spec, anchor);
-    });
+  for (const layer of catalog.layers.filter((l) => isRaster(l) && l.available && options.visible(l))) {
+    try {
+      rasters.ensure(layer, true);
+    } catch (err) {
+      failed.push(failure(layer, err));
+    }
   }
   return failed;
 }

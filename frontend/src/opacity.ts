@@ -67,6 +67,11 @@ export class GroundOpacity {
     return this.own.get(layerId) ?? 1;
   }
 
+  /** Applies the opacity again to a layer's style layers (after they were put on the map). */
+  refresh(layerId: string): void {
+    this.setOpacity(layerId, this.opacity(layerId));
+  }
+
   /** The user's opacity of one raster layer (0-1). */
   setOpacity(layerId: string, value: number): void {
     this.own.set(layerId, Math.min(1, Math.max(0, value)));

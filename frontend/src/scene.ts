@@ -1,11 +1,12 @@
 /**
- * 2D and 3D as one scene: entering 3D sets the terrain (and shows its relief shading for the
+ * 2D and 3D as one scene: rasters put on the map when first shown; entering 3D sets the terrain (and shows its relief shading for the
  * time of 3D, unless the user has it on anyway), puts the pipes below ground; the 地下 toggle
  * makes the ground see-through and lets the pipes draw through it; 2D undoes all of it.
  */
 
 import type { Map as MapLibreMap } from 'maplibre-gl';
 import type { Catalog } from './catalog';
+import { isRaster, type RasterStack } from './mapLayers';
 import type { LayerPanel } from './layerPanel';
 import type { GroundOpacity } from './opacity';
 import type { FeaturePopup } from './popup';
@@ -36,20 +37,25 @@ export interface SceneParts {
   view: ViewControl;
   opacity: GroundOpacity;
   popup: FeaturePopup;
+  rasters: RasterStack;
   /** Deck's pipes go beneath this MapLibre layer (the live overlays). */
   beneath?: string;
 }
 
 export function setupScene(parts: SceneParts): Scene {
-  const { map, catalog, panel, view, opacity, popup } = parts;
-  const terrain = new Terrain(map, catalog);
+  const { map, catalog, panel, view, opacity, popup, rasters } = parts;
+  const terrain = new Terrain(map, catalog, rasters);
   const pipes = new UndergroundPipes(map, catalog, terrain, (id) => panel.isVisible(id), parts.beneath);
   const dem = terrain.dem;
   /** The relief's visibility before 3D turned it on (null: 3D did not change it). */
   let reliefBefore: boolean | null = null;
   let switching = false;
 
-  panel.onVisibility((layer) => {
+  panel.onVisibility((layer, visible) => {
+    if (isRaster(layer) && visible && layer.available && !rasters.has(layer)) {
+      rasters.ensure(layer, true); // first shown: onto the map now
+      opacity.refresh(layer.id);
+    }
     if (layer === dem && !switching) reliefBefore = null; // the user's own choice now stands
     pipes.layerChanged(layer);
   });

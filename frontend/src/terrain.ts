@@ -11,7 +11,7 @@
 
 import { LngLat, type Map as MapLibreMap } from 'maplibre-gl';
 import type { Catalog, CatalogLayer } from './catalog';
-import { terrainSourceId } from './mapLayers';
+import type { RasterStack } from './mapLayers';
 
 export const EXAGGERATION = 3;
 
@@ -26,9 +26,10 @@ export class Terrain {
   constructor(
     private readonly map: MapLibreMap,
     catalog: Catalog,
+    private readonly rasters: RasterStack,
   ) {
-    // The first dem layer whose terrain source made it onto the map (the catalog may have none).
-    this.dem = catalog.layers.find((l) => l.kind === 'dem' && map.getSource(terrainSourceId(l))) ?? null;
+    // The first dem layer with a file loaded (the catalog may have none).
+    this.dem = catalog.layers.find((l) => l.kind === 'dem' && l.available) ?? null;
   }
 
   get available(): boolean {
@@ -42,7 +43,7 @@ export class Terrain {
   setEnabled(on: boolean): void {
     const dem = this.dem;
     this.on = on && dem !== null;
-    if (dem && on) this.map.setTerrain({ source: terrainSourceId(dem), exaggeration: EXAGGERATION });
+    if (dem && on) this.map.setTerrain({ source: this.rasters.ensureTerrain(dem), exaggeration: EXAGGERATION });
     else if (this.map.getTerrain()) this.map.setTerrain(null);
   }
 
