@@ -12,7 +12,7 @@
 import type { Map as MapLibreMap } from 'maplibre-gl';
 import { styleLayerIds, type Catalog, type CatalogLayer } from './catalog';
 import type { DeckOverlay } from './deck';
-import { fetchPipes, placePipes, type BBox, type Pipe, type Props } from './pipeData';
+import { fetchPipes, placePipes, type BBox, type Pipe, type PlacedPipe, type Props } from './pipeData';
 import { EXAGGERATION, type Terrain } from './terrain';
 import { describeError, toast } from './toast';
 import { t } from './i18n';
@@ -86,10 +86,15 @@ export class UndergroundPipes {
     if (this.layers.includes(layer)) this.sync();
   }
 
-  /** The pipes under a screen point, as popup hits (none while 3D pipes are not drawn). */
-  pickAt(x: number, y: number): PipeHit[] {
+  /** The pipes as drawn under a screen point, nearest first (none while 3D pipes are not drawn). */
+  pipesAt(x: number, y: number): PlacedPipe[] {
     if (!this.deck || !this.drawn) return [];
-    return this.deck.pick(x, y).map((pipe) => ({ layer: pipe.layer, properties: pipe.properties }));
+    return this.deck.pick(x, y);
+  }
+
+  /** The pipes under a screen point, as popup hits. */
+  pickAt(x: number, y: number): PipeHit[] {
+    return this.pipesAt(x, y).map((pipe) => ({ layer: pipe.layer, properties: pipe.properties }));
   }
 
   private active(): CatalogLayer[] {
