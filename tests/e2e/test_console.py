@@ -139,8 +139,8 @@ def _imagery_on(page, imagery: list[str]) -> None:  # noqa: ANN001
     for layer_id in imagery:
         page.wait_for_function(
             "(id) => { const s = window.__map.getSource(id); return !!s && s.loaded(); }",
-            arg=layer_id, timeout=60_000)
-    page.wait_for_function(WAIT_IDLE, timeout=60_000)
+            arg=layer_id, timeout=240_000)
+    page.wait_for_function(WAIT_IDLE, timeout=240_000)
 
 
 def test_imagery_switch_and_raster_opacity(page, live_server: str, client, rasters) -> None:  # noqa: ANN001, F811
