@@ -94,9 +94,12 @@ def test_terrain_pipes_below_ground_and_the_underground_view(  # noqa: PLR0915
     pipe = page.evaluate(PIPE_ON_SCREEN)
     assert pipe, "no pipe drawn near the middle of the map"
     spec = pipes["underground"]
-    ground = page.evaluate("(c) => window.__map.queryTerrainElevation(c)", pipe["coords"][0])
-    axis = pipe["props"][spec["depth_start"]] + pipe["width"] / 2
-    assert pipe["path"][0][2] == pytest.approx(ground - axis * factor, abs=1.5)
+    # Each end at the ground's height there less its depth (cover plus half the diameter),
+    # on the terrain's vertical scale.
+    for end, depth in ((0, spec["depth_start"]), (-1, spec["depth_end"])):
+        ground = page.evaluate("(c) => window.__map.queryTerrainElevation(c)", pipe["coords"][end])
+        axis = pipe["props"][depth] + pipe["width"] / 2
+        assert pipe["path"][end][2] == pytest.approx(ground - axis * factor, abs=1.5)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "console-3d-terrain.png"))
 
