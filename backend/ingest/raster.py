@@ -117,8 +117,9 @@ def _describe(report: RasterReport, crs: CRS, stored: StoredCog, res: float,
             f"reprojected from {report.source_crs} to EPSG:3857 (Web Mercator) by "
             f"{report.transform}")
         report.fixes.append(
-            f"resampled (bilinear) from {res:.3f} m to {cell:.3f} m Web Mercator pixels, "
-            f"the grid of zoom {stored.maxzoom}, aligned to the web tiles at every level")
+            f"resampled (bilinear) from {res:.3f} m to {cell:.3f} m pixels (Web Mercator "
+            f"metres), the grid of zoom {stored.maxzoom}, aligned to the web tiles at every "
+            "level")
     if report.kind == "dem":
         report.fixes.append(
             f"stored as float32, {stored.compression} with floating-point predictor, 256 px "

@@ -62,16 +62,32 @@ def check_size(file: Path, max_bytes: int) -> int:
     return size
 
 
-def gdal_reason(exc: Exception) -> str:
-    """GDAL's message without the file path it repeats (the user knows which file)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:300]
+def gdal_reason(exc: BaseException) -> str:
+    """GDAL's own words: rasterio wraps the specific error ("TIFFReadEncodedStrip() failed",
+    "Read error at scanline 150") in a general one ("Read failed. See previous exception"), so
+    the innermost message is taken; file paths are cut to their names."""
+    messages = []
+    seen: BaseException | None = exc
+    while seen is not None and len(messages) < 5:
+        text = str(seen).strip()
+        if text:
+            messages.append(text.splitlines()[0])
+        seen = seen.__cause__ or seen.__context__
+    if not messages:
+        return type(exc).__name__
+    specific = [m for m in messages if "previous exception" not in m]
+    reason = (specific[-1] if specific else messages[0]).rstrip(".")
+    for word in reason.split():
+        stripped = word.strip("'\"`:,()")
+        if "/" in stripped and stripped.startswith("/"):
+            reason = reason.replace(stripped, Path(stripped).name)
+    return reason[:300]
 
 
 @contextlib.contextmanager
 def open_geotiff(file: Path) -> Iterator[DatasetReader]:
     try:
-        ds = rasterio.open(file, driver=["GTiff"])
+        ds = rasterio.open(file, driver="GTiff")
     except RasterioError as exc:
         raise InvalidInput(f"{file.name} is not a GeoTIFF that GDAL can read "
                            f"({gdal_reason(exc)}). Nothing was loaded.") from None
@@ -124,7 +140,7 @@ def footprint_4326(ds: DatasetReader, transform: Affine, crs: CRS) -> shapely.Po
     steps = np.linspace(0.0, 1.0, 33)
     cols = np.concatenate([steps * w, np.full(33, w), steps[::-1] * w, np.zeros(33)])
     rows = np.concatenate([np.zeros(33), steps * h, np.full(33, h), steps[::-1] * h])
-    xs, ys = transform * (cols, rows)
+    xs, ys = _apply(transform, cols, rows)
     to_wgs84 = Transformer.from_crs(ProjCRS.from_wkt(crs.to_wkt()), "EPSG:4326", always_xy=True)
     lon, lat = to_wgs84.transform(xs, ys)
     poly = shapely.Polygon(np.column_stack([lon, lat]))
@@ -230,10 +246,12 @@ def scan_nodata(ds: DatasetReader, transform: Affine, crs: CRS, file: Path, kind
                     low = min(low, float(values[~bad].min()))
                     high = max(high, float(values[~bad].max()))
             else:
+                ds.read(window=window)  # the mask of an unmasked file is read without the data
                 bad = ds.dataset_mask(window=window) == 0
         except RasterioError as exc:
             raise InvalidInput(
-                f"{file.name} cannot be read to the end (rows from {row}): "
+                f"{file.name} cannot be read to the end (rows {row}-{row + window.height - 1}"
+                f" of {ds.height}): "
                 f"{gdal_reason(exc)}. The file is damaged or truncated; nothing was "
                 "loaded.") from None
         if bad.any():
@@ -257,11 +275,16 @@ def scan_nodata(ds: DatasetReader, transform: Affine, crs: CRS, file: Path, kind
     return found
 
 
+def _apply(t: Affine, cols: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel (col, row) corners to CRS coordinates."""
+    return t.a * cols + t.b * rows + t.c, t.d * cols + t.e * rows + t.f
+
+
 def _pixel_box(transform: Affine, crs: CRS, c0: int, r0: int, c1: int, r1: int
                ) -> tuple[float, float, float, float]:
     cols = np.array([c0, c1, c1, c0], float)
     rows = np.array([r0, r0, r1, r1], float)
-    xs, ys = transform * (cols, rows)
+    xs, ys = _apply(transform, cols, rows)
     lon, lat = Transformer.from_crs(ProjCRS.from_wkt(crs.to_wkt()), "EPSG:4326",
                                     always_xy=True).transform(xs, ys)
     return float(min(lon)), float(min(lat)), float(max(lon)), float(max(lat))

@@ -128,7 +128,7 @@ def _store(tmp: Path, raster_dir: Path) -> StoredCog:
         facts = dict(bytes=tmp.stat().st_size, width=out.width, height=out.height,
                      bands=out.count, dtype=out.dtypes[0], nodata=out.nodata,
                      minzoom=max(0, maxzoom - overviews), maxzoom=maxzoom, overviews=overviews,
-                     compression=(out.compression.name if out.compression else "none"))
+                     compression=(out.compression.name.upper() if out.compression else "NONE"))
     final = raster_dir / f"{sha}.tif"
     created = not final.exists()
     if created:
