@@ -91,17 +91,50 @@ def decode(data: bytes) -> NDArray[np.uint8]:
 
 
 def warp_to_tile(src: Path, z: int, x: int, y: int, *, resampling: Resampling,
-                 bands: int | None = None) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+                 bands: int | None = None, ignore_nodata: bool = False,
+                 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """The source's pixels resampled into the tile's grid by GDAL, independently of the tile
-    path: (bands, 256, 256) values and where they are valid."""
+    path: (bands, 256, 256) values and where they are valid (with ignore_nodata: where the
+    source's rectangle covers the tile)."""
     x0, y0, x1, y1 = tile_bounds(z, x, y)
     dst_t = Affine((x1 - x0) / 256, 0, x0, 0, -(y1 - y0) / 256, y1)
     with rasterio.open(src) as ds:
         n = bands or ds.count
         out = np.zeros((n, 256, 256), np.float64)
-        nodata = ds.nodata
         for i in range(n):
-            reproject(rasterio.band(ds, i + 1), out[i], dst_transform=dst_t, dst_crs="EPSG:3857",
-                      resampling=resampling, src_nodata=nodata, dst_nodata=np.nan)
+            if ignore_nodata:
+                values = ds.read(i + 1).astype(np.float64)
+                reproject(values, out[i], src_transform=ds.transform, src_crs=ds.crs,
+                          dst_transform=dst_t, dst_crs="EPSG:3857", resampling=resampling,
+                          src_nodata=None, dst_nodata=np.nan)
+            else:
+                reproject(rasterio.band(ds, i + 1), out[i], dst_transform=dst_t,
+                          dst_crs="EPSG:3857", resampling=resampling, src_nodata=ds.nodata,
+                          dst_nodata=np.nan)
     valid = np.isfinite(out).all(axis=0)
     return out, valid
+
+
+def level_pixels(path: Path, z: int, x: int, y: int) -> NDArray[np.float64] | None:
+    """Tile z/x/y's pixels as stored in the level of that zoom of a web-optimized COG (NaN
+    where no data), read with plain rasterio; None when no level holds that zoom."""
+    with rasterio.open(path) as base:
+        maxzoom = int(base.tags()["TILING_SCHEME_ZOOM_LEVEL"])
+        count = len(base.overviews(1))
+    if not 0 <= maxzoom - z <= count:
+        return None
+    level = None if z == maxzoom else maxzoom - z - 1
+    x0, _, _, y1 = tile_bounds(z, x, y)
+    with rasterio.open(path, overview_level=level) as ds:
+        row, col = ds.index(x0 + 1e-3, y1 - 1e-3)
+        window = ((row, row + 256), (col, col + 256))
+        data = ds.read(1, window=window, boundless=True, fill_value=ds.nodata).astype(np.float64)
+        data[ds.read_masks(1, window=window, boundless=True) == 0] = np.nan
+    return data
+
+
+def eroded(mask: NDArray[np.bool_], by: int) -> NDArray[np.bool_]:
+    """`mask` shrunk by `by` pixels (a pixel stays when its whole neighbourhood is set)."""
+    padded = np.pad(mask, by, constant_values=False)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * by + 1, 2 * by + 1))
+    return windows.all(axis=(-2, -1))  # type: ignore[no-any-return]
