@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from backend.maps.service import raw_connections
+from tiles.connections import raw_connections
 from tiles.postgis import BUFFER, EXTENT, PostGISRenderer, VectorLayer
 from tiles.tms import lonlat_to_tile, tile_bounds
 
