@@ -112,9 +112,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     _prepare_database(settings)
     catalog = load_catalog(settings.layers_dir, known_columns=model_columns())
     spec = catalog.get(args.layer)
-    kind = getattr(spec.source, "kind", "table") if spec is not None else None
-    if kind in ("cog", "dem"):
-        return _ingest_raster(args, settings, kind)
+    if spec is not None and spec.kind in ("cog", "dem"):
+        return _ingest_raster(args, settings, spec.kind)
     columns = dict(pair.split("=", 1) for pair in args.map or [])
     engine = create_engine(resolve_urls(settings).app, pool_size=1)
     try:

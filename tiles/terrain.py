@@ -11,18 +11,27 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tiles.encode import TERRAIN_ENCODINGS, encode_rgb_lossless, encode_terrain
-from tiles.errors import InvalidTile
+from tiles.errors import UnsupportedFormat
 from tiles.raster import Locate, RasterSourceBase
 
 TERRAIN_FORMATS = ("png", "webp")
 
 
 class DemSource(RasterSourceBase):
-    formats = TERRAIN_FORMATS
-    variants = TERRAIN_ENCODINGS
+    """Elevation as terrain tiles; `variants` are the encodings (the first is the default)."""
 
-    def __init__(self, id: str, minzoom: int, maxzoom: int, locate: Locate) -> None:
+    def __init__(
+        self, id: str, minzoom: int, maxzoom: int, locate: Locate,
+        formats: tuple[str, ...] = TERRAIN_FORMATS,
+        encodings: tuple[str, ...] = TERRAIN_ENCODINGS,
+    ) -> None:
         super().__init__(id, minzoom, maxzoom, locate)
+        if not formats or set(formats) - set(TERRAIN_FORMATS):
+            raise ValueError(f"{id}: terrain formats must be among {TERRAIN_FORMATS}")
+        if not encodings or set(encodings) - set(TERRAIN_ENCODINGS):
+            raise ValueError(f"{id}: terrain encodings must be among {TERRAIN_ENCODINGS}")
+        self.formats = tuple(formats)
+        self.variants = tuple(encodings)
 
     def heights(self, z: int, x: int, y: int) -> NDArray[np.float64] | None:
         """The tile's heights in metres (256 x 256, NaN where there is no data), or None when
@@ -46,8 +55,8 @@ class DemSource(RasterSourceBase):
         self._check_format(fmt)
         encoding = variant or self.variants[0]
         if encoding not in self.variants:
-            raise InvalidTile(f"Unknown terrain encoding {encoding!r}; known: "
-                              f"{', '.join(self.variants)}")
+            raise UnsupportedFormat(f"Layer {self.id!r} has no {encoding!r} encoding; it "
+                                    f"gives: {', '.join(self.variants)}", list(self.variants))
         h = self.heights(z, x, y)
         if h is None:
             return None

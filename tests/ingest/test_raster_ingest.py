@@ -3,7 +3,10 @@ rasters, and bad input refused with the reason, leaving the registry and raster_
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -32,6 +35,7 @@ from tests.rasters import (
 )
 
 LAYER = "test_raster_ingest"
+ROOT = Path(__file__).resolve().parents[2]
 Ingest = Callable[..., RasterReport]
 
 
@@ -236,3 +240,64 @@ def _transform(a: int, b: int, x: float, y: float) -> tuple[float, float]:
     from pyproj import Transformer
 
     return Transformer.from_crs(a, b, always_xy=True).transform(x, y)  # type: ignore[no-any-return]
+
+
+def _cli(settings: object, raster_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CITYOPS_DATABASE_NAME": settings.database_name,  # type: ignore[attr-defined]
+           "CITYOPS_RASTER_DIR": str(raster_dir), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "backend.cli", "ingest", *args],
+                          capture_output=True, text=True, env=env, timeout=300, check=False,
+                          cwd=ROOT)
+
+
+@pytest.fixture
+def cli_layers(engine: sa.Engine, county: dict[str, int]) -> Iterator[None]:
+    """The catalog's own raster layers, registered by the CLI, unregistered afterwards."""
+    yield
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM raster_files WHERE layer_id IN ('ortho', 'dem')"))
+
+
+def test_cli_loads_gauss_krueger_imagery_and_a_cgcs2000_dem(
+    settings: object, engine: sa.Engine, cli_layers: None, raster_dir: Path, tmp_path: Path
+) -> None:
+    ortho = county_ortho(tmp_path / "县城影像_4548.tif", epsg=4548, width=600, height=500)
+    res = _cli(settings, raster_dir, str(ortho), "--layer", "ortho")
+    assert res.returncode == 0, res.stderr
+    assert "source CRS: EPSG:4548 (CGCS2000 / 3-degree Gauss-Kruger CM 117E)" in res.stdout
+    assert "reprojected from EPSG:4548" in res.stdout and "county check: touches" in res.stdout
+    stored = lookup(engine, "ortho")
+    assert stored is not None and stored.path.parent == raster_dir and stored.maxzoom == 17
+    report = tmp_path / "dem.json"
+    dem = county_dem(tmp_path / "dem_4490.tif", epsg=4490)
+    res = _cli(settings, raster_dir, str(dem), "--layer", "dem", "--report", str(report))
+    assert res.returncode == 0, res.stderr
+    assert "no data (value -9999 or NaN): 4800 of 72000 pixels" in res.stdout
+    assert json.loads(report.read_text())["source_crs"].startswith("EPSG:4490")
+    with engine.connect() as conn:
+        rows = dict(conn.execute(sa.text(  # type: ignore[arg-type]
+            "SELECT layer_id, source_crs FROM raster_files WHERE layer_id IN ('ortho', 'dem')"
+        )).tuples().all())
+        who = conn.execute(sa.text("SELECT loaded_by FROM raster_files WHERE layer_id = 'dem'"))
+        assert who.scalar_one().startswith("cli:")
+    assert rows == {"ortho": "EPSG:4548", "dem": "EPSG:4490"}
+
+
+def test_cli_refuses_with_the_reason_and_exit_2(
+    settings: object, engine: sa.Engine, cli_layers: None, raster_dir: Path, tmp_path: Path
+) -> None:
+    x0, y0 = seat_origin(4548, 100, 100)
+    nocrs = write_geotiff(tmp_path / "nocrs.tif", ortho_pixels(100, 100), crs=None,
+                          transform=from_origin(x0, y0, 1, 1))
+    res = _cli(settings, raster_dir, str(nocrs), "--layer", "ortho")
+    assert res.returncode == 2 and "has no coordinate reference system" in res.stderr
+    assert "Traceback" not in res.stderr
+    res = _cli(settings, raster_dir, str(RGB_SAMPLE), "--layer", "ortho")
+    assert res.returncode == 2 and "lies outside the county" in res.stderr
+    assert "--outside-county" in res.stderr
+    res = _cli(settings, raster_dir, str(RGB_SAMPLE), "--layer", "ortho", "--crs", "4548")
+    assert res.returncode == 2 and "--crs: only for vector files" in res.stderr
+    assert lookup(engine, "ortho") is None and listing(raster_dir) == []
+    res = _cli(settings, raster_dir, str(RGB_SAMPLE), "--layer", "ortho", "--outside-county")
+    assert res.returncode == 0, res.stderr
+    assert lookup(engine, "ortho") is not None

@@ -20,7 +20,8 @@ from backend.ingest.raster import ingest_raster
 from backend.rasters.service import lookup
 from tests.rasters import RGB_SAMPLE, county_ortho, decode, warp_to_tile
 from tiles.cog_blocks import read_jpeg_tables
-from tiles.raster import CogSource, RasterFile, UnsupportedFormat
+from tiles.errors import UnsupportedFormat
+from tiles.raster import CogSource, RasterFile
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 LANDSAT, ORTHO = "test_tiles_landsat", "test_tiles_ortho"
@@ -223,7 +224,7 @@ def test_open_files_are_kept_per_thread_and_reopened_on_change(
 def test_formats_and_tilejson(stored: dict[str, RasterFile]) -> None:
     file = stored[ORTHO]
     src = source(file, formats=("png", "webp"))
-    with pytest.raises(UnsupportedFormat, match="has no 'jpg' tiles; it has: png, webp"):
+    with pytest.raises(UnsupportedFormat, match="has no 'jpg' tiles; it gives: png, webp"):
         src.get_tile(16, 0, 0, "jpg")
     doc = src.tilejson("http://h/tiles/ortho/{z}/{x}/{y}.png", None)
     assert doc["tilejson"] == "3.0.0" and doc["tiles"] == ["http://h/tiles/ortho/{z}/{x}/{y}.png"]
