@@ -137,6 +137,7 @@ def _ingest_raster(args: argparse.Namespace, settings: Settings, kind: str) -> i
     """The raster branch of `cityops ingest`: a GeoTIFF into a cog (imagery) or dem layer."""
     from backend.db.engine import create_engine, resolve_urls
     from backend.ingest.raster import ingest_raster
+    from backend.ingest.raster_report import RasterReport
 
     vector_only = [flag for flag, used in (("--crs", args.crs), ("--from-gcj02", args.from_gcj02),
                                            ("--key", args.key), ("--append", args.append),
@@ -145,17 +146,25 @@ def _ingest_raster(args: argparse.Namespace, settings: Settings, kind: str) -> i
         raise InvalidInput(f"{', '.join(vector_only)}: only for vector files. A raster's CRS "
                            "comes from the file (set a missing one with `gdal_edit.py -a_srs "
                            "EPSG:4548 FILE`).")
+    def write_report(report: RasterReport) -> None:
+        if args.report:
+            Path(args.report).write_text(json.dumps(report.to_dict(), ensure_ascii=False,
+                                                    indent=2) + "\n", encoding="utf-8")
+
     engine = create_engine(resolve_urls(settings).app, pool_size=1)
     try:
         report = ingest_raster(
             engine, Path(args.file), layer_id=args.layer, kind=kind,  # type: ignore[arg-type]
             raster_dir=settings.raster_dir, max_bytes=settings.raster_max_bytes,
             actor=cli_actor(), within_county=not args.outside_county)
+    except CityOpsError as exc:  # the report of a refusal says how far the checks got
+        failed = exc.detail.get("report")
+        if isinstance(failed, RasterReport):
+            write_report(failed)
+        raise
     finally:
         engine.dispose()
-    if args.report:
-        Path(args.report).write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2)
-                                     + "\n", encoding="utf-8")
+    write_report(report)
     print(report.summary())
     return 0
 

@@ -6,6 +6,8 @@ Pure functions over numpy arrays, no I/O: the sources read pixels, these turn th
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import numpy as np
 from numpy.typing import NDArray
@@ -14,11 +16,13 @@ from PIL import Image
 # Lossy quality of JPEG and WebP tiles decoded and re-encoded from a COG (the ingest writes its
 # WebP blocks at the same quality, so a passthrough tile and a decoded one look alike).
 QUALITY = 85
-# zlib level of PNG tiles: 6 costs ~2x the time of 1 for ~10 % smaller imagery tiles; tiles are
-# cached after the first render, so the first request's latency matters more.
+# zlib level of PNG tiles: 6 costs 2-5x the time of 1 for ~5 % smaller imagery tiles (terrain:
+# ~40 %); tiles are cached after the first render, so the first request's latency matters more.
 PNG_LEVEL = 1
-# WebP effort (0-6): 4 is libwebp's default; 2 encodes ~1.5x faster for ~3 % larger files.
-WEBP_METHOD = 2
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# WebP effort (0-6): 4 is libwebp's default; on 256 px tiles 0 encodes ~4x faster than 4 for
+# files within ~5 % of its size (most WebP tiles are stored blocks served as they are anyway).
+WEBP_METHOD = 0
 
 # Terrain-RGB (Mapbox): h = -10000 + (R * 65536 + G * 256 + B) * 0.1
 MAPBOX_BASE, MAPBOX_STEP = -10000.0, 0.1
@@ -42,11 +46,11 @@ def encode_image(
         assert valid is not None
         a = valid.astype(np.uint8) * 255
         pixels = np.dstack([pixels, a] if bands == 3 else [pixels, pixels, pixels, a])
+    if fmt == "png":
+        return encode_png(pixels if pixels.ndim == 3 else pixels[..., None])
     image = Image.fromarray(pixels)
     out = io.BytesIO()
-    if fmt == "png":
-        image.save(out, "PNG", compress_level=PNG_LEVEL)
-    elif fmt == "jpg":
+    if fmt == "jpg":
         image.save(out, "JPEG", quality=QUALITY)
     elif fmt == "webp":
         image.save(out, "WEBP", quality=QUALITY, method=WEBP_METHOD)
@@ -57,16 +61,37 @@ def encode_image(
 
 def encode_rgb_lossless(rgb: NDArray[np.uint8], fmt: str) -> bytes:
     """(rows, cols, 3) uint8 as PNG or lossless WebP (terrain: every bit of every pixel counts)."""
+    if fmt == "png":
+        return encode_png(rgb)
     image = Image.fromarray(np.ascontiguousarray(rgb))
     out = io.BytesIO()
-    if fmt == "png":
-        image.save(out, "PNG", compress_level=PNG_LEVEL)
-    elif fmt == "webp":
+    if fmt == "webp":
         # Lossless WebP: method 0-6 trades time for size only (the pixels are exact either way).
         image.save(out, "WEBP", lossless=True, quality=0, method=0)
     else:
         raise ValueError(f"terrain tiles are png or webp, not {fmt!r}")
     return out.getvalue()
+
+
+def encode_png(pixels: NDArray[np.uint8]) -> bytes:
+    """(rows, cols, 1 | 3 | 4) uint8 as an 8-bit grey, RGB or RGBA PNG. Every row uses the
+    "Sub" filter (each byte minus the same channel of the pixel before), computed in one numpy
+    operation: about twice as fast as Pillow's per-row adaptive choice at the same size."""
+    rows, cols, channels = pixels.shape
+    colour_type = {1: 0, 3: 2, 4: 6}[channels]
+    flat = np.ascontiguousarray(pixels).reshape(rows, cols * channels)
+    filtered = np.empty((rows, cols * channels + 1), np.uint8)
+    filtered[:, 0] = 1  # filter type Sub
+    filtered[:, 1:channels + 1] = flat[:, :channels]
+    np.subtract(flat[:, channels:], flat[:, :-channels], out=filtered[:, channels + 1:])
+    header = struct.pack(">IIBBBBB", cols, rows, 8, colour_type, 0, 0, 0)
+    return b"".join((PNG_SIGNATURE, _chunk(b"IHDR", header),
+                     _chunk(b"IDAT", zlib.compress(filtered.tobytes(), PNG_LEVEL)),
+                     _chunk(b"IEND", b"")))
+
+
+def _chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
 
 def _split24(value: NDArray[np.int64]) -> NDArray[np.uint8]:

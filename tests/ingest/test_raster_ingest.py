@@ -292,9 +292,13 @@ def test_cli_refuses_with_the_reason_and_exit_2(
     res = _cli(settings, raster_dir, str(nocrs), "--layer", "ortho")
     assert res.returncode == 2 and "has no coordinate reference system" in res.stderr
     assert "Traceback" not in res.stderr
-    res = _cli(settings, raster_dir, str(RGB_SAMPLE), "--layer", "ortho")
+    report = tmp_path / "refused.json"
+    res = _cli(settings, raster_dir, str(RGB_SAMPLE), "--layer", "ortho", "--report", str(report))
     assert res.returncode == 2 and "lies outside the county" in res.stderr
     assert "--outside-county" in res.stderr
+    refused = json.loads(report.read_text())
+    assert refused["status"] == "failed" and "outside the county" in refused["error"]
+    assert refused["source_crs"].startswith("EPSG:32618")
     res = _cli(settings, raster_dir, str(RGB_SAMPLE), "--layer", "ortho", "--crs", "4548")
     assert res.returncode == 2 and "--crs: only for vector files" in res.stderr
     assert lookup(engine, "ortho") is None and listing(raster_dir) == []

@@ -4,6 +4,7 @@ served as they are (and a JPEG COG whose blocks get their tables back)."""
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 import rasterio
 import sqlalchemy as sa
+from PIL import Image
 from rasterio.warp import Resampling
 from rio_cogeo.cogeo import cog_translate
 
@@ -20,6 +22,7 @@ from backend.ingest.raster import ingest_raster
 from backend.rasters.service import lookup
 from tests.rasters import RGB_SAMPLE, county_ortho, decode, warp_to_tile
 from tiles.cog_blocks import read_jpeg_tables
+from tiles.encode import encode_png
 from tiles.errors import UnsupportedFormat
 from tiles.raster import CogSource, RasterFile
 
@@ -51,6 +54,15 @@ def source(file: RasterFile, formats: tuple[str, ...] = ("webp", "png", "jpg")) 
 
 def tiles_of(file: RasterFile, z: int) -> list[morecantile.Tile]:
     return list(TMS.tiles(*file.bounds, zooms=[z]))
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_png_encoder_round_trips(channels: int) -> None:
+    """The numpy PNG writer against Pillow's reader: every byte back, for grey, RGB, RGBA."""
+    pixels = np.random.default_rng(channels).integers(0, 256, (256, 200, channels), np.uint8)
+    pixels[:, :50] = 7  # flat areas too
+    back = np.asarray(Image.open(io.BytesIO(encode_png(pixels))))
+    assert np.array_equal(back.reshape(pixels.shape), pixels)
 
 
 @pytest.mark.parametrize("z", [7, 8, 9, 10])
