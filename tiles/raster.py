@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
+import rasterio
 from numpy.typing import NDArray
 from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
@@ -79,7 +80,10 @@ class OpenRaster:
 
     def __init__(self, file: RasterFile) -> None:
         self.file = file
-        with warnings.catch_warnings():  # a small file without overviews is fine
+        # A registered COG has no side-car files: GDAL need not list its folder to look for
+        # them (var/rasters holds every version of every layer).
+        with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"), \
+                warnings.catch_warnings():  # a small file without overviews is fine
             warnings.simplefilter("ignore")
             self.reader = Reader(str(file.path))
         self._levels: GridLevels | None = None
@@ -87,7 +91,8 @@ class OpenRaster:
     @property
     def levels(self) -> GridLevels:
         if self._levels is None:
-            self._levels = GridLevels(self.file.path, self.reader.dataset)
+            with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
+                self._levels = GridLevels(self.file.path, self.reader.dataset)
         return self._levels
 
     def close(self) -> None:
@@ -121,7 +126,9 @@ class OpenFiles(threading.local):
 
     def get(self, source_id: str, file: RasterFile) -> OpenRaster:
         current = self.by_source.get(source_id)
-        if current is not None and current.file == file:
+        # The file's identity is its path and hash (a NaN nodata would make == fail).
+        if current is not None and (current.file.path, current.file.sha256) == \
+                (file.path, file.sha256):
             return current
         if current is not None:
             current.close()

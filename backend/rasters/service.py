@@ -13,7 +13,8 @@ import orjson
 import sqlalchemy as sa
 
 from backend.audit.chain import append
-from tiles.raster import RasterFile
+from tiles.raster import CogSource, RasterFile
+from tiles.terrain import DemSource
 
 log = logging.getLogger("cityops.rasters")
 
@@ -129,3 +130,15 @@ class Locator:
                 self._file = lookup(self.engine, self.layer_id)
                 self._read_at = now
             return self._file
+
+
+def raster_source(
+    engine: sa.Engine, *, layer_id: str, kind: str, minzoom: int, maxzoom: int,
+    formats: tuple[str, ...], encodings: tuple[str, ...] = (), ttl_s: float = 1.0,
+) -> CogSource | DemSource:
+    """The tile source of a raster layer, serving whatever file is registered for it."""
+    locate = Locator(engine, layer_id, ttl_s)
+    if kind == "dem":
+        return DemSource(layer_id, minzoom, maxzoom, locate, formats=formats,
+                         **({"encodings": encodings} if encodings else {}))
+    return CogSource(layer_id, minzoom, maxzoom, locate, formats=formats)

@@ -21,7 +21,7 @@ import backend.ingest.raster as raster_ingest
 from backend.errors import InvalidInput, Unprocessable
 from backend.ingest.raster import ingest_raster
 from backend.ingest.raster_report import RasterReport
-from backend.rasters.service import lookup
+from backend.rasters.service import Locator, lookup, raster_source
 from tests.rasters import (
     DEM_SAMPLE,
     RGB_SAMPLE,
@@ -305,3 +305,30 @@ def test_cli_refuses_with_the_reason_and_exit_2(
     res = _cli(settings, raster_dir, str(RGB_SAMPLE), "--layer", "ortho", "--outside-county")
     assert res.returncode == 0, res.stderr
     assert lookup(engine, "ortho") is not None
+
+
+def test_the_tile_source_follows_the_registry(
+    ingest: Ingest, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """raster_source: tiles come from whatever file is registered, re-read after ttl_s; a
+    registered file gone from disk gives no tiles (logged) instead of failing every request."""
+    src = raster_source(engine, layer_id=LAYER, kind="dem", minzoom=0, maxzoom=18,
+                        formats=("png",), encodings=("terrarium",), ttl_s=0.0)
+    assert src.variants == ("terrarium",) and src.formats == ("png",)
+    assert src.locate() is None
+    ingest(county_dem(tmp_path / "d.tif"), kind="dem")
+    found = src.locate()
+    assert found is not None and found == lookup(engine, LAYER)
+    z, (x, y) = found.maxzoom, _tile_of(*SEAT, found.maxzoom)
+    assert src.get_tile(z, x, y, "png", "terrarium") is not None
+    cached = Locator(engine, LAYER, ttl_s=3600)
+    assert cached() == found
+    found.path.unlink()
+    assert src.locate() is None and src.get_tile(z, x, y, "png", "terrarium") is None
+    assert cached() == found  # within its ttl the locator does not ask again
+
+
+def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    from tiles.tms import lonlat_to_tile
+
+    return lonlat_to_tile(lon, lat, z)
