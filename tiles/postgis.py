@@ -122,7 +122,7 @@ def layer_query(layer: VectorLayer, index: int) -> sql.Composed:
         "COALESCE((SELECT ST_AsMVT(q, {name}, {extent}, 'geom', 'fid') FROM ("
         " SELECT t.{key} AS fid,"
         " ST_AsMVTGeom(t.{geom}, env.tile, {extent}, {buffer}, true) AS geom{cols}"
-        " FROM {table} t, env"
+        " FROM env, {table} t"
         " WHERE t.{geom} && env.area{where} {order} LIMIT {cap}"
         ") q WHERE q.geom IS NOT NULL), ''::bytea)"
     ).format(

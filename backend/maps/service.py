@@ -121,11 +121,15 @@ def check_sql_sources(catalog: LayerCatalog, engine: Engine) -> None:
             label = f"{spec.domain}/{spec.id}.yaml"
             if src.view:
                 cols = set(conn.execute(sa.text(
-                    "SELECT column_name FROM information_schema.columns WHERE table_name = :v"
-                ), {"v": src.view}).scalars())
+                    "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(:v)"
+                    " AND attnum > 0 AND NOT attisdropped"), {"v": src.view}).scalars())
                 if not cols:
                     problems.append(f"{label}: source.view: no view {src.view!r} in the database")
                     continue
+                if not conn.execute(sa.text("SELECT has_table_privilege(:v, 'SELECT')"),
+                                    {"v": src.view}).scalar():
+                    problems.append(f"{label}: source.view: the server's database role may not "
+                                    f"read {src.view!r}: GRANT SELECT ON {src.view} to it")
                 wanted = [*spec.field_names, src.key, src.tile_geometry_column]
                 problems.extend(f"{label}: source.view: {src.view} has no column {c!r}"
                                 for c in wanted if c not in cols)
