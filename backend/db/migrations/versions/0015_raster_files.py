@@ -1,7 +1,7 @@
 """raster_files: the registry of raster layers' files (orthophotos, DEMs)
 
 Revision ID: 0015
-Revises: 0013 (0014 once the pipelines migration is merged)
+Revises: 0014
 Create Date: 2026-12-04 21:30:00
 
 One row per raster layer names its current Cloud-Optimized GeoTIFF (EPSG:3857, under
@@ -15,9 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0015"
-# On main this follows 0014 (the pipelines migration, on another branch): the merge re-chains it
-# there. On this branch 0014 does not exist yet, so it follows 0013 to stay migratable.
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
