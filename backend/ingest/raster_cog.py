@@ -24,7 +24,7 @@ from rio_cogeo.cogeo import cog_translate, cog_validate
 from rio_cogeo.utils import get_maximum_overview_level
 
 from backend.errors import CityOpsError, InvalidInput
-from backend.ingest.raster_checks import Layout, gdal_reason
+from backend.ingest.raster_checks import MAX_PIXELS, Layout, gdal_reason
 from tiles.encode import QUALITY
 
 TMS = morecantile.tms.get("WebMercatorQuad")
@@ -41,6 +41,7 @@ DEM_PROFILE: dict[str, Any] = {
 }
 DEM_NODATA = -9999.0  # for integer DEMs that declare none (the warp's edges need one)
 HASH_CHUNK = 1 << 20
+MAX_OUTPUT_PIXELS = 4 * MAX_PIXELS  # reprojection and the tile-grid margin may grow a file
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,20 @@ class StoredCog:
 
 def grid_for(src: DatasetReader | WarpedVRT) -> tuple[int, int, float]:
     """The zoom whose pixel size is closest to the source's, the number of overviews down to
-    a 256 px image, and the source's size in Web Mercator metres per pixel."""
+    a 256 px image, and the source's size in Web Mercator metres per pixel. Refuses a file
+    whose Web Mercator copy would be far larger than the file (a CRS stretched near a pole,
+    tiny pixels over a large extent)."""
     with WarpedVRT(src, crs=TMS.rasterio_crs) as vrt:
         res = max(abs(vrt.transform.a), abs(vrt.transform.e))
         zoom = TMS.zoom_for_res(res, max_z=24, zoom_level_strategy="auto")
         scale = res / TMS.matrix(zoom).cellSize
-        levels = get_maximum_overview_level(math.ceil(vrt.width / scale),
-                                            math.ceil(vrt.height / scale), minsize=BLOCK)
-    return zoom, levels, res
+        width, height = math.ceil(vrt.width / scale), math.ceil(vrt.height / scale)
+    if width * height > MAX_OUTPUT_PIXELS:
+        raise InvalidInput(
+            f"In Web Mercator at zoom {zoom} this raster would be {width} x {height} pixels, "
+            f"above the limit of {MAX_OUTPUT_PIXELS:,}. Check its CRS and pixel size, or "
+            "split it into tiles.")
+    return zoom, get_maximum_overview_level(width, height, minsize=BLOCK), res
 
 
 def write_cog(ds: DatasetReader, layout: Layout, kind: str, raster_dir: Path

@@ -18,6 +18,7 @@ from rasterio.transform import Affine, from_origin
 from rio_cogeo.cogeo import cog_validate
 
 import backend.ingest.raster as raster_ingest
+import backend.ingest.raster_cog as raster_cog
 from backend.errors import InvalidInput, Unprocessable
 from backend.ingest.raster import ingest_raster
 from backend.ingest.raster_report import RasterReport
@@ -218,6 +219,15 @@ def test_bad_files_are_refused_with_the_reason(
         _refused(ingest, engine, raster_dir, file, match, kind)
     _refused(ingest, engine, raster_dir, ok, "above the raster size limit", max_bytes=1024)
     _refused(ingest, engine, raster_dir, tmp_path / "missing.tif", "does not exist")
+
+
+def test_a_web_mercator_copy_past_the_limit_is_refused(
+    ingest: Ingest, engine: sa.Engine, raster_dir: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(raster_cog, "MAX_OUTPUT_PIXELS", 100_000)
+    _refused(ingest, engine, raster_dir, county_ortho(tmp_path / "o.tif", width=400, height=300),
+             r"In Web Mercator at zoom 17 this raster would be \d+ x \d+ pixels")
 
 
 def test_a_failed_registration_leaves_no_file(
