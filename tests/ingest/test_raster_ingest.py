@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import rasterio
 import sqlalchemy as sa
+from rasterio.control import GroundControlPoint
 from rasterio.transform import Affine, from_origin
 from rio_cogeo.cogeo import cog_validate
 
@@ -139,6 +140,26 @@ def test_cgcs2000_dem_with_a_hole_lists_the_no_data(
     assert stored is not None and stored.dtype == "float32" and stored.nodata == -9999.0
     with rasterio.open(stored.path) as cog:
         assert cog.compression.name == "deflate" and cog.crs.to_epsg() == 3857
+
+
+def test_ground_control_points_place_an_image(
+    ingest: Ingest, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A scan placed by four control points (no geotransform) is warped by them."""
+    x0, y0 = seat_origin(4548, 500, 400)
+    gcps = [GroundControlPoint(row, col, x0 + col, y0 - row)
+            for row, col in ((0, 0), (0, 500), (400, 0), (400, 500))]
+    path = tmp_path / "scan_gcps.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=500, height=400, count=3,
+                       dtype="uint8") as dst:
+        dst.write(ortho_pixels(500, 400))
+        dst.gcps = (gcps, rasterio.crs.CRS.from_epsg(4548))
+    report = ingest(path)
+    assert report.georeference == "4 ground control points"
+    stored = lookup(engine, LAYER)
+    assert stored is not None
+    assert stored.bounds[0] < SEAT[0] < stored.bounds[2]
+    assert stored.bounds[1] < SEAT[1] < stored.bounds[3]
 
 
 def test_reloading_replaces_the_file_and_bumps_the_version(
