@@ -1,10 +1,11 @@
-"""Serving a web-optimized COG's stored blocks as tiles, without decoding them.
+"""A web-optimized COG's levels as tiles: read as blocks, or served as stored.
 
 A COG written on the WebMercatorQuad grid with 256 px blocks (rio-cogeo's web-optimized output,
 all levels aligned) stores, at the full resolution and at each overview, exactly the tiles of
-one zoom. When a tile is asked in the file's own compression, the stored block is the tile: a
-WEBP block is a complete WebP file; a JPEG block is an abbreviated JPEG stream whose quantisation
-and Huffman tables live once per image in the TIFF's JPEGTables tag and are merged back in.
+one zoom. Such a tile is read as one block, without resampling. When it is asked in the file's
+own compression, the stored block is the tile itself: a WEBP block is a complete WebP file; a
+JPEG block is an abbreviated JPEG stream whose quantisation tables (GDAL's default
+JPEGTABLESMODE) live once per image in the TIFF's JPEGTables tag and are merged back in.
 
 Only blocks whose mask is fully valid are served this way: an edge block's no-data pixels are
 opaque inside the stored block (WebP and JPEG keep no mask), so those go through the decoding
