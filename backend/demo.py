@@ -71,6 +71,26 @@ def prepare_demo(
     return counts
 
 
+def prepare_demo_rasters(settings: Settings) -> list:
+    """Render the demo's orthophotos and DEM (示意 / synthetic) from the loaded county into
+    var/demo-rasters/ and register them through the raster ingest; files already made from
+    the same data are neither rendered nor ingested again."""
+    from backend.county.rasters import render_demo_rasters
+
+    engine = create_engine(resolve_urls(settings).app, pool_size=1)
+    try:
+        t0 = time.perf_counter()
+        done = render_demo_rasters(engine, settings.var_dir / "demo-rasters")
+        took = time.perf_counter() - t0
+        fresh = [r.layer_id for r in done if r.seconds > 0]
+        print(f"demo rasters (示意/synthetic): {', '.join(fresh) or 'none'} rendered in "
+              f"{took:.1f} s; up to date: "
+              f"{', '.join(r.layer_id for r in done if r.seconds == 0) or 'none'}", flush=True)
+    finally:
+        engine.dispose()
+    return done
+
+
 def analyze_as_owner(admin_url: str, tables: list[str]) -> None:
     """Fresh planner statistics now (the app role may not ANALYZE tables it does not own)."""
     from backend.county.load import analyze

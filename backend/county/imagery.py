@@ -9,9 +9,11 @@ a feature key or a pixel position, so the same data and seed give the same bytes
 
 from __future__ import annotations
 
+import gc
 import math
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +85,19 @@ class Scene:
     building_key: np.ndarray
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Making hundreds of thousands of small Python objects (rows, coordinate lists): the
+    collector's full passes over them would cost more than making them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _rows(conn: sa.Connection, table: sa.Table, columns: list[str], bounds: tuple,
           epsg: int, source: str | None) -> tuple[np.ndarray, list[np.ndarray]]:
     """(geometries in `epsg`, one array per column) of the rows meeting `bounds` (in `epsg`).
@@ -94,7 +109,8 @@ def _rows(conn: sa.Connection, table: sa.Table, columns: list[str], bounds: tupl
     ).order_by(table.c.source_key)
     if source is not None:
         query = query.where(table.c.source == source)
-    rows = conn.execute(query).all()
+    with gc_paused():
+        rows = conn.execute(query).all()
     geoms = shapely.from_wkb([bytes(r[0]) for r in rows]) if rows else np.empty(0, dtype=object)
     cols = [np.array([r[k + 1] for r in rows], dtype=object) for k in range(len(columns))]
     return np.asarray(geoms, dtype=object), cols
@@ -233,15 +249,6 @@ def _road_polygons(scene: Scene, res: float) -> tuple[np.ndarray, np.ndarray, np
 
 # ---- drawing -----------------------------------------------------------------------------
 
-@cache
-def _crown_quantiles() -> np.ndarray:
-    """Percentiles of the crown noise, so that a tree cover share maps to a threshold."""
-    sample = noise.fractal(np.arange(1024), np.arange(1024), 8.0, 0, octaves=2)
-    q = np.quantile(sample, np.linspace(0, 1, 101)).astype(np.float32)
-    q[0] = -1.0  # a cover of 0 gives no tree at all
-    return q
-
-
 def _polygon_dicts(geoms: np.ndarray) -> tuple[np.ndarray, list[dict], np.ndarray]:
     """(polygon parts, GeoJSON-like dicts of them for rasterio, index of the geometry each
     came from). Coordinates go to Python lists in one C call, not vertex by vertex as with
@@ -253,10 +260,11 @@ def _polygon_dicts(geoms: np.ndarray) -> tuple[np.ndarray, list[dict], np.ndarra
     coords, ring_of = shapely.get_coordinates(rings, return_index=True)
     cut = np.searchsorted(ring_of, np.arange(len(rings) + 1)).tolist()
     first = np.searchsorted(owner, np.arange(len(parts) + 1)).tolist()
-    flat = coords.tolist()
-    ring_lists = [flat[a:b] for a, b in zip(cut[:-1], cut[1:], strict=True)]
-    dicts = [{"type": "Polygon", "coordinates": ring_lists[a:b]}
-             for a, b in zip(first[:-1], first[1:], strict=True)]
+    with gc_paused():
+        flat = coords.tolist()
+        ring_lists = [flat[a:b] for a, b in zip(cut[:-1], cut[1:], strict=True)]
+        dicts = [{"type": "Polygon", "coordinates": ring_lists[a:b]}
+                 for a, b in zip(first[:-1], first[1:], strict=True)]
     return parts, dicts, parent
 
 
@@ -282,101 +290,136 @@ class _Layer:
 
 @dataclass
 class _Plan:
-    """Everything a strip needs, computed once for the whole picture."""
+    """Everything a strip needs, computed once for the whole picture. Pixels end up as an
+    index into one colour table (parcels, canopy, roads, roofs) times a brightness."""
 
     transform: Affine
     width: int
     height: int
     res: float
-    seed: int
     parcels: _Layer
-    colour: np.ndarray
     kind: np.ndarray
-    trees: np.ndarray
+    crown_below: np.ndarray  # per parcel: crown noise under this is a tree
     normals: np.ndarray | None
     roads: _Layer
-    road_colour: np.ndarray
-    road_walk: np.ndarray
     shadows: _Layer
     buildings: _Layer
-    roof: np.ndarray
+    clip: _Layer | None
+    table: np.ndarray
+    canopy_at: int
+    road_at: int
+    roof_at: int
+    bank: noise.Bank
+
+
+def _bank(res: float, seed: int) -> noise.Bank:
+    """The textures, sized in metres on the ground."""
+    bank = noise.Bank()
+    bank.add_fractal("patch", 60.0 / res, seed + 11)
+    bank.add_value("mid", 25.0 / res, seed + 13)
+    bank.add_fractal("crowns", 8.0 / res, seed + 15, octaves=2)
+    bank.add_value("fine", 2.5 / res, seed + 16)
+    bank.add_white("grain", seed + 12)
+    t = bank.textures  # the brightness of bare ground: patches and grain, in one look-up
+    t["ground"] = 0.94 + 0.12 * t["patch"] + 0.07 * (t["grain"] - 0.5)
+    return bank
 
 
 def _plan(scene: Scene, bounds: tuple[float, float, float, float], res: float,
-          seed: int) -> _Plan:
+          seed: int, clip: shapely.Geometry | None) -> _Plan:
     transform, width, height = grid_for(bounds, res)
+    # Vertices closer than a fraction of a pixel change nothing drawn (most are the 50 m
+    # densification points the store keeps on straight edges): fewer to hand to GDAL.
+    tol = res / 8
+    scene = replace(scene, parcels=shapely.simplify(scene.parcels, tol),
+                    buildings=shapely.simplify(scene.buildings, tol))
+    clip = shapely.simplify(clip, tol) if clip is not None else None
     colour, kind, trees = _parcel_looks(scene, seed)
     polys, paint, walk = _road_polygons(scene, res)
     order = ["rural", "residential", "tertiary", "secondary", "primary", "trunk", "motorway"]
-    road_colour = np.vstack([np.zeros((1, 3)), np.array([ROAD_PAINT[order[k]][0] for k in paint],
-                                                        dtype=np.float32).reshape(-1, 3)])
-    road_colour[1:][walk] = SIDEWALK
+    road_colour = np.array([ROAD_PAINT[order[k]][0] for k in paint],
+                           dtype=np.float32).reshape(-1, 3)
+    road_colour[walk] = SIDEWALK
+    roof = _roof_colours(scene, seed)[1:]
+    table = np.vstack([colour, CANOPY[None, :], road_colour, roof]).astype(np.float32)
+    bank = _bank(res, seed)
+    crowns = np.quantile(bank.textures["crowns"], np.linspace(0, 1, 101))
+    crown_below = np.where(trees > 0, np.interp(trees, np.linspace(0, 1, 101), crowns),
+                           -1.0).astype(np.float32)
     return _Plan(
-        transform=transform, width=width, height=height, res=res, seed=seed,
-        parcels=_Layer(scene.parcels), colour=colour, kind=kind, trees=trees,
+        transform=transform, width=width, height=height, res=res,
+        parcels=_Layer(scene.parcels), kind=kind, crown_below=crown_below,
         normals=_field_normals(scene) if res <= 2.0 else None,
-        roads=_Layer(polys), road_colour=road_colour.astype(np.float32),
-        road_walk=np.concatenate([[False], walk]),
-        shadows=_Layer(_shadows(scene.buildings, scene.building_height),
-                       np.ones(len(scene.buildings), dtype=np.int32)),
-        buildings=_Layer(scene.buildings), roof=_roof_colours(scene, seed))
+        roads=_Layer(polys),
+        # Shadows (40 m at most) are lost in pixels of more than a few metres.
+        shadows=_Layer(_shadows(scene.buildings, scene.building_height)
+                       if res <= 2.0 else np.empty(0, dtype=object)),
+        buildings=_Layer(scene.buildings),
+        clip=_Layer(np.array([clip])) if clip is not None else None,
+        table=table, canopy_at=len(colour), road_at=len(colour) + 1,
+        roof_at=len(colour) + 1 + len(road_colour), bank=bank)
 
 
-def _strip(plan: _Plan, r0: int, rows: int) -> np.ndarray:
-    """Rows r0 .. r0 + rows of the picture as (3, rows, width) uint8."""
-    res, seed, width = plan.res, plan.seed, plan.width
+def _strip(plan: _Plan, r0: int, rows: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rows r0 .. r0 + rows of the picture: (3, rows, width) uint8, and the mask of pixels
+    inside the clip shape (None without one)."""
+    res, width = plan.res, plan.width
     st = plan.transform @ Affine.translation(0, r0)
     shape = (rows, width)
     box = shapely.box(st.c, st.f - rows * res, st.c + width * res, st.f)
     # Global pixel positions: the texture is anchored to the ground, not to this picture.
-    gcols = round(st.c / res) + np.arange(width)
+    cols = round(st.c / res) + np.arange(width)
     grows = round(-st.f / res) + np.arange(rows)
+    bank = plan.bank
 
     pid = plan.parcels.burn(box, shape, st)
-    rgb = plan.colour[pid]
+    idx = pid
     kind = plan.kind[pid]
-    shade = 0.94 + 0.12 * noise.fractal(gcols, grows, 60.0 / res, seed + 11)
-    shade += 0.07 * (noise.white(gcols, grows, seed + 12) - 0.5)
+    shade = bank.take("ground", cols, grows).copy()
     field = kind == FIELD
     if field.any():
-        shade[field] += 0.12 * (noise.value(gcols, grows, 25.0 / res, seed + 13)[field] - 0.5)
+        shade += np.where(field, 0.12 * (bank.take("mid", cols, grows) - 0.5), 0)
         if plan.normals is not None:  # furrows every 4 m across each strip's long axis
             x = (np.arange(width) + 0.5) * res
             y = -(np.arange(rows) + 0.5) * res
-            n = plan.normals[pid[field]]
             yy, xx = np.nonzero(field)
+            n = plan.normals[pid[yy, xx]]
             s = n[:, 0] * x[xx] + n[:, 1] * y[yy]
-            shade[field] *= 1 + 0.07 * np.sin(s * (2 * math.pi / 4.0)).astype(np.float32)
+            shade[yy, xx] *= 1 + 0.07 * np.sin(s * (2 * math.pi / 4.0)).astype(np.float32)
     water = kind == WATER
-    shade[water] = 0.97 + 0.05 * noise.value(gcols, grows, 30.0 / res, seed + 14)[water]
-    cover = plan.trees[pid]
-    if (cover > 0).any():
-        crowns = noise.fractal(gcols, grows, max(8.0 / res, 1.0), seed + 15, octaves=2)
-        canopy = crowns < np.interp(cover, np.linspace(0, 1, 101), _crown_quantiles())
-        tone = 0.7 + 0.6 * noise.value(gcols, grows, max(2.5 / res, 1.0), seed + 16)
-        rgb[canopy] = CANOPY * tone[canopy][:, None]
-    rgb *= shade[:, :, None]
+    if water.any():
+        calm = 0.97 + 0.05 * bank.take("mid", cols, grows, (701, 1303))
+        shade = np.where(water, calm, shade)
+    canopy = bank.take("crowns", cols, grows) < plan.crown_below[pid]
+    if canopy.any():
+        idx = np.where(canopy, plan.canopy_at, idx)
+        shade = np.where(canopy, 0.7 + 0.6 * bank.take("fine", cols, grows), shade)
 
     rid = plan.roads.burn(box, shape, st)
     on_road = rid > 0
-    grain = 0.95 + 0.1 * noise.white(gcols, grows, seed + 17)
-    rgb[on_road] = plan.road_colour[rid[on_road]] * grain[on_road][:, None]
-
-    dark = plan.shadows.burn(box, shape, st) > 0
-    rgb[dark] *= SHADOW_DARKEN
+    idx = np.where(on_road, plan.road_at + rid - 1, idx)
+    shade = np.where(on_road, 0.95 + 0.1 * bank.take("grain", cols, grows, (977, 389)), shade)
+    shade[plan.shadows.burn(box, shape, st) > 0] *= SHADOW_DARKEN
     bid = plan.buildings.burn(box, shape, st)
     roof = bid > 0
     if roof.any():
-        tex = 0.95 + 0.1 * noise.value(gcols, grows, max(3.0 / res, 1.0), seed + 18)
-        rgb[roof] = plan.roof[bid[roof]] * tex[roof][:, None]
-    return np.clip(rgb, 0, 255).astype(np.uint8).transpose(2, 0, 1)
+        idx = np.where(roof, plan.roof_at + bid - 1, idx)
+        shade = np.where(roof, 0.95 + 0.1 * bank.take("fine", cols, grows, (331, 1709)),
+                         shade)
+    rgb = np.take(plan.table, idx, axis=0)
+    rgb *= shade[:, :, None]
+    np.minimum(rgb, 255, out=rgb)
+    mask = plan.clip.burn(box, shape, st) > 0 if plan.clip is not None else None
+    return rgb.astype(np.uint8).transpose(2, 0, 1), mask
 
 
 def render_ortho(scene: Scene, path: Path, bounds: tuple[float, float, float, float], *,
-                 res: float, seed: int, description: str = SYNTHETIC) -> Path:
+                 res: float, seed: int, clip: shapely.Geometry | None = None,
+                 description: str = SYNTHETIC) -> Path:
     """Write the RGB picture of `bounds` at `res` metres as a tiled, JPEG-compressed GeoTIFF
-    in the scene's CRS. Returns `path`."""
-    plan = _plan(scene, bounds, res, seed)
+    in the scene's CRS; with `clip`, pixels outside that shape are masked (no data).
+    Returns `path`."""
+    plan = _plan(scene, bounds, res, seed, clip)
     profile = {
         "driver": "GTiff", "width": plan.width, "height": plan.height, "count": 3,
         "dtype": "uint8", "crs": f"EPSG:{scene.epsg}", "transform": plan.transform,
@@ -385,10 +428,14 @@ def render_ortho(scene: Scene, path: Path, bounds: tuple[float, float, float, fl
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
-    with rasterio.open(tmp, "w", **profile) as dst:
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(tmp, "w", **profile) as dst:
         dst.update_tags(TIFFTAG_IMAGEDESCRIPTION=description, SYNTHETIC="yes")
         for r0 in range(0, plan.height, STRIP):
             rows = min(STRIP, plan.height - r0)
-            dst.write(_strip(plan, r0, rows), window=((r0, r0 + rows), (0, plan.width)))
+            rgb, mask = _strip(plan, r0, rows)
+            window = ((r0, r0 + rows), (0, plan.width))
+            dst.write(rgb, window=window)
+            if mask is not None:
+                dst.write_mask(mask.astype(np.uint8) * 255, window=window)
     tmp.replace(path)  # never a half-written file under the final name
     return path

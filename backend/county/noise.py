@@ -44,15 +44,20 @@ def _axis(pos: np.ndarray, cell: float) -> tuple[np.ndarray, np.ndarray]:
     return i, t * t * (3 - 2 * t)
 
 
-def value(cols: np.ndarray, rows: np.ndarray, cell: float, seed: int) -> np.ndarray:
+def value(cols: np.ndarray, rows: np.ndarray, cell: float, seed: int,
+          period: int | None = None) -> np.ndarray:
     """Smooth value noise in [0, 1) with features about `cell` pixels across, shape
     (rows, cols). Interpolated separably (rows first) from the hashed lattice, which keeps
-    coarse noise over tens of millions of pixels cheap."""
+    coarse noise over tens of millions of pixels cheap. With `period` (in lattice cells) the
+    noise repeats seamlessly every period * cell pixels."""
     ix, tx = _axis(cols.astype(np.float64) + 0.5, cell)
     iy, ty = _axis(rows.astype(np.float64) + 0.5, cell)
     gx = np.arange(ix.min(), ix.max() + 2)
     gy = np.arange(iy.min(), iy.max() + 2)
-    grid = hash2(gx[None, :], gy[:, None], seed)
+    if period:
+        grid = hash2((gx % period)[None, :], (gy % period)[:, None], seed)
+    else:
+        grid = hash2(gx[None, :], gy[:, None], seed)
     ry = iy - gy[0]
     a = grid[ry] * (1 - ty)[:, None] + grid[ry + 1] * ty[:, None]
     rx = ix - gx[0]
@@ -60,12 +65,65 @@ def value(cols: np.ndarray, rows: np.ndarray, cell: float, seed: int) -> np.ndar
 
 
 def fractal(cols: np.ndarray, rows: np.ndarray, cell: float, seed: int,
-            octaves: int = 3) -> np.ndarray:
+            octaves: int = 3, period: int | None = None) -> np.ndarray:
     """Octaves of value noise (halving size, halving weight), normalised to [0, 1)."""
     total = np.zeros((len(rows), len(cols)), dtype=np.float32)
     weight = 0.0
     for k in range(octaves):
         w = 0.5**k
-        total += w * value(cols, rows, max(cell / 2**k, 1.0), seed + 7919 * k)
+        c = cell / 2**k
+        if c < 1.0:
+            break
+        total += w * value(cols, rows, c, seed + 7919 * k, period * 2**k if period else None)
         weight += w
     return total / weight
+
+
+class Bank:
+    """Seamless square noise textures of `size` pixels, looked up by global pixel position
+    (wrapping): a strip of tens of millions of pixels costs one gather per texture instead of
+    interpolating several octaves. Feature sizes are in pixels, rounded so that they divide
+    the square."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self.textures: dict[str, np.ndarray] = {}
+        self._idx = np.arange(size)
+
+    def _cells(self, cell: float) -> tuple[float, int]:
+        period = max(1, round(self.size / max(cell, 1.0)))
+        return self.size / period, period
+
+    def add_value(self, name: str, cell: float, seed: int) -> None:
+        c, period = self._cells(cell)
+        self.textures[name] = value(self._idx, self._idx, c, seed, period)
+
+    def add_fractal(self, name: str, cell: float, seed: int, octaves: int = 3) -> None:
+        c, period = self._cells(cell)
+        self.textures[name] = fractal(self._idx, self._idx, c, seed, octaves, period)
+
+    def add_white(self, name: str, seed: int) -> None:
+        self.textures[name] = white(self._idx, self._idx, seed)
+
+    def take(self, name: str, cols: np.ndarray, rows: np.ndarray,
+             shift: tuple[int, int] = (0, 0)) -> np.ndarray:
+        """The texture at global (rows, cols), both runs of consecutive positions, optionally
+        read from a shifted place (one texture serves several surfaces without them
+        matching). Wrapped slices, not gathers: a copy at memory speed."""
+        tex = _wrapped(self.textures[name], int(rows[0]) + shift[0], len(rows), 0)
+        return _wrapped(tex, int(cols[0]) + shift[1], len(cols), 1)
+
+
+def _wrapped(a: np.ndarray, start: int, n: int, axis: int) -> np.ndarray:
+    """n consecutive positions of a periodic array along `axis`, from `start` (wrapping)."""
+    size = a.shape[axis]
+    start %= size
+    if start + n <= size:
+        return a[start:start + n] if axis == 0 else a[:, start:start + n]
+    pieces = []
+    while n > 0:
+        k = min(n, size - start)
+        pieces.append(a[start:start + k] if axis == 0 else a[:, start:start + k])
+        n -= k
+        start = 0
+    return np.concatenate(pieces, axis=axis)

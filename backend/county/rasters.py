@@ -148,7 +148,8 @@ def render_demo_rasters(engine: sa.Engine, out_dir: Path, *, recipe: Recipe | No
     def ortho_county(path: Path) -> None:
         bounds = tuple(shapely.bounds(county_shape()))
         scene = imagery.read_scene(engine, bounds, epsg=epsg, source=source)  # type: ignore[arg-type]
-        imagery.render_ortho(scene, path, bounds, res=COUNTY_RES_M, seed=seed)  # type: ignore[arg-type]
+        imagery.render_ortho(scene, path, bounds, res=COUNTY_RES_M, seed=seed,  # type: ignore[arg-type]
+                             clip=county_shape())
 
     def dem(path: Path) -> None:
         shape = county_shape()

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -227,3 +228,20 @@ def test_demo_rasters_are_not_rendered_again_when_nothing_changed(
     third = render_demo_rasters(engine, tmp_path, params=changed, layers=("dem",),
                                 log=lambda _: None)
     assert third[0].seconds > 0 and third[0].sha256 != first[0].sha256
+
+
+def test_county_picture_is_masked_outside_the_county(engine: Engine, county: dict[str, int],
+                                                     frame: Frame, tmp_path: Path) -> None:
+    """The whole-county picture (here at 50 m for speed) has no data outside the boundary."""
+    shape = relief.read_county(engine, epsg=EPSG, source=SRC)
+    bounds = tuple(shape.bounds)
+    scene = imagery.read_scene(engine, bounds, epsg=EPSG, source=SRC)
+    path = imagery.render_ortho(scene, tmp_path / "county.tif", bounds, res=50.0, seed=1,
+                                clip=shape)
+    with rasterio.open(path) as src:
+        mask = src.read_masks(1) > 0
+        rows, cols = np.mgrid[0:src.height, 0:src.width]
+        xs, ys = rasterio.transform.xy(src.transform, rows.ravel(), cols.ravel())
+    inside = shapely.contains_xy(shape, np.asarray(xs), np.asarray(ys)).reshape(mask.shape)
+    assert np.mean(mask == inside) > 0.99  # all but the boundary's pixels
+    assert mask[inside].mean() > 0.99 and mask[~inside].mean() < 0.01
