@@ -106,14 +106,14 @@ def inputs_key(recipe: Recipe, params: relief.Relief, versions: dict[str, int]) 
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _read_manifest(path: Path) -> dict:
+def read_manifest(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
 
 
-def _write_manifest(path: Path, manifest: dict) -> None:
+def write_manifest(path: Path, manifest: dict) -> None:
     tmp = path.with_name(path.name + ".part")
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
     tmp.replace(path)
@@ -131,7 +131,7 @@ def render_demo_rasters(engine: sa.Engine, out_dir: Path, *, recipe: Recipe | No
     frame = Frame.at_seat(seat.lon, seat.lat, epsg, recipe.frame.rotation_deg)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = out_dir / MANIFEST
-    manifest = _read_manifest(manifest_path)
+    manifest = read_manifest(manifest_path)
     key = inputs_key(recipe, params, data_versions(engine))
     county: list[shapely.Geometry] = []  # read once, when first needed
 
@@ -171,7 +171,7 @@ def render_demo_rasters(engine: sa.Engine, out_dir: Path, *, recipe: Recipe | No
         job(path)
         seconds = time.perf_counter() - t0
         manifest[layer] = {"inputs": key, "sha256": sha256_file(path)}
-        _write_manifest(manifest_path, manifest)
+        write_manifest(manifest_path, manifest)
         done.append(Rendered(layer, kind, path, manifest[layer]["sha256"], seconds))
         log(f"  {layer:<13} {path.stat().st_size / 1e6:7.1f} MB  rendered in {seconds:.1f} s")
     return done
