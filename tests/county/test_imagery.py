@@ -14,9 +14,9 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from backend.county import imagery, load_recipe, relief
+from backend.county import County, imagery, load_county, load_recipe, relief
 from backend.county.frame import Frame
-from backend.county.rasters import city_bounds, render_demo_rasters, sha256_file
+from backend.county.rasters import city_bounds, data_digest, render_demo_rasters, sha256_file
 
 SRC = "demo:sixian"
 EPSG = 4548
@@ -245,3 +245,12 @@ def test_county_picture_is_masked_outside_the_county(engine: Engine, county: dic
     inside = shapely.contains_xy(shape, np.asarray(xs), np.asarray(ys)).reshape(mask.shape)
     assert np.mean(mask == inside) > 0.99  # all but the boundary's pixels
     assert mask[inside].mean() > 0.99 and mask[~inside].mean() < 0.01
+
+
+def test_the_data_digest_survives_a_reload_but_not_another_county(
+        engine: Engine, county: dict[str, int], small_county: County) -> None:
+    before = data_digest(engine, SRC)
+    load_county(engine, small_county, replace=True)  # new ids and data versions, same rows
+    assert data_digest(engine, SRC) == before
+    assert int(before["parcels"][0]) == county["parcels"]
+    assert data_digest(engine, "demo:elsewhere")["parcels"] == ["0", "None"]
