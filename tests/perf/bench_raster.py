@@ -242,9 +242,19 @@ def one_round(plan: Plan, tt: str, runs: dict[str, list[dict]]) -> None:
 
 def registered_cogs(settings: Settings) -> tuple[Path, Path]:
     """The COG files our raster ingest registered for the layers `ortho` and `dem`."""
-    from backend.ingest.raster import registered_file  # lands with the raster ingest
+    from backend.rasters.service import lookup
 
-    return registered_file(settings, "ortho"), registered_file(settings, "dem")
+    from backend.db.engine import create_engine, resolve_urls
+
+    engine = create_engine(resolve_urls(settings).app, pool_size=1)
+    try:
+        found = {layer: lookup(engine, layer) for layer in ("ortho", "dem")}
+    finally:
+        engine.dispose()
+    missing = [layer for layer, f in found.items() if f is None]
+    if missing:
+        raise SystemExit(f"no COG registered for {', '.join(missing)}: run `cityops demo`")
+    return found["ortho"].path, found["dem"].path  # type: ignore[union-attr]
 
 
 def main() -> None:
