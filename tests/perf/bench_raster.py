@@ -31,9 +31,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import rasterio
 from PIL import Image
-from rasterio.warp import transform_bounds
 
 from backend.settings import Settings, get_settings
 from tests.perf.common import free_port, median_of, pct, start_app, stop_process
@@ -99,12 +97,6 @@ def titiler_server(python: Path) -> Iterator[str]:
 
 
 # ---- the tile list and the client ----------------------------------------------------------
-
-def coverage(path: Path) -> tuple[float, float, float, float]:
-    """The COG's bounds in longitude / latitude."""
-    with rasterio.open(path) as src:
-        return transform_bounds(src.crs, "EPSG:4326", *src.bounds)
-
 
 def tile_list(bounds: tuple[float, float, float, float], zooms: dict[int, int], n: int,
               seed: int) -> list[tuple[int, int, int]]:
@@ -240,8 +232,15 @@ def one_round(plan: Plan, tt: str, runs: dict[str, list[dict]]) -> None:
             runs[f"on {fmt}"].append(run(target, plan.imagery, plan.concurrency))
 
 
-def registered_cogs(settings: Settings) -> tuple[Path, Path]:
-    """The COG files our raster ingest registered for the layers `ortho` and `dem`."""
+@dataclass(frozen=True)
+class Cog:
+    path: Path
+    bounds: tuple[float, float, float, float]  # the data's footprint, west south east north
+
+
+def registered_cogs(settings: Settings) -> tuple[Cog, Cog]:
+    """The COG files our raster ingest registered for the layers `ortho` and `dem`, with the
+    footprint of their data (a web-optimized COG's own extent is padded to whole tiles)."""
     from backend.rasters.service import lookup
 
     from backend.db.engine import create_engine, resolve_urls
@@ -254,7 +253,7 @@ def registered_cogs(settings: Settings) -> tuple[Path, Path]:
     missing = [layer for layer, f in found.items() if f is None]
     if missing:
         raise SystemExit(f"no COG registered for {', '.join(missing)}: run `cityops demo`")
-    return found["ortho"].path, found["dem"].path  # type: ignore[union-attr]
+    return tuple(Cog(f.path, tuple(f.bounds)) for f in found.values())  # type: ignore[return-value, union-attr]
 
 
 def main() -> None:
@@ -273,11 +272,12 @@ def main() -> None:
     _prepare_database(settings)
     prepare_demo(settings)  # no-op when the demo county is loaded
     prepare_demo_rasters(settings)  # no-op when rendered and registered
-    ortho, dem = registered_cogs(settings)
+    ortho_cog, dem_cog = registered_cogs(settings)
+    ortho, dem = ortho_cog.path, dem_cog.path
     python = titiler_python(settings)
     formats = tuple(args.formats.split(","))
-    imagery = tile_list(coverage(ortho), IMAGERY_ZOOMS, args.tiles, seed=9001)
-    terrain = tile_list(coverage(dem), TERRAIN_ZOOMS, args.tiles, seed=9002)
+    imagery = tile_list(ortho_cog.bounds, IMAGERY_ZOOMS, args.tiles, seed=9001)
+    terrain = tile_list(dem_cog.bounds, TERRAIN_ZOOMS, args.tiles, seed=9002)
     print(f"{titiler_version(python)} against ours, one uvicorn process each, "
           f"{args.concurrency} concurrent httpx connections", flush=True)
     print(f"imagery: {ortho.name}, {len(imagery)} tiles z13-z18 ({len(set(imagery))} "
