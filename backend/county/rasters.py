@@ -29,7 +29,7 @@ from backend.county import imagery, relief
 from backend.county.frame import Frame
 from backend.county.recipe import Recipe, load_recipe
 
-RENDER_VERSION = 1  # bump when the drawing changes, so that old files are re-rendered
+RENDER_VERSION = 2  # bump when the drawing changes, so that old files are re-rendered
 MANIFEST = "manifest.json"
 ORTHO_RES_M = 1.0
 COUNTY_RES_M = 10.0

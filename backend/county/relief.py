@@ -164,7 +164,10 @@ def elevation(relief: Relief, frame: Frame, county: shapely.Geometry, water: np.
         r = r * (0.85 + 0.3 * noise.value(gcols, grows, 400.0 / res, seed + 33))
         bump = np.exp(-(r**2) * 2.5)
         foot = float(h[np.unravel_index(np.argmax(bump), bump.shape)])
-        h = h + (hill.peak_m - foot) * bump  # the summit reaches peak_m
+        # Spurs and gullies on the flanks (ridged noise), none at the summit or the foot.
+        ridges = 1 - np.abs(2 * noise.value(gcols, grows, 350.0 / res, seed + 34) - 1)
+        flank = 4 * bump * (1 - bump) * 0.3 * (ridges - 0.5)
+        h = h + (hill.peak_m - foot) * (bump + flank)  # the summit reaches peak_m
     return h.astype(np.float32), transform, inside
 
 
