@@ -16,5 +16,14 @@ class UnknownLayer(TileError):
         self.known = known
 
 
+class UnsupportedFormat(TileError):
+    """A format (or a variant, such as a DEM encoding) the layer cannot give: answered 404
+    naming what it can."""
+
+    def __init__(self, message: str, available: list[str]) -> None:
+        super().__init__(message)
+        self.available = available
+
+
 class InvalidTile(TileError):
     pass

@@ -1,4 +1,5 @@
-"""Vector tiles (MVT) from PostGIS tables with ST_AsMVT; several layers merged into one tile.
+"""Vector tiles (MVT) from PostGIS tables, views and set-returning functions with ST_AsMVT;
+several layers merged into one tile (one VectorSource per request's list of layers).
 
 Each layer filters on its stored EPSG:3857 geometry with `&&` against the tile envelope
 widened by the buffer (so the GiST index is used and nothing is cut at tile edges), keeps
@@ -10,22 +11,24 @@ parameters; identifiers are quoted by psycopg2.sql.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg2 import sql
 
+from tiles.connections import Connect
+from tiles.errors import UnsupportedFormat
+
 EXTENT = 4096
 BUFFER = 64  # in tile units: 64/4096 of a tile on each side
-
-Connect = Callable[[], AbstractContextManager[Any]]  # yields a DB-API (psycopg2) connection
 
 
 @dataclass(frozen=True)
 class VectorLayer:
-    """What the engine needs to know about one table-backed layer."""
+    """What the engine needs to know about one layer: a table or view (`table`), or a
+    set-returning function (`table` with `function_args`, called as
+    table(area geometry(3857), z integer, *args) per tile)."""
 
     id: str
     table: str
@@ -42,10 +45,13 @@ class VectorLayer:
     description: str = ""
     attribution: str | None = None
     field_types: dict[str, str] = field(default_factory=dict)
+    function_args: tuple[tuple[str, Any], ...] | None = None
+    # What a cached tile depends on (default: the table itself).
+    reads: tuple[str, ...] = ()
 
     @property
     def tables(self) -> tuple[str, ...]:
-        return (self.table,)
+        return self.reads or (self.table,)
 
     def in_zoom(self, z: int) -> bool:
         return self.minzoom <= z <= self.maxzoom
@@ -102,6 +108,12 @@ def layer_query(layer: VectorLayer, index: int) -> sql.Composed:
         )
     select_cols = sql.SQL(", {}").format(columns) if layer.fields else sql.SQL("")
     where = sql.SQL("")
+    relation: sql.Composable = t(layer.table)
+    if layer.function_args is not None:
+        args = [sql.Placeholder(f"a{index}_{j}") for j in range(len(layer.function_args))]
+        relation = sql.SQL("{}({})").format(
+            t(layer.table), sql.SQL(", ").join([sql.SQL("env.area"), sql.Placeholder("z"), *args])
+        )
     if layer.rank_field and layer.rank_min_by_zoom:
         where = sql.SQL(" AND t.{} >= {}").format(
             t(layer.rank_field), sql.Placeholder(f"floor{index}")
@@ -110,7 +122,7 @@ def layer_query(layer: VectorLayer, index: int) -> sql.Composed:
         "COALESCE((SELECT ST_AsMVT(q, {name}, {extent}, 'geom', 'fid') FROM ("
         " SELECT t.{key} AS fid,"
         " ST_AsMVTGeom(t.{geom}, env.tile, {extent}, {buffer}, true) AS geom{cols}"
-        " FROM {table} t, env"
+        " FROM env, {table} t"
         " WHERE t.{geom} && env.area{where} {order} LIMIT {cap}"
         ") q WHERE q.geom IS NOT NULL), ''::bytea)"
     ).format(
@@ -120,7 +132,7 @@ def layer_query(layer: VectorLayer, index: int) -> sql.Composed:
         key=t(layer.key),
         geom=t(layer.tile_geometry),
         cols=select_cols,
-        table=t(layer.table),
+        table=relation,
         where=where,
         order=order,
         cap=sql.Placeholder(f"cap{index}"),
@@ -137,12 +149,14 @@ def tile_query(layers: Sequence[VectorLayer]) -> sql.Composed:
     ).format(margin=sql.Literal(BUFFER / EXTENT), parts=parts)
 
 
-def tile_params(layers: Sequence[VectorLayer], z: int, x: int, y: int) -> dict[str, float]:
-    params = {"z": z, "x": x, "y": y}
+def tile_params(layers: Sequence[VectorLayer], z: int, x: int, y: int) -> dict[str, Any]:
+    params: dict[str, Any] = {"z": z, "x": x, "y": y}
     for i, layer in enumerate(layers):
         params[f"cap{i}"] = layer.feature_cap
         if layer.rank_min_by_zoom:
             params[f"floor{i}"] = max(layer.rank_floor(z), -1e300)  # PostgreSQL has no -inf int
+        for j, (_, value) in enumerate(layer.function_args or ()):
+            params[f"a{i}_{j}"] = value
     return params
 
 
@@ -183,3 +197,51 @@ class PostGISRenderer:
         if not row or row[0] is None:
             return None
         return [round(float(v), 6) for v in row]
+
+
+class VectorSource:
+    """The Source (tiles.source) of one request's vector layers, merged into one MVT."""
+
+    formats = ("mvt",)
+    variants: tuple[str, ...] = ()
+
+    def __init__(self, layers: Sequence[VectorLayer], renderer: PostGISRenderer) -> None:
+        self.layers = tuple(layers)
+        self.renderer = renderer
+        self.id = ",".join(layer.id for layer in self.layers)
+        self.minzoom = min(layer.minzoom for layer in self.layers)
+        self.maxzoom = max(layer.maxzoom for layer in self.layers)
+        self.version_keys = tuple(dict.fromkeys(t for la in self.layers for t in la.tables))
+
+    def get_tile(
+        self, z: int, x: int, y: int, fmt: str = "mvt", variant: str | None = None
+    ) -> bytes | None:
+        active = [layer for layer in self.layers if layer.in_zoom(z)]
+        if not active:
+            return None
+        return self.renderer.render(active, z, x, y) or None
+
+    def tilejson(self, tile_url: str, bounds: list[float] | None) -> dict[str, Any]:
+        first = self.layers[0]
+        tj = first.tilejson(tile_url, bounds)
+        if len(self.layers) == 1:
+            return tj
+        tj["name"] = self.id
+        tj["minzoom"], tj["maxzoom"] = self.minzoom, self.maxzoom
+        tj["vector_layers"] = [la.vector_layer() for la in self.layers]
+        tj["description"] = "; ".join(la.description for la in self.layers)
+        tj.pop("attribution", None)
+        attributions = [la.attribution for la in self.layers if la.attribution]
+        if attributions:
+            tj["attribution"] = "; ".join(attributions)
+        return tj
+
+
+def merge_vector_sources(sources: Sequence[Any]) -> VectorSource:
+    """One MVT for several vector layers (TileService's merge). Imagery and terrain tiles do
+    not merge: each is asked for alone."""
+    others = [s.id for s in sources if not isinstance(s, VectorSource)]
+    if others:
+        raise UnsupportedFormat(
+            f"Only vector layers merge into one tile; ask for {', '.join(others)} alone", ["mvt"])
+    return VectorSource([la for s in sources for la in s.layers], sources[0].renderer)

@@ -22,7 +22,7 @@ from backend.errors import (
     NotFound,
     Unprocessable,
 )
-from tiles.errors import InvalidTile, TileError, UnknownLayer
+from tiles.errors import InvalidTile, TileError, UnknownLayer, UnsupportedFormat
 
 log = logging.getLogger("cityops")
 
@@ -34,7 +34,9 @@ STATUS: list[tuple[type[Exception], int]] = [
     (Conflict, 409),
     (NotConfigured, 503),
     (UnknownLayer, 404),
+    (UnsupportedFormat, 404),  # the answer names the formats the layer gives
     (InvalidTile, 400),
+    (TileError, 400),
 ]
 
 
@@ -79,6 +81,8 @@ def install(app: FastAPI) -> None:
         body: dict[str, object] = {"detail": getattr(exc, "message", None) or str(exc)}
         if isinstance(exc, UnknownLayer):
             body["layers"] = exc.known
+        if isinstance(exc, UnsupportedFormat):
+            body["available"] = exc.available
         if isinstance(exc, CityOpsError) and exc.detail:
             body.update({k: v for k, v in exc.detail.items() if k != "detail"})
         return JSONResponse(body, status_code=status)

@@ -61,6 +61,11 @@ class Parcel(FeatureMixin, Base):
     geom, geom_3857 = geometry_columns("MULTIPOLYGON")
 
 
+# Gas pressure classes (GB 50028-2006 表6.1.6), named in the layer's `values:`.
+PRESSURE_CLASSES = ("low", "medium_b", "medium_a", "sub_high_b", "sub_high_a", "high")
+MAX_DEPTH_M = 100  # deeper than any utility tunnel: a larger cover is a unit or sign mistake
+
+
 class Pipeline(FeatureMixin, Base):
     __tablename__ = "pipelines"
     __table_args__ = (
@@ -69,10 +74,23 @@ class Pipeline(FeatureMixin, Base):
             "network IN ('water_supply','drainage','gas','power','telecom','heating')",
             name="network",
         ),
+        sa.CheckConstraint(
+            "pressure_class IN ('low','medium_b','medium_a','sub_high_b','sub_high_a','high')",
+            name="pressure_class",
+        ),
+        sa.CheckConstraint("pressure_class IS NULL OR network = 'gas'", name="pressure_gas_only"),
+        # One constraint per column: a file giving one end is checked on that end alone.
+        sa.CheckConstraint(f"depth_start_m BETWEEN 0 AND {MAX_DEPTH_M}", name="depth_start_m"),
+        sa.CheckConstraint(f"depth_end_m BETWEEN 0 AND {MAX_DEPTH_M}", name="depth_end_m"),
     )
     network: Mapped[str] = mapped_column(sa.Text, nullable=False)
     diameter_mm: Mapped[int | None] = mapped_column(sa.Integer)
     material: Mapped[str | None] = mapped_column(sa.Text)
-    depth_m: Mapped[float | None] = mapped_column(sa.Float)  # below ground, to the pipe's top
+    # Cover (surface to the pipe's top) at the line's first and last vertex; a gravity pipe is
+    # drawn in its direction of flow, so its end is the deeper.
+    depth_start_m: Mapped[float | None] = mapped_column(sa.Float)
+    depth_end_m: Mapped[float | None] = mapped_column(sa.Float)
     install_year: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    owner: Mapped[str | None] = mapped_column(sa.Text)  # the operating unit
+    pressure_class: Mapped[str | None] = mapped_column(sa.Text)  # gas only
     geom, geom_3857 = geometry_columns("LINESTRING")

@@ -4,7 +4,7 @@ keys, and every problem reported as 'file: key: what was expected'."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -36,14 +36,20 @@ def problems_of(label: str, exc: ValidationError) -> list[str]:
 
 
 def parse_yaml(text: str, model: type[M], label: str,
-               error: type[CatalogError] = CatalogError) -> M:
-    """`text` validated as `model`; `label` names the file in the problems."""
+               error: type[CatalogError] = CatalogError,
+               implied: dict[str, Any] | None = None) -> M:
+    """`text` validated as `model`; `label` names the file in the problems. `implied` keys
+    come from where the file lies (a layer's domain is its folder): the file may not set them."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise error([f"{label}: (file): not valid YAML: {exc}"]) from exc
     if not isinstance(raw, dict):
         raise error([f"{label}: (file): expected a mapping of keys"])
+    for key, value in (implied or {}).items():
+        if key in raw:
+            raise error([f"{label}: {key}: unknown key (implied by where the file lies)"])
+        raw[key] = value
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -51,9 +57,10 @@ def parse_yaml(text: str, model: type[M], label: str,
 
 
 def read_yaml(path: Path, model: type[M], label: str,
-              error: type[CatalogError] = CatalogError) -> M:
+              error: type[CatalogError] = CatalogError,
+              implied: dict[str, Any] | None = None) -> M:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise error([f"{label}: (file): cannot read: {exc}"]) from exc
-    return parse_yaml(text, model, label, error)
+    return parse_yaml(text, model, label, error, implied)

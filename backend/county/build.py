@@ -104,10 +104,10 @@ def build_county(recipe: Recipe, *, scale: float = 1.0, seed: int | None = None)
                                  name=np.full(len(bkeys), None, dtype=object), use=use,
                                  floors=floors.astype(int), height=np.round(height, 1))
     t["pipelines"] = frame_table(
-        frame, pipes.geoms, "line", src,
-        [f"{n}-{i:06d}" for i, n in enumerate(pipes.network)], network=pipes.network,
-        diameter_mm=pipes.diameter, material=pipes.material, depth_m=pipes.depth,
-        install_year=pipes.year)
+        frame, pipes.geoms, "line", src, pipes.key, network=pipes.network,
+        diameter_mm=pipes.diameter, material=pipes.material, depth_start_m=pipes.depth_start,
+        depth_end_m=pipes.depth_end, install_year=pipes.year, owner=pipes.owner,
+        pressure_class=pipes.pressure)
     t["cameras"] = frame_table(
         frame, cams.geoms, "point", src, cams.code, code=cams.code, name=cams.name,
         kind=cams.kind, direction_deg=cams.direction, fov_deg=cams.fov, status=cams.status,

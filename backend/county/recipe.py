@@ -14,6 +14,8 @@ RoadClassName = Literal[
     "motorway", "trunk", "primary", "secondary", "tertiary", "residential", "rural"
 ]
 NetworkName = Literal["water_supply", "drainage", "gas", "power", "telecom", "heating"]
+# Gas pressure classes of GB 50028-2006 table 6.1.6 (高压 A and B as one): 低压 ... 高压.
+PressureClass = Literal["low", "medium_b", "medium_a", "sub_high_b", "sub_high_a", "high"]
 CameraKind = Literal["tianwang", "xueliang", "traffic"]
 CellKind = Literal["city", "town", "village", "farm"]
 BlockKind = Literal["residential", "commercial", "public", "industrial", "park"]
@@ -189,18 +191,60 @@ class Canal(Strict):
 
 class Network(Strict):
     offset_m: float
-    depth_m: Span
+    min_cover_m: float = Field(ge=0)  # the standard's minimum cover the depth range respects
+    depth_m: Span  # cover: from the surface to the pipe's top
+    # Gravity flow: the pipe falls at least slope.lo (as a fraction) in its direction of flow.
+    # None: a pressure pipe, laid roughly level.
+    slope: Span | None = None
     diameter_mm: list[int] = Field(min_length=1)
-    materials: list[str] = Field(min_length=1)
+    materials: list[str] = Field(min_length=1)  # codes named in the layer's `values:`
     install_year: tuple[int, int]
+    owners: list[str] = Field(min_length=1)  # operating units, one drawn per road line
+    pressure: dict[RoadClassName, PressureClass] | None = None  # gas: class by road class
+
+    @model_validator(mode="after")
+    def _depths(self) -> Network:
+        if self.depth_m.lo < self.min_cover_m:
+            raise ValueError(f"depth_m starts at {self.depth_m.lo} m, under the minimum cover "
+                             f"{self.min_cover_m} m")
+        if self.slope is not None and self.slope.lo <= 0:
+            raise ValueError("slope must be above 0 (a gravity pipe falls)")
+        return self
 
 
 class Pipelines(Strict):
     piece_m: Span
+    # Share of a gravity network's depth range that heads (upstream ends) are drawn from.
+    head_share: float = Field(gt=0, lt=1)
+    drift_m: float = Field(ge=0)  # most a pressure pipe's cover changes over one piece
     networks: dict[NetworkName, Network]
     by_class: dict[RoadClassName, list[NetworkName]]
     rural_fraction: float = Field(ge=0, le=1)
     heating_radius_km: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Pipelines:
+        for name, net in self.networks.items():
+            if (net.pressure is not None) != (name == "gas"):
+                raise ValueError(f"networks.{name}: pressure classes are given for gas, and "
+                                 "only for gas")
+            if net.slope is not None:
+                # One piece (with a margin for offset curves longer than their road) must fit
+                # between the deepest head and the bottom of the range at the least slope.
+                room = net.depth_m.hi - (net.depth_m.lo + self.head_share * (
+                    net.depth_m.hi - net.depth_m.lo))
+                if net.slope.lo * self.piece_m.hi * 1.25 > room:
+                    raise ValueError(f"networks.{name}: a {self.piece_m.hi:g} m piece falling "
+                                     f"{net.slope.lo:g} does not fit in depth_m {net.depth_m.lo}"
+                                     f"-{net.depth_m.hi} below its heads")
+        gas = self.networks.get("gas")
+        for cls, nets in self.by_class.items():
+            missing = [n for n in nets if n not in self.networks]
+            if missing:
+                raise ValueError(f"by_class.{cls}: unknown networks {missing}")
+            if gas is not None and "gas" in nets and cls not in (gas.pressure or {}):
+                raise ValueError(f"networks.gas.pressure: no class for gas under {cls} roads")
+        return self
 
 
 class Cameras(Strict):

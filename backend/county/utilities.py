@@ -8,6 +8,7 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
+from backend.county.depths import gravity_profile, pressure_profile
 from backend.county.frame import STREAM_CAMERAS, STREAM_PIPELINES, Frame, cut_line, rng
 from backend.county.lattice import CITY, NONE, TOWN, Lattice
 from backend.county.recipe import Recipe
@@ -21,12 +22,16 @@ KIND_LABEL = {"tianwang": "天网", "xueliang": "雪亮", "traffic": "交通"}
 
 @dataclass
 class Pipelines:
-    geoms: np.ndarray
+    geoms: np.ndarray  # drawn in the direction of flow where the network has one
+    key: np.ndarray  # <network>-<road line>-<piece along it>
     network: np.ndarray
     diameter: np.ndarray
     material: np.ndarray
-    depth: np.ndarray
+    depth_start: np.ndarray  # cover to the pipe's top at the first vertex, metres
+    depth_end: np.ndarray  # ... at the last vertex
     year: np.ndarray
+    owner: np.ndarray
+    pressure: np.ndarray  # gas pressure class, None for the other networks
 
 
 @dataclass
@@ -59,12 +64,13 @@ def _context(lat: Lattice, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def build_pipelines(recipe: Recipe, lat: Lattice, roads: Roads) -> Pipelines:
     pc = recipe.pipelines
     g = rng(recipe.seed, STREAM_PIPELINES)
+    gd = rng(recipe.seed, STREAM_PIPELINES, 1)  # depths, owners: apart from the geometry's
     geoms, cls, _, kind = roads.sources.arrays()
     mids = shapely.get_coordinates(shapely.line_interpolate_point(geoms, 0.5, normalized=True))
     ctx, _ = _context(lat, mids)
     ranks = {c: r.rank for c, r in recipe.road_classes.items()}
     coords: list[np.ndarray] = []
-    attrs: list[tuple[str, int, str, float, int]] = []
+    attrs: list[tuple[object, ...]] = []
     take = g.random(len(geoms))
     for i in range(len(geoms)):
         group = "trunk" if kind[i] in ("trunk", "county") else cls[i]
@@ -94,22 +100,33 @@ def build_pipelines(recipe: Recipe, lat: Lattice, roads: Roads) -> Pipelines:
             base = int(round((ranks[cls[i]] - 1) / 6 * (len(d) - 1)))
             year = int(g.integers(spec.install_year[0], spec.install_year[1] + 1))
             material = spec.materials[int(g.integers(len(spec.materials)))]
-            for piece in cut_line(c, cum):
-                coords.append(piece)
+            owner = spec.owners[int(gd.integers(len(spec.owners)))]
+            pressure = spec.pressure[group] if spec.pressure else None  # type: ignore[index]
+            if spec.slope is not None:
+                depth, flow = gravity_profile(np.diff(cum), gd, depth=spec.depth_m,
+                                              slope=spec.slope, head_share=pc.head_share)
+            else:
+                depth = pressure_profile(n, gd, depth=spec.depth_m, drift_m=pc.drift_m)
+                flow = np.ones(n, dtype=bool)
+            for k, piece in enumerate(cut_line(c, cum)):
+                start, end = (depth[k], depth[k + 1]) if flow[k] else (depth[k + 1], depth[k])
+                coords.append(piece if flow[k] else piece[::-1])
                 dia = d[int(np.clip(base + g.integers(-1, 2), 0, len(d) - 1))]
-                depth = round(float(g.uniform(spec.depth_m.lo, spec.depth_m.hi)), 2)
                 relaid = g.random() < 0.08  # some pieces were relaid later
                 y = int(g.integers(year, spec.install_year[1] + 1)) if relaid else year
-                attrs.append((net, dia, material, depth, y))
+                attrs.append((f"{net}-{i:06d}-{k:03d}", net, dia, material, start / 100.0,
+                              end / 100.0, y, owner, pressure))
     lines = shapely.linestrings(np.vstack(coords), indices=np.repeat(
         np.arange(len(coords)), [len(c) for c in coords])) if coords else np.empty(0, object)
     mids = shapely.get_coordinates(shapely.line_interpolate_point(lines, 0.5, normalized=True))
     _, det = _context(lat, mids)
     keep = det & (shapely.length(lines) > 1.0)
-    cols = list(zip(*attrs, strict=True)) if attrs else [[]] * 5
+    cols = list(zip(*attrs, strict=True)) if attrs else [[]] * 9
     arr = [np.asarray(c, dtype=object)[keep] for c in cols]
-    return Pipelines(geoms=lines[keep], network=arr[0], diameter=arr[1].astype(int),
-                     material=arr[2], depth=arr[3].astype(float), year=arr[4].astype(int))
+    return Pipelines(geoms=lines[keep], key=arr[0], network=arr[1], diameter=arr[2].astype(int),
+                     material=arr[3], depth_start=arr[4].astype(float),
+                     depth_end=arr[5].astype(float), year=arr[6].astype(int), owner=arr[7],
+                     pressure=arr[8])
 
 
 def build_cameras(recipe: Recipe, frame: Frame, lat: Lattice, roads: Roads, tw: Townships,

@@ -158,7 +158,7 @@ class NearbyRights:
         return cls(workers=principal.may(Permission.WORKERS_READ),
                    vehicles=principal.may(Permission.VEHICLES_READ),
                    cameras=any(may_see_layer(principal, s) for s in catalog.layers
-                               if s.source.table == CAMERAS_TABLE))
+                               if getattr(s.source, "table", None) == CAMERAS_TABLE))
 
 
 CAMERAS_TABLE = "cameras"

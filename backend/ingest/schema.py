@@ -47,6 +47,10 @@ def target_table(catalog: LayerCatalog, layer_id: str) -> TargetTable:
     if spec is None:
         raise NotFound(f"No layer {layer_id!r}; known layers: {', '.join(catalog.ids)}.",
                        layer=layer_id)
+    if not spec.has_features:
+        raise InvalidInput(f"Layer {layer_id!r} is a {spec.kind} layer, not a feature table: "
+                           + ("load a GeoTIFF into it" if spec.kind in ("cog", "dem") else
+                              "it cannot be loaded from a file"), layer=layer_id)
     table = Base.metadata.tables.get(spec.source.table)
     geom_name = spec.source.geometry_column
     if table is None or not {"source", "source_key", geom_name} <= set(table.c.keys()):

@@ -36,7 +36,7 @@ def label_ranges(engine: Engine, catalog: LayerCatalog) -> set[int]:
     starts = {0}
     with engine.connect() as conn:
         for spec in catalog.layers:
-            table = Base.metadata.tables.get(spec.source.table)
+            table = Base.metadata.tables.get(getattr(spec.source, "table", ""))
             for field in _label_fields(spec.style):
                 if table is None or field not in table.c:
                     continue

@@ -1,26 +1,28 @@
-"""Thin routes: the layer catalog, vector tiles (single and merged), TileJSON, glyphs."""
+"""Thin routes: the layer catalog, tiles of every kind (vector single and merged, imagery,
+terrain), TileJSON, glyphs."""
 
 from __future__ import annotations
 
 import gzip
 import re
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AppState
 from backend.api.responses import PRIVATE, JSONBytes
 from backend.api.route import GuardedRoute
 from backend.auth.permissions import Caller, Permission, requires, visible_layers
-from backend.catalog.layers import LayerCatalog
 from backend.errors import InvalidInput, NotConfigured
 from backend.maps.service import catalog_payload
 from tiles.errors import InvalidTile
 from tiles.service import Tile
+from tiles.source import MEDIA_TYPES
 
 router = APIRouter(route_class=GuardedRoute)
-MVT = "application/vnd.mapbox-vector-tile"
 RANGE = re.compile(r"^(\d+)-(\d+)$")
+TILE_NAME = re.compile(r"^(\d{1,8})\.([a-z]{2,5})$")
 
 
 def _ids(layers: str) -> list[str]:
@@ -37,29 +39,17 @@ def _int(name: str, value: str) -> int:
 @router.get("/api/layers", dependencies=[requires(Permission.LAYERS_READ)])
 def list_layers(state: AppState, principal: Caller) -> JSONBytes:
     """The layers the caller may see (the public ones when not logged in)."""
-    mine = LayerCatalog(visible_layers(principal, state.catalog))
+    mine = state.catalog.subset(visible_layers(principal, state.catalog))
     return JSONBytes(catalog_payload(mine, state.engine), headers=PRIVATE)
 
 
 @router.get("/tiles/{layers}.json", dependencies=[requires(Permission.LAYERS_READ)])
 def tilejson(layers: str, request: Request, state: AppState) -> JSONBytes:
-    service = state.tiles
-    resolved = service.resolve(_ids(layers))
-    base = state.base_url(request)
-    url = f"{base}/tiles/{','.join(la.id for la in resolved)}/{{z}}/{{x}}/{{y}}.mvt"
-    bounds = state.county_bounds()
-    tj = resolved[0].tilejson(url, bounds)
-    if len(resolved) > 1:
-        tj["name"] = ",".join(la.id for la in resolved)
-        tj["minzoom"] = min(la.minzoom for la in resolved)
-        tj["maxzoom"] = max(la.maxzoom for la in resolved)
-        tj["vector_layers"] = [la.vector_layer() for la in resolved]
-        tj["description"] = "; ".join(la.description for la in resolved)
-        tj.pop("attribution", None)
-        attributions = [la.attribution for la in resolved if la.attribution]
-        if attributions:
-            tj["attribution"] = "; ".join(attributions)
-    public = all(state.catalog[la.id].is_public for la in resolved)
+    source = state.tiles.resolve(_ids(layers))
+    fmt = source.formats[0] if source.formats else ""
+    url = f"{state.base_url(request)}/tiles/{source.id}/{{z}}/{{x}}/{{y}}.{fmt}"
+    tj = source.tilejson(url, state.county_bounds())
+    public = all(state.catalog[i].is_public for i in source.id.split(","))
     return JSONBytes(tj, headers=None if public else PRIVATE)
 
 
@@ -73,21 +63,38 @@ def _tile_response(tile: Tile, request: Request, max_age: int, public: bool) -> 
         return Response(status_code=304, headers=headers)
     if tile.data is None:
         return Response(status_code=204, headers=headers)
+    if not tile.gzipped:
+        return Response(tile.data, media_type=tile.media_type, headers=headers)
     if "gzip" in request.headers.get("accept-encoding", ""):
         headers["Content-Encoding"] = "gzip"
-        return Response(tile.data, media_type=MVT, headers=headers)
-    return Response(gzip.decompress(tile.data), media_type=MVT, headers=headers)
+        return Response(tile.data, media_type=tile.media_type, headers=headers)
+    return Response(gzip.decompress(tile.data), media_type=tile.media_type, headers=headers)
 
 
-@router.get("/tiles/{layers}/{z}/{x}/{y}.mvt", dependencies=[requires(Permission.LAYERS_READ)])
-async def tile(layers: str, z: str, x: str, y: str, request: Request, state: AppState) -> Response:
-    zi, xi, yi = _int("z", z), _int("x", x), _int("y", y)
+def _tile_name(name: str) -> tuple[int, str]:
+    m = TILE_NAME.match(name)
+    if m is None or m.group(2) not in MEDIA_TYPES:
+        raise InvalidTile(f"Tile name {name!r} is invalid: expected Y.FORMAT with FORMAT one of "
+                          f"{', '.join(MEDIA_TYPES)}, e.g. 6512.mvt or 6512.png")
+    return int(m.group(1)), m.group(2)
+
+
+@router.get("/tiles/{layers}/{z}/{x}/{tile_name}", dependencies=[requires(Permission.LAYERS_READ)])
+async def tile(
+    layers: str, z: str, x: str, tile_name: str, request: Request, state: AppState,
+    encoding: Annotated[str | None, Query(max_length=16, description=(
+        "Terrain layers: mapbox (terrain-RGB, the default) or terrarium"))] = None,
+) -> Response:
+    """A tile in the format its extension names: .mvt for vector layers (several may be
+    merged: a,b,c), .png/.jpg/.webp for imagery, .png/.webp for terrain (?encoding=)."""
+    zi, xi = _int("z", z), _int("x", x)
+    yi, fmt = _tile_name(tile_name)
     ids, service = _ids(layers), state.tiles
-    # Cache hits are answered on the event loop; anything needing the database goes to a thread.
-    result = service.peek(ids, zi, xi, yi)
+    # Cache hits are answered on the event loop; anything needing a render goes to a thread.
+    result = service.peek(ids, zi, xi, yi, fmt, encoding)
     if result is None:
         result = await run_in_threadpool(
-            service.get, ids, zi, xi, yi, request.headers.get("if-none-match")
+            service.get, ids, zi, xi, yi, fmt, encoding, request.headers.get("if-none-match")
         )
     public = all(s.is_public for i in ids if (s := state.catalog.get(i)) is not None)
     return _tile_response(result, request, state.settings.tile_max_age_s, public)

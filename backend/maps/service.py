@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from backend.catalog.layers import LayerCatalog, LayerSpec
+from backend.catalog.strict import CatalogError
 from backend.db.models import Base
+from backend.rasters.service import raster_source
 from tiles.cache import DataVersions, TileCache
-from tiles.postgis import PostGISRenderer, VectorLayer
+from tiles.connections import raw_connections
+from tiles.errors import UnsupportedFormat
+from tiles.postgis import PostGISRenderer, VectorLayer, VectorSource, merge_vector_sources
 from tiles.service import TileService
+from tiles.source import Source
 
-DOMAINS: dict[str, dict[str, str]] = {
-    "boundaries": {"zh": "行政区划", "en": "Boundaries"},
-    "base": {"zh": "基础地理", "en": "Base map"},
-    "utilities": {"zh": "地下管线", "en": "Utilities"},
-    "transport": {"zh": "交通出行", "en": "Transport"},
-    "public_safety": {"zh": "公共安全", "en": "Public safety"},
-    "governance": {"zh": "网格治理", "en": "Grid governance"},
-    "traffic": {"zh": "智慧交通", "en": "Smart traffic"},
-}
 # Where the map opens before any data is loaded: the county seat (WGS84, zh.wikipedia).
 COUNTY_SEAT = (117.88003, 33.47922)
 COUNTY_BOUNDS = [117.6286, 33.2767, 118.1804, 33.769]
@@ -45,10 +40,14 @@ def _field_type(table: str, column: str) -> str:
 
 
 def vector_layer(spec: LayerSpec) -> VectorLayer:
-    table = spec.source.table
+    src = spec.source
+    table = src.relation  # a table, a view or a function
+    function = getattr(src, "function", None)
     return VectorLayer(
         id=spec.id,
         table=table,
+        function_args=tuple(src.args.items()) if function else None,
+        reads=tuple(getattr(src, "reads", ())),
         fields=tuple(spec.tile_field_names),  # never a personal field in a shared tile
         minzoom=spec.minzoom,
         maxzoom=spec.maxzoom,
@@ -64,20 +63,6 @@ def vector_layer(spec: LayerSpec) -> VectorLayer:
     )
 
 
-def raw_connections(engine: Engine):  # noqa: ANN201 - a context-manager factory
-    """DB-API connections from the SQLAlchemy pool, for the framework-free tile engine."""
-
-    @contextmanager
-    def connect() -> Iterator[Any]:
-        fairy = engine.raw_connection()
-        try:
-            yield fairy.driver_connection  # the psycopg2 connection itself
-        finally:
-            fairy.close()  # back to the pool
-
-    return connect
-
-
 def build_tile_service(
     catalog: LayerCatalog,
     engine: Engine,
@@ -87,21 +72,104 @@ def build_tile_service(
     version_ttl: float,
 ) -> TileService:
     connect = raw_connections(engine)
+    check_sql_sources(catalog, engine)
+    renderer = PostGISRenderer(connect)
+    sources: list[Source] = []
+    for spec in catalog.layers:
+        if spec.kind in ("table", "sql"):
+            sources.append(VectorSource([vector_layer(spec)], renderer))
+        elif spec.kind in ("cog", "dem"):
+            sources.append(raster_source(
+                engine, layer_id=spec.id, kind=spec.kind, minzoom=spec.minzoom,
+                maxzoom=spec.maxzoom, formats=spec.formats,
+                encodings=tuple(getattr(spec.source, "encodings", ())), ttl_s=version_ttl))
+        elif spec.kind == "live":
+            sources.append(LiveLayer(spec.id, spec.source.channel))
     return TileService(
-        [vector_layer(spec) for spec in catalog.layers],
-        PostGISRenderer(connect),
+        sources,
         DataVersions(connect, ttl=version_ttl),
         TileCache(cache_bytes) if cache_enabled else None,
+        merge=merge_vector_sources,
     )
 
 
+@dataclass(frozen=True)
+class LiveLayer:
+    """A live layer in the tile service: it is known (rights, titles) but gives no tiles; the
+    console draws it from its hub channel."""
+
+    id: str
+    channel: str
+    minzoom: int = 0
+    maxzoom: int = 24
+    formats: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()
+    version_keys: tuple[str, ...] = ()
+
+    def tilejson(self, tile_url: str, bounds: list[float] | None) -> dict[str, Any]:
+        raise UnsupportedFormat(f"Layer {self.id!r} is live (hub channel {self.channel}): it has"
+                                " no tiles; subscribe to the channel on /ws", [])
+
+    def get_tile(self, z: int, x: int, y: int, fmt: str, variant: str | None = None) -> None:
+        return None
+
+
+def check_sql_sources(catalog: LayerCatalog, engine: Engine) -> None:
+    """SQL layers name a view or a function the migrations do not define: check that it exists
+    (with the declared columns) when the server starts, with the same message style as the
+    YAML checks."""
+    problems: list[str] = []
+    with engine.connect() as conn:
+        for spec in catalog.layers:
+            src = spec.source
+            if spec.kind != "sql":
+                continue
+            label = f"{spec.domain}/{spec.id}.yaml"
+            if src.view:
+                cols = set(conn.execute(sa.text(
+                    "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(:v)"
+                    " AND attnum > 0 AND NOT attisdropped"), {"v": src.view}).scalars())
+                if not cols:
+                    problems.append(f"{label}: source.view: no view {src.view!r} in the database")
+                    continue
+                if not conn.execute(sa.text("SELECT has_table_privilege(:v, 'SELECT')"),
+                                    {"v": src.view}).scalar():
+                    problems.append(f"{label}: source.view: the server's database role may not "
+                                    f"read {src.view!r}: GRANT SELECT ON {src.view} to it")
+                wanted = [*spec.field_names, src.key, src.tile_geometry_column]
+                problems.extend(f"{label}: source.view: {src.view} has no column {c!r}"
+                                for c in wanted if c not in cols)
+            else:
+                found = conn.execute(sa.text(
+                    "SELECT count(*) FROM pg_proc WHERE proname = :f AND proretset"
+                ), {"f": src.function}).scalar()
+                if not found:
+                    problems.append(f"{label}: source.function: no set-returning function "
+                                    f"{src.function!r} in the database")
+    if problems:
+        raise CatalogError(problems)
+
+
+def _tiles_url(spec: LayerSpec) -> str | None:
+    formats = spec.formats
+    return f"/tiles/{spec.id}/{{z}}/{{x}}/{{y}}.{formats[0]}" if formats else None
+
+
 def layer_payload(spec: LayerSpec) -> dict[str, Any]:
+    src = spec.source
     return {
         "id": spec.id,
         "title": spec.title.model_dump(),
         "description": spec.description.model_dump() if spec.description else None,
         "department": spec.department,
         "domain": spec.domain,
+        "kind": spec.kind,
+        "formats": list(spec.formats),
+        "encoding": src.encodings[0] if spec.kind == "dem" else None,
+        "channel": src.channel if spec.kind == "live" else None,
+        "basemap": spec.basemap,
+        "opacity": spec.opacity,
+        "underground": spec.underground.model_dump() if spec.underground else None,
         "geometry": spec.geometry,
         "minzoom": spec.minzoom,
         "maxzoom": spec.maxzoom,
@@ -113,8 +181,10 @@ def layer_payload(spec: LayerSpec) -> dict[str, Any]:
         "attribution": spec.attribution,
         "order": spec.order,
         "public": spec.is_public,
-        "tiles": f"/tiles/{spec.id}/{{z}}/{{x}}/{{y}}.mvt",
-        "tilejson": f"/tiles/{spec.id}.json",
+        "tiles": _tiles_url(spec),
+        "tilejson": f"/tiles/{spec.id}.json" if spec.formats else None,
+        "provenance": spec.provenance,
+        "licence": spec.licence,
     }
 
 
@@ -135,7 +205,8 @@ def catalog_payload(catalog: LayerCatalog, engine: Engine) -> dict[str, Any]:
     bounds = county_bounds(engine)
     return {
         "layers": [layer_payload(spec) for spec in catalog.layers],
-        "domains": DOMAINS,
+        "domains": [{"id": d.id, **d.title.model_dump(), "order": d.order, "icon": d.icon}
+                    for d in catalog.domains],
         "bounds": bounds,
         "center": list(COUNTY_SEAT),
     }

@@ -99,7 +99,8 @@ def collections(
     return JSONBytes(
         {
             "links": [_link(f"{base}/collections", "self")],
-            "collections": [_collection_doc(base, spec, bounds) for spec in mine],
+            "collections": [_collection_doc(base, spec, bounds) for spec in mine
+                            if spec.has_features],
         },
         headers=PRIVATE,
     )

@@ -33,12 +33,19 @@ class Page:
 
 def collection(catalog: LayerCatalog, collection_id: str) -> LayerSpec:
     spec = catalog.get(collection_id)
-    if spec is None:
+    if spec is None or not spec.has_features:
+        ids = [s.id for s in feature_layers(catalog)]
+        why = f" (layer {collection_id!r} is {spec.kind}: no features)" if spec else ""
         raise NotFound(
-            f"No collection {collection_id!r}. Collections: {', '.join(catalog.ids)}",
-            collections=catalog.ids,
+            f"No collection {collection_id!r}{why}. Collections: {', '.join(ids)}",
+            collections=ids,
         )
     return spec
+
+
+def feature_layers(catalog: LayerCatalog) -> list[LayerSpec]:
+    """The layers that are feature collections (rows of a table)."""
+    return [s for s in catalog.layers if s.has_features]
 
 
 def _table(spec: LayerSpec) -> sa.Table:

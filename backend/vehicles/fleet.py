@@ -202,11 +202,11 @@ def geofence_sources(settings: Settings, catalog: LayerCatalog) -> list[Geofence
     sources = []
     for layer_id in settings.vehicle_geofence_layers:
         spec = catalog.get(layer_id)
-        if spec is None or spec.geometry != "polygon":
+        polygons = [s.id for s in catalog.layers if s.geometry == "polygon" and s.has_features]
+        if spec is None or spec.id not in polygons:
             raise NotConfigured(
                 f"CITYOPS_VEHICLE_GEOFENCE_LAYERS names {layer_id!r}, which is not a polygon "
-                f"layer; polygon layers: "
-                f"{', '.join(s.id for s in catalog.layers if s.geometry == 'polygon')}")
+                f"layer; polygon layers: {', '.join(polygons)}")
         name = "name" if "name" in spec.field_names else "source_key"
         sources.append(GeofenceSource(spec.id, spec.source.table, name))
     return sources

@@ -27,7 +27,8 @@ FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 PRIVATE_LAYER = "parcels"
 SAMPLES = {
     "layers": PRIVATE_LAYER, "collection_id": PRIVATE_LAYER, "feature_id": "1",
-    "z": "14", "x": "13632", "y": "6591", "fontstack": "Noto Sans CJK SC Regular",
+    "z": "14", "x": "13632", "y": "6591", "tile_name": "6591.mvt",
+    "fontstack": "Noto Sans CJK SC Regular",
     "glyph_range": "0-255", "alarm_id": "1", "vehicle_id": "matrix-none", "line_id": "1",
     "username": "viewer", "incident_id": "0", "action": "file",
     "fmt": "json", "service_code": "E0101.json", "service_request_id": "1.json", "token": "t",

@@ -22,9 +22,15 @@ def test_every_layer_file_loads_and_matches_the_schema() -> None:
     expected = {
         "county", "townships", "roads", "parcels", "buildings", "pipelines", "cameras",
         "bus_lines", "bus_stops", "grid_cells", "pilot_segments", "township_labels",
-        "grid_labels",
+        "grid_labels", "ortho", "ortho_county", "dem", "vehicles",
     }
     assert set(catalog.ids) == expected
+    kinds = {spec.id: spec.kind for spec in catalog.layers}
+    assert kinds["ortho"] == "cog" and kinds["dem"] == "dem" and kinds["vehicles"] == "live"
+    assert {kinds[i] for i in expected - {"ortho", "ortho_county", "dem", "vehicles"}} == {"table"}
+    assert catalog["roads"].domain == "transport"  # the folder names the domain
+    assert [d.id for d in catalog.domains][:3] == ["boundaries", "base", "imagery"]
+    assert {spec.domain for spec in catalog.layers} <= {d.id for d in catalog.domains}
     assert catalog["buildings"].extrusion is not None
     assert catalog["county"].is_public and not catalog["parcels"].is_public
     orders = [spec.order for spec in catalog.layers]
@@ -44,14 +50,42 @@ def _copy_with(tmp_path: Path, name: str, old: str, new: str) -> Path:
 @pytest.mark.parametrize(
     ("file", "old", "new", "expected"),
     [
-        ("roads.yaml", "minzoom: 8", "min_zoom: 8", "roads.yaml: min_zoom: unknown key"),
-        ("parcels.yaml", "minzoom: 13", "minzoom: thirteen", "parcels.yaml: minzoom:"),
-        ("cameras.yaml", "geometry: point", "geometry: dot", "cameras.yaml: geometry:"),
-        ("county.yaml", "id: county", "id: counties", "county.yaml: id: must equal"),
-        ("roads.yaml", "type: line", "type: lines", "roads.yaml: style: style[0].type"),
-        ("buildings.yaml", "roles: [public]\n", "", "buildings.yaml: roles: required key"),
-        ("roads.yaml", "{table: roads}", "{table: roadz}", "roads.yaml: source.table: no table"),
-        ("cameras.yaml", "{name: fov_deg,", "{name: fov,", "cameras.yaml: fields.5.name:"),
+        ("transport/roads.yaml", "minzoom: 8", "min_zoom: 8",
+         "transport/roads.yaml: min_zoom: unknown key"),
+        ("base/parcels.yaml", "minzoom: 13", "minzoom: thirteen", "base/parcels.yaml: minzoom:"),
+        ("public_safety/cameras.yaml", "geometry: point", "geometry: dot",
+         "public_safety/cameras.yaml: geometry:"),
+        ("boundaries/county.yaml", "id: county", "id: counties",
+         "boundaries/county.yaml: id: must equal"),
+        ("transport/roads.yaml", "type: line", "type: lines",
+         "transport/roads.yaml: style: style[0].type"),
+        ("base/buildings.yaml", "roles: [public]\n", "",
+         "base/buildings.yaml: roles: required key"),
+        ("transport/roads.yaml", "table: roads}", "table: roadz}",
+         "transport/roads.yaml: source.table: no table"),
+        ("public_safety/cameras.yaml", "{name: fov_deg,", "{name: fov,",
+         "public_safety/cameras.yaml: fields.5.name:"),
+        # One dataset model: the source is a union on kind, each checked as strictly.
+        ("transport/roads.yaml", "{kind: table,", "{kind: tabel,", "transport/roads.yaml: source:"),
+        ("transport/roads.yaml", "{kind: table, table: roads}",
+         "{kind: sql, view: roads_v, function: roads_f, reads: [roads]}",
+         "transport/roads.yaml: source.sql: give exactly one of view or function"),
+        ("transport/roads.yaml", "{kind: table, table: roads}", "{kind: sql, view: roads_v}",
+         "transport/roads.yaml: source.sql.reads: required key"),
+        ("imagery/ortho.yaml", "formats: [webp, png, jpg]", "formats: [webp, tiff]",
+         "imagery/ortho.yaml: source.cog.formats.1:"),
+        ("imagery/ortho.yaml", "minzoom: 12", "minzoom: 12\ngeometry: polygon",
+         "imagery/ortho.yaml: (top level): geometry does not apply to a cog (raster) layer"),
+        ("imagery/dem.yaml", "type: hillshade", "type: fill",
+         "imagery/dem.yaml: (top level): style[0].type 'fill' does not suit a dem layer"),
+        ("imagery/dem.yaml", "opacity: 0.5", "opacity: 0.5\nbasemap: imagery",
+         "imagery/dem.yaml: (top level): basemap: imagery is for cog layers"),
+        ("transport/vehicles.yaml", "channel: vehicles.positions", "channel: vehicles.position",
+         "transport/vehicles.yaml: source.live.channel:"),
+        ("transport/roads.yaml", "id: roads", "id: roads\ndomain: base",
+         "transport/roads.yaml: domain: unknown key (implied by where the file lies)"),
+        ("transport/roads.yaml", "minzoom: 8", "minzoom: 8\nopacity: 0.5",
+         "transport/roads.yaml: (top level): opacity applies to imagery and elevation layers only"),
     ],
 )
 def test_a_typo_names_the_file_and_the_key(
@@ -62,28 +96,53 @@ def test_a_typo_names_the_file_and_the_key(
         load_catalog(folder, known_columns=model_columns())
     text = str(info.value)
     assert expected in text, text
-    assert all(problem.startswith(file) for problem in info.value.problems)
+    assert all(problem.startswith(file) for problem in info.value.problems), info.value.problems
 
 
 def test_style_fragment_with_unknown_key_is_rejected(tmp_path: Path) -> None:
-    folder = _copy_with(tmp_path, "roads.yaml", "layout: {line-cap", "layuot: {line-cap")
+    folder = _copy_with(tmp_path, "transport/roads.yaml", "layout: {line-cap", "layuot: {line-cap")
     with pytest.raises(CatalogError, match=r"roads.yaml: style: .*unknown keys \['layuot'\]"):
         load_catalog(folder)
 
 
+def test_domains_are_one_table_and_folders_must_be_in_it(tmp_path: Path) -> None:
+    folder = _copy_with(tmp_path, "domains.yaml", "icon: pipe}", "icon: pipe}\n"
+                        "  - {id: base, title: {zh: 重复, en: Twice}, order: 99, icon: map}")
+    with pytest.raises(CatalogError, match=r"domains.yaml: \(top level\): domain ids must"):
+        load_catalog(folder)
+    folder = tmp_path / "second"
+    shutil.copytree(LAYERS, folder)
+    (folder / "weather").mkdir()
+    shutil.copy(folder / "transport" / "roads.yaml", folder / "weather" / "roads2.yaml")
+    shutil.copy(folder / "transport" / "roads.yaml", folder / "stray.yaml")
+    with pytest.raises(CatalogError) as info:
+        load_catalog(folder)
+    text = str(info.value)
+    assert "weather/roads2.yaml: (folder): 'weather' is not a domain of domains.yaml" in text
+    assert "stray.yaml: (file): layer files live in layers/<domain>/" in text
+
+
+def test_a_duplicate_id_in_two_folders_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "layers"
+    shutil.copytree(LAYERS, folder)
+    shutil.copy(folder / "transport" / "roads.yaml", folder / "base" / "roads.yaml")
+    with pytest.raises(CatalogError, match="transport/roads.yaml: id: 'roads' is also base/roads"):
+        load_catalog(folder)
+
+
 def test_layers_check_command_reports_problems(tmp_path: Path) -> None:
-    folder = _copy_with(tmp_path, "roads.yaml", "minzoom: 8", "minzom: 8")
+    folder = _copy_with(tmp_path, "transport/roads.yaml", "minzoom: 8", "minzom: 8")
     cmd = [sys.executable, "-m", "backend.cli", "layers", "check"]
     bad = subprocess.run([*cmd, "--dir", str(folder)], capture_output=True, text=True, check=False)
     assert bad.returncode == 1
     assert "roads.yaml: minzom: unknown key (typo?)" in bad.stderr
     good = subprocess.run([*cmd, "--dir", str(LAYERS)], capture_output=True, text=True, check=False)
     assert good.returncode == 0, good.stderr
-    assert "13 layers OK" in good.stdout
+    assert "17 layers OK" in good.stdout
 
 
 def test_server_refuses_to_start_with_a_broken_catalog(tmp_path: Path, settings: Settings) -> None:
-    folder = _copy_with(tmp_path, "pipelines.yaml", "minzoom: 13", "minzoom: 30")
+    folder = _copy_with(tmp_path, "utilities/pipelines.yaml", "minzoom: 13", "minzoom: 30")
     with pytest.raises(CatalogError, match=r"pipelines.yaml: minzoom: .*less than or equal to 24"):
         create_app(settings.model_copy(update={"layers_dir": folder}))
 

@@ -99,3 +99,66 @@ def test_managed_cluster_listens_on_loopback_not_the_standard_port(settings: Set
         assert conn.execute(sa.text("SELECT extversion FROM pg_extension WHERE extname='postgis'"))\
             .first() is None  # postgis lives in the app database, not in 'postgres'
     engine.dispose()
+
+
+def _pipe(conn: sa.Connection, key: str, network: str, depth: float) -> None:
+    conn.execute(sa.text(
+        "INSERT INTO pipelines (network, depth_m, source, source_key, geom) VALUES "
+        "(:n, :d, 'test:0014', :k, ST_GeomFromText('LINESTRING(117.88 33.48, 117.881 33.48)', "
+        "4326))"), {"n": network, "d": depth, "k": key})
+
+
+def test_0014_moves_pipeline_depths_to_both_ends(settings: Settings) -> None:
+    """An existing database (at 0013, with pipelines) upgrades: depth_m goes to both ends, the
+    new columns and their checks exist; a downgrade gives depth_m back."""
+    with scratch_database(settings, "pipes0014", migrate=False) as (_, urls):
+        upgrade(urls, "0013")
+        engine = create_engine(urls.admin, pool_size=1)
+        try:
+            with engine.begin() as conn:
+                _pipe(conn, "w1", "water_supply", 1.25)
+                _pipe(conn, "g1", "gas", 0.95)
+            upgrade(urls)
+            with engine.connect() as conn:
+                rows = {r.source_key: r for r in conn.execute(sa.text(
+                    "SELECT source_key, depth_start_m, depth_end_m, owner, pressure_class "
+                    "FROM pipelines WHERE source = 'test:0014'"))}
+                cols = {c["name"] for c in sa.inspect(conn).get_columns("pipelines")}
+            assert (rows["w1"].depth_start_m, rows["w1"].depth_end_m) == (1.25, 1.25)
+            assert (rows["g1"].depth_start_m, rows["g1"].depth_end_m) == (0.95, 0.95)
+            assert rows["g1"].owner is None and rows["g1"].pressure_class is None
+            assert "depth_m" not in cols
+            for update in ("pressure_class = 'medium_a' WHERE source_key = 'w1'",  # not gas
+                           "pressure_class = 'very_high' WHERE source_key = 'g1'",
+                           "depth_end_m = -1.0 WHERE source_key = 'g1'"):
+                with pytest.raises(sa.exc.IntegrityError, match="ck_pipelines_"), \
+                        engine.begin() as conn:
+                    conn.execute(sa.text(f"UPDATE pipelines SET {update}"))
+            with engine.begin() as conn:
+                conn.execute(sa.text("UPDATE pipelines SET pressure_class = 'medium_a', "
+                                     "depth_end_m = 1.15 WHERE source_key = 'g1'"))
+            command.downgrade(alembic_config(urls.admin), "0013")
+            with engine.connect() as conn:
+                back = dict(conn.execute(sa.text(
+                    "SELECT source_key, depth_m FROM pipelines WHERE source = 'test:0014'")).all())
+            assert back == {"w1": 1.25, "g1": pytest.approx(1.05)}  # the mean of the ends
+        finally:
+            engine.dispose()
+
+
+def test_0014_stops_on_depths_it_cannot_keep(settings: Settings) -> None:
+    """A cover outside 0..100 m would break the new checks: the upgrade stops, names the rows'
+    count and leaves the database at 0013 with its data."""
+    with scratch_database(settings, "pipes0014bad", migrate=False) as (_, urls):
+        upgrade(urls, "0013")
+        engine = create_engine(urls.admin, pool_size=1)
+        try:
+            with engine.begin() as conn:
+                _pipe(conn, "bad", "drainage", -2.0)
+            with pytest.raises(RuntimeError, match="1 pipelines rows have depth_m outside"):
+                upgrade(urls)
+            assert current_revision(urls.admin) == "0013"
+            with engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT depth_m FROM pipelines")).scalar_one() == -2.0
+        finally:
+            engine.dispose()

@@ -79,6 +79,25 @@ def test_single_item(client: TestClient, engine: sa.Engine) -> None:
     assert client.get("/ogc/collections/grid_cells/items/abc").status_code == 404
 
 
+def test_pipeline_items_carry_the_engineers_fields(client: TestClient, engine: sa.Engine) -> None:
+    body = client.get("/ogc/collections/pipelines/items",
+                      params={"network": "gas", "limit": 50}).json()
+    assert body["numberReturned"] > 0
+    with engine.connect() as conn:
+        for feature in body["features"]:
+            props = feature["properties"]
+            row = conn.execute(sa.text(
+                "SELECT depth_start_m, depth_end_m, owner, pressure_class FROM pipelines "
+                "WHERE id = :id"), {"id": feature["id"]}).one()
+            assert (props["depth_start_m"], props["depth_end_m"]) == (row.depth_start_m,
+                                                                      row.depth_end_m)
+            assert props["owner"] == row.owner and props["pressure_class"] == row.pressure_class
+            assert props["pressure_class"] in {"low", "medium_b", "medium_a"}
+    low = client.get("/ogc/collections/pipelines/items",
+                     params={"pressure_class": "low", "limit": 10000}).json()
+    assert low["features"] and all(f["properties"]["network"] == "gas" for f in low["features"])
+
+
 @pytest.mark.parametrize(
     ("query", "words"),
     [

@@ -26,8 +26,7 @@ POINT = (117.8861, 33.4823)
 LAYER = """id: t_people
 title: {zh: 联系人(测试), en: Contacts (test)}
 department: 测试
-domain: governance
-source: {table: cameras}
+source: {kind: table, table: cameras}
 geometry: point
 fields:
   - {name: code, zh: 编号, en: Code}
@@ -44,10 +43,9 @@ def people_app(settings: Settings, county: dict, users: dict, engine: sa.Engine,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     from backend.main import create_app
 
-    folder = tmp_path_factory.mktemp("layers")
-    for path in (ROOT / "layers").glob("*.yaml"):
-        shutil.copy(path, folder / path.name)
-    (folder / "t_people.yaml").write_text(LAYER, encoding="utf-8")
+    folder = tmp_path_factory.mktemp("catalog") / "layers"
+    shutil.copytree(ROOT / "layers", folder)
+    (folder / "governance" / "t_people.yaml").write_text(LAYER, encoding="utf-8")
     with engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO cameras (source, source_key, code, name, kind, status, geom) "
@@ -118,7 +116,7 @@ def test_tiles_and_tilejson_never_carry_a_personal_field(people_app: TestClient)
 def test_a_layer_cannot_rank_tiles_by_a_personal_field() -> None:
     import yaml
 
-    raw = yaml.safe_load(LAYER)
+    raw = {**yaml.safe_load(LAYER), "domain": "governance"}
     raw["rank"] = {"field": "name"}
     with pytest.raises(ValidationError, match="personal field"):
         LayerSpec.model_validate(raw)

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from backend.maps.service import raw_connections
+from tiles.connections import raw_connections
 from tiles.postgis import BUFFER, EXTENT, PostGISRenderer, VectorLayer
 from tiles.tms import lonlat_to_tile, tile_bounds
 
@@ -63,6 +63,40 @@ def test_building_tile_holds_exactly_the_buildings_postgis_finds(
         assert got[row.id]["floors"] == row.floors
         assert got[row.id]["height"] == pytest.approx(row.height)
     assert set(layer["features"][0]["properties"]) <= {"name", "use", "floors", "height"}
+
+
+PIPE_FIELDS = ("network", "diameter_mm", "material", "depth_start_m", "depth_end_m",
+               "install_year", "owner", "pressure_class")
+
+
+def test_pipeline_tile_carries_each_pipes_record(client: TestClient, engine: sa.Engine) -> None:
+    """What the 3D view and the popup read: cover at both ends, network, diameter, owner, and
+    a pressure class on gas pipes only, equal to the stored row."""
+    z, x, y = busiest_tile(engine, "pipelines", 16)
+    expected = ids_in_tile(engine, "pipelines", z, x, y)
+    response = client.get(f"/tiles/pipelines/{z}/{x}/{y}.mvt")
+    assert response.status_code == 200
+    got = {f["id"]: f["properties"] for f in decode(response.content)["pipelines"]["features"]}
+    assert set(got) == expected
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            f"SELECT id, {', '.join(PIPE_FIELDS)} FROM pipelines WHERE id = ANY(:ids)"
+        ), {"ids": list(expected)}).mappings().all()
+    networks = set()
+    for row in rows:
+        props = got[row["id"]]
+        assert set(props) <= set(PIPE_FIELDS)
+        for name in PIPE_FIELDS:
+            if row[name] is None:
+                assert name not in props, (row["id"], name)  # MVT leaves NULLs out
+            elif isinstance(row[name], float):
+                assert props[name] == pytest.approx(row[name]), (row["id"], name)
+            else:
+                assert props[name] == row[name], (row["id"], name)
+        assert props["depth_start_m"] > 0 and props["depth_end_m"] > 0
+        assert ("pressure_class" in props) == (props["network"] == "gas")
+        networks.add(props["network"])
+    assert {"drainage", "gas", "water_supply"} <= networks
 
 
 def test_point_lands_where_postgis_puts_it(client: TestClient, engine: sa.Engine) -> None:
