@@ -251,9 +251,8 @@ class Cog:
 def registered_cogs(settings: Settings) -> tuple[Cog, Cog]:
     """The COG files our raster ingest registered for the layers `ortho` and `dem`, with the
     footprint of their data (a web-optimized COG's own extent is padded to whole tiles)."""
-    from backend.rasters.service import lookup
-
     from backend.db.engine import create_engine, resolve_urls
+    from backend.rasters.service import lookup
 
     engine = create_engine(resolve_urls(settings).app, pool_size=1)
     try:
