@@ -12,7 +12,9 @@ Figures (medians over interleaved repeats; never asserted, machines are noisy):
   imagery tiles/s, PNG and WebP: ours with the tile cache off / TiTiler (target >= 1.5)
   cold p95: the first request of each distinct tile on a fresh server (target <= 150 ms)
   terrain tiles/s: our /tiles/dem/..png (terrain-RGB) / TiTiler's algorithm=terrainrgb
-  cache on / cache off (target >= 10)
+  cache on / cache off (target >= 10). Where the stored COG's blocks are served as they are
+  (WebP at its stored zooms, no decoding), a cache-off tile is already a block copy and the
+  cache has little left to save: expect a small ratio there.
 """
 
 from __future__ import annotations
