@@ -304,7 +304,12 @@ def announce_revocation(settings: Settings, revocation: Revocation) -> str:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from backend.db.engine import create_engine, resolve_urls
-    from backend.demo import prepare_demo, print_demo_users, seed_demo_users
+    from backend.demo import (
+        prepare_demo,
+        prepare_demo_rasters,
+        print_demo_users,
+        seed_demo_users,
+    )
     from backend.observability.logs import configure_logging
 
     configure_logging(settings, background=True)
@@ -317,6 +322,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     _prepare_database(settings)
     prepare_demo(settings, scale=args.scale, force=args.force, regenerate=args.regenerate)
+    prepare_demo_rasters(settings)
     engine = create_engine(resolve_urls(settings).app, pool_size=1)
     try:
         print_demo_users(seed_demo_users(engine))
