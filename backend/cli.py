@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from backend.audit.actor import acting_as, cli_actor
 from backend.catalog.strict import CatalogError
-from backend.errors import CityOpsError
+from backend.errors import CityOpsError, InvalidInput
 from backend.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -111,6 +111,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     _prepare_database(settings)
     catalog = load_catalog(settings.layers_dir, known_columns=model_columns())
+    spec = catalog.get(args.layer)
+    if spec is not None and spec.kind in ("cog", "dem"):
+        return _ingest_raster(args, settings, spec.kind)
     columns = dict(pair.split("=", 1) for pair in args.map or [])
     engine = create_engine(resolve_urls(settings).app, pool_size=1)
     try:
@@ -127,6 +130,42 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         engine.dispose()
     print(result.summary())
+    return 0
+
+
+def _ingest_raster(args: argparse.Namespace, settings: Settings, kind: str) -> int:
+    """The raster branch of `cityops ingest`: a GeoTIFF into a cog (imagery) or dem layer."""
+    from backend.db.engine import create_engine, resolve_urls
+    from backend.ingest.raster import ingest_raster
+    from backend.ingest.raster_report import RasterReport
+
+    vector_only = [flag for flag, used in (("--crs", args.crs), ("--from-gcj02", args.from_gcj02),
+                                           ("--key", args.key), ("--append", args.append),
+                                           ("--map", args.map)) if used]
+    if vector_only:
+        raise InvalidInput(f"{', '.join(vector_only)}: only for vector files. A raster's CRS "
+                           "comes from the file (set a missing one with `gdal_edit.py -a_srs "
+                           "EPSG:4548 FILE`).")
+    def write_report(report: RasterReport) -> None:
+        if args.report:
+            Path(args.report).write_text(json.dumps(report.to_dict(), ensure_ascii=False,
+                                                    indent=2) + "\n", encoding="utf-8")
+
+    engine = create_engine(resolve_urls(settings).app, pool_size=1)
+    try:
+        report = ingest_raster(
+            engine, Path(args.file), layer_id=args.layer, kind=kind,  # type: ignore[arg-type]
+            raster_dir=settings.raster_dir, max_bytes=settings.raster_max_bytes,
+            actor=cli_actor(), within_county=not args.outside_county)
+    except CityOpsError as exc:  # the report of a refusal says how far the checks got
+        failed = exc.detail.get("report")
+        if isinstance(failed, RasterReport):
+            write_report(failed)
+        raise
+    finally:
+        engine.dispose()
+    write_report(report)
+    print(report.summary())
     return 0
 
 
@@ -265,7 +304,12 @@ def announce_revocation(settings: Settings, revocation: Revocation) -> str:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from backend.db.engine import create_engine, resolve_urls
-    from backend.demo import prepare_demo, print_demo_users, seed_demo_users
+    from backend.demo import (
+        prepare_demo,
+        prepare_demo_rasters,
+        print_demo_users,
+        seed_demo_users,
+    )
     from backend.observability.logs import configure_logging
 
     configure_logging(settings, background=True)
@@ -278,6 +322,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     _prepare_database(settings)
     prepare_demo(settings, scale=args.scale, force=args.force, regenerate=args.regenerate)
+    prepare_demo_rasters(settings)
     engine = create_engine(resolve_urls(settings).app, pool_size=1)
     try:
         print_demo_users(seed_demo_users(engine))
@@ -357,7 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int)
     demo.set_defaults(handler=cmd_demo)
 
-    ingest = sub.add_parser("ingest", help="load a GeoJSON/GeoPackage/zipped Shapefile/CSV file")
+    ingest = sub.add_parser("ingest", help="load a GeoJSON/GeoPackage/zipped Shapefile/CSV file, "
+                                           "or a GeoTIFF into a raster (cog or dem) layer")
     ingest.add_argument("file")
     ingest.add_argument("--layer", required=True, help="the catalog layer to load into")
     ingest.add_argument("--crs", help="the file's CRS when it declares none (e.g. 4548)")
@@ -376,6 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--y-field", help="CSV latitude/y column")
     ingest.add_argument("--map", action="append", metavar="FILECOL=COLUMN",
                         help="rename a file column to a table column (repeatable)")
+    ingest.add_argument("--outside-county", action="store_true",
+                        help="raster: accept a file that does not touch the county")
     ingest.set_defaults(handler=cmd_ingest)
 
     gateway = sub.add_parser("gateway", help="run a feed gateway on its own")

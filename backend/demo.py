@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -69,6 +70,56 @@ def prepare_demo(
     for table, n in counts.items():
         print(f"  {table:<{width}}  {n:>8,}", flush=True)
     return counts
+
+
+def prepare_demo_rasters(settings: Settings) -> None:
+    """Render the demo's orthophotos and DEM (示意 / synthetic) from the loaded county into
+    var/demo-rasters/ and load them through the raster ingest. A file already rendered from
+    the same data, and already registered from that file, is neither rendered nor loaded
+    again."""
+    from backend.county.rasters import render_demo_rasters
+
+    out_dir = settings.var_dir / "demo-rasters"
+    engine = create_engine(resolve_urls(settings).app, pool_size=1)
+    try:
+        t0 = time.perf_counter()
+        done = render_demo_rasters(engine, out_dir)
+        t1 = time.perf_counter()
+        fresh = [r.layer_id for r in done if r.seconds > 0]
+        print(f"demo rasters (示意/synthetic): rendered {', '.join(fresh) or 'none'} in "
+              f"{t1 - t0:.1f} s", flush=True)
+        loaded = _load_demo_rasters(settings, engine, done, out_dir)
+        print(f"demo rasters: loaded {', '.join(loaded) or 'none'} in "
+              f"{time.perf_counter() - t1:.1f} s (unchanged ones are kept)", flush=True)
+    finally:
+        engine.dispose()
+
+
+def _load_demo_rasters(settings: Settings, engine: sa.Engine, rendered: list,
+                       out_dir: Path) -> list[str]:
+    """Ingest each rendered file whose layer does not serve the COG made from it already."""
+    from backend.county.rasters import MANIFEST, read_manifest, write_manifest
+    from backend.ingest.raster import ingest_raster
+    from backend.rasters.service import lookup
+
+    manifest = read_manifest(out_dir / MANIFEST)
+    loaded = []
+    for r in rendered:
+        entry = manifest.setdefault(r.layer_id, {})
+        current = lookup(engine, r.layer_id)
+        if (current is not None and entry.get("registered_from") == r.sha256
+                and entry.get("registered") == current.sha256):
+            continue
+        report = ingest_raster(engine, r.path, layer_id=r.layer_id, kind=r.kind,
+                               raster_dir=settings.raster_dir,
+                               max_bytes=settings.raster_max_bytes, actor="demo")
+        entry.update(registered=report.sha256, registered_from=r.sha256)
+        write_manifest(out_dir / MANIFEST, manifest)
+        loaded.append(r.layer_id)
+        print(f"  {r.layer_id:<13} {report.out_width}x{report.out_height} px EPSG:3857, "
+              f"z{report.minzoom}-{report.maxzoom}, {report.bytes_out / 1e6:.1f} MB, "
+              f"loaded in {report.duration_s:.1f} s", flush=True)
+    return loaded
 
 
 def analyze_as_owner(admin_url: str, tables: list[str]) -> None:

@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     photo_max_pixels: int = 50_000_000  # refused from the header, before decoding (413)
     photo_max_decodes: int = 2  # photos decoded at once; more wait up to photo_decode_wait_s
     photo_decode_wait_s: float = 5.0  # then 503 (about 150 MB per 50 MP photo being decoded)
+    # Raster layers (`cityops ingest FILE.tif --layer ID`): Cloud-Optimized GeoTIFFs in Web
+    # Mercator, named by their SHA-256, under raster_dir. A file larger than raster_max_bytes is
+    # refused before it is opened (a 1 m orthophoto of 100 km2 is ~300 MB uncompressed).
+    raster_dir: Path = PROJECT_ROOT / "var" / "rasters"
+    raster_max_bytes: int = Field(default=4 * 1024**3, ge=1024)
     # Audit anchors (backend.audit.anchors): the audit chain's head (rows, last id, hash),
     # signed with HMAC-SHA256 under a key the database never sees, appended to a JSON-lines
     # file every audit_anchor_interval_s when the head moved (0: only at shutdown) and at

@@ -57,6 +57,10 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         # Every test client calls from one address ('testclient'): a fuzz run's wrong logins
         # must not lock the rest of the session out. tests/auth/test_guard.py tests the limit.
         login_max_failures_per_address=100_000,
+        # The session's server sweeps for overdue cases when it starts; a sweep every minute
+        # would also 督办, on the real clock, the simulated March day a scenario test has just
+        # played and is checking. tests/incidents/test_api.py sweeps explicitly.
+        supervision_interval_s=3600.0,
     )
 
 

@@ -5,6 +5,7 @@ from backend.cameras.models import Camera
 from backend.db.base import Base
 from backend.db.versions import LayerVersion
 from backend.grid.models import GridCell
+from backend.rasters.models import RasterFileRow
 from backend.traffic.models import PilotSegment
 from backend.transit.models import BusLine, BusLineStop, BusStop
 from backend.vehicles.models import Vehicle, VehicleAlarm, VehicleLatest, VehiclePosition
@@ -16,6 +17,7 @@ FEATURE_TABLES = [
 
 __all__ = [
     "Base", "Building", "BusLine", "BusLineStop", "BusStop", "Camera", "County", "FEATURE_TABLES",
-    "GridCell", "LayerVersion", "Parcel", "PilotSegment", "Pipeline", "Road", "Township",
+    "GridCell", "LayerVersion", "Parcel", "PilotSegment", "Pipeline", "RasterFileRow", "Road",
+    "Township",
     "Vehicle", "VehicleAlarm", "VehicleLatest", "VehiclePosition",
 ]

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from backend.catalog.layers import LayerCatalog, LayerSpec
 from backend.catalog.strict import CatalogError
 from backend.db.models import Base
+from backend.rasters.service import raster_source
 from tiles.cache import DataVersions, TileCache
 from tiles.connections import raw_connections
 from tiles.errors import UnsupportedFormat
@@ -77,6 +78,11 @@ def build_tile_service(
     for spec in catalog.layers:
         if spec.kind in ("table", "sql"):
             sources.append(VectorSource([vector_layer(spec)], renderer))
+        elif spec.kind in ("cog", "dem"):
+            sources.append(raster_source(
+                engine, layer_id=spec.id, kind=spec.kind, minzoom=spec.minzoom,
+                maxzoom=spec.maxzoom, formats=spec.formats,
+                encodings=tuple(getattr(spec.source, "encodings", ())), ttl_s=version_ttl))
         elif spec.kind == "live":
             sources.append(LiveLayer(spec.id, spec.source.channel))
     return TileService(
