@@ -63,6 +63,8 @@ const STRINGS = {
     en: 'Terrain heights and pipe depths drawn {n} times their true size (buildings at true height)',
   },
   pipesFailed: { zh: '地下管线三维数据加载失败', en: 'The 3D pipelines failed to load' },
+  pipesTruncated: { zh: '此范围管线过多，仅显示一部分', en: 'Too many pipes here: only some are shown' },
+  pipesTruncatedHint: { zh: '放大地图可显示全部管线', en: 'Zoom in to see them all' },
   // live connection
   liveConnected: { zh: '实时在线', en: 'Live' },
   liveConnecting: { zh: '实时连接中…', en: 'Connecting live…' },

@@ -32,16 +32,22 @@ function contains(outer: BBox, inner: BBox): boolean {
   return outer[0] <= inner[0] && outer[1] <= inner[1] && outer[2] >= inner[2] && outer[3] >= inner[3];
 }
 
+function area(box: BBox): number {
+  return (box[2] - box[0]) * (box[3] - box[1]);
+}
+
 export class UndergroundPipes {
   readonly layers: CatalogLayer[];
   private deck: DeckOverlay | null = null;
   private deckLoading: Promise<DeckOverlay | null> | null = null;
   private pipes: Pipe[] = [];
   private loaded: BBox | null = null;
+  private truncated = false;
   private abort: AbortController | null = null;
   private mode3d = false;
   private through = false;
   private redrawFrame = 0;
+  private readonly told = new Set<string>();
   /** Features read without a depth at either end (not drawable below ground). */
   skipped = 0;
 
@@ -117,7 +123,9 @@ export class UndergroundPipes {
       return;
     }
     const wanted = this.window(1);
-    if (this.loaded && contains(this.loaded, wanted)) this.redraw();
+    // A read cut short is read again once the view has narrowed enough to bring fewer pipes.
+    const narrowed = this.truncated && area(wanted) < area(this.loaded ?? wanted) / 2;
+    if (this.loaded && contains(this.loaded, wanted) && !narrowed) this.redraw();
     else void this.load(active, this.window(MARGIN));
   }
 
@@ -144,12 +152,23 @@ export class UndergroundPipes {
       if (abort.signal.aborted || !deck) return;
       this.pipes = pages.flatMap((p) => p.pipes);
       this.skipped = pages.reduce((n, p) => n + p.skipped, 0);
-      this.loaded = pages.some((p) => p.more) ? null : box; // cut short: read again when moved
+      this.loaded = box;
+      this.truncated = pages.some((p) => p.more);
       this.redraw();
+      // More pipes than one read brings: say so (once) rather than read it all again each move.
+      if (this.truncated) this.tell(t('pipesTruncated'), t('pipesTruncatedHint'));
     } catch (err) {
       if (abort.signal.aborted) return;
-      toast(t('pipesFailed'), describeError(err));
+      this.tell(t('pipesFailed'), describeError(err));
     }
+  }
+
+  /** A toast, not repeated for the same message (a refused read would otherwise toast each move). */
+  private tell(title: string, detail: string): void {
+    const key = `${title}|${detail}`;
+    if (this.told.has(key)) return;
+    this.told.add(key);
+    toast(title, detail);
   }
 
   private ensureDeck(): Promise<DeckOverlay | null> {
@@ -158,7 +177,7 @@ export class UndergroundPipes {
         .then(({ DeckOverlay }) => (this.deck = new DeckOverlay(this.map)))
         .catch((err: unknown) => {
           this.deckLoading = null;
-          toast(t('pipesFailed'), describeError(err));
+          this.tell(t('pipesFailed'), describeError(err));
           return null;
         });
     }

@@ -103,7 +103,7 @@ def test_terrain_pipes_below_ground_and_the_underground_view(  # noqa: PLR0915
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "console-3d-terrain.png"))
 
-    page.get_by_test_id("underground-toggle").click()
+    page.get_by_test_id("underground-toggle").click(timeout=TERRAIN_TIMEOUT)
     assert page.get_by_test_id("underground-toggle").get_attribute("aria-pressed") == "true"
     lowered = page.evaluate(PAINT, ["background", "background-opacity"])
     assert 0 < lowered < 1
@@ -121,15 +121,15 @@ def test_terrain_pipes_below_ground_and_the_underground_view(  # noqa: PLR0915
     assert pipe
     page.mouse.click(pipe["x"], pipe["y"])
     popup = page.get_by_test_id("feature-popup")
-    popup.wait_for(timeout=10_000)
+    popup.wait_for(timeout=TERRAIN_TIMEOUT)
     assert popup.get_attribute("data-layer-id") == pipes["id"]
     text = popup.inner_text()
     network = next(f for f in pipes["fields"] if f["name"] == "network")
     assert network["values"][pipe["props"]["network"]]["zh"] in text
     page.screenshot(path=str(SHOTS / "console-3d-pipe-popup.png"))
 
-    page.get_by_test_id("view-3d-toggle").click()
-    page.wait_for_function("() => window.__map.getPitch() < 1", timeout=30_000)
+    page.get_by_test_id("view-3d-toggle").click(timeout=TERRAIN_TIMEOUT)
+    page.wait_for_function("() => window.__map.getPitch() < 1", timeout=TERRAIN_TIMEOUT)
     assert page.evaluate("window.__map.getTerrain()") is None
     assert page.get_by_test_id("underground-toggle").is_hidden()
     assert page.evaluate(PAINT, ["background", "background-opacity"]) in (None, 1)
