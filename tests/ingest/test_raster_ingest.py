@@ -306,9 +306,8 @@ def test_cli_loads_gauss_krueger_imagery_and_a_cgcs2000_dem(
     assert "no data (value -9999 or NaN): 4800 of 72000 pixels" in res.stdout
     assert json.loads(report.read_text())["source_crs"].startswith("EPSG:4490")
     with engine.connect() as conn:
-        rows = dict(conn.execute(sa.text(  # type: ignore[arg-type]
-            "SELECT layer_id, source_crs FROM raster_files WHERE layer_id IN ('ortho', 'dem')"
-        )).tuples().all())
+        rows = {r.layer_id: r.source_crs for r in conn.execute(sa.text(
+            "SELECT layer_id, source_crs FROM raster_files WHERE layer_id IN ('ortho', 'dem')"))}
         who = conn.execute(sa.text("SELECT loaded_by FROM raster_files WHERE layer_id = 'dem'"))
         assert who.scalar_one().startswith("cli:")
     assert rows == {"ortho": "EPSG:4548", "dem": "EPSG:4490"}
