@@ -17,7 +17,7 @@ import { getJSON, isStatus } from './api';
 import { addBusIcon } from './busIcon';
 import { busSymbolLayer } from './busSymbol';
 import { t } from './i18n';
-import type { LiveConnection } from './live';
+import { POSITIONS_CHANNEL, type LiveConnection } from './live';
 import { describeError, toast } from './toast';
 
 export type BusStatus = 'normal' | 'alarm' | 'offline';
@@ -152,7 +152,7 @@ export class BusLayer {
 
   /** Subscribes to `vehicles.positions` (following the map's viewport). */
   connect(live: LiveConnection): void {
-    live.subscribe('vehicles.positions', {
+    live.subscribe(POSITIONS_CHANNEL, {
       followViewport: true,
       onEvent: (data) => this.applyPosition(data),
       onResync: () => void this.reload(),

@@ -29,8 +29,22 @@ export interface StyleFragment {
   maxzoom?: number;
 }
 
+/** How a layer's data is served (the catalog's `source.kind`). */
+export type LayerKind = 'table' | 'sql' | 'cog' | 'dem' | 'live';
+
+/** Fields of a pipe-like layer drawn below ground in 3D: the depth at each end, the width. */
+export interface Underground {
+  /** Property with the burial depth (m) at the line's first vertex. */
+  depth_start: string;
+  /** Property with the burial depth (m) at the line's last vertex. */
+  depth_end: string;
+  /** Property with the diameter (mm). */
+  width: string;
+}
+
 export interface CatalogLayer {
   id: string;
+  kind: LayerKind;
   title: Bilingual;
   description: Bilingual | null;
   department: string;
@@ -46,13 +60,34 @@ export interface CatalogLayer {
   attribution: string | null;
   order: number;
   public: boolean;
-  tiles: string;
-  tilejson: string;
+  /** URL template with the default format's extension; null for live layers. */
+  tiles: string | null;
+  tilejson: string | null;
+  /** Formats the layer can give (mvt; png, jpg, webp). */
+  formats: string[];
+  /** Default opacity of a raster layer (0-1). */
+  opacity: number | null;
+  /** "imagery": one of the layers the imagery base switch shows and hides together. */
+  basemap: string | null;
+  /** Terrain-RGB encoding of a dem layer. */
+  encoding: 'mapbox' | 'terrarium' | null;
+  /** Hub channel of a live layer (e.g. vehicles.positions). */
+  channel: string | null;
+  underground: Underground | null;
+  /** False for a raster layer with no file loaded yet (nothing to draw; not put on the map). */
+  available: boolean;
+}
+
+export interface Domain extends Bilingual {
+  id: string;
+  order: number;
+  icon: string | null;
 }
 
 export interface Catalog {
   layers: CatalogLayer[];
-  domains: Record<string, Bilingual>;
+  /** The domains, in their order. */
+  domains: Domain[];
   bounds: [number, number, number, number];
   center: [number, number];
 }
@@ -64,14 +99,84 @@ function isBounds(value: unknown): value is Catalog['bounds'] {
   return Array.isArray(value) && value.length === 4 && value.every((v) => Number.isFinite(v));
 }
 
+const KINDS: readonly LayerKind[] = ['table', 'sql', 'cog', 'dem', 'live'];
+
+/** The domains as an ordered list, from the list the catalog sends (or the older id -> title dict). */
+export function normalizeDomains(raw: unknown): Domain[] {
+  const list: Domain[] = [];
+  const add = (id: unknown, item: Partial<Domain> | null | undefined, index: number): void => {
+    if (typeof id !== 'string' || !id) return;
+    list.push({
+      id,
+      zh: typeof item?.zh === 'string' ? item.zh : id,
+      en: typeof item?.en === 'string' ? item.en : id,
+      order: typeof item?.order === 'number' ? item.order : index,
+      icon: typeof item?.icon === 'string' ? item.icon : null,
+    });
+  };
+  if (Array.isArray(raw)) raw.forEach((item: Partial<Domain>, i) => add(item?.id, item, i));
+  else if (raw && typeof raw === 'object') {
+    Object.entries(raw as Record<string, Partial<Domain>>).forEach(([id, item], i) => add(id, item, i));
+  }
+  return list.sort((a, b) => a.order - b.order);
+}
+
+/** Implicit style of a raster layer that brings none: imagery as a raster, a DEM as hillshade. */
+function defaultStyle(kind: LayerKind): StyleFragment[] {
+  if (kind === 'cog') return [{ type: 'raster' }];
+  if (kind === 'dem') return [{ type: 'hillshade' }];
+  return [];
+}
+
+/** One catalog layer with every field the console reads, older payloads filled in. */
+export function normalizeLayer(raw: Partial<CatalogLayer> & { id: string }): CatalogLayer {
+  const kind: LayerKind = KINDS.includes(raw.kind as LayerKind) ? (raw.kind as LayerKind) : 'table';
+  const style = Array.isArray(raw.style) && raw.style.length ? raw.style : defaultStyle(kind);
+  const opacity = typeof raw.opacity === 'number' ? Math.min(1, Math.max(0, raw.opacity)) : null;
+  return {
+    ...raw,
+    kind,
+    title: raw.title ?? { zh: raw.id, en: raw.id },
+    description: raw.description ?? null,
+    department: raw.department ?? '',
+    domain: raw.domain ?? '',
+    geometry: raw.geometry ?? (kind === 'cog' || kind === 'dem' ? 'raster' : 'point'),
+    minzoom: raw.minzoom ?? 0,
+    maxzoom: raw.maxzoom ?? 22,
+    fields: raw.fields ?? [],
+    style,
+    extrusion: raw.extrusion ?? null,
+    visible: raw.visible ?? false,
+    synthetic: raw.synthetic ?? false,
+    attribution: raw.attribution ?? null,
+    order: raw.order ?? 0,
+    public: raw.public ?? false,
+    tiles: raw.tiles ?? null,
+    tilejson: raw.tilejson ?? null,
+    formats: raw.formats ?? [],
+    opacity,
+    basemap: raw.basemap ?? null,
+    encoding: raw.encoding === 'terrarium' ? 'terrarium' : raw.encoding === 'mapbox' || kind === 'dem' ? 'mapbox' : null,
+    channel: raw.channel ?? null,
+    underground: raw.underground ?? null,
+    available: raw.available ?? true,
+  };
+}
+
 /** Loads the catalog; throws on a payload that does not have the published shape. */
 export async function fetchCatalog(signal?: AbortSignal): Promise<Catalog> {
-  const data = await getJSON<Partial<Catalog>>('/api/layers', signal ? { signal } : {});
+  const data = await getJSON<{ layers?: unknown; domains?: unknown; bounds?: unknown; center?: [number, number] }>(
+    '/api/layers',
+    signal ? { signal } : {},
+  );
   if (!data || !Array.isArray(data.layers)) throw new Error('/api/layers: no "layers" list');
   if (!isBounds(data.bounds)) throw new Error('/api/layers: bad "bounds"');
+  const layers = (data.layers as Array<Partial<CatalogLayer>>)
+    .filter((l): l is Partial<CatalogLayer> & { id: string } => typeof l?.id === 'string')
+    .map(normalizeLayer);
   return {
-    layers: data.layers,
-    domains: data.domains ?? {},
+    layers,
+    domains: normalizeDomains(data.domains),
     bounds: data.bounds,
     center: data.center ?? [
       (data.bounds[0] + data.bounds[2]) / 2,
@@ -110,7 +215,7 @@ export function attributionOf(layer: CatalogLayer, syntheticNote: string): strin
 export function vectorSource(layer: CatalogLayer, syntheticNote: string): VectorSourceSpecification {
   const source: VectorSourceSpecification = {
     type: 'vector',
-    tiles: [absoluteUrl(layer.tiles)],
+    tiles: layer.tiles ? [absoluteUrl(layer.tiles)] : [],
     minzoom: layer.minzoom,
     maxzoom: layer.maxzoom,
   };
@@ -202,7 +307,7 @@ export function groupByDomain(catalog: Catalog): Array<{ domain: string; layers:
     list.push(layer);
     groups.set(layer.domain, list);
   }
-  const known = Object.keys(catalog.domains);
+  const known = catalog.domains.map((d) => d.id);
   const rank = (domain: string): number => {
     const i = known.indexOf(domain);
     return i < 0 ? known.length : i;

@@ -47,6 +47,22 @@ const STRINGS = {
   yes: { zh: '是', en: 'yes' },
   no: { zh: '否', en: 'no' },
   department: { zh: '责任部门', en: 'Department' },
+  // imagery, terrain, underground (issue 9)
+  imageryBase: { zh: '影像底图', en: 'Imagery' },
+  imageryBaseTitle: { zh: '在所有矢量图层之下显示正射影像', en: 'Show the orthophoto under every vector layer' },
+  opacity: { zh: '透明度', en: 'Opacity' },
+  liveBadge: { zh: '实时', en: 'live' },
+  noData: { zh: '暂无数据', en: 'no data' },
+  noDataTitle: { zh: '尚未导入该图层的栅格文件（cityops ingest）', en: 'No raster file loaded for this layer yet (cityops ingest)' },
+  underground: { zh: '地下', en: 'Underground' },
+  undergroundOnTitle: { zh: '地表半透明，显示埋设深度处的地下管线', en: 'See-through ground: show the pipelines at their depth' },
+  undergroundOffTitle: { zh: '恢复不透明地表', en: 'Make the ground opaque again' },
+  relief: { zh: '高程夸大', en: 'Relief' },
+  reliefTitle: {
+    zh: '地形高程与管线埋深均放大 {n} 倍显示（建筑为实际高度）',
+    en: 'Terrain heights and pipe depths drawn {n} times their true size (buildings at true height)',
+  },
+  pipesFailed: { zh: '地下管线三维数据加载失败', en: 'The 3D pipelines failed to load' },
   // live connection
   liveConnected: { zh: '实时在线', en: 'Live' },
   liveConnecting: { zh: '实时连接中…', en: 'Connecting live…' },

@@ -1,29 +1,30 @@
 /**
- * The layer panel: the catalog grouped by domain, a checkbox per layer, a swatch from its style,
- * a "synthetic" badge, and a hint when the map's zoom is outside the layer's zoom range.
+ * The layer panel: the catalog grouped by domain (in the catalog's domain order, each group
+ * foldable), a checkbox per layer, the imagery base switch (影像) over the layers the catalog
+ * marks `basemap: imagery`, an opacity slider per raster layer, and a hint when the map's zoom
+ * is outside a layer's range. Live layers (kind live) toggle what the live modules draw. What
+ * the user sets is kept per user (prefs.ts). No layer id is known here: all comes from the catalog.
  */
 
 import type { Map as MapLibreMap } from 'maplibre-gl';
-import {
-  groupByDomain,
-  styleLayerIds,
-  swatchColors,
-  swatchOutline,
-  type Catalog,
-  type CatalogLayer,
-} from './catalog';
+import { groupByDomain, styleLayerIds, type Catalog, type CatalogLayer } from './catalog';
+import { el } from './dom';
 import { getLang, onLangChange, otherLang, pick, t } from './i18n';
+import { layerRow, type LayerRow } from './layerRow';
+import { isRaster } from './mapLayers';
+import type { GroundOpacity } from './opacity';
+import type { PanelPrefs } from './prefs';
 
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text = '',
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text) node.textContent = text;
-  return node;
+export const IMAGERY_BASEMAP = 'imagery';
+
+export interface PanelOptions {
+  prefs: PanelPrefs;
+  opacity: GroundOpacity;
+  /** Shows or hides what a live layer draws (its `channel`). */
+  onLive?: (layer: CatalogLayer, visible: boolean) => void;
 }
+
+type VisibilityListener = (layer: CatalogLayer, visible: boolean) => void;
 
 /** The collapsible frame of the panel; the list inside is filled once the catalog is loaded. */
 export class LayerPanel {
@@ -32,12 +33,15 @@ export class LayerPanel {
   private readonly collapseButton: HTMLButtonElement;
   private readonly body: HTMLElement;
   private readonly visible = new Map<string, boolean>();
-  private rows: Array<{ layer: CatalogLayer; row: HTMLElement; hint: HTMLElement }> = [];
+  private rows: LayerRow[] = [];
+  private imagerySwitch: HTMLInputElement | null = null;
   private catalog: Catalog | null = null;
+  private options: PanelOptions | null = null;
   private failed = false;
   private map: MapLibreMap | null = null;
   private zoomFrame = 0;
   private readonly listeners = new Set<() => void>();
+  private readonly visibilityListeners = new Set<VisibilityListener>();
 
   constructor(private readonly root: HTMLElement) {
     this.header = el('div', 'panel-header');
@@ -74,12 +78,24 @@ export class LayerPanel {
     return this.visible.get(layerId) ?? false;
   }
 
+  /** Called when a layer is switched on or off (by its checkbox, the imagery switch or code). */
+  onVisibility(listener: VisibilityListener): void {
+    this.visibilityListeners.add(listener);
+  }
+
+  /** The catalog's layers that the imagery base switch shows and hides together. */
+  get imageryLayers(): CatalogLayer[] {
+    return this.catalog?.layers.filter((l) => l.basemap === IMAGERY_BASEMAP && l.available) ?? [];
+  }
+
   /** Fills the panel from the catalog and keeps it in step with the map. */
-  attach(map: MapLibreMap, catalog: Catalog): void {
+  attach(map: MapLibreMap, catalog: Catalog, options: PanelOptions): void {
     this.map = map;
     this.catalog = catalog;
+    this.options = options;
     this.failed = false;
-    for (const layer of catalog.layers) this.visible.set(layer.id, layer.visible);
+    for (const layer of catalog.layers) this.visible.set(layer.id, options.prefs.visible(layer.id, layer.visible));
+    for (const layer of catalog.layers.filter((l) => l.kind === 'live')) options.onLive?.(layer, this.isVisible(layer.id));
     this.renderList();
     map.on('zoom', () => {
       if (this.zoomFrame) return;
@@ -90,15 +106,37 @@ export class LayerPanel {
     });
   }
 
-  setLayerVisible(layer: CatalogLayer, visible: boolean): void {
+  /** Shows or hides a layer; `persist` keeps the choice as the user's (false for temporary
+   *  changes such as 3D turning the relief on). */
+  setLayerVisible(layer: CatalogLayer, visible: boolean, persist = true): void {
     this.visible.set(layer.id, visible);
+    if (persist) this.options?.prefs.setVisible(layer.id, visible);
     const map = this.map;
     if (!map) return;
+    if (layer.kind === 'live') this.options?.onLive?.(layer, visible);
     for (const id of styleLayerIds(layer)) {
       if (map.getLayer(id)) map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
     }
     const row = this.rows.find((r) => r.layer.id === layer.id);
-    row?.row.classList.toggle('off', !visible);
+    if (row) {
+      row.box.checked = visible;
+      row.row.classList.toggle('off', !visible);
+    }
+    this.syncImagerySwitch();
+    for (const listener of this.visibilityListeners) listener(layer, visible);
+  }
+
+  /** The imagery base: on when any of its layers is on; switching sets them all. */
+  setImagery(on: boolean): void {
+    for (const layer of this.imageryLayers) this.setLayerVisible(layer, on);
+  }
+
+  get imageryOn(): boolean {
+    return this.imageryLayers.some((l) => this.isVisible(l.id));
+  }
+
+  private syncImagerySwitch(): void {
+    if (this.imagerySwitch) this.imagerySwitch.checked = this.imageryOn;
   }
 
   private renderChrome(): void {
@@ -129,79 +167,89 @@ export class LayerPanel {
   private renderList(): void {
     const catalog = this.catalog;
     if (!catalog) return;
-    const lang = getLang();
     this.rows = [];
     const groups = groupByDomain(catalog);
     if (!groups.length) {
       this.body.replaceChildren(el('p', 'panel-note', t('layersEmpty')));
       return;
     }
-    const fragments = groups.map(({ domain, layers }) => {
-      const section = el('section', 'domain');
-      section.dataset.domain = domain;
-      const title = el('h3', 'domain-title');
-      const names = catalog.domains[domain] ?? { zh: domain, en: domain };
-      title.append(el('span', 'name-main', pick(names, lang)), el('span', 'name-sub', pick(names, otherLang(lang))));
-      const list = el('ul', 'layer-list');
-      for (const layer of layers) list.append(this.renderRow(layer));
-      section.append(title, list);
-      return section;
-    });
-    this.body.replaceChildren(...fragments);
+    const sections = groups.map(({ domain, layers }) => this.renderGroup(domain, layers));
+    const base = this.renderImagerySwitch();
+    this.body.replaceChildren(...(base ? [base] : []), ...sections);
     this.updateZoomHints();
   }
 
-  private renderRow(layer: CatalogLayer): HTMLElement {
+  private renderImagerySwitch(): HTMLElement | null {
+    this.imagerySwitch = null;
+    if (!this.imageryLayers.length) return null;
     const lang = getLang();
-    const item = el('li', 'layer-item');
-    const row = el('label', 'layer-row');
-    row.dataset.layerId = layer.id;
-    row.dataset.testid = 'layer-item';
-    const tip = [pick(layer.description, lang), `${t('department')}: ${layer.department}`];
-    row.title = tip.filter(Boolean).join('\n');
-
-    const box = el('input', 'layer-check');
+    const row = el('label', 'base-switch');
+    const box = el('input', 'base-switch-input');
     box.type = 'checkbox';
-    box.checked = this.isVisible(layer.id);
-    box.dataset.layerId = layer.id;
-    box.addEventListener('change', () => this.setLayerVisible(layer, box.checked));
-
-    const swatch = el('span', `swatch swatch-${layer.geometry}`);
-    swatch.setAttribute('aria-hidden', 'true');
-    const colors = swatchColors(layer);
-    if (colors.length === 1) swatch.style.setProperty('--swatch', colors[0] ?? '');
-    else if (colors.length > 1) {
-      const step = 100 / colors.length;
-      const stops = colors.map((c, i) => `${c} ${i * step}% ${(i + 1) * step}%`).join(', ');
-      swatch.style.setProperty('--swatch', `linear-gradient(90deg, ${stops})`);
-    }
-    const outline = layer.geometry === 'polygon' ? swatchOutline(layer) : undefined;
-    if (outline) swatch.style.setProperty('--swatch-outline', outline);
-
+    box.setAttribute('role', 'switch');
+    box.dataset.testid = 'imagery-switch';
+    box.checked = this.imageryOn;
+    box.addEventListener('change', () => this.setImagery(box.checked));
     const names = el('span', 'layer-names');
-    names.append(el('span', 'name-main', pick(layer.title, lang)), el('span', 'name-sub', pick(layer.title, otherLang(lang))));
+    names.append(el('span', 'name-main', t('imageryBase', lang)), el('span', 'name-sub', t('imageryBase', otherLang(lang))));
+    row.title = t('imageryBaseTitle', lang);
+    row.append(box, el('span', 'switch-track'), names);
+    this.imagerySwitch = box;
+    return row;
+  }
 
-    const tags = el('span', 'layer-tags');
-    if (layer.synthetic) {
-      const badge = el('span', 'badge-synthetic', `${t('synthetic', lang)} ${t('synthetic', otherLang(lang))}`);
-      badge.title = t('syntheticTitle');
-      tags.append(badge);
+  private renderGroup(domain: string, layers: CatalogLayer[]): HTMLElement {
+    const catalog = this.catalog;
+    const lang = getLang();
+    const section = el('section', 'domain');
+    section.dataset.domain = domain;
+    section.dataset.testid = 'layer-group';
+    const folded = this.options?.prefs.folded(domain) ?? false;
+    section.classList.toggle('folded', folded);
+    const title = el('h3', 'domain-title');
+    const toggle = el('button', 'domain-toggle');
+    toggle.type = 'button';
+    toggle.setAttribute('aria-expanded', String(!folded));
+    const names = catalog?.domains.find((d) => d.id === domain) ?? { zh: domain, en: domain };
+    toggle.append(
+      el('span', 'domain-chevron'),
+      el('span', 'name-main', pick(names, lang)),
+      el('span', 'name-sub', pick(names, otherLang(lang))),
+      el('span', 'domain-count', String(layers.length)),
+    );
+    const list = el('ul', 'layer-list');
+    list.id = `layer-group-${domain}`;
+    toggle.setAttribute('aria-controls', list.id);
+    toggle.addEventListener('click', () => {
+      const now = !section.classList.contains('folded');
+      section.classList.toggle('folded', now);
+      toggle.setAttribute('aria-expanded', String(!now));
+      this.options?.prefs.setFolded(domain, now);
+    });
+    title.append(toggle);
+    for (const layer of layers) {
+      const row = layerRow(layer, {
+        checked: this.isVisible(layer.id),
+        opacity: this.options?.opacity.opacity(layer.id) ?? 1,
+        onToggle: (visible) => this.setLayerVisible(layer, visible),
+        onOpacity: (opacity) => {
+          this.options?.opacity.setOpacity(layer.id, opacity);
+          this.options?.prefs.setOpacity(layer.id, opacity);
+        },
+      });
+      this.rows.push(row);
+      list.append(row.item);
     }
-    const hint = el('span', 'zoom-hint');
-    tags.append(hint);
-
-    row.append(box, swatch, names, tags);
-    row.classList.toggle('off', !box.checked);
-    item.append(row);
-    this.rows.push({ layer, row, hint });
-    return item;
+    section.append(title, list);
+    return section;
   }
 
   private updateZoomHints(): void {
     const zoom = this.map?.getZoom() ?? 0;
     for (const { layer, row, hint } of this.rows) {
+      if (layer.kind === 'live') continue;
       const below = zoom < layer.minzoom;
-      const above = zoom >= layer.maxzoom;
+      const above = !isRaster(layer) && zoom >= layer.maxzoom; // rasters show overzoomed
       row.classList.toggle('out-of-zoom', below || above);
       hint.textContent = below ? t('zoomIn') : above ? t('zoomOut') : '';
       hint.title = below || above ? `z${layer.minzoom}–${layer.maxzoom}` : '';

@@ -50,6 +50,9 @@ interface ServerMessage {
   message?: string;
 }
 
+/** The hub's channel of vehicle positions (the catalog's live layer of buses names it too). */
+export const POSITIONS_CHANNEL = 'vehicles.positions';
+
 const BACKOFF_MIN_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
 const VIEWPORT_DEBOUNCE_MS = 300;

@@ -6,6 +6,7 @@
 
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './styles.css';
+import './layers.css';
 
 import maplibregl from 'maplibre-gl';
 import { getJSON, reportUnauthorized, transformRequest } from './api';
@@ -14,13 +15,17 @@ import { AlarmStore, type Alarm } from './alarmStore';
 import { Auth } from './auth';
 import { BusLayer, BUS_PULSE_LAYER } from './buses';
 import { BusPopup } from './busPopup';
-import { baseStyle, fetchCatalog, styleLayers, vectorSource, type Catalog } from './catalog';
+import { baseStyle, fetchCatalog, type Catalog, type CatalogLayer } from './catalog';
 import { initDesk } from './desk';
 import { initHeader } from './header';
 import { t } from './i18n';
 import { LayerPanel } from './layerPanel';
-import { LiveConnection } from './live';
+import { LiveConnection, POSITIONS_CHANNEL } from './live';
 import { coveredSides } from './mapCover';
+import { addCatalogLayers, defaultOpacity, isRaster, RasterStack } from './mapLayers';
+import { GroundOpacity } from './opacity';
+import { PanelPrefs } from './prefs';
+import { setupScene } from './scene';
 import { MapScale } from './mapScale';
 import { liveIndicator } from './liveIndicator';
 import { FeaturePopup } from './popup';
@@ -114,10 +119,18 @@ const alarmPanel = new AlarmPanel(byId('alarm-panel'), alarms, {
 auth.onUser(() => alarmPanel.refresh());
 buses.onReload(() => alarmPanel.refresh()); // vehicle labels arrived
 
+// The buses show while their catalog layer (kind live) is on and no replay is playing.
+const busesShown = { layer: true, replay: true };
+function showBuses(): void {
+  const visible = busesShown.layer && busesShown.replay;
+  buses.setVisible(visible);
+  if (!visible) busPopup.close();
+}
+
 const replay = new Replay(byId('replay-bar'), map, {
   setLiveVisible: (visible) => {
-    buses.setVisible(visible);
-    if (!visible) busPopup.close();
+    busesShown.replay = visible;
+    showBuses();
   },
 });
 
@@ -167,14 +180,22 @@ const mapLoaded = new Promise<void>((resolve) => {
   else map.once('load', () => resolve());
 });
 
-function addCatalog(loaded: Catalog): void {
-  const note = t('syntheticAttribution');
-  // Catalog layers go beneath the live overlays (buses), whenever the catalog arrives.
-  const before = map.getLayer(BUS_PULSE_LAYER) ? BUS_PULSE_LAYER : undefined;
-  for (const layer of loaded.layers) {
-    map.addSource(layer.id, vectorSource(layer, note));
-    for (const spec of styleLayers(layer)) map.addLayer(spec, before);
+/** What a live layer of the catalog switches: the module drawing its channel. */
+function setLiveLayer(layer: CatalogLayer, visible: boolean): void {
+  if (layer.channel === POSITIONS_CHANNEL) {
+    busesShown.layer = visible;
+    showBuses();
   }
+}
+
+function addCatalog(loaded: Catalog, prefs: PanelPrefs, rasters: RasterStack): void {
+  // Catalog layers go beneath the live overlays (buses), whenever the catalog arrives.
+  const failed = addCatalogLayers(map, loaded, rasters, {
+    visible: (layer) => prefs.visible(layer.id, layer.visible),
+    syntheticNote: t('syntheticAttribution'),
+    beneath: BUS_PULSE_LAYER,
+  });
+  if (failed.length) toast(t('catalogFailed'), failed.join('\n'), { timeout: 0 });
 }
 
 async function loadCatalog(): Promise<void> {
@@ -192,16 +213,16 @@ async function loadCatalog(): Promise<void> {
     return;
   }
   await mapLoaded;
-  try {
-    addCatalog(loaded);
-  } catch (err) {
-    toast(t('catalogFailed'), describeError(err), { timeout: 0 });
-    return;
-  }
+  const prefs = new PanelPrefs(auth.user?.username ?? null);
+  const rasters = new RasterStack(map, loaded, t('syntheticAttribution'));
+  addCatalog(loaded, prefs, rasters);
   catalog = loaded;
   window.__catalog = loaded;
-  panel.attach(map, loaded);
-  new FeaturePopup(map, loaded, (point) => busPopup.claims(point));
+  const opacity = new GroundOpacity(map);
+  opacity.attach(loaded, (layer) => (isRaster(layer) ? prefs.opacity(layer.id, defaultOpacity(layer)) : null));
+  panel.attach(map, loaded, { prefs, opacity, onLive: setLiveLayer });
+  const popup = new FeaturePopup(map, loaded, (point) => busPopup.claims(point));
+  setupScene({ map, catalog: loaded, panel, view, opacity, popup, rasters, beneath: BUS_PULSE_LAYER });
   fitCounty(false);
   sendViewport();
   map.once('idle', () => {

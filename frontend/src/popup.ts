@@ -1,24 +1,24 @@
 /**
  * Click on the map: a popup with the topmost feature's attributes, labelled with the catalog's
  * field titles; the other layers hit at that point are listed beneath (click one to see it).
+ * Features drawn outside MapLibre (deck.gl's pipes in 3D) come in through `picker`, first.
  */
 
-import maplibregl, {
-  type Map as MapLibreMap,
-  type MapGeoJSONFeature,
-  type MapMouseEvent,
-  type PointLike,
-} from 'maplibre-gl';
+import maplibregl, { type Map as MapLibreMap, type MapMouseEvent, type PointLike } from 'maplibre-gl';
 import { catalogIdOf, styleLayerIds, type Catalog, type CatalogField, type CatalogLayer } from './catalog';
 import { getLang, locale, onLangChange, pick, t, type Lang } from './i18n';
+import { isVector } from './mapLayers';
 
 /** Pixels around the pointer that count as a hit, so thin lines and small points can be clicked. */
 const HIT_TOLERANCE = 4;
 
-interface Hit {
+export interface Hit {
   layer: CatalogLayer;
-  feature: MapGeoJSONFeature;
+  properties: Record<string, unknown>;
 }
+
+/** Hits at a point of the map's container (CSS pixels) from another renderer, topmost first. */
+export type Picker = (x: number, y: number) => Hit[];
 
 interface Unit {
   suffix: string;
@@ -91,6 +91,7 @@ export class FeaturePopup {
   private current = 0;
   private hoverFrame = 0;
   private lastHover: PointLike | null = null;
+  private pickers: Picker[] = [];
 
   /** `claims(point)`: another module (the live buses) handles clicks at this point. */
   constructor(
@@ -99,7 +100,7 @@ export class FeaturePopup {
     private readonly claims: (point: maplibregl.Point) => boolean = () => false,
   ) {
     for (const layer of catalog.layers) this.layers.set(layer.id, layer);
-    this.queryIds = catalog.layers.flatMap((layer) => styleLayerIds(layer));
+    this.queryIds = catalog.layers.filter(isVector).flatMap((layer) => styleLayerIds(layer));
     this.popup = new maplibregl.Popup({
       closeButton: true,
       closeOnClick: false,
@@ -120,22 +121,34 @@ export class FeaturePopup {
     });
   }
 
+  /** Adds hits from another renderer (deck.gl), listed before MapLibre's. */
+  addPicker(picker: Picker): void {
+    this.pickers.push(picker);
+  }
+
   /** The catalog layers hit at a point, topmost first, one feature each. */
   hitsAt(point: maplibregl.Point): Hit[] {
+    const seen = new Set<string>();
+    const hits: Hit[] = [];
+    for (const picker of this.pickers) {
+      for (const hit of picker(point.x, point.y)) {
+        if (seen.has(hit.layer.id)) continue;
+        seen.add(hit.layer.id);
+        hits.push(hit);
+      }
+    }
     const ids = this.queryIds.filter((id) => this.map.getLayer(id));
-    if (!ids.length) return [];
+    if (!ids.length) return hits;
     const box: [PointLike, PointLike] = [
       [point.x - HIT_TOLERANCE, point.y - HIT_TOLERANCE],
       [point.x + HIT_TOLERANCE, point.y + HIT_TOLERANCE],
     ];
     const features = this.map.queryRenderedFeatures(box, { layers: ids });
-    const seen = new Set<string>();
-    const hits: Hit[] = [];
     for (const feature of features) {
       const layer = this.layers.get(catalogIdOf(feature.layer.id));
       if (!layer || seen.has(layer.id)) continue;
       seen.add(layer.id);
-      hits.push({ layer, feature });
+      hits.push({ layer, properties: feature.properties ?? {} });
     }
     return hits;
   }
@@ -182,7 +195,7 @@ export class FeaturePopup {
     dept.textContent = hit.layer.department;
     root.append(title, dept);
 
-    const props = hit.feature.properties ?? {};
+    const props = hit.properties;
     const fields = hit.layer.fields.filter((f) => f.name in props);
     if (fields.length) {
       const table = document.createElement('dl');

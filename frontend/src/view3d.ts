@@ -1,6 +1,8 @@
 /**
- * The 2D/3D switch and the "whole county" button, as a MapLibre control under the navigation
- * control. 3D tilts the map so that extruded layers (buildings) stand up; 2D looks straight down.
+ * The 2D/3D switch, the 地下 (underground) toggle and the "whole county" button, as a MapLibre
+ * control under the navigation control. 3D tilts the map so that extruded layers (buildings)
+ * stand up and the terrain has relief (its exaggeration is stated under the buttons); 2D looks
+ * straight down. The underground toggle exists only in 3D (leaving 3D turns it off).
  */
 
 import type { IControl, Map as MapLibreMap } from 'maplibre-gl';
@@ -14,15 +16,58 @@ const TILTED = 5;
 
 export type ViewMode = '2d' | '3d';
 
+export interface ViewListeners {
+  /** The view changed between 2D and 3D (also by tilting with the mouse). */
+  mode?: (mode: ViewMode) => void;
+  /** The underground toggle changed. */
+  underground?: (on: boolean) => void;
+}
+
 export class ViewControl implements IControl {
   private map: MapLibreMap | null = null;
   private container: HTMLElement | null = null;
   private modeButton: HTMLButtonElement | null = null;
   private homeButton: HTMLButtonElement | null = null;
+  private undergroundButton: HTMLButtonElement | null = null;
+  private note: HTMLElement | null = null;
   private unsubscribe: (() => void) | null = null;
+  private lastMode: ViewMode = '2d';
+  private underground = false;
+  private exaggeration: number | null = null;
+  private undergroundAvailable = false;
+  private readonly listeners: ViewListeners[] = [];
 
   /** `home` moves the map back to the whole county. */
   constructor(private readonly home: () => void) {}
+
+  listen(listeners: ViewListeners): void {
+    this.listeners.push(listeners);
+  }
+
+  /** States the relief's vertical exaggeration in 3D (null: no terrain, nothing to state). */
+  setExaggeration(factor: number | null): void {
+    this.exaggeration = factor;
+    this.render();
+  }
+
+  /** Whether there is anything below ground to show (the toggle is offered only then). */
+  setUndergroundAvailable(available: boolean): void {
+    this.undergroundAvailable = available;
+    if (!available) this.setUnderground(false);
+    this.render();
+  }
+
+  get undergroundOn(): boolean {
+    return this.underground;
+  }
+
+  setUnderground(on: boolean): void {
+    const next = on && this.mode === '3d' && this.undergroundAvailable;
+    if (next === this.underground) return;
+    this.underground = next;
+    this.render();
+    for (const l of this.listeners) l.underground?.(next);
+  }
 
   get mode(): ViewMode {
     return (this.map?.getPitch() ?? 0) > TILTED ? '3d' : '2d';
@@ -51,16 +96,28 @@ export class ViewControl implements IControl {
     modeButton.append(flat, tilted);
     modeButton.addEventListener('click', () => this.setMode(this.mode === '3d' ? '2d' : '3d'));
 
+    const undergroundButton = document.createElement('button');
+    undergroundButton.type = 'button';
+    undergroundButton.className = 'view-underground';
+    undergroundButton.dataset.testid = 'underground-toggle';
+    undergroundButton.addEventListener('click', () => this.setUnderground(!this.underground));
+
     const homeButton = document.createElement('button');
     homeButton.type = 'button';
     homeButton.className = 'view-home';
     homeButton.dataset.testid = 'view-home';
     homeButton.addEventListener('click', () => this.home());
 
-    container.append(modeButton, homeButton);
+    const note = document.createElement('div');
+    note.className = 'view-note';
+    note.dataset.testid = 'relief-note';
+
+    container.append(modeButton, undergroundButton, homeButton, note);
     this.container = container;
     this.modeButton = modeButton;
     this.homeButton = homeButton;
+    this.undergroundButton = undergroundButton;
+    this.note = note;
     map.on('pitch', this.sync);
     this.unsubscribe = onLangChange(() => this.render());
     this.render();
@@ -75,9 +132,12 @@ export class ViewControl implements IControl {
   }
 
   private readonly sync = (): void => {
-    const button = this.modeButton;
-    if (!button || button.dataset.mode === this.mode) return;
+    const mode = this.mode;
+    if (mode === this.lastMode) return;
+    this.lastMode = mode;
+    if (mode === '2d') this.setUnderground(false);
     this.render();
+    for (const l of this.listeners) l.mode?.(mode);
   };
 
   private render(): void {
@@ -95,6 +155,19 @@ export class ViewControl implements IControl {
     if (this.homeButton) {
       this.homeButton.textContent = t('home');
       this.homeButton.title = t('homeTitle');
+    }
+    const under = this.undergroundButton;
+    if (under) {
+      under.hidden = mode !== '3d' || !this.undergroundAvailable;
+      under.textContent = t('underground');
+      under.title = t(this.underground ? 'undergroundOffTitle' : 'undergroundOnTitle');
+      under.setAttribute('aria-pressed', String(this.underground));
+    }
+    if (this.note) {
+      const factor = this.exaggeration;
+      this.note.hidden = mode !== '3d' || factor === null;
+      this.note.textContent = factor === null ? '' : `${t('relief')} ×${factor}`;
+      this.note.title = t('reliefTitle').replace('{n}', String(factor ?? ''));
     }
   }
 }

@@ -1,42 +1,31 @@
-"""The console in headless Chromium: the county's layers render, offline, without errors."""
+"""The console in headless Chromium: the county's layers render, offline, without errors; the
+layer panel is the catalog's (domains in order, foldable); the imagery base and the raster
+opacities work on the map's own style and are kept per user."""
 
 from __future__ import annotations
 
-from io import BytesIO
-from urllib.parse import urlparse
-
-import numpy as np
 import pytest
-from PIL import Image
 
-from tests.conftest import ROOT
-from tests.e2e.conftest import login
+from tests.e2e.console_page import (
+    SEAT,
+    SHOTS,
+    WAIT_IDLE,
+    goto_console,
+    not_blank,
+    open_page,
+    outside_requests,
+    rasters,  # noqa: F401 (fixture)
+)
 
-SEAT = (117.88003, 33.47922)
-SHOTS = ROOT / "var" / "screenshots"
-
-WAIT_IDLE = "() => new Promise(r => { const m = window.__map; m.once('idle', () => r(true)); " \
-            "m.triggerRepaint(); })"
 RENDERED = """(source) => window.__map.queryRenderedFeatures()
     .filter(f => f.source === source).map(f => f.properties)"""
 
 
-def not_blank(png: bytes) -> float:
-    pixels = np.asarray(Image.open(BytesIO(png)).convert("L"), dtype=float)
-    return float(pixels.std())
-
-
 @pytest.fixture()
 def page(browser, live_server: str):  # noqa: ANN001, ANN201
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-    page = context.new_page()
-    page.errors, page.requests = [], []  # type: ignore[attr-defined]
-    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.on("request", lambda r: page.requests.append(r.url))
-    login(page, live_server, "admin")
+    page = open_page(browser, live_server)
     yield page
-    context.close()
+    page.context.close()
 
 
 def test_console_shows_the_county_offline(page, live_server: str) -> None:  # noqa: ANN001
@@ -60,20 +49,41 @@ def test_console_shows_the_county_offline(page, live_server: str) -> None:  # no
     assert not_blank(tilted) > 5.0
 
     assert page.errors == []
-    origin = urlparse(live_server).netloc
-    outside = [u for u in page.requests
-               if urlparse(u).scheme in ("http", "https", "ws", "wss")
-               and urlparse(u).netloc != origin]
+    outside = outside_requests(page, live_server)
     assert outside == [], f"requests left 127.0.0.1: {outside[:5]}"
 
 
 def test_layer_panel_is_built_from_the_catalog(page, live_server: str, client) -> None:  # noqa: ANN001
-    page.goto(live_server)
-    page.wait_for_function("() => window.__ready === true", timeout=60_000)
+    """Issue 9 part 8: one group per domain that has layers, in the catalog's domain order,
+    titled in Chinese first; every layer in its domain's group; a folded group stays folded
+    for this user after a reload."""
+    catalog = client.get("/api/layers").json()
+    goto_console(page, live_server)
     panel = page.get_by_test_id("layer-panel")
+    used = {layer["domain"] for layer in catalog["layers"]}
+    ordered = sorted(catalog["domains"], key=lambda d: d["order"])
+    expected = [d["id"] for d in ordered if d["id"] in used]
+    groups = page.get_by_test_id("layer-group")
+    assert groups.evaluate_all("gs => gs.map(g => g.dataset.domain)") == expected
+    for domain in catalog["domains"]:
+        if domain["id"] not in used:
+            continue
+        group = page.locator(f'[data-testid="layer-group"][data-domain="{domain["id"]}"]')
+        assert group.locator(".domain-toggle .name-main").inner_text() == domain["zh"]
+        ids = group.locator(".layer-row").evaluate_all("rows => rows.map(r => r.dataset.layerId)")
+        own = [la["id"] for la in catalog["layers"] if la["domain"] == domain["id"]]
+        assert sorted(ids) == sorted(own)
     text = panel.inner_text()
-    for layer in client.get("/api/layers").json()["layers"]:
+    for layer in catalog["layers"]:
         assert layer["title"]["zh"] in text
+
+    first = groups.first
+    first.locator(".domain-toggle").click()
+    assert first.locator(".layer-list").is_hidden()
+    goto_console(page, live_server)
+    assert page.get_by_test_id("layer-group").first.locator(".layer-list").is_hidden()
+    page.get_by_test_id("layer-group").first.locator(".domain-toggle").click()
+    assert page.get_by_test_id("layer-group").first.locator(".layer-list").is_visible()
     assert page.errors == []
 
 
@@ -112,3 +122,93 @@ def test_popups_name_coded_values(page, live_server: str) -> None:  # noqa: ANN0
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "popup-camera.png"))
     assert page.errors == []
+
+
+STYLE_OF = """(id) => { const m = window.__map, layers = m.getStyle().layers;
+  const own = layers.filter(l => l.id.startsWith(id + ':'));
+  return own.map(l => ({id: l.id, type: l.type, index: layers.indexOf(l),
+    visibility: m.getLayoutProperty(l.id, 'visibility') ?? 'visible',
+    opacity: l.type === 'raster' ? m.getPaintProperty(l.id, 'raster-opacity') : null})); }"""
+# Index of the lowest style layer drawn from a vector tile source.
+FIRST_VECTOR = """() => { const m = window.__map;
+  return m.getStyle().layers.findIndex(l => l.source
+    && m.getSource(l.source)?.type === 'vector'); }"""
+
+
+def _imagery_on(page, imagery: list[str]) -> None:  # noqa: ANN001
+    for layer_id in imagery:
+        page.wait_for_function(
+            "(id) => { const s = window.__map.getSource(id); return !!s && s.loaded(); }",
+            arg=layer_id, timeout=240_000)
+    page.wait_for_function(WAIT_IDLE, timeout=240_000)
+
+
+def test_imagery_switch_and_raster_opacity(page, live_server: str, client, rasters) -> None:  # noqa: ANN001, F811
+    """The 影像 switch puts every `basemap: imagery` layer on the map, under every vector layer,
+    coarse under fine, and takes them off again; a raster's opacity slider sets its
+    raster-opacity; both are the user's own after a reload."""
+    catalog = client.get("/api/layers").json()["layers"]
+    imagery = [la["id"] for la in sorted(catalog, key=lambda la: la["order"])
+               if la.get("basemap") == "imagery"]
+    assert len(imagery) >= 2 and all(i in rasters for i in imagery)
+    goto_console(page, live_server)
+    page.evaluate(f"window.__map.jumpTo({{center: [{SEAT[0]}, {SEAT[1]}], zoom: 14}})")
+    page.wait_for_function(WAIT_IDLE, timeout=60_000)
+    if page.get_by_test_id("imagery-switch").is_checked():  # the catalog may start with it on
+        page.locator(".base-switch").click()
+    assert all(s["visibility"] == "none" for i in imagery for s in page.evaluate(STYLE_OF, i))
+
+    page.locator(".base-switch").click()
+    _imagery_on(page, imagery)
+    styles = [page.evaluate(STYLE_OF, i) for i in imagery]
+    assert all(s and s[0]["type"] == "raster" and s[0]["visibility"] == "visible" for s in styles)
+    indexes = [s[0]["index"] for s in styles]
+    assert indexes == sorted(indexes), "imagery is not drawn coarse under fine"
+    assert max(indexes) < page.evaluate(FIRST_VECTOR), "imagery is not under the vector layers"
+    tiles = [u for u in page.requests if any(f"/tiles/{i}/" in u for i in imagery)]
+    assert tiles, "no imagery tile was asked for"
+
+    slider = page.locator(f'[data-testid="opacity-slider"][data-layer-id="{imagery[-1]}"]')
+    slider.fill("40")
+    assert page.evaluate(STYLE_OF, imagery[-1])[0]["opacity"] == pytest.approx(0.4)
+
+    goto_console(page, live_server)  # the same user again: the switch and the opacity kept
+    assert page.get_by_test_id("imagery-switch").is_checked()
+    _imagery_on(page, imagery)
+    assert page.evaluate(STYLE_OF, imagery[-1])[0]["opacity"] == pytest.approx(0.4)
+    slider = page.locator(f'[data-testid="opacity-slider"][data-layer-id="{imagery[-1]}"]')
+    assert slider.input_value() == "40"
+
+    page.locator(".base-switch").click()
+    assert all(s["visibility"] == "none" for i in imagery for s in page.evaluate(STYLE_OF, i))
+    assert not page.get_by_test_id("imagery-switch").is_checked()
+    assert page.errors == []
+    assert outside_requests(page, live_server) == []
+
+
+@pytest.mark.parametrize(("name", "size", "phone"), [
+    ("1920x1080", (1920, 1080), False),
+    ("3840x2160", (3840, 2160), False),
+    ("390x844", (390, 844), True),
+])
+def test_imagery_screenshots(browser, live_server: str, client, rasters,  # noqa: ANN001, F811
+                             name: str, size: tuple[int, int], phone: bool) -> None:
+    """The console with the imagery base on, at a wall PC's, a video wall's and a phone's size
+    (var/screenshots/imagery-*.png, looked at while developing): not blank, no errors."""
+    imagery = [la["id"] for la in client.get("/api/layers").json()["layers"]
+               if la.get("basemap") == "imagery"]
+    page = open_page(browser, live_server, size, phone=phone)
+    try:
+        goto_console(page, live_server)
+        if phone:  # the panel starts folded on a phone
+            page.get_by_test_id("layer-panel-toggle").click()
+        page.evaluate(f"window.__map.jumpTo({{center: [{SEAT[0]}, {SEAT[1]}], zoom: 14}})")
+        if not page.get_by_test_id("imagery-switch").is_checked():
+            page.locator(".base-switch").click()
+        _imagery_on(page, imagery)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        shot = page.screenshot(path=str(SHOTS / f"imagery-{name}.png"))
+        assert not_blank(shot) > 5.0
+        assert page.errors == []
+    finally:
+        page.context.close()

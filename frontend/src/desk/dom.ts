@@ -1,19 +1,2 @@
-/** A tiny DOM helper shared by the desk's panels. */
-
-export function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className = '',
-  text = '',
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text) node.textContent = text;
-  return node;
-}
-
-export function button(className: string, text: string, onClick: () => void): HTMLButtonElement {
-  const node = el('button', className, text);
-  node.type = 'button';
-  node.addEventListener('click', onClick);
-  return node;
-}
+/** The desk's panels use the console's one DOM helper. */
+export { button, el } from '../dom';

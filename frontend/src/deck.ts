@@ -1,0 +1,72 @@
+/**
+ * The one owner of deck.gl: a MapboxOverlay interleaved with MapLibre (deck's layers are drawn
+ * inside MapLibre's own frame and depth buffer, so terrain and extruded buildings hide what lies
+ * behind or below them). Loaded on demand (a dynamic import) the first time 3D needs it, so the
+ * 2D console does not carry deck.gl.
+ *
+ * loaders.gl would fetch its worker scripts from a CDN: `worker: false` keeps every parse on
+ * this page (nothing leaves the server; the page's CSP allows no other script origin anyway).
+ */
+
+import { MapboxOverlay } from '@deck.gl/mapbox';
+import { PathLayer } from '@deck.gl/layers';
+import type { Map as MapLibreMap } from 'maplibre-gl';
+import { MIN_WIDTH_PX, type PlacedPipe } from './pipeData';
+
+export const LOAD_OPTIONS = { worker: false } as const;
+const PIPES_LAYER = 'underground-pipes';
+/** Pixels around the pointer that count as a hit (as the 2D popup's tolerance). */
+const PICK_RADIUS = 4;
+
+export interface PipeDrawOptions {
+  /** Draw through the ground (no depth test), for the "underground" view. */
+  throughGround: boolean;
+  /** MapLibre layer the pipes go beneath (the live overlays), if present. */
+  beforeId?: string | undefined;
+}
+
+export class DeckOverlay {
+  private readonly overlay: MapboxOverlay;
+
+  constructor(map: MapLibreMap) {
+    this.overlay = new MapboxOverlay({ interleaved: true, layers: [], useDevicePixels: true });
+    map.addControl(this.overlay);
+  }
+
+  /** Draws the pipes (an empty list removes them). */
+  setPipes(pipes: PlacedPipe[], options: PipeDrawOptions): void {
+    if (!pipes.length) {
+      this.overlay.setProps({ layers: [] });
+      return;
+    }
+    const layer = new PathLayer<PlacedPipe>({
+      id: PIPES_LAYER,
+      data: pipes,
+      getPath: (d) => d.path,
+      getColor: (d) => d.color,
+      getWidth: (d) => d.width,
+      widthUnits: 'meters',
+      widthMinPixels: MIN_WIDTH_PX,
+      capRounded: true,
+      jointRounded: true,
+      billboard: false,
+      pickable: true,
+      autoHighlight: true,
+      highlightColor: [255, 255, 255, 200],
+      loadOptions: LOAD_OPTIONS,
+      parameters: options.throughGround
+        ? { depthCompare: 'always', depthWriteEnabled: false }
+        : { depthCompare: 'less-equal', depthWriteEnabled: true },
+      // Interleaved: where in MapLibre's layer stack deck draws this layer.
+      ...(options.beforeId ? { beforeId: options.beforeId } : {}),
+      updateTriggers: { getPath: pipes },
+    });
+    this.overlay.setProps({ layers: [layer] });
+  }
+
+  /** The pipes under a screen point (CSS pixels of the map's container), nearest first. */
+  pick(x: number, y: number): PlacedPipe[] {
+    const infos = this.overlay.pickMultipleObjects({ x, y, radius: PICK_RADIUS, depth: 4, layerIds: [PIPES_LAYER] });
+    return infos.map((info) => info.object as PlacedPipe | undefined).filter((p): p is PlacedPipe => !!p);
+  }
+}
