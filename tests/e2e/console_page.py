@@ -58,9 +58,11 @@ def open_page(browser: Any, base_url: str, size: tuple[int, int] = (1280, 800), 
     return page
 
 
-def goto_console(page: Any, base_url: str) -> None:
+def goto_console(page: Any, base_url: str, timeout: int = 60_000) -> None:
+    """Opens the console and waits for the catalog on the map and the map idle (a big screen
+    with imagery on needs many raster tiles rendered: give it a longer `timeout`)."""
     page.goto(base_url)
-    page.wait_for_function("() => window.__ready === true", timeout=60_000)
+    page.wait_for_function("() => window.__ready === true", timeout=timeout)
     page.evaluate("window.__desk?.setOpen(false)")
 
 
