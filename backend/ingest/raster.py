@@ -118,8 +118,9 @@ def _describe(report: RasterReport, crs: CRS, stored: StoredCog, res: float,
             f"{report.transform}")
         report.fixes.append(
             f"resampled (bilinear) from {res:.3f} m to {cell:.3f} m pixels (Web Mercator "
-            f"metres), the grid of zoom {stored.maxzoom}, aligned to the web tiles at every "
-            "level")
+            f"metres), the grid of zoom {stored.maxzoom}, aligned to the web tiles at zooms "
+            f"{stored.maxzoom - stored.aligned}-{stored.maxzoom} (those tiles are read as one "
+            "block)")
     if report.kind == "dem":
         report.fixes.append(
             f"stored as float32, {stored.compression} with floating-point predictor, 256 px "

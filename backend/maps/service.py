@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from backend.catalog.layers import LayerCatalog, LayerSpec
 from backend.catalog.strict import CatalogError
 from backend.db.models import Base
-from backend.rasters.service import raster_source
+from backend.rasters.service import lookup, raster_source
 from tiles.cache import DataVersions, TileCache
 from tiles.connections import raw_connections
 from tiles.errors import UnsupportedFormat
@@ -155,7 +155,9 @@ def _tiles_url(spec: LayerSpec) -> str | None:
     return f"/tiles/{spec.id}/{{z}}/{{x}}/{{y}}.{formats[0]}" if formats else None
 
 
-def layer_payload(spec: LayerSpec) -> dict[str, Any]:
+def layer_payload(spec: LayerSpec, available: bool = True) -> dict[str, Any]:
+    """`available`: a raster layer has a registered file (else the console lists it as having
+    no data yet and asks for no tiles)."""
     src = spec.source
     return {
         "id": spec.id,
@@ -183,6 +185,7 @@ def layer_payload(spec: LayerSpec) -> dict[str, Any]:
         "public": spec.is_public,
         "tiles": _tiles_url(spec),
         "tilejson": f"/tiles/{spec.id}.json" if spec.formats else None,
+        "available": available,
         "provenance": spec.provenance,
         "licence": spec.licence,
     }
@@ -204,7 +207,9 @@ def county_bounds(engine: Engine) -> list[float]:
 def catalog_payload(catalog: LayerCatalog, engine: Engine) -> dict[str, Any]:
     bounds = county_bounds(engine)
     return {
-        "layers": [layer_payload(spec) for spec in catalog.layers],
+        "layers": [layer_payload(spec, spec.kind not in ("cog", "dem")
+                                 or lookup(engine, spec.id) is not None)
+                   for spec in catalog.layers],
         "domains": [{"id": d.id, **d.title.model_dump(), "order": d.order, "icon": d.icon}
                     for d in catalog.domains],
         "bounds": bounds,

@@ -41,6 +41,7 @@ def test_imagery_tiles_are_served_in_each_format_to_those_with_the_right(
     layer = next(la for la in client.get("/api/layers", headers=auth).json()["layers"]
                  if la["id"] == "ortho")
     assert layer["tiles"] == "/tiles/ortho/{z}/{x}/{y}.webp" and layer["basemap"] == "imagery"
+    assert layer["available"] is True  # a file is registered
     sizes = {}
     for fmt, media in (("webp", "image/webp"), ("png", "image/png"), ("jpg", "image/jpeg")):
         r = client.get(f"/tiles/ortho/{z}/{x}/{y}.{fmt}", headers=auth)

@@ -110,6 +110,7 @@ def test_the_catalog_payload_gives_domains_in_order_and_kinds(anonymous: TestCli
                           "icon": "boundary"}
     layers = {la["id"]: la for la in body["layers"]}
     assert layers["roads"]["kind"] == "table" and layers["roads"]["tiles"].endswith(".mvt")
+    assert layers["roads"]["available"] is True
     county = layers["ortho_county"]  # public imagery
     assert county["kind"] == "cog" and county["basemap"] == "imagery"
     assert county["tiles"] == "/tiles/ortho_county/{z}/{x}/{y}.webp"
