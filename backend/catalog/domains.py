@@ -6,30 +6,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from backend.catalog.strict import CatalogError, read_yaml
+from backend.catalog.strict import CatalogError, Strict, Title, read_yaml
 
 DOMAINS_FILE = "domains.yaml"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DomainTitle(_Strict):
-    zh: str = Field(min_length=1)
-    en: str = Field(min_length=1)
-
-
-class Domain(_Strict):
+class Domain(Strict):
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-    title: DomainTitle
+    title: Title
     order: int
     icon: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
 
 
-class DomainTable(_Strict):
+class DomainTable(Strict):
     domains: list[Domain] = Field(min_length=1)
 
     @model_validator(mode="after")

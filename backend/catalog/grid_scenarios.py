@@ -21,9 +21,8 @@ from pydantic import (
     model_validator,
 )
 
-from backend.catalog.layers import Title
 from backend.catalog.scenarios import SCENARIOS_DIR, ScenarioError
-from backend.catalog.strict import read_yaml
+from backend.catalog.strict import Title, read_yaml
 from backend.incidents.flow import TABLE, Action
 
 GRID_DAY = "grid-day"

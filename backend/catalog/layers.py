@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from backend.catalog.domains import DOMAINS_FILE, Domain, DomainTable, load_domains
 from backend.catalog.sources import (
@@ -21,7 +21,7 @@ from backend.catalog.sources import (
     Source,
     formats_of,
 )
-from backend.catalog.strict import CatalogError, read_yaml
+from backend.catalog.strict import CatalogError, Strict, Title, read_yaml
 from backend.privacy.policy import Kind
 
 VECTOR_STYLES = {"fill", "line", "circle", "symbol", "fill-extrusion", "heatmap"}
@@ -33,15 +33,6 @@ UPDATE_CYCLES = Literal["realtime", "daily", "weekly", "monthly", "quarterly", "
 SHARE_TYPES = Literal["unconditional", "conditional", "none"]  # 无条件/有条件/不予共享
 STYLE_KEYS = {"type", "paint", "layout", "filter", "minzoom", "maxzoom", "id"}
 PUBLIC = "public"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Title(Strict):
-    zh: str = Field(min_length=1)
-    en: str = Field(min_length=1)
 
 
 class FieldSpec(Strict):

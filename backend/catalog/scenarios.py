@@ -12,8 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from backend.catalog.layers import Title
-from backend.catalog.strict import CatalogError, read_yaml
+from backend.catalog.strict import CatalogError, Title, read_yaml
 
 SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 VEHICLE_REF = re.compile(r"^(?P<line>.+)#(?P<n>[1-9][0-9]*)$")

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from backend.catalog.strict import Strict
 from backend.realtime.messages import CHANNELS
 
 IDENT = r"^[a-z][a-z0-9_]*$"
@@ -22,10 +23,6 @@ IMAGE_FORMATS = ("webp", "png", "jpg")
 DEM_FORMATS = ("png", "webp")
 DEM_ENCODINGS = ("mapbox", "terrarium")
 LiveChannel = Literal[tuple(sorted(CHANNELS))]  # type: ignore[valid-type]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class FeatureColumns(Strict):

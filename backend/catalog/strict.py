@@ -7,9 +7,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """A configuration record: unknown keys refused, immutable once read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Title(Strict):
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
 
 
 class CatalogError(Exception):
