@@ -165,8 +165,12 @@ class RasterSourceBase:
 
     def tilejson(self, tile_url: str, bounds: list[float] | None) -> dict[str, Any]:
         file = self.locate()
-        if bounds is None:
-            bounds = list(file.bounds) if file is not None else [-180.0, -MAX_LAT, 180.0, MAX_LAT]
+        # The file's own footprint, not the area the caller suggests (the county): a map asks
+        # for no tile outside it (a raster-dem source cannot decode an empty answer).
+        if file is not None:
+            bounds = list(file.bounds)
+        elif bounds is None:
+            bounds = [-180.0, -MAX_LAT, 180.0, MAX_LAT]
         minzoom, maxzoom = self.minzoom, self.maxzoom
         center_zoom = min(max(file.minzoom if file else minzoom, minzoom), maxzoom)
         ext = Path(urlsplit(tile_url).path).suffix.lstrip(".")

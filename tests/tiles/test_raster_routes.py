@@ -62,8 +62,9 @@ def test_imagery_tiles_are_served_in_each_format_to_those_with_the_right(
     assert wrong.status_code == 404 and wrong.json()["available"] == ["webp", "png", "jpg"]
     tj = client.get("/tiles/ortho.json", headers=auth).json()
     assert tj["tiles"][0].endswith("/tiles/ortho/{z}/{x}/{y}.webp")
-    west, south, east, north = tj["bounds"]
+    west, south, east, north = tj["bounds"]  # the image's footprint, not the county's
     assert west < SEAT[0] < east and south < SEAT[1] < north
+    assert east - west < 0.03 and north - south < 0.03
 
 
 def test_terrain_tiles_decode_to_the_heights_in_both_encodings(
