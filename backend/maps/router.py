@@ -40,7 +40,7 @@ def _int(name: str, value: str) -> int:
 def list_layers(state: AppState, principal: Caller) -> JSONBytes:
     """The layers the caller may see (the public ones when not logged in)."""
     mine = state.catalog.subset(visible_layers(principal, state.catalog))
-    return JSONBytes(catalog_payload(mine, state.engine), headers=PRIVATE)
+    return JSONBytes(catalog_payload(mine, state.engine, state.tiles), headers=PRIVATE)
 
 
 @router.get("/tiles/{layers}.json", dependencies=[requires(Permission.LAYERS_READ)])

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from backend.catalog.layers import LayerCatalog, LayerSpec
 from backend.catalog.strict import CatalogError
 from backend.db.models import Base
-from backend.rasters.service import lookup, raster_source
+from backend.rasters.service import raster_source
 from tiles.cache import DataVersions, TileCache
 from tiles.connections import raw_connections
 from tiles.errors import UnsupportedFormat
@@ -204,12 +204,17 @@ def county_bounds(engine: Engine) -> list[float]:
     return [round(float(v), 6) for v in row]
 
 
-def catalog_payload(catalog: LayerCatalog, engine: Engine) -> dict[str, Any]:
+def has_data(tiles: TileService, layer_id: str) -> bool:
+    """A raster layer has a registered file: asked of its tile source's locator, which caches
+    the registry row for the data-version TTL (no query per catalog request)."""
+    locate = getattr(tiles.sources.get(layer_id), "locate", None)
+    return locate is None or locate() is not None
+
+
+def catalog_payload(catalog: LayerCatalog, engine: Engine, tiles: TileService) -> dict[str, Any]:
     bounds = county_bounds(engine)
     return {
-        "layers": [layer_payload(spec, spec.kind not in ("cog", "dem")
-                                 or lookup(engine, spec.id) is not None)
-                   for spec in catalog.layers],
+        "layers": [layer_payload(spec, has_data(tiles, spec.id)) for spec in catalog.layers],
         "domains": [{"id": d.id, **d.title.model_dump(), "order": d.order, "icon": d.icon}
                     for d in catalog.domains],
         "bounds": bounds,
