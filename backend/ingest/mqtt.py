@@ -34,7 +34,7 @@ import orjson
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 from backend.vehicles.schemas import MAX_BATCH, parse_records
 
 if TYPE_CHECKING:

@@ -35,8 +35,8 @@ from typing import Literal
 
 import shapely
 
+from backend.ingest.position import Position
 from backend.vehicles.fleet import FleetLine, LineStop
-from backend.vehicles.position import Position
 from backend.vehicles.rules import AlarmEvent, project
 from backend.vehicles.rules.events import make_event
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from backend.bounds import check_instant
 from backend.errors import InvalidInput, NotFound
+from backend.ingest.position import Position
 from backend.transit.operations import (
     DIRECTIONS,
     Bunched,
@@ -27,7 +28,6 @@ from backend.transit.playback import MAX_ZOOM, MIN_ZOOM, track_points
 from backend.vehicles.alarms import list_alarms
 from backend.vehicles.fleet import FleetDirectory, FleetLine
 from backend.vehicles.live import latest_fixes
-from backend.vehicles.position import Position
 from backend.vehicles.store import track
 
 MAX_WINDOW = timedelta(hours=24)

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
+from backend.ingest.position import Position
 from backend.settings import Settings
 from backend.vehicles.fleet import FleetDirectory
-from backend.vehicles.position import Position
 from backend.vehicles.service import IngestReport, PositionPipeline
 from backend.vehicles.store import PositionStore
 

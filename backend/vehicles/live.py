@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 
 Status = Literal["alarm", "offline", "normal"]
 

@@ -14,7 +14,7 @@ import numpy as np
 import shapely
 import sqlalchemy as sa
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 from backend.vehicles.rules import project
 
 MAX_DISTANCE_M = 20.0

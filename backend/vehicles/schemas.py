@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from backend.bounds import check_instant
-from backend.vehicles.position import Position, PositionSource
+from backend.ingest.position import Position, PositionSource
 from backend.vehicles.validate import MAX_VEHICLE_ID, VEHICLE_ID_RULE, vehicle_id_ok
 
 MAX_BATCH = 10_000

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from backend.ingest.position import Position
 from backend.vehicles.alarms import StoredAlarm, record_events
-from backend.vehicles.position import Position
 from backend.vehicles.rules import AlarmEvent, RuleContext, VehicleState, run_rules
 from backend.vehicles.store import PositionStore
 from backend.vehicles.validate import reject_reason

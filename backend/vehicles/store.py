@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 
 # Each batch is COPYed into a session-local staging table, then moved with one statement:
 # COPY costs a fraction of a multi-row INSERT's parsing and client-side quoting

@@ -9,7 +9,7 @@ import math
 import re
 from datetime import UTC, datetime, timedelta
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 
 MAX_FUTURE = timedelta(minutes=5)   # terminals' clocks drift; more than this is a bad fix
 OLDEST = datetime(2000, 1, 1, tzinfo=UTC)

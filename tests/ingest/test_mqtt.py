@@ -25,8 +25,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from backend.ingest.mqtt import BrokerAddress, MqttFeed, topic_vehicle_id
+from backend.ingest.position import Position
 from backend.settings import Settings
-from backend.vehicles.position import Position
 from backend.vehicles.service import IngestReport
 from tests.conftest import console, free_port, next_event
 

@@ -42,7 +42,7 @@ import sqlalchemy as sa
 from pyproj import Transformer
 
 from backend.db.engine import create_engine
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 from tests.perf.common import ScratchDatabase, app_server, free_port, median_of
 from tests.perf.ingest_clients import (
     BENCH_PLATE,

@@ -16,8 +16,8 @@ import orjson
 
 from backend.ingest.jt808 import codec
 from backend.ingest.jt808 import messages as m
+from backend.ingest.position import Position
 from backend.settings import get_settings
-from backend.vehicles.position import Position
 from tests.perf.common import CLK_TCK, machine_busy, proc_cpu
 
 INGEST_TOKEN = "bench-ingest-token"

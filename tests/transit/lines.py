@@ -11,8 +11,8 @@ import shapely
 from pyproj import Transformer
 from shapely import LineString
 
+from backend.ingest.position import Position
 from backend.vehicles.fleet import FleetLine, LineStop
-from backend.vehicles.position import Position
 from backend.vehicles.rules import LineGeometry, project
 from tests.vehicles.support import LINE_LONLAT, T0
 

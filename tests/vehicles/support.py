@@ -10,7 +10,7 @@ from typing import Any
 
 from pyproj import Transformer
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 from backend.vehicles.rules import AlarmEvent, LineGeometry, RuleContext, project
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # 08:00 China time, morning peak

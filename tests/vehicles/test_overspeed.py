@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 from backend.vehicles.rules import OverspeedParams, OverspeedRule, RuleContext
 from tests.vehicles.support import T0, drive, fix
 

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 from shapely.geometry import box
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 from backend.vehicles.rules import (
     DEFAULT_RULES,
     AlarmBitsRule,

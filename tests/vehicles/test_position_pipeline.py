@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 from backend.vehicles.service import PositionPipeline
 from backend.vehicles.store import PositionStore
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from pyproj import Transformer
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 from backend.vehicles.road_limits import RoadSpeedLimits
 
 TO_LONLAT = Transformer.from_crs("EPSG:4548", "EPSG:4326", always_xy=True)

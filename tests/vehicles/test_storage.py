@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import ProgrammingError
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 from backend.vehicles.store import PositionStore, track
 from backend.vehicles.validate import reject_reason
 

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 from backend.vehicles.validate import reject_reason
 from tests.conftest import TEST_INGEST_TOKEN
 

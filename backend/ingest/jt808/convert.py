@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 
 from .messages import Location
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 
 from . import messages as m
 from .codec import Frame, FrameError, FrameReader, Header, decode_frame

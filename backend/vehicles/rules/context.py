@@ -15,7 +15,7 @@ from pyproj import Transformer
 from shapely.geometry import LineString, MultiPoint
 from shapely.geometry.base import BaseGeometry
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 
 METRIC_CRS = "EPSG:4548"
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Literal
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 
 Severity = Literal["info", "warning", "critical"]
 # raised/cleared bracket an alarm that lasts; "instant" marks a one-off fact (geofence crossing,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 from backend.vehicles.rules.context import RuleContext
 from backend.vehicles.rules.events import AlarmEvent, Severity, make_event
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
+from backend.ingest.position import Position
 from backend.vehicles.alarm_bits import ALARM_BITS, AlarmBit
-from backend.vehicles.position import Position
 from backend.vehicles.rules.context import RuleContext
 from backend.vehicles.rules.events import AlarmEvent, make_event
 

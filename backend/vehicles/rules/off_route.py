@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 from backend.vehicles.rules.context import RuleContext, project
 from backend.vehicles.rules.events import AlarmEvent, make_event
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 from backend.vehicles.rules.context import RuleContext
 from backend.vehicles.rules.events import AlarmEvent, make_event
 

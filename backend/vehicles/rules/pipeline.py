@@ -14,7 +14,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from backend.vehicles.position import Position
+from backend.ingest.position import Position
 from backend.vehicles.rules.context import RuleContext
 from backend.vehicles.rules.events import AlarmEvent
 from backend.vehicles.rules.geofence import GeofenceRule

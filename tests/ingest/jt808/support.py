@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from backend.ingest.jt808 import messages as m
 from backend.ingest.jt808.codec import Frame, FrameReader, Version, decode_frame
 from backend.ingest.jt808.gateway import Jt808Gateway
+from backend.ingest.position import Position
 from backend.vehicles.fleet import register_vehicles
-from backend.vehicles.position import Position
 from backend.vehicles.terminals import FleetTerminals
 
 T0 = datetime(2026, 5, 1, 0, 0, tzinfo=UTC)
