@@ -1,0 +1,268 @@
+/**
+ * The traffic view, wired into the console. A header button 路况 (for users who may read
+ * traffic) opens the traffic panel and the congestion overlay; the console opens in this mode for
+ * the traffic police, and for anyone with `?mode=traffic` (or `#traffic`) in the address. The
+ * commander's console can also show the overlay alone through the catalog's live layer whose
+ * channel is `traffic.segments` (a row of the layer panel). Live over the hub: level updates on
+ * `traffic.segments`, alerts on `traffic.alerts`.
+ */
+
+import type { Map as MapLibreMap, MapMouseEvent } from 'maplibre-gl';
+import './traffic.css';
+import { isStatus } from '../api';
+import type { Auth } from '../auth';
+import type { Catalog, CatalogLayer } from '../catalog';
+import { el } from '../dom';
+import type { Header } from '../header';
+import { onLangChange } from '../i18n';
+import type { LiveConnection } from '../live';
+import { describeError, toast } from '../toast';
+import { CongestionLayer } from './congestion';
+import { Legend } from './legend';
+import { TrafficPanel } from './panel';
+import { SegmentPanel } from './segmentPanel';
+import { TrafficStore } from './store';
+import { tt } from './strings';
+import { TrafficReplay } from './trafficReplay';
+import { SEGMENTS_CHANNEL, type Level, type TrafficAlert } from './types';
+
+export const TRAFFIC_READ = 'traffic:read';
+export const TRAFFIC_ALERTS = 'traffic:alerts';
+export const TRAFFIC_POLICE_ROLE = 'traffic_police';
+const RELOAD_EVERY_MS = 5 * 60_000; // the levels' own cadence; events fill in between
+const FLY_MAX_ZOOM = 16.5;
+
+export interface TrafficDeps {
+  map: MapLibreMap;
+  live: LiveConnection;
+  auth: Auth;
+  header: Header;
+  stage: HTMLElement;
+  /** The live buses' lowest layer: the overlay goes beneath it. */
+  beneath: string;
+  /** Folds the console's other panels when the traffic view opens at start (room for the map). */
+  foldOthers: () => void;
+}
+
+export interface Traffic {
+  layer: CongestionLayer;
+  store: TrafficStore;
+  panel: TrafficPanel;
+  segmentPanel: SegmentPanel;
+  replay: TrafficReplay;
+  setMode(on: boolean): void;
+  /** The catalog is on the map: place the overlay above it and bind its layer row. */
+  catalogLoaded(catalog: Catalog, setRow: (layer: CatalogLayer, visible: boolean) => void): void;
+  /** The catalog row of the congestion overlay was switched. */
+  setLiveLayer(layer: CatalogLayer, visible: boolean): void;
+  /** True when a click at `point` is for the traffic view (no feature popup there). */
+  claims(point: { x: number; y: number }): boolean;
+}
+
+declare global {
+  interface Window {
+    /** The traffic view (state for end-to-end tests). */
+    __traffic?: Traffic & { loaded: boolean; levelOf: (segment: number) => Level };
+  }
+}
+
+/** Whether the address asks for the traffic view (`?mode=traffic`, `#traffic`, `/traffic`). */
+export function askedForTraffic(location: Location = window.location): boolean {
+  return new URLSearchParams(location.search).get('mode') === 'traffic'
+    || location.hash === '#traffic' || /\/traffic\/?$/.test(location.pathname);
+}
+
+export function initTraffic(deps: TrafficDeps): Traffic {
+  const { map, live, auth, header, stage } = deps;
+  const layer = new CongestionLayer(map);
+  const store = new TrafficStore();
+  const legend = new Legend(stage);
+  const segmentPanel = new SegmentPanel(stage);
+  let bbox: [number, number, number, number] | null = null;
+  let loaded = false;
+  let loading: Promise<void> | null = null;
+  let connected = false;
+  let modeOn = false;
+  let row: CatalogLayer | null = null;
+  let setRow: ((layer: CatalogLayer, visible: boolean) => void) | null = null;
+  let fitted = false;
+
+  const flyTo = (segments: number[], lonlat: [number, number] | null): void => {
+    const b = layer.boundsOf(segments);
+    if (b) map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 120, maxZoom: FLY_MAX_ZOOM, duration: 1000 });
+    else if (lonlat) map.flyTo({ center: lonlat, zoom: Math.max(map.getZoom(), 15), duration: 1000 });
+  };
+  const openSegment = (segment: number | null): void => {
+    const props = segment === null ? undefined : layer.segments.get(segment);
+    if (!props) return;
+    layer.select(props.segment);
+    segmentPanel.show(props);
+  };
+  const showAlert = (alert: TrafficAlert): void => {
+    const lonlat: [number, number] | null = typeof alert.lon === 'number' && typeof alert.lat === 'number' ? [alert.lon, alert.lat] : null;
+    flyTo(alert.segment === null ? [] : [alert.segment], lonlat);
+    openSegment(alert.segment);
+  };
+  const panel = new TrafficPanel(stage, store, {
+    onAlert: showAlert,
+    onPilot: (pilot) => {
+      flyTo(pilot.segments, null);
+      openSegment(pilot.segments[0] ?? null);
+    },
+    canAct: () => auth.can(TRAFFIC_ALERTS),
+  });
+  segmentPanel.onClose(() => layer.select(null));
+  const replay = new TrafficReplay(stage, layer);
+
+  const button = el('button', 'header-button traffic-toggle');
+  button.type = 'button';
+  button.dataset.testid = 'traffic-toggle';
+  button.hidden = true;
+  const texts = (): void => {
+    button.textContent = tt('traffic');
+    button.title = tt('trafficTitle');
+  };
+  texts();
+  onLangChange(texts);
+  header.addTool(replay.toggleButton, 'start');
+  header.addTool(button, 'start');
+
+  const fitSeat = (): void => {
+    // The seat's watched roads: the pilot segments, with their surroundings.
+    const pilot = [...layer.segments.values()].filter((s) => s.pilot_code).map((s) => s.segment);
+    const b = layer.boundsOf(pilot);
+    if (!b) return;
+    fitted = true;
+    const [w, s, e, n] = b;
+    const dx = (e - w) * 0.6;
+    const dy = (n - s) * 0.6;
+    map.fitBounds([[w - dx, s - dy], [e + dx, n + dy]], { padding: 40, maxZoom: 15, animate: false });
+  };
+
+  const reload = (): Promise<void> => {
+    if (!bbox) return Promise.resolve();
+    if (loading) return loading;
+    loading = (async () => {
+      try {
+        await layer.load(bbox!);
+        loaded = true;
+        if (modeOn && !fitted) fitSeat();
+        const open = segmentPanel.segment;
+        const props = open === null ? undefined : layer.segments.get(open);
+        if (props) segmentPanel.update(props);
+      } catch (err) {
+        if (!isStatus(err, 401)) toast(tt('segmentsFailed'), describeError(err));
+      } finally {
+        loading = null;
+      }
+    })();
+    return loading;
+  };
+
+  const connect = (): void => {
+    if (connected) return;
+    connected = true;
+    live.subscribe(SEGMENTS_CHANNEL, {
+      followViewport: true,
+      onEvent: (data) => {
+        layer.applyEvent(data);
+        store.levelsChanged(data);
+        const open = segmentPanel.segment;
+        const props = open === null ? undefined : layer.segments.get(open);
+        if (props) segmentPanel.update(props);
+      },
+      onResync: () => void reload(),
+    });
+    store.connect(live);
+    store.onRaised((alert) => {
+      const headline = (document.documentElement.lang === 'en' ? alert.headline_en : alert.headline_zh) ?? alert.name ?? '';
+      toast(tt('newAlert'), headline, { kind: 'info' });
+    });
+    void store.loadAll();
+    void reload();
+    window.setInterval(() => {
+      if (layer.visible) void reload();
+    }, RELOAD_EVERY_MS);
+    if (auth.can('live:read')) live.start();
+  };
+
+  const activate = (): void => {
+    if (!auth.can(TRAFFIC_READ)) return;
+    connect();
+  };
+
+  const syncShown = (): void => {
+    legend.setVisible(layer.visible);
+    replay.available = layer.visible;
+    if (!layer.visible) segmentPanel.close();
+  };
+
+  const setMode = (on: boolean): void => {
+    on = on && auth.can(TRAFFIC_READ);
+    modeOn = on;
+    panel.setOpen(on);
+    button.setAttribute('aria-pressed', String(on));
+    document.body.classList.toggle('traffic-mode', on);
+    if (on && row && setRow) setRow(row, true); // the catalog's row shows the overlay
+    layer.setVisible('mode', on);
+    if (on) activate();
+    if (on && loaded && !fitted) fitSeat();
+    syncShown();
+  };
+  button.addEventListener('click', () => setMode(!modeOn));
+
+  map.on('click', (event: MapMouseEvent) => {
+    const segment = layer.segmentAt(event.point);
+    if (segment !== null) openSegment(segment);
+  });
+  map.on('mousemove', (event: MapMouseEvent) => {
+    if (!layer.visible) return;
+    map.getCanvas().classList.toggle('traffic-pointer', layer.segmentAt(event.point) !== null);
+  });
+
+  const start = (): void => {
+    const readable = auth.can(TRAFFIC_READ);
+    button.hidden = !readable;
+    if (!readable) {
+      setMode(false);
+      return;
+    }
+    const wanted = askedForTraffic() || !!auth.user?.roles.includes(TRAFFIC_POLICE_ROLE);
+    if (wanted && !modeOn) {
+      deps.foldOthers();
+      setMode(true);
+    }
+  };
+  void auth.ready.then(start);
+  auth.onUser(start);
+
+  const traffic: Traffic = {
+    layer,
+    store,
+    panel,
+    segmentPanel,
+    replay,
+    setMode,
+    catalogLoaded(catalog, rowSetter) {
+      const [w, s, e, n] = catalog.bounds;
+      bbox = [w, s, e, n];
+      setRow = rowSetter;
+      row = catalog.layers.find((l) => l.kind === 'live' && l.channel === SEGMENTS_CHANNEL) ?? null;
+      layer.place(deps.beneath);
+      if (modeOn && row) setRow(row, true);
+      if (connected) void reload();
+    },
+    setLiveLayer(_row, visible) {
+      layer.setVisible('layer', visible);
+      if (visible) activate();
+      syncShown();
+    },
+    claims(point) {
+      return layer.segmentAt(point) !== null;
+    },
+  };
+  const exposed = Object.assign(traffic, { loaded: false, levelOf: (segment: number) => layer.drawnLevel(segment) });
+  Object.defineProperty(exposed, 'loaded', { get: () => loaded });
+  window.__traffic = exposed;
+  return traffic;
+}
