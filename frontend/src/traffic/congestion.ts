@@ -9,6 +9,7 @@
 
 import type { ExpressionSpecification, GeoJSONSource, Map as MapLibreMap, MapGeoJSONFeature } from 'maplibre-gl';
 import { getJSON } from '../api';
+import { uiScale } from '../mapScale';
 import { LEVEL_COLORS, levelOf, num, type Level, type SegmentCollection, type SegmentProps, type SegmentUpdate } from './types';
 
 export const CONGESTION_SOURCE = 'traffic-congestion';
@@ -22,14 +23,18 @@ const LEVEL_NOW: ExpressionSpecification = [
 ];
 const IS_PILOT: ExpressionSpecification = ['!=', ['coalesce', ['get', 'pilot_code'], ''], ''];
 
-/** Width by zoom, pilot segments wider; the offset keeps the two directions side by side. */
-function width(extra: number): ExpressionSpecification {
+/** Width by zoom, pilot segments wider, times the interface's scale (a 4K wall: thicker). */
+function width(extra: number, k: number): ExpressionSpecification {
   return ['interpolate', ['linear'], ['zoom'],
-    10, ['case', IS_PILOT, 2.5 + extra, 1.2 + extra],
-    14, ['case', IS_PILOT, 5 + extra, 3 + extra],
-    18, ['case', IS_PILOT, 11 + extra, 8 + extra]];
+    10, ['case', IS_PILOT, (2.5 + extra) * k, (1.2 + extra) * k],
+    14, ['case', IS_PILOT, (5 + extra) * k, (3 + extra) * k],
+    18, ['case', IS_PILOT, (11 + extra) * k, (8 + extra) * k]];
 }
-const OFFSET: ExpressionSpecification = ['interpolate', ['linear'], ['zoom'], 10, 0.8, 14, 2.2, 18, 5.5];
+
+/** About half a line's width to the right of travel: the two directions lie side by side. */
+function offset(k: number): ExpressionSpecification {
+  return ['interpolate', ['linear'], ['zoom'], 10, 0.8 * k, 14, 2.2 * k, 18, 5.5 * k];
+}
 
 function colorByLevel(): ExpressionSpecification {
   return ['match', LEVEL_NOW,
@@ -117,18 +122,19 @@ export class CongestionLayer {
     if (!map.getSource(CONGESTION_SOURCE)) {
       map.addSource(CONGESTION_SOURCE, { type: 'geojson', data: this.data, promoteId: 'segment' });
       const layout = { 'line-cap': 'round', 'line-join': 'round' } as const;
+      const k = uiScale();
       map.addLayer({
         id: SELECTED_LAYER, type: 'line', source: CONGESTION_SOURCE, layout,
         filter: ['==', ['get', 'segment'], -1],
-        paint: { 'line-color': '#00e5ff', 'line-width': width(9), 'line-offset': OFFSET, 'line-blur': 3, 'line-opacity': 0.9 },
+        paint: { 'line-color': '#00e5ff', 'line-width': width(9, k), 'line-offset': offset(k), 'line-blur': 3, 'line-opacity': 0.9 },
       }, before);
       map.addLayer({
         id: PILOT_LAYER, type: 'line', source: CONGESTION_SOURCE, layout, filter: IS_PILOT,
-        paint: { 'line-color': '#f4f8ff', 'line-width': width(3), 'line-offset': OFFSET, 'line-opacity': 0.85 },
+        paint: { 'line-color': '#f4f8ff', 'line-width': width(3, k), 'line-offset': offset(k), 'line-opacity': 0.85 },
       }, before);
       map.addLayer({
         id: CONGESTION_LAYER, type: 'line', source: CONGESTION_SOURCE, layout,
-        paint: { 'line-color': colorByLevel(), 'line-width': width(0), 'line-offset': OFFSET, 'line-opacity': 0.95 },
+        paint: { 'line-color': colorByLevel(), 'line-width': width(0, k), 'line-offset': offset(k), 'line-opacity': 0.95 },
       }, before);
       this.applyVisibility();
       this.select(this.selected);

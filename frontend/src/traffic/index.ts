@@ -136,7 +136,16 @@ export function initTraffic(deps: TrafficDeps): Traffic {
     const [w, s, e, n] = b;
     const dx = (e - w) * 0.6;
     const dy = (n - s) * 0.6;
-    map.fitBounds([[w - dx, s - dy], [e + dx, n + dy]], { padding: 40, maxZoom: 15, animate: false });
+    // Clear of the traffic panel: beside it on a wide screen, above it on a phone.
+    const area = map.getContainer().getBoundingClientRect();
+    const box = panel.root.getBoundingClientRect();
+    const pad = { top: 40, bottom: 40, left: 40, right: 40 };
+    if (panel.open && box.width > 0.7 * area.width) pad.bottom += Math.max(0, area.bottom - box.top);
+    else if (panel.open) pad.right += Math.max(0, area.right - box.left);
+    if (pad.top + pad.bottom > area.height - 80 || pad.left + pad.right > area.width - 80) {
+      pad.top = pad.bottom = pad.left = pad.right = 10;
+    }
+    map.fitBounds([[w - dx, s - dy], [e + dx, n + dy]], { padding: pad, maxZoom: 15, animate: false });
   };
 
   const reload = (): Promise<void> => {
