@@ -136,13 +136,18 @@ export class AlertList {
       });
     } else {
       const busy = !!form?.busy;
-      if (alert.status === 'active' || alert.status === 'cleared') {
+      const allowed = Array.isArray(alert.allowed_actions)
+        ? alert.allowed_actions
+        : alert.status === 'active' ? ['acknowledge', 'close'] : ['close'];
+      if (allowed.includes('acknowledge')) {
         box.append(this.button('acknowledge', 'traffic-alert-ack', () => void this.submit(alert.id, 'acknowledge', ''), busy));
       }
-      box.append(this.button('closeAlert', 'traffic-alert-close', () => {
-        this.form = { id: alert.id, action: 'close', error: '', busy: false, text: '' };
-        this.render();
-      }, busy));
+      if (allowed.includes('close')) {
+        box.append(this.button('closeAlert', 'traffic-alert-close', () => {
+          this.form = { id: alert.id, action: 'close', error: '', busy: false, text: '' };
+          this.render();
+        }, busy));
+      }
     }
     if (form?.error) {
       const error = el('div', 'traffic-alert-error', form.error);

@@ -105,12 +105,17 @@ export class TrafficStore {
     this.changed('pilot');
   }
 
-  /** The seat's TPI straight from a level event; townships and pilot follow by a reload. */
+  /** The index straight from a level event (seat, its level, each township's value); the
+   *  townships' levels and the pilot segments follow by a reload. */
   levelsChanged(data: Record<string, unknown>): void {
-    const tpi = (data.tpi as { seat?: unknown } | undefined)?.seat;
-    if (this.index && tpi !== undefined) {
-      this.index = { ...this.index, seat: { ...this.index.seat, tpi: num(tpi) } };
-      if (typeof data.time === 'string') this.index.time = data.time;
+    const tpi = data.tpi as { seat?: unknown; seat_level?: unknown; townships?: Record<string, unknown> } | undefined;
+    if (this.index && tpi && tpi.seat !== undefined) {
+      const towns = tpi.townships && typeof tpi.townships === 'object' ? tpi.townships : {};
+      this.index = {
+        time: typeof data.time === 'string' ? data.time : this.index.time,
+        seat: { tpi: num(tpi.seat), level: num(tpi.seat_level) ?? this.index.seat.level },
+        townships: this.index.townships.map((t) => (t.code in towns ? { ...t, tpi: num(towns[t.code]) } : t)),
+      };
       this.changed('index');
     }
     if (this.indexTimer) return;
@@ -126,7 +131,8 @@ export class TrafficStore {
     if (!isAlert(data)) return;
     const { action, ...rest } = data as unknown as TrafficAlert & { action?: string };
     const alert = rest as TrafficAlert;
-    if (alert.status === 'closed' || action === 'closed') {
+    // The open list is active and acknowledged alerts, as `?status=open` answers.
+    if (alert.status === 'closed' || alert.status === 'cleared' || action === 'closed' || action === 'cleared') {
       this.alerts.delete(alert.id);
       this.fresh.delete(alert.id);
     } else {

@@ -147,8 +147,8 @@ export class TrafficReplay {
     this.state = 'loading';
     this.message = tt('replayLoading');
     this.render();
-    const day = new Date(`${date}T00:00:00`).getTime();
-    const query = new URLSearchParams({ date, start: new Date(day).toISOString(), end: new Date(day + 24 * 3600_000).toISOString() });
+    // The whole day in the county's time zone: its buckets say where it starts and ends.
+    const query = new URLSearchParams({ date });
     let payload: ReplayPayload;
     try {
       payload = await getJSON<ReplayPayload>(`/api/traffic/replay?${query}`, { signal: abort.signal });
@@ -164,8 +164,8 @@ export class TrafficReplay {
       .map((b) => ({ start: Date.parse(b?.start ?? ''), levels: b?.levels && typeof b.levels === 'object' ? b.levels : {} }))
       .filter((b) => Number.isFinite(b.start))
       .sort((a, b) => a.start - b.start);
-    this.from = day;
-    this.to = day + 24 * 3600_000 - BUCKET_MS;
+    this.from = this.buckets[0]?.start ?? Date.now();
+    this.to = Math.max(this.from + BUCKET_MS, this.buckets[this.buckets.length - 1]?.start ?? this.from);
     this.slider.min = String(this.from);
     this.slider.max = String(this.to);
     this.state = 'ready';

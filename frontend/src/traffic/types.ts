@@ -88,6 +88,8 @@ export interface TrafficAlert {
   lat: number | null;
   headline_zh: string | null;
   headline_en: string | null;
+  /** What an officer may still do (the server's word; absent from older servers). */
+  allowed_actions?: string[];
 }
 
 export interface PilotSegment {
@@ -123,9 +125,10 @@ export function num(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
-/** The local calendar day of `ms` as YYYY-MM-DD (the API's `date`). */
+/** The county's time zone: the API's days and time-of-week slots are local to it. */
+export const COUNTY_TZ = 'Asia/Shanghai';
+
+/** The county's calendar day at `ms` as YYYY-MM-DD (the API's `date`), wherever the browser is. */
 export function localDate(ms: number = Date.now()): string {
-  const d = new Date(ms);
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  return new Intl.DateTimeFormat('en-CA', { timeZone: COUNTY_TZ, year: 'numeric', month: '2-digit', day: '2-digit' }).format(ms);
 }
