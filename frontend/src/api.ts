@@ -51,16 +51,9 @@ export interface ApiOptions {
 /** The `detail` of an error body: a string, or FastAPI's validation list made readable. */
 async function errorDetail(response: Response): Promise<string | null> {
   try {
-    const body = (await response.json()) as { detail?: unknown } & Record<string, unknown>;
+    const body = (await response.json()) as { detail?: unknown };
     const detail = body?.detail;
-    if (typeof detail === 'string') {
-      // A domain error's extra fields that list choices (e.g. a 409's allowed actions) are
-      // what the user can do next: said after the message.
-      const lists = Object.entries(body)
-        .filter(([key, value]) => key !== 'detail' && Array.isArray(value) && value.every((v) => typeof v === 'string'))
-        .map(([key, value]) => `${key}: ${(value as string[]).join(', ') || '—'}`);
-      return lists.length ? `${detail} (${lists.join('; ')})` : detail;
-    }
+    if (typeof detail === 'string') return detail;
     if (Array.isArray(detail)) {
       return detail
         .map((d: { msg?: unknown; loc?: unknown }) =>

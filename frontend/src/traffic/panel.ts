@@ -179,7 +179,9 @@ export class TrafficPanel {
     seat.title = tt('tpiHint', lang);
     const towns = el('ul', 'tpi-towns');
     towns.dataset.testid = 'traffic-townships';
-    for (const town of index?.townships ?? []) {
+    // The most congested first; townships without an index (no published speed) last.
+    const ranked = [...(index?.townships ?? [])].sort((a, b) => (b.tpi ?? -1) - (a.tpi ?? -1));
+    for (const town of ranked) {
       const townLevel = levelOf(town.level);
       const li = el('li', 'tpi-town');
       const bar = el('span', 'tpi-bar');

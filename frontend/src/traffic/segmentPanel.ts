@@ -14,7 +14,7 @@ import { getLang, locale, onLangChange, otherLang, pick } from '../i18n';
 import { describeError } from '../toast';
 import { kmh } from './alertList';
 import { tt } from './strings';
-import { LEVEL_COLORS, LEVEL_NAMES, levelOf, localDate, num, type SegmentHistory, type SegmentProps } from './types';
+import { COUNTY_TZ, LEVEL_COLORS, LEVEL_NAMES, levelOf, localDate, num, type SegmentHistory, type SegmentProps } from './types';
 
 const SPEED_COLOR = '#4fc3f7';
 const TYPICAL_COLOR = '#c5cfda';
@@ -195,18 +195,20 @@ export class SegmentPanel {
     const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
     const font = `${Math.round(0.72 * rem)}px ${getComputedStyle(document.body).fontFamily}`;
     const axis = { stroke: '#8aa4bd', font, grid: { stroke: 'rgba(79,195,247,0.12)', width: 1 }, ticks: { stroke: 'rgba(79,195,247,0.25)', width: 1 } };
+    // The county's day, in its own clock, wherever the browser is.
     const hhmm = (_u: uPlot, splits: number[]): string[] =>
-      splits.map((s) => new Date(s * 1000).toLocaleTimeString(locale(lang), { hour: '2-digit', minute: '2-digit', hour12: false }));
+      splits.map((s) => new Date(s * 1000).toLocaleTimeString(locale(lang), { hour: '2-digit', minute: '2-digit', hour12: false, timeZone: COUNTY_TZ }));
     const options: uPlot.Options = {
       ...this.size(),
       class: 'segment-uplot',
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), COUNTY_TZ),
       legend: { show: true, live: false },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(20, Math.ceil(((max ?? 0) + 5) / 10) * 10)] } },
       axes: [{ ...axis, values: hhmm, space: 3.5 * rem }, { ...axis, size: 2.6 * rem }],
       series: [
         {},
-        { label: `${tt('todaySpeed', lang)} / ${tt('todaySpeed', otherLang(lang))}`, stroke: SPEED_COLOR, width: 2, spanGaps: false, points: { show: false } },
+        { label: `${tt('todaySpeed', lang)} / ${tt('todaySpeed', otherLang(lang))}`, stroke: SPEED_COLOR, width: 2, spanGaps: false, points: { show: true, size: 4, fill: SPEED_COLOR } },
         { label: `${tt('usualSpeed', lang)} / ${tt('usualSpeed', otherLang(lang))}`, stroke: TYPICAL_COLOR, width: 1.5, dash: [6, 4], spanGaps: true, points: { show: false } },
       ],
     };

@@ -13,7 +13,7 @@ import { drawMarks, type ReplayMarks } from '../replayMarks';
 import { describeError } from '../toast';
 import type { CongestionLayer } from './congestion';
 import { tt } from './strings';
-import { localDate, type ReplayPayload } from './types';
+import { COUNTY_TZ, localDate, type ReplayPayload } from './types';
 
 const BUCKET_MS = 5 * 60_000;
 const SPEEDS = [60, 300, 900]; // one bucket every 5 s, 1 s, 1/3 s
@@ -231,7 +231,7 @@ export class TrafficReplay {
 
   private renderClock(): void {
     this.clock.textContent = this.time
-      ? new Date(this.time).toLocaleTimeString(locale(), { hour12: false, hour: '2-digit', minute: '2-digit' })
+      ? new Date(this.time).toLocaleTimeString(locale(), { hour12: false, hour: '2-digit', minute: '2-digit', timeZone: COUNTY_TZ })
       : '--:--';
   }
 
