@@ -134,7 +134,11 @@ export class CongestionLayer {
       }, before);
       map.addLayer({
         id: CONGESTION_LAYER, type: 'line', source: CONGESTION_SOURCE, layout,
-        paint: { 'line-color': colorByLevel(), 'line-width': width(0, k), 'line-offset': offset(k), 'line-opacity': 0.95 },
+        // Unknown (too few vehicles) stays faint: the measured levels are what the eye should find.
+        paint: {
+          'line-color': colorByLevel(), 'line-width': width(0, k), 'line-offset': offset(k),
+          'line-opacity': ['case', ['==', LEVEL_NOW, 0], 0.4, 0.95],
+        },
       }, before);
       this.applyVisibility();
       this.select(this.selected);
