@@ -22,12 +22,14 @@ def test_every_layer_file_loads_and_matches_the_schema() -> None:
     expected = {
         "county", "townships", "roads", "parcels", "buildings", "pipelines", "cameras",
         "bus_lines", "bus_stops", "grid_cells", "pilot_segments", "township_labels",
-        "grid_labels", "ortho", "ortho_county", "dem", "vehicles",
+        "grid_labels", "ortho", "ortho_county", "dem", "vehicles", "congestion",
     }
     assert set(catalog.ids) == expected
     kinds = {spec.id: spec.kind for spec in catalog.layers}
     assert kinds["ortho"] == "cog" and kinds["dem"] == "dem" and kinds["vehicles"] == "live"
-    assert {kinds[i] for i in expected - {"ortho", "ortho_county", "dem", "vehicles"}} == {"table"}
+    assert kinds["congestion"] == "live"  # drawn by the console from traffic.segments
+    live = {"ortho", "ortho_county", "dem", "vehicles", "congestion"}
+    assert {kinds[i] for i in expected - live} == {"table"}
     assert catalog["roads"].domain == "transport"  # the folder names the domain
     assert [d.id for d in catalog.domains][:3] == ["boundaries", "base", "imagery"]
     assert {spec.domain for spec in catalog.layers} <= {d.id for d in catalog.domains}
