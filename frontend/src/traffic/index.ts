@@ -66,10 +66,10 @@ declare global {
   }
 }
 
-/** Whether the address asks for the traffic view (`?mode=traffic`, `#traffic`, `/traffic`). */
+/** Whether the address asks for the traffic view (`?mode=traffic` or `#traffic`). */
 export function askedForTraffic(location: Location = window.location): boolean {
   return new URLSearchParams(location.search).get('mode') === 'traffic'
-    || location.hash === '#traffic' || /\/traffic\/?$/.test(location.pathname);
+    || location.hash === '#traffic';
 }
 
 export function initTraffic(deps: TrafficDeps): Traffic {
