@@ -14,7 +14,7 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from backend.ingest.position import Position
-from backend.traffic.network import TO_WGS84, RoadNetwork
+from backend.traffic.network import TO_WGS84, RoadNetwork, network_from_lines
 from backend.traffic.ubodt import directed_edges
 
 T0 = datetime(2025, 3, 3, 7, 0, tzinfo=UTC)  # a Monday morning
@@ -142,3 +142,32 @@ def merge(traces: list[Trace]) -> list[Position]:
 def batches(positions: list[Position], size: int) -> list[list[Position]]:
     return [positions[i:i + size] for i in range(0, len(positions), size)]
 
+
+def grid_network(nx: int = 6, ny: int = 6, block_m: float = 200.0,
+                 origin: tuple[float, float] = (585_000.0, 3_705_000.0)) -> RoadNetwork:
+    """A hand-made grid of two-way streets (one road row per block side) near the seat."""
+    x0, y0 = origin
+    lines = []
+    for j in range(ny):
+        for i in range(nx - 1):
+            lines.append([(x0 + i * block_m, y0 + j * block_m),
+                          (x0 + (i + 1) * block_m, y0 + j * block_m)])
+    for i in range(nx):
+        for j in range(ny - 1):
+            lines.append([(x0 + i * block_m, y0 + j * block_m),
+                          (x0 + i * block_m, y0 + (j + 1) * block_m)])
+    return metric_network(lines)
+
+
+def metric_network(lines_xy: list[list[tuple[float, float]]],
+                   road_class: str = "secondary") -> RoadNetwork:
+    """A network from metric line strings (converted to WGS-84 as the roads table holds them)."""
+    geoms = []
+    for line in lines_xy:
+        xs, ys = zip(*line, strict=True)
+        lon, lat = TO_WGS84.transform(np.array(xs), np.array(ys))
+        geoms.append(shapely.linestrings(np.column_stack([np.round(lon, 9), np.round(lat, 9)])))
+    n = len(geoms)
+    return network_from_lines(np.arange(1, n + 1), np.array(geoms, dtype=object),
+                              np.array([road_class] * n, dtype=object),
+                              np.array([None] * n, dtype=object), np.full(n, 40.0))
