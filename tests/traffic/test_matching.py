@@ -7,43 +7,9 @@ import pytest
 from scipy.sparse.csgraph import dijkstra
 
 from backend.traffic.matching import MapMatcher
-from backend.traffic.network import TO_METRIC, RoadNetwork
+from backend.traffic.network import RoadNetwork
 from backend.traffic.ubodt import PathTable, directed_edges
-from tests.traffic.conftest import seat_edges
-from tests.traffic.traces import Trace, TraceMaker, grid_network, merge
-
-
-def run(matcher: MapMatcher, traces: list[Trace], batch: int = 500) -> dict[tuple[int, float], int]:
-    """Feed the merged stream in batches; {(vehicle index, time): matched edge}."""
-    ids = {tr.vehicle_id: i for i, tr in enumerate(traces)}
-    pos = merge(traces)
-    slot = np.array([ids[p.vehicle_id] for p in pos])
-    t = np.array([p.time.timestamp() for p in pos])
-    x, y = TO_METRIC.transform(np.array([p.lon for p in pos]), np.array([p.lat for p in pos]))
-    head = np.array([p.heading_deg for p in pos])
-    speed = np.array([p.speed_kmh for p in pos])
-    got: dict[tuple[int, float], int] = {}
-    parts = [matcher.match(*(a[i:i + batch] for a in (slot, t, x, y, head, speed)))
-             for i in range(0, len(pos), batch)]
-    parts.append(matcher.flush(np.arange(len(traces))))
-    for c in parts:
-        for s, tt, e in zip(c.slot.tolist(), c.t.tolist(), c.edge.tolist(), strict=True):
-            got[(s, tt)] = e
-    return got
-
-
-def scores(traces: list[Trace], got: dict[tuple[int, float], int], lengths: np.ndarray,
-           near_m: float) -> tuple[float, float]:
-    """(share of fixes on the true directed edge, the same not counting misses of fixes within
-    `near_m` of a junction, where noise along a straight road cannot tell two edges apart)."""
-    total = ok = ok_far = 0
-    for i, tr in enumerate(traces):
-        for p, e, off in zip(tr.positions, tr.edge.tolist(), tr.offset.tolist(), strict=True):
-            total += 1
-            hit = got.get((i, p.time.timestamp())) == e
-            ok += hit
-            ok_far += hit or min(off, lengths[e] - off) < near_m
-    return ok / total, ok_far / total
+from tests.traffic.traces import TraceMaker, accuracy, grid_network, match_traces, seat_edges
 
 
 def test_table_is_exact_within_its_bound() -> None:
@@ -74,7 +40,7 @@ def test_grid_traces_match_true_edges() -> None:
     matcher = MapMatcher(net)
     traces = [maker.drive(f"g{i}", maker.random_route(5000), lambda e: 36.0, interval_s=10,
                           noise_m=10) for i in range(40)]
-    strict, far = scores(traces, run(matcher, traces), matcher.edge_len, near_m=30.0)
+    strict, far = accuracy(traces, match_traces(matcher, traces), matcher.edge_len, near_m=30.0)
     assert strict >= 0.95, strict
     assert far >= 0.99, far
     assert matcher.counters["matched"] == sum(len(tr.positions) for tr in traces)
@@ -93,7 +59,7 @@ def test_county_traces(county_net: RoadNetwork, county_table: PathTable, interva
     traces = [maker.drive(f"c{i}", maker.random_route(6000, allowed=allowed),
                           lambda e: float(speeds[e]), interval_s=interval_s, noise_m=noise_m)
               for i in range(60)]
-    strict, far = scores(traces, run(matcher, traces), matcher.edge_len,
+    strict, far = accuracy(traces, match_traces(matcher, traces), matcher.edge_len,
                          near_m=2 * noise_m + 10)
     print(f"\n{interval_s} s, {noise_m} m: strict {strict:.3f}, away from junctions {far:.3f}")
     assert strict >= {10: 0.95, 20: 0.9, 30: 0.8}[noise_m]

@@ -13,8 +13,7 @@ from backend.ingest.position import Position
 from backend.traffic.network import TO_WGS84, RoadNetwork
 from backend.traffic.probes import ProbeEngine
 from backend.traffic.ubodt import PathTable
-from tests.traffic.conftest import seat_edges
-from tests.traffic.traces import T0, TraceMaker, batches, merge, metric_network
+from tests.traffic.traces import T0, TraceMaker, batches, merge, metric_network, seat_edges
 
 FIVE = timedelta(minutes=5)
 

@@ -14,7 +14,8 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from backend.ingest.position import Position
-from backend.traffic.network import TO_WGS84, RoadNetwork, network_from_lines
+from backend.traffic.matching import MapMatcher
+from backend.traffic.network import TO_METRIC, TO_WGS84, RoadNetwork, network_from_lines
 from backend.traffic.ubodt import directed_edges
 
 T0 = datetime(2025, 3, 3, 7, 0, tzinfo=UTC)  # a Monday morning
@@ -171,3 +172,45 @@ def metric_network(lines_xy: list[list[tuple[float, float]]],
     return network_from_lines(np.arange(1, n + 1), np.array(geoms, dtype=object),
                               np.array([road_class] * n, dtype=object),
                               np.array([None] * n, dtype=object), np.full(n, 40.0))
+
+
+def match_traces(matcher: MapMatcher, traces: list[Trace],
+                 batch: int = 500) -> dict[tuple[int, float], int]:
+    """Feed the merged stream in batches; {(vehicle index, time): matched edge}."""
+    ids = {tr.vehicle_id: i for i, tr in enumerate(traces)}
+    pos = merge(traces)
+    slot = np.array([ids[p.vehicle_id] for p in pos])
+    t = np.array([p.time.timestamp() for p in pos])
+    x, y = TO_METRIC.transform(np.array([p.lon for p in pos]), np.array([p.lat for p in pos]))
+    head = np.array([p.heading_deg for p in pos])
+    speed = np.array([p.speed_kmh for p in pos])
+    got: dict[tuple[int, float], int] = {}
+    parts = [matcher.match(*(a[i:i + batch] for a in (slot, t, x, y, head, speed)))
+             for i in range(0, len(pos), batch)]
+    parts.append(matcher.flush(np.arange(len(traces))))
+    for c in parts:
+        for s, tt, e in zip(c.slot.tolist(), c.t.tolist(), c.edge.tolist(), strict=True):
+            got[(s, tt)] = e
+    return got
+
+
+def accuracy(traces: list[Trace], got: dict[tuple[int, float], int], lengths: np.ndarray,
+           near_m: float) -> tuple[float, float]:
+    """(share of fixes on the true directed edge, the same not counting misses of fixes within
+    `near_m` of a junction, where noise along a straight road cannot tell two edges apart)."""
+    total = ok = ok_far = 0
+    for i, tr in enumerate(traces):
+        for p, e, off in zip(tr.positions, tr.edge.tolist(), tr.offset.tolist(), strict=True):
+            total += 1
+            hit = got.get((i, p.time.timestamp())) == e
+            ok += hit
+            ok_far += hit or min(off, lengths[e] - off) < near_m
+    return ok / total, ok_far / total
+
+
+def seat_edges(net: RoadNetwork, radius_m: float = 2500.0) -> np.ndarray:
+    """Directed edges of the seat's main streets (where the traffic scenario drives)."""
+    mid = shapely.get_coordinates(shapely.line_interpolate_point(net.lines, 0.5, normalized=True))
+    cx, cy = np.median(net.node_xy, axis=0)
+    near = np.hypot(mid[:, 0] - cx, mid[:, 1] - cy) < radius_m
+    return np.repeat(near & np.isin(net.road_class, ["primary", "secondary", "tertiary"]), 2)
