@@ -128,12 +128,81 @@ def speed_mae(net: RoadNetwork, table: PathTable, traces: list[Trace]) -> tuple[
     return float(np.mean(errors)) if errors else float("nan"), len(errors), len(stream) / spent
 
 
+def peak_inputs(scale: float):  # noqa: ANN201 - (scenario, network, pilot keys)
+    """traffic-peak's inputs as backend.simulation.traffic_run.load_inputs reads them from the
+    database, here from the county built in-process."""
+    from backend.catalog.traffic_scenarios import load_traffic
+    from backend.county import build_county, load_recipe
+    from backend.simulation.traffic_motion import pilot_keys, seat_bbox
+
+    sc = load_traffic("traffic-peak")
+    county = build_county(load_recipe(), scale=scale)
+    roads, pilots = county.tables["roads"], county.tables["pilot_segments"]
+    lines = dict(zip(pilots.code, pilots.geometry.values, strict=True))
+    centre = shapely.MultiLineString(list(lines.values())).centroid
+    w, s, e, n = seat_bbox(centre.x, centre.y, sc.area_km)
+    ids = np.arange(1, len(roads) + 1)
+    keep = shapely.intersects(roads.geometry.values, shapely.box(w, s, e, n))
+    net = network_from_lines(ids[keep], roads.geometry.values[keep],
+                             roads.road_class.values[keep], roads.name.values[keep],
+                             roads.speed_limit.values[keep].astype(float))
+    return sc, net, pilot_keys(net, lines)
+
+
+def bench_peak(scale: float) -> None:
+    """The traffic-peak scenario's own traces (scenario helper's plan, with its truth)."""
+    from backend.simulation.traffic_plan import plan_traffic
+
+    sc, net, pilot = peak_inputs(scale)
+    table = PathTable(net)
+    start = T0
+    print(f"traffic-peak ({len(net)} roads in the seat, {sc.duration_s / 60:.0f} min):")
+    for interval, noise in ((10, 10), (10, 30), (30, 20), (60, 10), (60, 30)):
+        plan = plan_traffic(sc, net, pilot, start, fix_interval_s=interval, noise_m=noise)
+        f = plan.fixes
+        x, y = TO_METRIC.transform(f.lon, f.lat)
+        matcher = MapMatcher(net, table=table)
+        seg_of_edge = ProbeEngine(net, table=table).seg_of_edge
+        t0, got = time.perf_counter(), {}
+        args = (f.vehicle.astype(np.int64), f.t_s.astype(float), np.asarray(x), np.asarray(y),
+                f.heading_deg.astype(float), f.speed_kmh.astype(float))
+        parts = [matcher.match(*(a[i:i + 500] for a in args)) for i in range(0, len(f), 500)]
+        rate = len(f) / (time.perf_counter() - t0)
+        parts.append(matcher.flush(np.arange(len(plan.vehicles))))
+        for c in parts:
+            for v, t, e in zip(c.slot.tolist(), c.t.tolist(), c.edge.tolist(), strict=True):
+                got[(v, t)] = int(seg_of_edge[e])
+        ok = sum(got.get((int(v), float(t))) == int(s)
+                 for v, t, s in zip(f.vehicle, f.t_s, f.segment, strict=True))
+        engine = ProbeEngine(net, table=table)
+        positions = plan.positions()
+        ends = [start + timedelta(minutes=5 * k) for k in range(1, int(sc.duration_s // 300) + 1)]
+        errors, spent, pending = [], 0.0, list(ends)
+        for batch in batches(positions, 500):
+            t1 = time.perf_counter()
+            engine.consume(batch)
+            spent += time.perf_counter() - t1
+            while pending and batch[-1].time > pending[0] + timedelta(minutes=2):
+                end = pending.pop(0)
+                pub = {s.segment: s.speed_kmh for s in engine.window(end)}
+                errors += [abs(pub[s.segment] - s.speed_kmh)
+                           for s in plan.window(end, min_vehicles=3) if s.segment in pub]
+        print(f"  {interval:>2} s {noise:>2} m: {len(f)} fixes of {len(plan.vehicles)} vehicles;"
+              f" on the true segment {ok / len(f):.3f}; matcher {rate:,.0f} fixes/s;"
+              f" speed MAE {np.mean(errors):.2f} km/h over {len(errors)} segment-buckets;"
+              f" consume() {len(positions) / spent:,.0f} fixes/s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=0.02)
     ap.add_argument("--vehicles", type=int, default=300)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--peak-only", action="store_true")
     args = ap.parse_args()
+    bench_peak(args.scale)
+    if args.peak_only:
+        return
     net = county_network(args.scale)
     t0 = time.perf_counter()
     table = PathTable(net)
