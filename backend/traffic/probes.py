@@ -78,14 +78,13 @@ class ProbeEngine:
             self._consume(positions)
 
     def _consume(self, positions: Sequence[Position]) -> None:
-        n = len(positions)
-        lon = np.fromiter((p.lon for p in positions), float, n)
-        lat = np.fromiter((p.lat for p in positions), float, n)
-        t = np.fromiter((p.time.timestamp() for p in positions), float, n)
-        head = np.fromiter((np.nan if p.heading_deg is None else p.heading_deg
-                            for p in positions), float, n)
-        speed = np.fromiter((np.nan if p.speed_kmh is None else p.speed_kmh
-                             for p in positions), float, n)
+        nan = float("nan")
+        # One pass over the records (five generator passes cost ~10 us a fix).
+        cols = np.array([(p.lon, p.lat, p.time.timestamp(),
+                          nan if p.heading_deg is None else p.heading_deg,
+                          nan if p.speed_kmh is None else p.speed_kmh) for p in positions],
+                        dtype=float).reshape(-1, 5).T.copy()  # contiguous columns
+        lon, lat, t, head, speed = cols
         good = (np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
                 & np.isfinite(t))
         if not good.all():
