@@ -131,10 +131,10 @@ def alerts_atom(request: Request, state: AppState) -> Response:
 def alert_cap(state: AppState, alert_id: Id) -> Response:
     """The alert as a CAP 1.2 message: Alert when raised, Update after changes, Cancel when
     cleared or closed."""
-    cap = _cap()
     with state.engine.connect() as conn:
-        alert = alert_store.get_alert(conn, alert_id)
+        alert = alert_store.get_alert(conn, alert_id)  # 404 first: an unknown alert
         polygon = views.alert_polygon(conn, alert.segment)
+    cap = _cap()
     sender = state.settings.traffic_cap_sender
     msg_type, references = cap_message(alert, sender)
     body = cap.alert_cap({**alert.as_dict(), "polygon": polygon}, sender=sender,
