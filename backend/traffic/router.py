@@ -5,6 +5,7 @@ an Atom feed. Changes to alerts are pushed on `traffic.alerts` like the rules' o
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -40,13 +41,18 @@ def get_traffic(request: Request) -> TrafficService:
 Traffic = Annotated[TrafficService, Depends(get_traffic)]
 
 
-def _cap() -> Any:
-    """backend.traffic.cap (helper `scenario`: CAP 1.2 and Atom, pure functions)."""
+def _cap_module() -> Any:
+    """backend.traffic.cap (helper `scenario`: CAP 1.2 and Atom, pure functions), or None
+    while it is not part of the build (then the .cap and .atom routes are not offered)."""
     try:
-        from backend.traffic import cap
-    except ImportError as exc:
-        raise NotConfigured("CAP output is not installed in this build") from exc
-    return cap
+        return importlib.import_module("backend.traffic.cap")
+    except ModuleNotFoundError as exc:
+        if exc.name != "backend.traffic.cap":
+            raise  # the module is there but its own imports fail: say so at start
+        return None
+
+
+cap = _cap_module()
 
 
 class AlertNote(BaseModel):
@@ -113,11 +119,8 @@ def list_alerts(state: AppState, status: Literal["open", "all"] = "open",
         return views.alerts(conn, status, limit)
 
 
-@router.get("/api/traffic/alerts.atom", dependencies=READ, response_class=Response,
-            responses={200: {"content": {"application/atom+xml": {}}}})
 def alerts_atom(request: Request, state: AppState) -> Response:
     """An Atom feed of the open alerts, each entry linking its CAP message."""
-    cap = _cap()
     with state.engine.connect() as conn:
         rows = alert_store.list_alerts(conn, status="open", limit=500)
     updated = max((a.updated_at for a in rows), default=datetime.now(UTC))
@@ -126,15 +129,12 @@ def alerts_atom(request: Request, state: AppState) -> Response:
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
 
-@router.get("/api/traffic/alerts/{alert_id}.cap", dependencies=READ, response_class=Response,
-            responses={200: {"content": {"application/cap+xml": {}}}})
 def alert_cap(state: AppState, alert_id: Id) -> Response:
     """The alert as a CAP 1.2 message: Alert when raised, Update after changes, Cancel when
     cleared or closed."""
     with state.engine.connect() as conn:
         alert = alert_store.get_alert(conn, alert_id)  # 404 first: an unknown alert
         polygon = views.alert_polygon(conn, alert.segment)
-    cap = _cap()
     sender = state.settings.traffic_cap_sender
     msg_type, references = cap_message(alert, sender)
     body = cap.alert_cap({**alert.as_dict(), "polygon": polygon}, sender=sender,
@@ -158,6 +158,15 @@ def cap_message(alert: alert_store.StoredAlert, sender: str
 
 def cap_identifier(alert_id: int) -> str:
     return f"cityops-traffic-{alert_id}"
+
+
+if cap is not None:  # before /alerts/{alert_id}, which would take "12.cap" for an id
+    router.add_api_route(
+        "/api/traffic/alerts.atom", alerts_atom, methods=["GET"], dependencies=READ,
+        response_class=Response, responses={200: {"content": {"application/atom+xml": {}}}})
+    router.add_api_route(
+        "/api/traffic/alerts/{alert_id}.cap", alert_cap, methods=["GET"], dependencies=READ,
+        response_class=Response, responses={200: {"content": {"application/cap+xml": {}}}})
 
 
 @router.get("/api/traffic/alerts/{alert_id}", dependencies=READ)
