@@ -5,7 +5,8 @@ Status: `active` (raised by a rule) -> `acknowledged` (an officer has seen it) -
 (the rule's condition ended) or `closed` (an officer closed it). At most one open (active or
 acknowledged) alert per rule, segment and source. A rule's event on an alert an officer has
 closed changes nothing; the rule raises a new alert only after it has cleared and returned.
-`revision` counts the changes a CAP consumer is told about (Alert, then Update, then Cancel).
+`revision` counts the changes since the alert was raised (0 as raised), which a CAP consumer is
+told about (Alert, then Update, then Cancel: backend.traffic.cap).
 """
 
 from __future__ import annotations

@@ -80,7 +80,8 @@ class TrafficTpi(Base):
 
 class TrafficAlert(Base):
     """A traffic alert (congestion, slow, accident): raised and cleared by the rules,
-    acknowledged and closed by traffic police; `revision` counts changes (CAP Update)."""
+    acknowledged and closed by traffic police; `revision` counts the changes since it was
+    raised (0: as raised; CAP Update)."""
 
     __tablename__ = "traffic_alerts"
     id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(always=False), primary_key=True)
@@ -102,7 +103,7 @@ class TrafficAlert(Base):
     closed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     closed_by: Mapped[str | None] = mapped_column(sa.Text)
     note: Mapped[str | None] = mapped_column(sa.Text)
-    revision: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="1")
+    revision: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="0")
     case_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     vehicle_id: Mapped[str | None] = mapped_column(sa.Text)
     lon: Mapped[float] = mapped_column(sa.Float, nullable=False)

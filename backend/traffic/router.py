@@ -135,29 +135,12 @@ def alert_cap(state: AppState, alert_id: Id) -> Response:
     with state.engine.connect() as conn:
         alert = alert_store.get_alert(conn, alert_id)  # 404 first: an unknown alert
         polygon = views.alert_polygon(conn, alert.segment)
-    sender = state.settings.traffic_cap_sender
-    msg_type, references = cap_message(alert, sender)
-    body = cap.alert_cap({**alert.as_dict(), "polygon": polygon}, sender=sender,
-                         msg_type=msg_type, references=references)
+    alert_map = {**alert.as_dict(), "polygon": polygon}
+    # msgType from the alert's life, and an Update or Cancel references the first message
+    # (backend.traffic.cap's identifiers).
+    body = cap.alert_cap(alert_map, sender=state.settings.traffic_cap_sender,
+                         msg_type=cap.msg_type_of(alert_map))
     return Response(body, media_type="application/cap+xml; charset=utf-8")
-
-
-def cap_message(alert: alert_store.StoredAlert, sender: str
-                ) -> tuple[Literal["Alert", "Update", "Cancel"], list[str]]:
-    """msgType by the alert's life; an Update or Cancel references the first message
-    ("sender,identifier,sent", CAP 1.2 3.2.1 references)."""
-    if alert.status in ("cleared", "closed"):
-        kind: Literal["Alert", "Update", "Cancel"] = "Cancel"
-    else:
-        kind = "Alert" if alert.revision == 1 else "Update"
-    if kind == "Alert":
-        return kind, []
-    first = alert.raised_at.astimezone(UTC).replace(microsecond=0).isoformat()
-    return kind, [f"{sender},{cap_identifier(alert.id)},{first.replace('+00:00', '-00:00')}"]
-
-
-def cap_identifier(alert_id: int) -> str:
-    return f"cityops-traffic-{alert_id}"
 
 
 if cap is not None:  # before /alerts/{alert_id}, which would take "12.cap" for an id

@@ -224,3 +224,43 @@ def test_only_traffic_roles_subscribe_to_traffic_channels(client: TestClient) ->
                 ws.send_json({"type": "subscribe", "channel": channel})
                 reply = ws.receive_json()
                 assert reply["type"] == ("subscribed" if allowed else "error"), (role, reply)
+
+
+def test_an_alert_as_cap_follows_its_life_and_the_feed_lists_it(
+        client: TestClient, traffic: TrafficService, engine: sa.Engine,
+        as_: dict[str, dict[str, str]]) -> None:
+    from pathlib import Path
+
+    from lxml import etree
+
+    xsd = etree.XMLSchema(etree.parse(str(Path(__file__).parents[1] / "data/cap/CAP-v1.2.xsd")))
+    ns = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
+    police = as_["traffic_police"]
+    alert_id = _raise_congestion(traffic, pilot_segments(engine, "SX-JT-08A")[3])
+
+    def cap_doc() -> etree._Element:
+        response = client.get(f"/api/traffic/alerts/{alert_id}.cap", headers=police)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("application/cap+xml")
+        doc = etree.fromstring(response.content)
+        xsd.assertValid(doc)
+        return doc
+
+    first = cap_doc()
+    assert first.findtext("cap:msgType", namespaces=ns) == "Alert"
+    ring = first.findtext(".//cap:polygon", namespaces=ns).split()
+    lat, lon = (float(v) for v in ring[0].split(","))
+    assert 33 < lat < 34 and 117 < lon < 119 and ring[0] == ring[-1]  # lat,lon; closed
+    feed = client.get("/api/traffic/alerts.atom", headers=as_["commander"])
+    assert feed.status_code == 200
+    atom = etree.fromstring(feed.content)
+    links = atom.xpath("//a:entry/a:link/@href", namespaces={"a": "http://www.w3.org/2005/Atom"})
+    assert any(h.endswith(f"/api/traffic/alerts/{alert_id}.cap") for h in links)
+    client.post(f"/api/traffic/alerts/{alert_id}/acknowledge", headers=police)
+    update = cap_doc()
+    assert update.findtext("cap:msgType", namespaces=ns) == "Update"
+    assert update.findtext("cap:references", namespaces=ns)
+    client.post(f"/api/traffic/alerts/{alert_id}/close", headers=police)
+    assert cap_doc().findtext("cap:msgType", namespaces=ns) == "Cancel"
+    assert client.get(f"/api/traffic/alerts/{alert_id}.cap",
+                      headers=as_["grid_worker"]).status_code == 403

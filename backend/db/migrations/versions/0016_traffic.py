@@ -148,7 +148,7 @@ CREATE TABLE traffic_alerts (
   closed_at timestamptz,
   closed_by text,
   note text,
-  revision integer NOT NULL DEFAULT 1,
+  revision integer NOT NULL DEFAULT 0,
   case_id bigint,
   vehicle_id text,
   lon double precision NOT NULL,
