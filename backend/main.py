@@ -33,6 +33,7 @@ from backend.maps.labels import glyph_store
 from backend.maps.service import build_tile_service
 from backend.realtime.hub import Hub
 from backend.settings import Settings, get_settings
+from backend.traffic.wiring import setup as setup_traffic
 from backend.transit.monitor import start_monitor
 from backend.vehicles.feeds import position_pipeline, start_jt808_gateway, start_mqtt_feed
 from backend.vehicles.fleet import FleetDirectory, geofence_sources
@@ -92,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         resources = app.state.resources
         resources.fleet = FleetDirectory(engine, geofences=fences)
         resources.positions = position_pipeline(settings, engine, hub, resources.fleet)
+        # levels, index, alerts; a position consumer, so before the feeds start
+        app.state.traffic = await setup_traffic(resources, hub)
         gateway = await start_jt808_gateway(settings, resources.positions)
         app.state.jt808 = gateway  # None unless settings.jt808_enabled
         mqtt = await start_mqtt_feed(settings, resources.positions)
@@ -107,10 +110,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             background.append(asyncio.create_task(
                 loop_scenario(settings.live_scenario, settings, engine, gateway.port)
             ))
+        if settings.live_traffic_scenario:
+            from backend.simulation.live import loop_traffic
+
+            background.append(asyncio.create_task(
+                loop_traffic(settings.live_traffic_scenario, settings, engine)))
         try:
             yield
         finally:
             await app.state.transit_monitor.stop()
+            await app.state.traffic.stop()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     audit_anchor_syslog: str | None = None
     # A scenario from scenarios/ run in a loop inside the server (`cityops demo` sets it).
     live_scenario: str | None = None
+    # A traffic scenario (kind traffic-peak) run in a loop beside it, its fixes posted to this
+    # server's own HTTP ingest at host:port (`cityops demo` sets it).
+    live_traffic_scenario: str | None = None
     # GTFS feeds (backend.transit.gtfs): the timetable that drives /gtfs/static.zip, how long a
     # built GTFS-Realtime feed is served before it is built again (at most one build per
     # gtfs_rt_max_age_s; consumers expect data no older than 10 s), and how old a vehicle's last
@@ -134,6 +137,19 @@ class Settings(BaseSettings):
     # than vehicle_offline_after_s is offline (status, headways, ETAs).
     transit_monitor_interval_s: float = 5.0
     vehicle_offline_after_s: float = 120.0
+    # Smart traffic (backend.traffic): levels, index and alert parameters as data; levels of
+    # the trailing five minutes pushed on traffic.segments every traffic_publish_s (0 turns the
+    # timer off: tests drive the service); a five-minute bucket is closed (stored, learned into
+    # typical speeds, alert rules run) traffic_bucket_delay_s after it ends, so that late fixes
+    # count; stored buckets are kept traffic_retention_days; days and time-of-week slots are
+    # local to traffic_timezone.
+    traffic_levels: Path = PROJECT_ROOT / "scenarios" / "sixian" / "traffic_levels.yaml"
+    traffic_publish_s: float = Field(default=30.0, ge=0)
+    traffic_bucket_delay_s: float = Field(default=30.0, ge=0, le=240)
+    traffic_retention_days: int = Field(default=90, ge=1)
+    traffic_timezone: str = "Asia/Shanghai"
+    # CAP 1.2 `sender` of traffic alerts: globally unique, no spaces, commas or '<&'.
+    traffic_cap_sender: str = Field(default="jjdd.sixian.cityops", pattern=r"^[^\s,<&]+$")
     # Observability (backend.observability). Logs: one line per event, `kv` (key=value) or
     # `json`; the root level, and per-logger levels as "name=LEVEL,name=LEVEL" (e.g.
     # "cityops.access=WARNING,cityops.realtime=DEBUG"); one access line per request.
