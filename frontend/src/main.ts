@@ -31,7 +31,7 @@ import { liveIndicator } from './liveIndicator';
 import { FeaturePopup } from './popup';
 import { Replay } from './replay';
 import { initTraffic } from './traffic';
-import { SEGMENTS_CHANNEL } from './traffic/types';
+import { ALERTS_CHANNEL, SEGMENTS_CHANNEL } from './traffic/types';
 import { describeError, initToasts, toast } from './toast';
 import { ViewControl } from './view3d';
 
@@ -202,7 +202,7 @@ function setLiveLayer(layer: CatalogLayer, visible: boolean): void {
   if (layer.channel === POSITIONS_CHANNEL) {
     busesShown.layer = visible;
     showBuses();
-  } else if (layer.channel === SEGMENTS_CHANNEL) {
+  } else if (layer.channel === SEGMENTS_CHANNEL || layer.channel === ALERTS_CHANNEL) {
     traffic.setLiveLayer(layer, visible);
   }
 }

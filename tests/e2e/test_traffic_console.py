@@ -161,27 +161,33 @@ def test_officer_lands_on_the_traffic_view_and_handles_a_live_alert(
         page.context.close()
 
 
-def test_commander_switches_the_congestion_overlay_on(browser: Any,
-                                                     traffic_app: tuple[str, Any],
-                                                     pilot: dict[str, Any]) -> None:
-    """The commander's console opens as before (no traffic panel); the catalog's live layer
-    row 实时路况 switches the congestion overlay and its legend on."""
+def test_commander_switches_the_congestion_overlay(browser: Any, traffic_app: tuple[str, Any],
+                                                  pilot: dict[str, Any]) -> None:
+    """The commander's console opens as before (no traffic panel) with the catalog's live
+    layers 实时路况 and 交通告警 in the layer panel: the first switches the congestion overlay
+    and its legend off and on again."""
     base, _app = traffic_app
     page = open_page(browser, base, (1920, 1080), user="commander")
     try:
         page.goto(base)
         page.wait_for_function("() => window.__ready === true", timeout=120_000)
+        page.wait_for_function("() => window.__traffic?.loaded === true", timeout=60_000)
         assert not page.get_by_test_id("traffic-panel").is_visible()
         assert page.get_by_test_id("traffic-toggle").is_visible()  # may read traffic
-        row = page.locator("[data-testid=layer-item][data-layer-id=congestion]")
-        assert not row.locator("input").is_checked()
-        assert not page.get_by_test_id("traffic-legend").is_visible()
-        row.click()
-        page.wait_for_function("() => window.__traffic?.loaded === true", timeout=60_000)
-        assert page.get_by_test_id("traffic-legend").is_visible()
+        assert page.locator("[data-testid=layer-item][data-layer-id=traffic_alerts]").count() == 1
+        row = page.locator("[data-testid=layer-item][data-layer-id=traffic_congestion]")
+        assert row.locator("input").is_checked()
         b = page.evaluate(f"window.__traffic.layer.boundsOf({pilot['segments']})")
         page.evaluate(f"window.__map.fitBounds([[{b[0]}, {b[1]}], [{b[2]}, {b[3]}]], "
                       "{padding: 200, animate: false})")
+        page.wait_for_function(WAIT_IDLE, timeout=60_000)
+        assert page.evaluate(LEVELS_AT, pilot["segments"])
+        assert page.get_by_test_id("traffic-legend").is_visible()
+        row.click()  # off
+        page.wait_for_function(WAIT_IDLE, timeout=60_000)
+        assert page.evaluate(LEVELS_AT, pilot["segments"]) == []
+        assert not page.get_by_test_id("traffic-legend").is_visible()
+        row.click()  # on again
         page.wait_for_function(WAIT_IDLE, timeout=60_000)
         assert page.evaluate(LEVELS_AT, pilot["segments"])
         assert page.errors == []

@@ -17,6 +17,7 @@ import type { Header } from '../header';
 import { onLangChange } from '../i18n';
 import type { LiveConnection } from '../live';
 import { describeError, toast } from '../toast';
+import { AlertMarkers } from './alertMarkers';
 import { CongestionLayer } from './congestion';
 import { Legend } from './legend';
 import { TrafficPanel } from './panel';
@@ -24,12 +25,22 @@ import { SegmentPanel } from './segmentPanel';
 import { TrafficStore } from './store';
 import { tt } from './strings';
 import { TrafficReplay } from './trafficReplay';
-import { SEGMENTS_CHANNEL, type Level, type TrafficAlert } from './types';
+import { ALERTS_CHANNEL, SEGMENTS_CHANNEL, type Level, type TrafficAlert } from './types';
 
 export const TRAFFIC_READ = 'traffic:read';
 export const TRAFFIC_ALERTS = 'traffic:alerts';
 export const TRAFFIC_POLICE_ROLE = 'traffic_police';
 const RELOAD_EVERY_MS = 5 * 60_000; // the levels' own cadence; events fill in between
+/** Below this zoom the overlay shows the county seat's roads (about 12 x 11 km around its
+ *  centre), not the whole county's tens of thousands of segments; above it, the view's. */
+const SEAT_ZOOM = 12;
+const SEAT_HALF = [0.065, 0.05];
+
+type BBox = [number, number, number, number];
+
+function within(inner: BBox, outer: BBox): boolean {
+  return inner[0] >= outer[0] && inner[1] >= outer[1] && inner[2] <= outer[2] && inner[3] <= outer[3];
+}
 const FLY_MAX_ZOOM = 16.5;
 
 export interface TrafficDeps {
@@ -76,14 +87,19 @@ export function initTraffic(deps: TrafficDeps): Traffic {
   const { map, live, auth, header, stage } = deps;
   const layer = new CongestionLayer(map);
   const store = new TrafficStore();
+  const markers = new AlertMarkers(map, store);
+  onLangChange(() => markers.render());
   const legend = new Legend(stage);
   const segmentPanel = new SegmentPanel(stage);
-  let bbox: [number, number, number, number] | null = null;
+  let county: BBox | null = null;
+  let seat: BBox | null = null;
+  let loadedBox: BBox | null = null;
+  let pendingOpen: number | null = null;
   let loaded = false;
   let loading: Promise<void> | null = null;
   let connected = false;
   let modeOn = false;
-  let row: CatalogLayer | null = null;
+  let rows: CatalogLayer[] = [];
   let setRow: ((layer: CatalogLayer, visible: boolean) => void) | null = null;
   let fitted = false;
 
@@ -94,6 +110,7 @@ export function initTraffic(deps: TrafficDeps): Traffic {
   };
   const openSegment = (segment: number | null): void => {
     const props = segment === null ? undefined : layer.segments.get(segment);
+    pendingOpen = props || segment === null ? null : segment; // opened once its area is loaded
     if (!props) return;
     layer.select(props.segment);
     segmentPanel.show(props);
@@ -148,14 +165,28 @@ export function initTraffic(deps: TrafficDeps): Traffic {
     map.fitBounds([[w - dx, s - dy], [e + dx, n + dy]], { padding: pad, maxZoom: 15, animate: false });
   };
 
+  /** The seat at county zooms, the view (padded, within the county) at street zooms. */
+  const wantedBox = (): BBox | null => {
+    if (!county || !seat) return null;
+    if (map.getZoom() < SEAT_ZOOM) return seat;
+    const b = map.getBounds();
+    const dx = (b.getEast() - b.getWest()) * 0.5;
+    const dy = (b.getNorth() - b.getSouth()) * 0.5;
+    return [Math.max(county[0], b.getWest() - dx), Math.max(county[1], b.getSouth() - dy),
+      Math.min(county[2], b.getEast() + dx), Math.min(county[3], b.getNorth() + dy)];
+  };
+
   const reload = (): Promise<void> => {
-    if (!bbox) return Promise.resolve();
+    const box = wantedBox();
+    if (!box) return Promise.resolve();
     if (loading) return loading;
     loading = (async () => {
       try {
-        await layer.load(bbox!);
+        await layer.load(box);
+        loadedBox = box;
         loaded = true;
         if (modeOn && !fitted) fitSeat();
+        if (pendingOpen !== null) openSegment(pendingOpen);
         const open = segmentPanel.segment;
         const props = open === null ? undefined : layer.segments.get(open);
         if (props) segmentPanel.update(props);
@@ -212,21 +243,34 @@ export function initTraffic(deps: TrafficDeps): Traffic {
     panel.setOpen(on);
     button.setAttribute('aria-pressed', String(on));
     document.body.classList.toggle('traffic-mode', on);
-    if (on && row && setRow) setRow(row, true); // the catalog's row shows the overlay
+    if (on && setRow) for (const row of rows) setRow(row, true); // the catalog's rows show them
     layer.setVisible('mode', on);
+    markers.setVisible('mode', on);
     if (on) activate();
     if (on && loaded && !fitted) fitSeat();
     syncShown();
   };
   button.addEventListener('click', () => setMode(!modeOn));
+  map.on('moveend', () => {
+    const box = wantedBox();
+    if (connected && (layer.visible || pendingOpen !== null) && box && loadedBox && !within(box, loadedBox)) void reload();
+  });
 
   map.on('click', (event: MapMouseEvent) => {
+    const id = markers.alertAt(event.point);
+    const alert = id === null ? undefined : store.alerts.get(id);
+    if (alert) {
+      panel.showTab('alerts');
+      showAlert(alert);
+      return;
+    }
     const segment = layer.segmentAt(event.point);
     if (segment !== null) openSegment(segment);
   });
   map.on('mousemove', (event: MapMouseEvent) => {
-    if (!layer.visible) return;
-    map.getCanvas().classList.toggle('traffic-pointer', layer.segmentAt(event.point) !== null);
+    if (!layer.visible && !markers.visible) return;
+    const hit = markers.alertAt(event.point) !== null || layer.segmentAt(event.point) !== null;
+    map.getCanvas().classList.toggle('traffic-pointer', hit);
   });
 
   const start = (): void => {
@@ -254,20 +298,24 @@ export function initTraffic(deps: TrafficDeps): Traffic {
     setMode,
     catalogLoaded(catalog, rowSetter) {
       const [w, s, e, n] = catalog.bounds;
-      bbox = [w, s, e, n];
+      county = [w, s, e, n];
+      const [cx, cy] = catalog.center ?? [(w + e) / 2, (s + n) / 2];
+      seat = [cx - SEAT_HALF[0]!, cy - SEAT_HALF[1]!, cx + SEAT_HALF[0]!, cy + SEAT_HALF[1]!];
       setRow = rowSetter;
-      row = catalog.layers.find((l) => l.kind === 'live' && l.channel === SEGMENTS_CHANNEL) ?? null;
+      rows = catalog.layers.filter((l) => l.kind === 'live' && (l.channel === SEGMENTS_CHANNEL || l.channel === ALERTS_CHANNEL));
       layer.place(deps.beneath);
-      if (modeOn && row) setRow(row, true);
+      markers.place(deps.beneath); // above the levels
+      if (modeOn) for (const row of rows) setRow(row, true);
       if (connected) void reload();
     },
-    setLiveLayer(_row, visible) {
-      layer.setVisible('layer', visible);
+    setLiveLayer(row, visible) {
+      if (row.channel === ALERTS_CHANNEL) markers.setVisible('layer', visible);
+      else layer.setVisible('layer', visible);
       if (visible) activate();
       syncShown();
     },
     claims(point) {
-      return layer.segmentAt(point) !== null;
+      return markers.alertAt(point) !== null || layer.segmentAt(point) !== null;
     },
   };
   const exposed = Object.assign(traffic, { loaded: false, levelOf: (segment: number) => layer.drawnLevel(segment) });
