@@ -13,6 +13,7 @@ import type { TrafficStore } from './store';
 const SOURCE = 'traffic-alert-points';
 export const ALERT_LAYER = 'traffic-alert-points';
 const LABEL_LAYER = 'traffic-alert-labels';
+export const ALERT_LAYERS: readonly string[] = [ALERT_LAYER, LABEL_LAYER];
 const KIND_COLORS = { accident: '#ff4d4f', congestion: '#ff851b', slow: '#ffdc00' } as const;
 const FONT = ['Noto Sans CJK SC Regular'];
 

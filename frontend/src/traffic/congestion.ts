@@ -17,6 +17,8 @@ export const CONGESTION_LAYER = 'traffic-levels';
 const PILOT_LAYER = 'traffic-pilot-casing';
 const SELECTED_LAYER = 'traffic-selected';
 const LAYERS = [SELECTED_LAYER, PILOT_LAYER, CONGESTION_LAYER];
+/** The overlay's style layers (clicks on them are the traffic view's). */
+export const CONGESTION_LAYERS: readonly string[] = LAYERS;
 
 const LEVEL_NOW: ExpressionSpecification = [
   'coalesce', ['feature-state', 'replay'], ['feature-state', 'level'], ['get', 'level'],

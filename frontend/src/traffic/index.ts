@@ -11,14 +11,14 @@ import type { Map as MapLibreMap, MapMouseEvent } from 'maplibre-gl';
 import './traffic.css';
 import { isStatus } from '../api';
 import type { Auth } from '../auth';
-import type { Catalog, CatalogLayer } from '../catalog';
+import { catalogIdOf, type Catalog, type CatalogLayer } from '../catalog';
 import { el } from '../dom';
 import type { Header } from '../header';
 import { onLangChange } from '../i18n';
 import type { LiveConnection } from '../live';
 import { describeError, toast } from '../toast';
-import { AlertMarkers } from './alertMarkers';
-import { CongestionLayer } from './congestion';
+import { ALERT_LAYERS, AlertMarkers } from './alertMarkers';
+import { CONGESTION_LAYERS, CongestionLayer } from './congestion';
 import { Legend } from './legend';
 import { TrafficPanel } from './panel';
 import { SegmentPanel } from './segmentPanel';
@@ -37,6 +37,7 @@ const SEAT_ZOOM = 12;
 const SEAT_HALF = [0.065, 0.05];
 
 type BBox = [number, number, number, number];
+const TRAFFIC_LAYERS = new Set([...CONGESTION_LAYERS, ...ALERT_LAYERS]);
 
 function within(inner: BBox, outer: BBox): boolean {
   return inner[0] >= outer[0] && inner[1] >= outer[1] && inner[2] <= outer[2] && inner[3] <= outer[3];
@@ -256,7 +257,27 @@ export function initTraffic(deps: TrafficDeps): Traffic {
     if (connected && (layer.visible || pendingOpen !== null) && box && loadedBox && !within(box, loadedBox)) void reload();
   });
 
+  /** The overlay's lines go where the catalog puts its row: above the roads and the pilot
+   *  segments' own style, beneath the first point layer after it (bus stops, cameras, labels),
+   *  whose features stay clickable over the lines. */
+  const overlayBeneath = (catalog: Catalog): string => {
+    const row = catalog.layers.find((l) => l.kind === 'live' && l.channel === SEGMENTS_CHANNEL);
+    const after = new Set(catalog.layers.filter((l) => row && l.order > row.order).map((l) => l.id));
+    for (const styleLayer of map.getStyle().layers) {
+      if ((styleLayer.type === 'circle' || styleLayer.type === 'symbol') && after.has(catalogIdOf(styleLayer.id))) return styleLayer.id;
+    }
+    return deps.beneath;
+  };
+
+  /** Whether the topmost thing drawn at `point` is the traffic view's (a popup's feature wins). */
+  const onTop = (point: { x: number; y: number }): boolean => {
+    if (!layer.visible && !markers.visible) return false;
+    const top = map.queryRenderedFeatures([[point.x - 4, point.y - 4], [point.x + 4, point.y + 4]])[0];
+    return !!top && (TRAFFIC_LAYERS.has(top.layer.id));
+  };
+
   map.on('click', (event: MapMouseEvent) => {
+    if (!onTop(event.point)) return;
     const id = markers.alertAt(event.point);
     const alert = id === null ? undefined : store.alerts.get(id);
     if (alert) {
@@ -269,8 +290,7 @@ export function initTraffic(deps: TrafficDeps): Traffic {
   });
   map.on('mousemove', (event: MapMouseEvent) => {
     if (!layer.visible && !markers.visible) return;
-    const hit = markers.alertAt(event.point) !== null || layer.segmentAt(event.point) !== null;
-    map.getCanvas().classList.toggle('traffic-pointer', hit);
+    map.getCanvas().classList.toggle('traffic-pointer', onTop(event.point));
   });
 
   const start = (): void => {
@@ -303,7 +323,7 @@ export function initTraffic(deps: TrafficDeps): Traffic {
       seat = [cx - SEAT_HALF[0]!, cy - SEAT_HALF[1]!, cx + SEAT_HALF[0]!, cy + SEAT_HALF[1]!];
       setRow = rowSetter;
       rows = catalog.layers.filter((l) => l.kind === 'live' && (l.channel === SEGMENTS_CHANNEL || l.channel === ALERTS_CHANNEL));
-      layer.place(deps.beneath);
+      layer.place(overlayBeneath(catalog));
       markers.place(deps.beneath); // above the levels
       if (modeOn) for (const row of rows) setRow(row, true);
       if (connected) void reload();
@@ -315,7 +335,7 @@ export function initTraffic(deps: TrafficDeps): Traffic {
       syncShown();
     },
     claims(point) {
-      return markers.alertAt(point) !== null || layer.segmentAt(point) !== null;
+      return onTop(point);
     },
   };
   const exposed = Object.assign(traffic, { loaded: false, levelOf: (segment: number) => layer.drawnLevel(segment) });
