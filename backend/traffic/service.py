@@ -31,7 +31,7 @@ from backend.realtime.messages import TRAFFIC, TRAFFIC_ALERTS
 from backend.traffic import alerts as alert_store
 from backend.traffic import segments as segment_store
 from backend.traffic import store
-from backend.traffic.levels import BUCKET, UNKNOWN, Grader, TpiInput, slot_of, tpi
+from backend.traffic.levels import BUCKET, UNKNOWN, Grader, TpiInput, tpi
 from backend.traffic.rules import (
     AccidentReport,
     AccidentRule,
@@ -45,6 +45,7 @@ from backend.traffic.rules import (
 )
 from backend.traffic.segments import SegmentInfo
 from backend.traffic.speeds import SegmentSpeed
+from backend.traffic.typical import slot_of
 from backend.vehicles.alarm_bits import CODE_TO_BIT
 
 log = logging.getLogger("cityops.traffic")
