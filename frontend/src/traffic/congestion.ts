@@ -17,6 +17,9 @@ export const CONGESTION_LAYER = 'traffic-levels';
 const PILOT_LAYER = 'traffic-pilot-casing';
 const SELECTED_LAYER = 'traffic-selected';
 const LAYERS = [SELECTED_LAYER, PILOT_LAYER, CONGESTION_LAYER];
+/** Below this the seat is a few pixels wide: thousands of sub-pixel lines tell nothing and cost a
+ *  wall's first frame (drawn on the CPU here) most of its time. */
+export const MIN_ZOOM = 11;
 /** The overlay's style layers (clicks on them are the traffic view's). */
 export const CONGESTION_LAYERS: readonly string[] = LAYERS;
 
@@ -126,16 +129,16 @@ export class CongestionLayer {
       const layout = { 'line-cap': 'round', 'line-join': 'round' } as const;
       const k = uiScale();
       map.addLayer({
-        id: SELECTED_LAYER, type: 'line', source: CONGESTION_SOURCE, layout,
+        id: SELECTED_LAYER, type: 'line', source: CONGESTION_SOURCE, layout, minzoom: MIN_ZOOM,
         filter: ['==', ['get', 'segment'], -1],
         paint: { 'line-color': '#00e5ff', 'line-width': width(9, k), 'line-offset': offset(k), 'line-blur': 3, 'line-opacity': 0.9 },
       }, before);
       map.addLayer({
-        id: PILOT_LAYER, type: 'line', source: CONGESTION_SOURCE, layout, filter: IS_PILOT,
+        id: PILOT_LAYER, type: 'line', source: CONGESTION_SOURCE, layout, filter: IS_PILOT, minzoom: MIN_ZOOM,
         paint: { 'line-color': '#f4f8ff', 'line-width': width(3, k), 'line-offset': offset(k), 'line-opacity': 0.85 },
       }, before);
       map.addLayer({
-        id: CONGESTION_LAYER, type: 'line', source: CONGESTION_SOURCE, layout,
+        id: CONGESTION_LAYER, type: 'line', source: CONGESTION_SOURCE, layout, minzoom: MIN_ZOOM,
         // Unknown (too few vehicles) stays faint: the measured levels are what the eye should find.
         paint: {
           'line-color': colorByLevel(), 'line-width': width(0, k), 'line-offset': offset(k),
