@@ -22,6 +22,9 @@ class Candidates:
     offset: np.ndarray   # (n, k) metres from the directed edge's start to the projection
     dist: np.ndarray     # (n, k) metres from the fix to the projection
     bearing: np.ndarray  # (n, k) degrees clockwise from north of the edge's direction there
+    beyond: np.ndarray   # (n, k) metres the fix lies past the edge's end (> 0) or before its
+    #                      start (< 0) along the end piece's line: `offset` is clipped there,
+    #                      the along-track measurement is offset + beyond
 
 
 class CandidateIndex:
@@ -58,29 +61,39 @@ class CandidateIndex:
         offset = np.zeros((n, k))
         dist = np.full((n, k), np.inf)
         bearing = np.zeros((n, k))
+        beyond = np.zeros((n, k))
         if n == 0 or len(self.p_road) == 0:
-            return Candidates(edge, offset, dist, bearing)
+            return Candidates(edge, offset, dist, bearing, beyond)
         fix, piece = self.tree.query(shapely.points(x, y), predicate="dwithin",
                                      distance=self.radius_m)
         if len(fix) == 0:
-            return Candidates(edge, offset, dist, bearing)
+            return Candidates(edge, offset, dist, bearing, beyond)
         dx, dy, plen = self.p_dx[piece], self.p_dy[piece], self.p_len[piece]
         rx, ry = x[fix] - self.p_x0[piece], y[fix] - self.p_y0[piece]
-        t = np.clip((rx * dx + ry * dy) / np.maximum(plen * plen, 1e-9), 0.0, 1.0)
+        raw = (rx * dx + ry * dy) / np.maximum(plen * plen, 1e-9)
+        t = np.clip(raw, 0.0, 1.0)
         d = np.hypot(rx - t * dx, ry - t * dy)
         road = self.p_road[piece]
         # The nearest piece of each (fix, road), then the nearest `max_roads` roads per fix.
         order = np.lexsort((d, road, fix))
-        fix, piece, road, d, t = fix[order], piece[order], road[order], d[order], t[order]
+        fix, piece, road, d, t, raw = (a[order] for a in (fix, piece, road, d, t, raw))
         first = np.r_[True, (fix[1:] != fix[:-1]) | (road[1:] != road[:-1])]
-        fix, piece, road, d, t = fix[first], piece[first], road[first], d[first], t[first]
+        fix, piece, road, d, t, raw = (a[first] for a in (fix, piece, road, d, t, raw))
         order = np.lexsort((d, fix))
-        fix, piece, road, d, t = fix[order], piece[order], road[order], d[order], t[order]
+        fix, piece, road, d, t, raw = (a[order] for a in (fix, piece, road, d, t, raw))
         start = np.r_[0, np.flatnonzero(fix[1:] != fix[:-1]) + 1]
         rank = np.arange(len(fix)) - np.repeat(start, np.diff(np.r_[start, len(fix)]))
         keep = rank < self.max_roads
-        fix, piece, road, d, t, rank = (a[keep] for a in (fix, piece, road, d, t, rank))
+        fix, piece, road, d, t, raw, rank = (a[keep] for a in (fix, piece, road, d, t, raw,
+                                                               rank))
         along = self.p_start[piece] + t * self.p_len[piece]
+        # Past a road's end (or before its start) the clipped projection sits on the node;
+        # the end piece's line continued says how far past: the along-track measurement the
+        # matcher's smoother needs where a straight run crosses a junction.
+        past = np.where(raw > 1.0, raw - 1.0, np.minimum(raw, 0.0)) * self.p_len[piece]
+        at_end = np.where(past > 0, self.p_start[piece] + self.p_len[piece]
+                          >= self.length[road] - 1e-6, self.p_start[piece] <= 1e-6)
+        past = np.where(at_end, past, 0.0)
         fwd_bearing = np.degrees(np.arctan2(self.p_dx[piece], self.p_dy[piece])) % 360.0
         col = 2 * rank
         edge[fix, col], edge[fix, col + 1] = 2 * road, 2 * road + 1
@@ -88,4 +101,5 @@ class CandidateIndex:
         offset[fix, col + 1] = np.maximum(self.length[road] - along, 0.0)
         dist[fix, col] = dist[fix, col + 1] = d
         bearing[fix, col], bearing[fix, col + 1] = fwd_bearing, (fwd_bearing + 180.0) % 360.0
-        return Candidates(edge, offset, dist, bearing)
+        beyond[fix, col], beyond[fix, col + 1] = past, -past
+        return Candidates(edge, offset, dist, bearing, beyond)

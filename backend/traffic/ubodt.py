@@ -126,6 +126,15 @@ class PathTable:
         s = self._find(u, v)
         return np.where(s >= 0, self._dist[s], np.inf)
 
+    def last_edge(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """The last directed edge of the shortest path u -> v (-1 when u == v or beyond)."""
+        s = self._find(u, v)
+        return np.where(s >= 0, self._last[s], -1).astype(np.int64)
+
+    def first_edge(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """The first directed edge of the shortest path u -> v (-1 when u == v or beyond)."""
+        return np.array([p[0] if p else -1 for p in self.paths(u, v)], dtype=np.int64)
+
     def paths(self, u: np.ndarray, v: np.ndarray) -> list[list[int]]:
         """The directed edges of the shortest path u -> v for each pair ([] when u == v or
         the pair is beyond the limit), walked back for all pairs at once."""
