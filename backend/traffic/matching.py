@@ -177,8 +177,12 @@ class MapMatcher:
                     dt: np.ndarray) -> np.ndarray:
         e0, o0 = self.c_edge[s][:, :, None], self.c_off[s][:, :, None]
         e1, o1 = c.edge[rows][:, None, :], c.offset[rows][:, None, :]
-        valid = (e0 >= 0) & (e1 >= 0)
-        r = self.route(np.where(valid, e0, 0), o0, np.where(valid, e1, 0), o1)
+        # only from live candidates (the last commit pruned the others) to real ones
+        valid = (e0 >= 0) & (e1 >= 0) & np.isfinite(self.c_score[s])[:, :, None]
+        shape = valid.shape
+        r = np.full(shape, np.inf)
+        r[valid] = self.route(np.broadcast_to(e0, shape)[valid], np.broadcast_to(o0, shape)[valid],
+                              np.broadcast_to(e1, shape)[valid], np.broadcast_to(o1, shape)[valid])
         beta = self.p.beta_m * np.maximum(1.0, dt / 30.0)[:, None, None]
         logt = -np.abs(r - gc[:, None, None]) / beta
         too_fast = r > (self.p.max_speed_kmh / 3.6) * dt[:, None, None] * 1.5 + 2 * self.p.radius_m
@@ -278,10 +282,10 @@ class MapMatcher:
     def along(self, e0: np.ndarray, off0: np.ndarray, e1: np.ndarray,
               off1: np.ndarray) -> np.ndarray:
         """Signed distance along the path from (e0, off0) to (e1, off1): negative when the
-        second lies behind the first (noise), the shorter way round."""
+        second lies on the same edge or the one before, behind the first (noise)."""
         tb, length = self.table, self.edge_len
         ahead = length[e0] - off0 + tb.distance(tb.edge_to[e0], tb.edge_from[e1]) + off1
-        behind = length[e1] - off1 + tb.distance(tb.edge_to[e1], tb.edge_from[e0]) + off0
+        behind = np.where(tb.edge_to[e1] == tb.edge_from[e0], length[e1] - off1 + off0, np.inf)
         return np.where(e0 == e1, off1 - off0, np.where(behind < ahead, -behind, ahead))
 
     def _disp(self, va: np.ndarray, vb: np.ndarray, dt: np.ndarray) -> tuple[np.ndarray,

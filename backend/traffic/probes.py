@@ -57,9 +57,9 @@ class ProbeEngine:
         self._slot: dict[str, int] = {}
         self._ids: list[str | None] = []
         self._free: list[int] = []
-        self._seen: list[float] = []
         # Per slot: the edge the vehicle is on, when it entered it (NaN: mid-edge), the dwell
         # accumulated on it, whether the last committed fix stood at a stop and its speed.
+        self._seen = np.zeros(0)      # the vehicle's last fix time
         self._cur = np.full(0, -1, dtype=np.int64)
         self._entry = np.full(0, np.nan)
         self._dwell = np.zeros(0)
@@ -90,10 +90,23 @@ class ProbeEngine:
         if not good.all():
             self.counters["unmatched:invalid"] += int((~good).sum())
         idx = np.flatnonzero(good)
-        slot = np.fromiter((self._slot_of(positions[i].vehicle_id, t[i]) for i in idx),
-                           np.int64, len(idx))
+        vids = [positions[i].vehicle_id for i in idx.tolist()]
+        get = self._slot.get
+        known = [get(v) for v in vids]
+        tt = t[idx]
+        if None in known and len(self._slot) + len(set(vids)) > self.max_vehicles:
+            # evictions may follow: one fix at a time, as they arrive
+            slot = np.fromiter((self._slot_of(v, s) for v, s in zip(vids, tt.tolist(),
+                                                                    strict=True)),
+                               np.int64, len(vids))
+        else:
+            if None in known:
+                known = [self._slot_of(v, s) if k is None else k
+                         for v, k, s in zip(vids, known, tt.tolist(), strict=True)]
+            slot = np.array(known, dtype=np.int64)
+            np.maximum.at(self._seen, slot, tt)
         x, y = TO_METRIC.transform(lon[idx], lat[idx])
-        commits = self.matcher.match(slot, t[idx], np.asarray(x), np.asarray(y), head[idx],
+        commits = self.matcher.match(slot, tt, np.asarray(x), np.asarray(y), head[idx],
                                      speed[idx])
         self._traverse(commits)
         self._now = max(self._now, float(t[idx].max()) if len(idx) else self._now)
@@ -111,17 +124,17 @@ class ProbeEngine:
             else:
                 s = len(self._ids)
                 self._ids.append(None)
-                self._seen.append(t)
                 if s >= len(self._cur):
                     self._grow(max(64, 2 * s))
             self._slot[vehicle_id] = s
             self._ids[s] = vehicle_id
+            self._seen[s] = t
         self._seen[s] = max(self._seen[s], t)
         return s
 
     def _grow(self, cap: int) -> None:
         old = len(self._cur)
-        for name, fill in (("_cur", -1), ("_entry", np.nan), ("_dwell", 0.0),
+        for name, fill in (("_seen", -np.inf), ("_cur", -1), ("_entry", np.nan), ("_dwell", 0.0),
                            ("_stopped", False), ("_speed", np.nan)):
             arr = getattr(self, name)
             new = np.full(cap, fill, dtype=arr.dtype)
@@ -131,7 +144,8 @@ class ProbeEngine:
     # ---- bounded state -----------------------------------------------------------------------
     def _sweep(self) -> None:
         self._next_sweep = self._now + 60.0
-        idle = [s for s in self._slot.values() if self._seen[s] < self._now - self.idle_s]
+        live = np.fromiter(self._slot.values(), np.int64, len(self._slot))
+        idle = live[self._seen[live] < self._now - self.idle_s].tolist()
         if idle:
             self.counters["evicted:idle"] += len(idle)
             self._evict(idle)
@@ -183,25 +197,19 @@ class ProbeEngine:
         same = link & (e0 == e1) & (c.offset >= c.prev_offset - self.matcher.p.back_tol_m)
         via = link & ~same
         # each via commit's crossings: the ends of e0 and of the inner edges, (n, width)
-        inner: list[list[int]] = [[] for _ in range(n)]
-        width = 1
+        e0s = np.where(link, e0, 0)
+        n_inner = np.zeros(n, dtype=np.int64)
+        cross = e0s[:, None]
         if via.any():
             w = np.flatnonzero(via)
-            for i, p in zip(w.tolist(), tb.paths(tb.edge_to[e0[w]], tb.edge_from[e1[w]]),
-                            strict=True):
-                inner[i] = p
-            width = 1 + max(len(p) for p in inner)
-        n_inner = np.fromiter((len(p) for p in inner), np.int64, n)
-        e0s = np.where(link, e0, 0)
+            edges, count = tb.walk(tb.edge_to[e0[w]], tb.edge_from[e1[w]])
+            n_inner[w] = count
+            cross = np.full((n, 1 + edges.shape[1]), -1, dtype=np.int64)
+            cross[:, 0] = e0s
+            cross[w, 1:] = edges
+        width = cross.shape[1]
         broken = via & (n_inner == 0) & (tb.edge_to[e0s] != tb.edge_from[e1])
         ncross = np.where(via & ~broken, n_inner + 1, 0)
-        cross = np.full((n, width), -1, dtype=np.int64)
-        cross[:, 0] = e0s
-        if width > 1:
-            flat = np.fromiter((e for p in inner for e in p), np.int64, int(n_inner.sum()))
-            r = np.repeat(np.arange(n), n_inner)
-            col = 1 + np.arange(len(r)) - np.repeat(np.cumsum(n_inner) - n_inner, n_inner)
-            cross[r, col] = flat
         lens = np.where(cross >= 0, length[np.maximum(cross, 0)], 0.0)
         # metres from the previous fix to each crossing, summed in path order
         lens[:, 0] = length[e0s] - c.prev_offset
