@@ -96,6 +96,20 @@ class CandidateIndex:
         local = np.arange(len(fix)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
         return fix, self.cell_piece[np.repeat(first, cnt) + local].astype(np.int64)
 
+    def end_bearings(self) -> tuple[np.ndarray, np.ndarray]:
+        """Bearing of each directed edge (2*i, 2*i + 1) where it leaves its start node and
+        where it enters its end node, degrees clockwise from north."""
+        first = np.r_[True, self.p_road[1:] != self.p_road[:-1]]
+        last = np.r_[first[1:], True]
+        fwd = np.degrees(np.arctan2(self.p_dx, self.p_dy)) % 360.0
+        n = len(self.length)
+        out, into = np.zeros(2 * n), np.zeros(2 * n)
+        out[2 * self.p_road[first]] = fwd[first]
+        into[2 * self.p_road[last]] = fwd[last]
+        out[2 * self.p_road[last] + 1] = (fwd[last] + 180.0) % 360.0
+        into[2 * self.p_road[first] + 1] = (fwd[first] + 180.0) % 360.0
+        return out, into
+
     @property
     def k(self) -> int:
         return 2 * self.max_roads

@@ -6,15 +6,16 @@ the last committed (decided) fix. A new fix scores its candidates from the previ
 transition: exponential in |route distance - straight distance|, route distances looked up in
 the bounded shortest-path table), then commits the previous fix to the predecessor of its best
 candidate (a lag-1 fixed-lag decision) and keeps only the candidates that descend from it, so
-the committed fixes always form one connected path. A batch is processed in rounds (the r-th
+the committed fixes always form one connected path. Where on that path the fix is committed
+is a 1-D Kalman smoother's call (_settle): near a junction on a straight run only the time
+can say on which side of the node the vehicle was. A batch is processed in rounds (the r-th
 fix of every vehicle in the batch together), each round vectorised over vehicles.
 
-fastmm 0.3.2 (FMM in C++, PyPI) was evaluated on the same synthetic traces (the seat's streets,
-tests/perf/bench_matching.py; share of fixes on the true directed edge, noise per axis):
-10 s/10 m 0.969 here vs 0.949 fastmm; 10 s/30 m 0.883 vs 0.784; 30 s/20 m 0.919 vs 0.854;
-60 s/30 m 0.843 vs 0.687, at similar fixes/s (17-21 k here incrementally, 15-26 k fastmm on whole
-traces, shared machine). fastmm matches whole trajectories only (no incremental API), keeps its
-UBODT as a file in a cache directory and crashes if its Network is collected first: kept this.
+fastmm 0.3.2 (FMM in C++, PyPI) was evaluated on the same synthetic traces before the smoother
+(share of fixes on the true directed edge): 10 s/10 m 0.969 here vs 0.949 fastmm; 10 s/30 m
+0.883 vs 0.784; 60 s/30 m 0.843 vs 0.687, at similar fixes/s. fastmm matches whole trajectories
+only (no incremental API), keeps its UBODT in a cache directory and crashes if its Network is
+collected first: kept this.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-import shapely
 from scipy.special import log_ndtr
 
 from backend.traffic.candidates import CandidateIndex, Candidates
@@ -94,24 +94,14 @@ class MapMatcher:
         self.edge_len = self.table.edge_len
         self.counters: Counter[str] = Counter()
         self.k = self.index.k
-        # bearing of each directed edge where it leaves its start node and enters its end
-        xy, road = shapely.get_coordinates(net.lines, return_index=True)
-        first = np.r_[0, np.flatnonzero(np.diff(road)) + 1]
-        last = np.r_[first[1:], len(road)] - 1
-        def bearing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            return np.degrees(np.arctan2(xy[b, 0] - xy[a, 0], xy[b, 1] - xy[a, 1])) % 360.0
-        start, end = bearing(first, first + 1), bearing(last - 1, last)
-        self.bearing_out = np.empty(2 * len(net))
-        self.bearing_in = np.empty(2 * len(net))
-        self.bearing_out[0::2], self.bearing_in[0::2] = start, end
-        self.bearing_out[1::2], self.bearing_in[1::2] = (end + 180) % 360, (start + 180) % 360
+        self.bearing_out, self.bearing_in = self.index.end_bearings()
         self._alloc(64)
 
     # ---- per-vehicle state ------------------------------------------------------------------
     def _alloc(self, cap: int) -> None:
         k = self.k
         old = getattr(self, "cap", 0)
-        fields = {
+        fields: dict[str, tuple[type, float]] = {
             "seen_t": (np.float64, NEG), "last_t": (np.float64, np.nan),
             "last_x": (np.float64, np.nan), "last_y": (np.float64, np.nan),
             "last_v": (np.float64, np.nan), "last_h": (np.float64, np.nan),
@@ -121,15 +111,11 @@ class MapMatcher:
             # path, its variance, the fix's reported speed
             "com_f": (np.float64, 0.0), "com_var": (np.float64, np.inf),
             "com_v": (np.float64, np.nan), "noise2": (np.float64, self.p.sigma_m ** 2)}
-        for name, (dtype, fill) in fields.items():
-            arr = np.full(cap, fill, dtype=dtype)
-            if old:
-                arr[:old] = getattr(self, name)
-            setattr(self, name, arr)
-        for name, dtype, fill in (("c_edge", np.int64, -1), ("c_off", np.float64, 0.0),
-                                  ("c_beyond", np.float64, 0.0), ("c_dist", np.float64, 0.0),
-                                  ("c_score", np.float64, NEG)):
-            arr = np.full((cap, k), fill, dtype=dtype)
+        per_candidate = {"c_edge": (np.int64, -1), "c_off": (np.float64, 0.0),
+                         "c_beyond": (np.float64, 0.0), "c_dist": (np.float64, 0.0),
+                         "c_score": (np.float64, NEG)}
+        for name, (dtype, fill) in (*fields.items(), *per_candidate.items()):
+            arr = np.full((cap, k) if name in per_candidate else cap, fill, dtype=dtype)
             if old:
                 arr[:old] = getattr(self, name)
             setattr(self, name, arr)
