@@ -29,6 +29,7 @@ from backend.catalog.traffic_scenarios import TrafficScenario
 from backend.errors import CityOpsError
 from backend.simulation.traffic_plan import TrafficPlan, pilot_keys, plan_traffic, seat_bbox
 from backend.traffic.network import RoadNetwork, load_network
+from backend.traffic.service import seed_typical
 from backend.vehicles.schemas import MAX_BATCH
 
 OPERATOR_122 = "sim-122"
@@ -149,10 +150,6 @@ def register_fleet(engine: sa.Engine, plan: TrafficPlan) -> None:
 def seed_typical_speeds(engine: sa.Engine, plan: TrafficPlan) -> int:
     """The scenario's typical speeds for the run's slots (traffic_typical), through the
     traffic service."""
-    try:
-        from backend.traffic.service import seed_typical
-    except ImportError:  # the traffic service (helper trafficsvc) is not merged yet
-        return 0
     with engine.begin() as conn:
         return seed_typical(conn, plan.typical)
 

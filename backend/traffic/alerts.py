@@ -130,6 +130,7 @@ RETURNING {COLUMNS}""")  # noqa: S608 (COLUMNS is a constant)
 UPDATE = sa.text(f"""
 UPDATE traffic_alerts SET level = :level, speed_kmh = :speed, typical_kmh = :typical,
   segment = :segment, pilot_code = :pilot_code, name = :name, lon = :lon, lat = :lat,
+  case_id = COALESCE(:case_id, case_id), vehicle_id = COALESCE(:vehicle_id, vehicle_id),
   updated_at = :time, revision = revision + 1, details = details || CAST(:details AS jsonb)
 WHERE kind = :kind AND source_key = :source_key
   AND (segment = :segment OR source_key <> '') AND status IN ('active', 'acknowledged')

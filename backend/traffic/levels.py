@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from backend.catalog.traffic_levels import TrafficLevels
 
@@ -104,12 +103,6 @@ def tpi(parts: Iterable[TpiInput], breaks: Sequence[float]) -> tuple[float | Non
     ratio, length = travel_time_ratio(parts)
     value = tpi_of_ratio(ratio, breaks)
     return value, tpi_level(value), length
-
-
-def slot_of(t: datetime, tz: ZoneInfo) -> int:
-    """The time-of-week slot of `t`: local Monday 00:00-00:05 is 0, Sunday 23:55 is 2015."""
-    local = t.astimezone(tz)
-    return local.weekday() * SLOTS_PER_DAY + (local.hour * 60 + local.minute) // 5
 
 
 def bucket_floor(t: datetime) -> datetime:

@@ -5,7 +5,6 @@ an Atom feed. Changes to alerts are pushed on `traffic.alerts` like the rules' o
 
 from __future__ import annotations
 
-import importlib
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -20,7 +19,7 @@ from backend.auth.permissions import Actor, Permission, requires
 from backend.bounds import BIGINT_MAX
 from backend.errors import NotConfigured
 from backend.traffic import alerts as alert_store
-from backend.traffic import views
+from backend.traffic import cap, views
 from backend.traffic.service import TrafficService
 from backend.transit.service import parse_bbox
 
@@ -39,21 +38,6 @@ def get_traffic(request: Request) -> TrafficService:
 
 
 Traffic = Annotated[TrafficService, Depends(get_traffic)]
-
-
-def _cap_module() -> Any:
-    """backend.traffic.cap (helper `scenario`: CAP 1.2 and Atom, pure functions), or None
-    while it is not part of the build (then the .cap and .atom routes are not offered)."""
-    try:
-        return importlib.import_module("backend.traffic.cap")
-    except ModuleNotFoundError as exc:
-        if exc.name != "backend.traffic.cap":
-            raise  # the module is there but its own imports fail: say so at start
-        return None
-
-
-cap = _cap_module()
-
 
 class AlertNote(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -119,6 +103,9 @@ def list_alerts(state: AppState, status: Literal["open", "all"] = "open",
         return views.alerts(conn, status, limit)
 
 
+# Before /alerts/{alert_id}, which would take "12.cap" for an id.
+@router.get("/api/traffic/alerts.atom", dependencies=READ, response_class=Response,
+            responses={200: {"content": {"application/atom+xml": {}}}})
 def alerts_atom(request: Request, state: AppState) -> Response:
     """An Atom feed of the open alerts, each entry linking its CAP message."""
     with state.engine.connect() as conn:
@@ -129,6 +116,8 @@ def alerts_atom(request: Request, state: AppState) -> Response:
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
 
+@router.get("/api/traffic/alerts/{alert_id}.cap", dependencies=READ, response_class=Response,
+            responses={200: {"content": {"application/cap+xml": {}}}})
 def alert_cap(state: AppState, alert_id: Id) -> Response:
     """The alert as a CAP 1.2 message: Alert when raised, Update after changes, Cancel when
     cleared or closed."""
@@ -141,15 +130,6 @@ def alert_cap(state: AppState, alert_id: Id) -> Response:
     body = cap.alert_cap(alert_map, sender=state.settings.traffic_cap_sender,
                          msg_type=cap.msg_type_of(alert_map))
     return Response(body, media_type="application/cap+xml; charset=utf-8")
-
-
-if cap is not None:  # before /alerts/{alert_id}, which would take "12.cap" for an id
-    router.add_api_route(
-        "/api/traffic/alerts.atom", alerts_atom, methods=["GET"], dependencies=READ,
-        response_class=Response, responses={200: {"content": {"application/atom+xml": {}}}})
-    router.add_api_route(
-        "/api/traffic/alerts/{alert_id}.cap", alert_cap, methods=["GET"], dependencies=READ,
-        response_class=Response, responses={200: {"content": {"application/cap+xml": {}}}})
 
 
 @router.get("/api/traffic/alerts/{alert_id}", dependencies=READ)

@@ -9,12 +9,13 @@ without a published speed (too few vehicles) is no evidence either way: it neith
 breaks nor clears anything.
 
 The accident rule sees reports (a traffic-accident case on a segment, a JT/T 808 collision or
-rollover alarm from a vehicle matched onto a segment) keyed by their source, and clears a case
-when it is no longer open, a terminal's alarm when it has not been reported for a while.
+rollover alarm from a vehicle matched onto a segment) keyed by their source; reports of one
+place make one alert, which clears once its cases are closed and its terminals quiet.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -212,6 +213,18 @@ class AccidentReport:
 class AccidentState:
     open: Mapping[str, AccidentReport] = field(default_factory=lambda: MappingProxyType({}))
     first_seen: Mapping[str, datetime] = field(default_factory=lambda: MappingProxyType({}))
+    # A source joined to another's alert (the same crash told twice: the taxi's collision bit
+    # and the 122 case) -> the source key the alert is stored under.
+    joined: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def _same_place(a: AccidentReport, b: AccidentReport, radius_m: float) -> bool:
+    """On one road (either direction: a caller cannot say which way), or within the radius."""
+    if a.segment >> 1 == b.segment >> 1:
+        return True
+    dx = (a.lon - b.lon) * 111_320.0 * math.cos(math.radians((a.lat + b.lat) / 2))
+    dy = (a.lat - b.lat) * 110_540.0
+    return math.hypot(dx, dy) <= radius_m
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,32 +236,72 @@ class AccidentRule:
              open_cases: frozenset[int] | None, now: datetime
              ) -> tuple[AccidentState, list[TrafficEvent]]:
         """`reports` since the last step; `open_cases` the accident cases still open (None:
-        not known this time, so no case is cleared); `now` the step's time."""
+        not known this time, so no case is cleared); `now` the step's time.
+
+        One alert per crash: a new source at the place of an open alert (same road, or
+        within match_radius_m) joins it (an update adding its case or vehicle) instead of
+        raising another. The alert clears when none of its sources is left: each case
+        closed, each terminal quiet for clear_after_min."""
         s = state or AccidentState()
         current = dict(s.open)
         first = dict(s.first_seen)
+        joined = dict(s.joined)
         events: list[TrafficEvent] = []
         for r in sorted(reports, key=lambda r: r.time):
             known = current.get(r.source_key)
             if known is not None and r.time <= known.time:
                 continue
             current[r.source_key] = r
+            primary = joined.get(r.source_key)
             if known is None:
-                first[r.source_key] = r.time
-                events.append(self._event("raised", r, r.time))
-            elif known.segment != r.segment:
+                primary = self._host(r, current, joined)
+                if primary is None:
+                    first[r.source_key] = r.time
+                    events.append(self._event("raised", r, r.time))
+                    continue
+                joined[r.source_key] = primary
+                events.append(self._join(current[primary], r, first[primary]))
+            elif primary is None and known.segment != r.segment:
                 events.append(self._event("updated", r, first[r.source_key]))
         quiet = timedelta(minutes=self.params.clear_after_min)
-        for key, r in list(current.items()):
-            gone = (r.case_id is not None and open_cases is not None
-                    and r.case_id not in open_cases)
-            stale = r.case_id is None and now - r.time >= quiet
-            if gone or stale:
-                events.append(replace(self._event("cleared", r, first.get(key, r.time)),
-                                      time=now))
-                del current[key]
-                first.pop(key, None)
-        return AccidentState(MappingProxyType(current), MappingProxyType(first)), events
+
+        def alive(r: AccidentReport) -> bool:
+            if r.case_id is not None:
+                return open_cases is None or r.case_id in open_cases
+            return now - r.time < quiet
+
+        for key in [k for k in current if k not in joined]:
+            members = [key, *(k for k, p in joined.items() if p == key)]
+            if any(alive(current[k]) for k in members):
+                continue
+            r = current[key]
+            events.append(replace(self._event("cleared", r, first.get(key, r.time)), time=now))
+            for k in members:
+                current.pop(k, None)
+                joined.pop(k, None)
+            first.pop(key, None)
+        return AccidentState(MappingProxyType(current), MappingProxyType(first),
+                             MappingProxyType(joined)), events
+
+    def _host(self, r: AccidentReport, current: Mapping[str, AccidentReport],
+              joined: Mapping[str, str]) -> str | None:
+        """The open alert (its source key) that `r` is more news of, if any."""
+        for key, other in current.items():
+            if key != r.source_key and key not in joined and \
+                    _same_place(other, r, self.params.match_radius_m):
+                return key
+        return None
+
+    @staticmethod
+    def _join(host: AccidentReport, r: AccidentReport, since: datetime) -> TrafficEvent:
+        # A terminal's matched segment knows the direction; a case's nearest one does not.
+        segment = r.segment if r.vehicle_id is not None and host.vehicle_id is None \
+            else host.segment
+        return TrafficEvent("accident", "updated", segment, r.time, since, UNKNOWN,
+                            source_key=host.source_key, case_id=r.case_id or host.case_id,
+                            vehicle_id=host.vehicle_id or r.vehicle_id, lon=host.lon,
+                            lat=host.lat, details=MappingProxyType(
+                                {"joined": r.source_key, **dict(r.details)}))
 
     @staticmethod
     def _event(action: AlertAction, r: AccidentReport, since: datetime) -> TrafficEvent:

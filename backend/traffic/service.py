@@ -31,7 +31,7 @@ from backend.realtime.messages import TRAFFIC, TRAFFIC_ALERTS
 from backend.traffic import alerts as alert_store
 from backend.traffic import segments as segment_store
 from backend.traffic import store
-from backend.traffic.levels import BUCKET, UNKNOWN, Grader, TpiInput, slot_of, tpi
+from backend.traffic.levels import BUCKET, UNKNOWN, Grader, TpiInput, tpi
 from backend.traffic.rules import (
     AccidentReport,
     AccidentRule,
@@ -45,6 +45,7 @@ from backend.traffic.rules import (
 )
 from backend.traffic.segments import SegmentInfo
 from backend.traffic.speeds import SegmentSpeed
+from backend.traffic.typical import slot_of
 from backend.vehicles.alarm_bits import CODE_TO_BIT
 
 log = logging.getLogger("cityops.traffic")
@@ -153,12 +154,24 @@ class TrafficService:
                     self._rule_state[a.segment] = SegmentState(a.segment, st.last_end,
                                                                MappingProxyType(rules))
                 elif a.kind == "accident":
-                    report = AccidentReport(a.source_key, a.segment, a.updated_at, a.lon, a.lat,
-                                            a.case_id, a.vehicle_id)
-                    self._accidents = AccidentState(
-                        MappingProxyType({**self._accidents.open, a.source_key: report}),
-                        MappingProxyType({**self._accidents.first_seen,
-                                          a.source_key: a.started_at}))
+                    self._restore_accident(a)
+
+    def _restore_accident(self, a: alert_store.StoredAlert) -> None:
+        """An open accident alert and the sources joined to it (its case, its vehicle)."""
+        sources = {a.source_key: AccidentReport(a.source_key, a.segment, a.updated_at, a.lon,
+                                                a.lat, a.case_id, a.vehicle_id)}
+        joined = {}
+        for key, case_id, vehicle_id in ((f"case:{a.case_id}", a.case_id, None),
+                                         (f"vehicle:{a.vehicle_id}", None, a.vehicle_id)):
+            if key not in sources and (case_id or vehicle_id) is not None:
+                sources[key] = AccidentReport(key, a.segment, a.updated_at, a.lon, a.lat,
+                                              case_id, vehicle_id)
+                joined[key] = a.source_key
+        st = self._accidents
+        self._accidents = AccidentState(
+            MappingProxyType({**st.open, **sources}),
+            MappingProxyType({**st.first_seen, a.source_key: a.started_at}),
+            MappingProxyType({**st.joined, **joined}))
 
     # Position consumer ----------------------------------------------------------------------
 

@@ -13,8 +13,9 @@ from backend.errors import InvalidInput, NotFound
 from backend.traffic import alerts as alert_store
 from backend.traffic import segments as segment_store
 from backend.traffic import store
-from backend.traffic.levels import BUCKET, UNKNOWN, level_of, slot_of
+from backend.traffic.levels import BUCKET, UNKNOWN, level_of
 from backend.traffic.service import TrafficService
+from backend.traffic.typical import slot_of
 
 MAX_SEGMENTS = 50_000  # one answer's segments (the whole demo county has ~20 000)
 MAX_DAYS_BACK = 3660

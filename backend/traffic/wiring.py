@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from backend.catalog.traffic_levels import load_traffic_levels
 from backend.traffic.cadence import Cadence
 from backend.traffic.network import TO_METRIC, load_network
+from backend.traffic.probes import ProbeEngine
 from backend.traffic.service import Probes, TrafficService
 
 if TYPE_CHECKING:
@@ -41,11 +42,6 @@ class TrafficRuntime:
 
 def probe_engine(engine: sa.Engine) -> Probes | None:
     """The probe engine over the roads and the bus stops (dwell at stops is not speed)."""
-    try:
-        from backend.traffic.probes import ProbeEngine  # helper `matching`
-    except ImportError:
-        log.warning("traffic: no probe engine (backend.traffic.probes): levels stay unknown")
-        return None
     with engine.connect() as conn:
         network = load_network(conn)
         stops = conn.execute(sa.text("SELECT ST_X(geom), ST_Y(geom) FROM bus_stops")).all()

@@ -162,3 +162,29 @@ def test_an_accident_moving_to_another_segment_is_an_update() -> None:
     # Out-of-order (older) reports change nothing.
     s, ev = rule.step(s, [report("vehicle:v2", 0.5, segment=12)], None, T0 + timedelta(minutes=2))
     assert ev == []
+
+
+def test_a_case_at_an_alarmed_vehicles_place_joins_its_alert() -> None:
+    rule = AccidentRule(AccidentParams(clear_after_min=30))
+    s, ev = rule.step(None, [report("vehicle:v3", 0, segment=21)], None, T0)
+    assert actions(ev) == [("vehicle:v3", "raised")]
+    # The 122 case two minutes later, placed on the other direction of the same road.
+    s, ev = rule.step(s, [report("case:7", 2, segment=20, case_id=7)], frozenset({7}),
+                      T0 + timedelta(minutes=2))
+    assert actions(ev) == [("vehicle:v3", "updated")]
+    assert (ev[0].case_id, ev[0].vehicle_id, ev[0].segment) == (7, "v3", 21)
+    # The terminal goes quiet, the case is still open: the alert stays.
+    s, ev = rule.step(s, [], frozenset({7}), T0 + timedelta(minutes=50))
+    assert ev == []
+    # The case closes: now nothing is left of the crash.
+    s, ev = rule.step(s, [], frozenset(), T0 + timedelta(minutes=60))
+    assert actions(ev) == [("vehicle:v3", "cleared")]
+    assert s.open == {} and s.joined == {}
+
+
+def test_a_case_elsewhere_is_an_alert_of_its_own() -> None:
+    rule = AccidentRule(AccidentParams(match_radius_m=60))
+    s, _ = rule.step(None, [report("vehicle:v4", 0, segment=30)], None, T0)
+    far = AccidentReport("case:8", 40, T0 + timedelta(minutes=1), 117.89, 33.48, case_id=8)
+    s, ev = rule.step(s, [far], frozenset({8}), T0 + timedelta(minutes=1))
+    assert actions(ev) == [("case:8", "raised")]

@@ -13,8 +13,8 @@ from backend.ingest.position import Position
 from backend.realtime.messages import TRAFFIC, TRAFFIC_ALERTS
 from backend.traffic import segments as segment_store
 from backend.traffic import store
-from backend.traffic.levels import slot_of
 from backend.traffic.service import seed_typical
+from backend.traffic.typical import slot_of
 from backend.vehicles.alarm_bits import encode_alarms
 from tests.traffic.support import (
     FIVE,
