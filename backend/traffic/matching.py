@@ -6,15 +6,16 @@ the last committed (decided) fix. A new fix scores its candidates from the previ
 transition: exponential in |route distance - straight distance|, route distances looked up in
 the bounded shortest-path table), then commits the previous fix to the predecessor of its best
 candidate (a lag-1 fixed-lag decision) and keeps only the candidates that descend from it, so
-the committed fixes always form one connected path. A batch is processed in rounds (the r-th
+the committed fixes always form one connected path. Where on that path the fix is committed
+is a 1-D Kalman smoother's call (_settle): near a junction on a straight run only the time
+can say on which side of the node the vehicle was. A batch is processed in rounds (the r-th
 fix of every vehicle in the batch together), each round vectorised over vehicles.
 
-fastmm 0.3.2 (FMM in C++, PyPI) was evaluated on the same synthetic traces (the seat's streets,
-tests/perf/bench_matching.py; share of fixes on the true directed edge, noise per axis):
-10 s/10 m 0.969 here vs 0.949 fastmm; 10 s/30 m 0.883 vs 0.784; 30 s/20 m 0.919 vs 0.854;
-60 s/30 m 0.843 vs 0.687, at similar fixes/s (17-21 k here incrementally, 15-26 k fastmm on whole
-traces, shared machine). fastmm matches whole trajectories only (no incremental API), keeps its
-UBODT as a file in a cache directory and crashes if its Network is collected first: kept this.
+fastmm 0.3.2 (FMM in C++, PyPI) was evaluated on the same synthetic traces before the smoother
+(share of fixes on the true directed edge): 10 s/10 m 0.969 here vs 0.949 fastmm; 10 s/30 m
+0.883 vs 0.784; 60 s/30 m 0.843 vs 0.687, at similar fixes/s. fastmm matches whole trajectories
+only (no incremental API), keeps its UBODT in a cache directory and crashes if its Network is
+collected first: kept this.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import log_ndtr
 
 from backend.traffic.candidates import CandidateIndex, Candidates
 from backend.traffic.network import RoadNetwork
@@ -41,9 +43,22 @@ class MatchParams:
     max_speed_kmh: float = 160.0   # a faster straight-line jump is a bad fix
     max_gap_s: float = 180.0       # a longer silence ends the vehicle's path
     back_tol_m: float = 30.0       # moving back this much on one edge is jitter, not a U-turn
-    heading_kappa: float = 1.5     # weight of heading agreement (von Mises-like)
-    heading_min_kmh: float = 8.0   # below this a GPS heading means little
+    heading_kappa: float = 5.0     # weight of heading agreement (von Mises-like)
+    heading_min_kmh: float = 3.0   # below this a GPS heading means little
     max_rejects: int = 3           # consecutive jumps after which the vehicle is re-anchored
+    # The along-path smoother (MapMatcher._settle): the distance driven between two fixes is
+    # predicted from their reported speeds, with an error of a floor, unseen speed changes
+    # (a constant-velocity model's acceleration noise) and a share of |speed change| x dt;
+    # `p_break` is the prior that the motion broke between fixes (a stop, a U-turn).
+    smooth: bool = True
+    disp_floor_m: float = 1.0
+    disp_psd: float = 0.02         # m^2/s^3: unseen speed changes, error grows as dt^1.5
+    disp_dv: float = 0.3
+    p_break: float = 0.02
+    # GPS noise learnt per vehicle from its fixes' distances across the matched road (an
+    # exponential average; sigma_m is the prior): the smoother and the emission use it
+    noise_alpha: float = 0.05
+    noise_min_m: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,26 +94,28 @@ class MapMatcher:
         self.edge_len = self.table.edge_len
         self.counters: Counter[str] = Counter()
         self.k = self.index.k
+        self.bearing_out, self.bearing_in = self.index.end_bearings()
         self._alloc(64)
 
     # ---- per-vehicle state ------------------------------------------------------------------
     def _alloc(self, cap: int) -> None:
         k = self.k
         old = getattr(self, "cap", 0)
-        fields = {
+        fields: dict[str, tuple[type, float]] = {
             "seen_t": (np.float64, NEG), "last_t": (np.float64, np.nan),
             "last_x": (np.float64, np.nan), "last_y": (np.float64, np.nan),
-            "last_v": (np.float64, np.nan),
+            "last_v": (np.float64, np.nan), "last_h": (np.float64, np.nan),
             "com_t": (np.float64, np.nan), "com_edge": (np.int64, -1),
-            "com_off": (np.float64, 0.0), "rejects": (np.int64, 0)}
-        for name, (dtype, fill) in fields.items():
-            arr = np.full(cap, fill, dtype=dtype)
-            if old:
-                arr[:old] = getattr(self, name)
-            setattr(self, name, arr)
-        for name, dtype, fill in (("c_edge", np.int64, -1), ("c_off", np.float64, 0.0),
-                                  ("c_score", np.float64, NEG)):
-            arr = np.full((cap, k), fill, dtype=dtype)
+            "com_off": (np.float64, 0.0), "rejects": (np.int64, 0),
+            # the smoother at the committed fix: filtered minus committed position along the
+            # path, its variance, the fix's reported speed
+            "com_f": (np.float64, 0.0), "com_var": (np.float64, np.inf),
+            "com_v": (np.float64, np.nan), "noise2": (np.float64, self.p.sigma_m ** 2)}
+        per_candidate = {"c_edge": (np.int64, -1), "c_off": (np.float64, 0.0),
+                         "c_beyond": (np.float64, 0.0), "c_dist": (np.float64, 0.0),
+                         "c_score": (np.float64, NEG)}
+        for name, (dtype, fill) in (*fields.items(), *per_candidate.items()):
+            arr = np.full((cap, k) if name in per_candidate else cap, fill, dtype=dtype)
             if old:
                 arr[:old] = getattr(self, name)
             setattr(self, name, arr)
@@ -113,6 +130,8 @@ class MapMatcher:
         self.seen_t[slot] = NEG
         self.last_t[slot] = self.last_x[slot] = self.last_y[slot] = self.com_t[slot] = np.nan
         self.com_edge[slot] = -1
+        self.com_f[slot], self.com_var[slot] = 0.0, np.inf
+        self.noise2[slot] = self.p.sigma_m ** 2
         self.rejects[slot] = 0
         self.c_edge[slot] = -1
         self.c_score[slot] = NEG
@@ -123,8 +142,9 @@ class MapMatcher:
         return int(self.c_edge[slot, j]) if np.isfinite(self.c_score[slot, j]) else -1
 
     # ---- scoring -------------------------------------------------------------------------------
-    def _emission(self, c: Candidates, heading: np.ndarray, speed: np.ndarray) -> np.ndarray:
-        score = -0.5 * (c.dist / self.p.sigma_m) ** 2
+    def _emission(self, c: Candidates, heading: np.ndarray, speed: np.ndarray,
+                  sigma2: np.ndarray) -> np.ndarray:
+        score = -0.5 * c.dist ** 2 / sigma2[:, None]
         use = np.isfinite(heading) & (np.nan_to_num(speed, nan=0.0) >= self.p.heading_min_kmh)
         if use.any():
             delta = np.radians(c.bearing[use] - heading[use, None])
@@ -143,8 +163,12 @@ class MapMatcher:
                     dt: np.ndarray) -> np.ndarray:
         e0, o0 = self.c_edge[s][:, :, None], self.c_off[s][:, :, None]
         e1, o1 = c.edge[rows][:, None, :], c.offset[rows][:, None, :]
-        valid = (e0 >= 0) & (e1 >= 0)
-        r = self.route(np.where(valid, e0, 0), o0, np.where(valid, e1, 0), o1)
+        # only from live candidates (the last commit pruned the others) to real ones
+        valid = (e0 >= 0) & (e1 >= 0) & np.isfinite(self.c_score[s])[:, :, None]
+        shape = valid.shape
+        r = np.full(shape, np.inf)
+        r[valid] = self.route(np.broadcast_to(e0, shape)[valid], np.broadcast_to(o0, shape)[valid],
+                              np.broadcast_to(e1, shape)[valid], np.broadcast_to(o1, shape)[valid])
         beta = self.p.beta_m * np.maximum(1.0, dt / 30.0)[:, None, None]
         logt = -np.abs(r - gc[:, None, None]) / beta
         too_fast = r > (self.p.max_speed_kmh / 3.6) * dt[:, None, None] * 1.5 + 2 * self.p.radius_m
@@ -160,7 +184,7 @@ class MapMatcher:
             return _commits(out)
         self.ensure(int(slot.max()) + 1)
         cand = self.index.search(x, y)
-        emis = self._emission(cand, heading, speed)
+        emis = self._emission(cand, heading, speed, self.noise2[slot])
         order = np.argsort(slot, kind="stable")
         ss = slot[order]
         start = np.r_[0, np.flatnonzero(ss[1:] != ss[:-1]) + 1]
@@ -168,12 +192,12 @@ class MapMatcher:
         rank[order] = np.arange(n) - np.repeat(start, np.diff(np.r_[start, n]))
         for r in range(int(rank.max()) + 1):
             rows = np.flatnonzero(rank == r)
-            self._round(rows, slot[rows], t, x, y, speed, cand, emis, out)
+            self._round(rows, slot[rows], t, x, y, heading, speed, cand, emis, out)
         return _commits(out)
 
     def _round(self, rows: np.ndarray, s: np.ndarray, t: np.ndarray, x: np.ndarray,
-               y: np.ndarray, speed: np.ndarray, cand: Candidates, emis: np.ndarray,
-               out: list[tuple[np.ndarray, ...]]) -> None:
+               y: np.ndarray, heading: np.ndarray, speed: np.ndarray, cand: Candidates,
+               emis: np.ndarray, out: list[tuple[np.ndarray, ...]]) -> None:
         p, cnt = self.p, self.counters
         tr = t[rows]
         dt_seen = tr - self.seen_t[s]
@@ -218,7 +242,12 @@ class MapMatcher:
                 istar = bp[np.arange(len(cont)), jstar]
                 best = np.where(bp == istar[:, None], best, NEG)  # keep istar's descendants
                 new_score[cont] = best
-                self._commit(sc, istar, out)
+                if p.smooth:
+                    rc = rows[cont]
+                    self._settle(sc, istar, cand.edge[rc, jstar], cand.offset[rc, jstar],
+                                 cand.beyond[rc, jstar], tr[cont], speed[rc], out)
+                else:
+                    self._commit(sc, istar, out)
         cnt["break:gap"] += int(gap[keep].sum())
         cnt["break:reanchor"] += int(reanchor[keep].sum())
         ends = np.flatnonzero(has_prev & brk)
@@ -229,12 +258,141 @@ class MapMatcher:
         new_score -= np.max(new_score, axis=1, keepdims=True)
         self.c_edge[s] = cand.edge[rows]
         self.c_off[s] = cand.offset[rows]
+        self.c_beyond[s] = cand.beyond[rows]
+        self.c_dist[s] = cand.dist[rows]
         self.c_score[s] = new_score
         self.last_t[s], self.last_x[s], self.last_y[s] = tr, x[rows], y[rows]
-        self.last_v[s] = speed[rows]
+        self.last_v[s], self.last_h[s] = speed[rows], heading[rows]
+
+    # ---- the along-path smoother ---------------------------------------------------------------
+    def along(self, e0: np.ndarray, off0: np.ndarray, e1: np.ndarray,
+              off1: np.ndarray) -> np.ndarray:
+        """Signed distance along the path from (e0, off0) to (e1, off1): negative when the
+        second lies on the same edge or the one before, behind the first (noise)."""
+        tb, length = self.table, self.edge_len
+        ahead = length[e0] - off0 + tb.distance(tb.edge_to[e0], tb.edge_from[e1]) + off1
+        behind = np.where(tb.edge_to[e1] == tb.edge_from[e0], length[e1] - off1 + off0, np.inf)
+        return np.where(e0 == e1, off1 - off0, np.where(behind < ahead, -behind, ahead))
+
+    def _disp(self, va: np.ndarray, vb: np.ndarray, dt: np.ndarray) -> tuple[np.ndarray,
+                                                                              np.ndarray]:
+        """Distance driven in dt between fixes reporting speeds va and vb (trapezoid; NaN when
+        neither reports one) and its error variance."""
+        v = np.where(np.isnan(va), vb, np.where(np.isnan(vb), va, (va + vb) / 2)) / 3.6
+        d = v * dt
+        dv = np.nan_to_num(np.abs(va - vb), nan=0.0) / 3.6 * dt
+        p = self.p
+        return d, p.disp_floor_m ** 2 + p.disp_psd * dt ** 3 / 3 + (p.disp_dv * dv) ** 2
+
+    def _valid(self, innovation: np.ndarray, var: np.ndarray) -> np.ndarray:
+        """Probability that a prediction holds given its innovation: Gaussian against a
+        broken motion (any position within the route limit, prior `p_break`)."""
+        p = self.p
+        good = (1 - p.p_break) * np.exp(-0.5 * innovation ** 2 / var) / np.sqrt(2 * np.pi * var)
+        return good / (good + p.p_break / p.route_limit_m)
+
+    def _settle(self, s: np.ndarray, i: np.ndarray, f: np.ndarray, pf: np.ndarray,
+                u1: np.ndarray, t1: np.ndarray, v1: np.ndarray,
+                out: list[tuple[np.ndarray, ...]]) -> None:
+        """Commit the last fix (candidate i) where a 1-D Kalman smoother along the path puts
+        it, not where its own projection does: near a junction on a straight run the emission
+        cannot tell the two edges apart, but the committed fix before (its filtered position
+        carried forward by the reported speeds) and the best candidate of the fix after (f at
+        pf, just received) can. Lag 1; the state is three numbers per vehicle."""
+        p, length = self.p, self.edge_len
+        e, o, uk = self.c_edge[s, i], self.c_off[s, i], self.c_beyond[s, i]
+        across = np.maximum(np.nan_to_num(self.c_dist[s, i] ** 2 - uk ** 2), 0.0)
+        sig2 = np.clip(self.noise2[s] + p.noise_alpha * (across - self.noise2[s]),
+                       p.noise_min_m ** 2, (p.radius_m / 2) ** 2)
+        self.noise2[s] = sig2
+        tk, vk = self.last_t[s], self.last_v[s]
+        c0, x0 = self.com_edge[s], self.com_off[s]
+        linked = c0 >= 0
+        c0s = np.where(linked, c0, e)
+        # positions along the path from the committed fix before (0 when none)
+        r1 = np.where(linked, self.along(c0s, x0, e, o), 0.0)
+        zk = r1 + uk
+        z1 = r1 + self.along(e, o, f, pf) + u1
+        d1, q1 = self._disp(self.com_v[s], vk, tk - self.com_t[s])
+        var1 = self.com_var[s] + q1
+        pred = self.com_f[s] + d1
+        fwd = linked & np.isfinite(pred) & np.isfinite(var1)
+        var1, pred = np.where(fwd, var1, 1.0), np.where(fwd, pred, zk)
+        # Kalman update, mixed with a restart from the fix by how likely the motion broke
+        # (a stop or U-turn between fixes the speeds do not show): a soft gate.
+        k1 = sig2 / (var1 + sig2)  # the prediction's weight
+        sf, vf = zk + k1 * (pred - zk), var1 * k1
+        w = np.where(fwd, self._valid(zk - pred, sig2 + var1), 0.0)
+        self.counters["smoothed:restart"] += int((linked & (w < 0.5)).sum())
+        sf, vf = _mix(w, sf, vf, zk, sig2)
+        d2, q2 = self._disp(vk, v1, t1 - tk)
+        back = z1 - d2
+        var2 = sig2 + q2
+        wb = np.where(np.isfinite(back), self._valid(np.nan_to_num(back) - sf, vf + var2), 0.0)
+        k2 = vf / (vf + var2)
+        ss, var = _mix(wb, sf + k2 * (np.nan_to_num(back) - sf), vf * (1 - k2), sf, vf)
+        edge, pos = self._place(s, e, o + ss - r1, np.sqrt(var), f, c0, x0, vk)
+        # where the committed position lies along the path, to carry the filter forward
+        w = o + ss - r1
+        at = r1 - o + np.where(edge == e, pos, np.where(w > length[e] / 2, length[e] + pos,
+                                                         pos - length[edge]))
+        self._put(s, edge, pos, out)
+        self.com_f[s], self.com_var[s], self.com_v[s] = sf - at, vf, vk
+
+    def _place(self, s: np.ndarray, e: np.ndarray, w: np.ndarray, sd: np.ndarray,
+               f: np.ndarray, c0: np.ndarray, x0: np.ndarray,
+               vk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(edge, offset) of the smoothed position `w` metres from e's start (sd metres): e,
+        or the path's edge across e's nearer node (before e: from the committed fix c0; after
+        it: towards the next fix's edge f) when the position is likelier past that node,
+        the fix's heading against both edges' bearings at the node counted in."""
+        tb, length = self.table, self.edge_len
+        linked = c0 >= 0
+        at_end = w > length[e] / 2
+        z = np.where(at_end, w - length[e], -w) / sd   # > 0: past the node
+        nb = np.full(len(e), -1, dtype=np.int64)
+        near = z > -4.0
+        ahead = np.flatnonzero(near & at_end & (f != e))
+        if len(ahead):
+            ea, fa = e[ahead], f[ahead]
+            nxt = np.where(tb.edge_to[ea] == tb.edge_from[fa], fa, -1)
+            far = np.flatnonzero(nxt < 0)
+            if len(far):
+                nxt[far] = tb.first_edge(tb.edge_to[ea[far]], tb.edge_from[fa[far]])
+            nb[ahead] = nxt
+        behind = np.flatnonzero(near & ~at_end & linked & (c0 != e))
+        if len(behind):
+            eb, cb = e[behind], c0[behind]
+            nb[behind] = np.where(tb.edge_to[cb] == tb.edge_from[eb], cb,
+                                  tb.last_edge(tb.edge_to[cb], tb.edge_from[eb]))
+        cand = np.flatnonzero(nb >= 0)
+        cross = np.zeros(len(e), dtype=bool)
+        if len(cand):
+            n, ec, ae = nb[cand], e[cand], at_end[cand]
+            logodds = log_ndtr(z[cand]) - log_ndtr(-z[cand])
+            h = self.last_h[s[cand]]
+            use = np.isfinite(h) & (np.nan_to_num(vk[cand]) >= self.p.heading_min_kmh)
+            b_nb = np.where(ae, self.bearing_in[n], self.bearing_out[n])
+            b_e = np.where(ae, self.bearing_out[ec], self.bearing_in[ec])
+            agree = np.cos(np.radians(h - b_nb)) - np.cos(np.radians(h - b_e))
+            logodds += np.where(use, self.p.heading_kappa * np.nan_to_num(agree), 0.0)
+            cross[cand] = logodds > 0
+        self.counters["smoothed:moved"] += int(cross.sum())
+        edge = np.where(cross, nb, e)
+        pos = np.where(cross, np.where(at_end, w - length[e], length[np.maximum(nb, 0)] + w), w)
+        pos = np.clip(pos, 0.0, length[edge])
+        same = linked & (edge == c0)   # never behind the committed fix before
+        pos[same] = np.maximum(pos[same], x0[same])
+        return edge, pos
 
     def _commit(self, s: np.ndarray, i: np.ndarray, out: list[tuple[np.ndarray, ...]]) -> None:
-        edge, off = self.c_edge[s, i], self.c_off[s, i]
+        """Commit the last fix to its candidate i as measured (a path's end: no smoothing)."""
+        self._put(s, self.c_edge[s, i], self.c_off[s, i], out)
+        self.com_f[s], self.com_var[s] = self.c_beyond[s, i], self.noise2[s]
+        self.com_v[s] = self.last_v[s]
+
+    def _put(self, s: np.ndarray, edge: np.ndarray, off: np.ndarray,
+             out: list[tuple[np.ndarray, ...]]) -> None:
         link = self.com_edge[s] >= 0
         out.append((s.copy(), self.last_t[s].copy(), edge, off, link, self.com_t[s].copy(),
                     self.com_edge[s].copy(), self.com_off[s].copy(), self.last_x[s].copy(),
@@ -253,6 +411,13 @@ class MapMatcher:
             self.last_t[s] = np.nan
             self.com_edge[s] = -1
         return _commits(out)
+
+
+def _mix(w: np.ndarray, m1: np.ndarray, v1: np.ndarray, m2: np.ndarray,
+         v2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of the mixture w N(m1, v1) + (1 - w) N(m2, v2)."""
+    m = w * m1 + (1 - w) * m2
+    return m, w * v1 + (1 - w) * v2 + w * (1 - w) * (m1 - m2) ** 2
 
 
 def _commits(parts: list[tuple[np.ndarray, ...]]) -> Commits:
