@@ -201,8 +201,9 @@ class CountingHub:
 
 def build_pipeline(db: Database) -> tuple[Any, CountingHub]:
     """The pipeline as the app builds it (backend.main): fleet directory contexts, storage."""
-    from backend.catalog.layers import load_catalog
     from backend.vehicles.feeds import position_pipeline
+
+    from backend.catalog.layers import load_catalog
     from backend.vehicles.fleet import FleetDirectory, geofence_sources
 
     settings = db.settings
