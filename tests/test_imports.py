@@ -28,7 +28,7 @@ def test_the_code_keeps_every_import_contract() -> None:
 def test_the_contracts_catch_what_they_forbid(tmp_path: Path) -> None:
     """The same contracts over a small tree that breaks each of them once."""
     config = (ROOT / "pyproject.toml").read_text()
-    section = config[config.index("[tool.importlinter]"):]
+    section = config[config.index("\n[tool.importlinter]\n"):]
     (tmp_path / "pyproject.toml").write_text(section)
     files = {
         "backend/ingest/feed.py": "import backend.vehicles.store\n",
