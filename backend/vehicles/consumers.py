@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -51,10 +52,13 @@ class AlarmRules:
         engine: sa.Engine,
         *,
         context_for: Callable[[str], RuleContext] = lambda _vid: NO_CONTEXT,
+        prepare: Callable[[Sequence[Position]], AbstractContextManager[object]] = (
+            lambda _positions: nullcontext()),
         publish: Publisher | None = None,
     ) -> None:
         self.engine = engine
         self.context_for = context_for
+        self.prepare = prepare  # batch-wide precomputation (FleetDirectory.prepared)
         self.publish = publish
         self._states: dict[str, VehicleState] = {}
         # The pipeline calls from one thread; the lock keeps the states whole if a caller
@@ -64,7 +68,7 @@ class AlarmRules:
     def consume(self, positions: Sequence[Position]) -> list[AlarmEvent]:
         events: list[AlarmEvent] = []
         states, context_for = self._states, self.context_for
-        with self._lock:
+        with self._lock, self.prepare(positions):
             for p in positions:  # sorted by time by the pipeline
                 state, found = run_rules(states.get(p.vehicle_id), p, context_for(p.vehicle_id))
                 states[p.vehicle_id] = state

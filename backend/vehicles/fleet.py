@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -18,9 +19,11 @@ from shapely import wkb
 from backend.catalog.layers import LayerCatalog
 from backend.errors import NotConfigured
 from backend.ingest.jt808.trust import phone_key
+from backend.ingest.position import Position
 from backend.settings import Settings
 from backend.vehicles.road_limits import RoadSpeedLimits
 from backend.vehicles.rules import Geofence, LineGeometry, RuleContext
+from backend.vehicles.rules.context import prepared as projected
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +159,16 @@ class FleetDirectory:
     def invalidate(self) -> None:
         with self._lock:
             self._loaded_at = float("-inf")
+
+    @contextmanager
+    def prepared(self, positions: Sequence[Position]) -> Iterator[None]:
+        """Run a batch's rules within this: the fixes are projected and matched to the roads'
+        limits in one vectorised pass each (same answers as one fix at a time)."""
+        self.snapshot()  # the roads as the contexts hold them
+        roads = self._roads
+        with projected(positions), (roads.prepared(positions) if roads is not None
+                                    else nullcontext()):
+            yield
 
     def context_for(self, vehicle_id: str) -> RuleContext:
         snapshot = self.snapshot(wanted=vehicle_id)
