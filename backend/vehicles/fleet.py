@@ -138,6 +138,7 @@ class FleetDirectory:
         self._fences: tuple[Geofence, ...] = ()
         self._roads_at = float("-inf")
         self._lock = threading.Lock()
+        self._pinned = threading.local()  # the snapshot of the batch in `prepared`
 
     def snapshot(self, *, wanted: str | None = None) -> FleetSnapshot:
         with self._lock:
@@ -164,13 +165,23 @@ class FleetDirectory:
     def prepared(self, positions: Sequence[Position]) -> Iterator[None]:
         """Run a batch's rules within this: the fixes are projected and matched to the roads'
         limits in one vectorised pass each (same answers as one fix at a time)."""
-        self.snapshot()  # the roads as the contexts hold them
+        # One snapshot for the batch (no lock and clock per fix); a vehicle it does not know
+        # is still looked for (`snapshot(wanted=...)`).
+        self._pinned.snapshot = self.snapshot()
         roads = self._roads
-        with projected(positions), (roads.prepared(positions) if roads is not None
-                                    else nullcontext()):
-            yield
+        try:
+            with projected(positions), (roads.prepared(positions) if roads is not None
+                                        else nullcontext()):
+                yield
+        finally:
+            self._pinned.snapshot = None
 
     def context_for(self, vehicle_id: str) -> RuleContext:
+        pinned: FleetSnapshot | None = getattr(self._pinned, "snapshot", None)
+        if pinned is not None:
+            context = pinned.contexts.get(vehicle_id)
+            if context is not None:
+                return context
         snapshot = self.snapshot(wanted=vehicle_id)
         return snapshot.contexts.get(vehicle_id, snapshot.default)
 
