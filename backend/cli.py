@@ -220,14 +220,18 @@ def cmd_scenario(args: argparse.Namespace, settings: Settings) -> int:
 
     from backend.catalog.grid_scenarios import GRID_DAY, scenario_kind
     from backend.catalog.scenarios import load_scenario
+    from backend.catalog.traffic_scenarios import TRAFFIC_PEAK
     from backend.db.engine import create_engine, resolve_urls
     from backend.simulation.runner import run_scenario
 
-    if scenario_kind(args.name, settings.scenarios_dir) == GRID_DAY:
+    kind = scenario_kind(args.name, settings.scenarios_dir)
+    if kind == GRID_DAY:
         from backend.simulation.grid_day import run_from_cli
 
         _prepare_database(settings)
         return run_from_cli(settings, args.name, args.day)
+    if kind == TRAFFIC_PEAK:
+        return _run_traffic(args, settings)
     scenario = load_scenario(args.name, settings.scenarios_dir)
     engine = create_engine(resolve_urls(settings).app, pool_size=1)
     try:
@@ -240,6 +244,36 @@ def cmd_scenario(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{scenario.name}: {report.terminals} terminals, {report.fixes_acked} of "
           f"{report.fixes_sent} fixes acknowledged, {report.fixes_failed} failed")
     return 0 if report.fixes_failed == 0 else 1
+
+
+def _run_traffic(args: argparse.Namespace, settings: Settings) -> int:
+    """`cityops scenario run traffic-peak`: the fixes posted to a running server's HTTP ingest
+    (settings.host, --port or settings.port) with the ingest token."""
+    import asyncio
+
+    from backend.catalog.traffic_scenarios import load_traffic
+    from backend.db.engine import create_engine, resolve_urls
+    from backend.simulation.live import server_url
+    from backend.simulation.traffic_plan import PlanError
+    from backend.simulation.traffic_run import TrafficRunError, run_traffic
+
+    scenario = load_traffic(args.name, settings.scenarios_dir)
+    if args.port:
+        settings = settings.model_copy(update={"port": args.port})
+    token = settings.effective_ingest_token()
+    if not token:
+        raise SystemExit("cityops: set CITYOPS_INGEST_TOKEN to the server's ingest token")
+    engine = create_engine(resolve_urls(settings).app, pool_size=1)
+    try:
+        report = asyncio.run(run_traffic(scenario, engine=engine, base_url=server_url(settings),
+                                         token=token, speed=args.speed))
+    except (TrafficRunError, PlanError) as exc:
+        print(f"cityops: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print("\n".join(report.lines()), flush=True)
+    return 0 if not report.failures else 1
 
 
 def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
@@ -317,8 +351,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     # The demo runs the JT/T 808 gateway inside the server and a live scenario against it,
     # so that buses move on the map.
+    # The traffic scenario posts to this server's own HTTP ingest: it needs the port served.
     settings = settings.model_copy(
-        update={"jt808_enabled": True, "live_scenario": args.scenario or None}
+        update={"jt808_enabled": True, "live_scenario": args.scenario or None,
+                "live_traffic_scenario": args.traffic or None,
+                "host": args.host or settings.host, "port": args.port or settings.port}
     )
     started = time.perf_counter()
     _prepare_database(settings)
@@ -399,6 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", help="load only, do not serve")
     demo.add_argument("--scenario", default="bus-morning-peak",
                       help="live scenario run in a loop (empty: none)")
+    demo.add_argument("--traffic", default="traffic-peak",
+                      help="live traffic scenario run in a loop beside it (empty: none)")
     demo.add_argument("--host")
     demo.add_argument("--port", type=int)
     demo.set_defaults(handler=cmd_demo)
@@ -436,7 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
     scenario.add_argument("action", choices=["run"])
     scenario.add_argument("name", help="a folder of scenarios/, e.g. bus-morning-peak")
     scenario.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second")
-    scenario.add_argument("--port", type=int, help="the gateway's port (default 7808)")
+    scenario.add_argument("--port", type=int, help="the gateway's port (default 7808); for "
+                          "traffic-peak the server's HTTP port (default 8000)")
     scenario.add_argument("--day", help="grid-day: the working day to play, YYYY-MM-DD "
                                         "(default: the previous working day)")
     scenario.set_defaults(handler=cmd_scenario)

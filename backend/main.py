@@ -108,6 +108,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             background.append(asyncio.create_task(
                 loop_scenario(settings.live_scenario, settings, engine, gateway.port)
             ))
+        if settings.live_traffic_scenario:
+            from backend.simulation.live import loop_traffic
+
+            background.append(asyncio.create_task(
+                loop_traffic(settings.live_traffic_scenario, settings, engine)))
         try:
             yield
         finally:

@@ -1,16 +1,19 @@
-"""Keep the demo alive: run a scenario against this server's own JT/T 808 gateway, again and
-again, in the background of the server process (started by `cityops demo`)."""
+"""Keep the demo alive: run a scenario against this server's own JT/T 808 gateway, and the
+traffic scenario against its own HTTP ingest, again and again, in the background of the server
+process (started by `cityops demo`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 import sqlalchemy as sa
 
 from backend.catalog.scenarios import load_scenario
 from backend.settings import Settings
 from backend.simulation.runner import run_scenario
+from backend.simulation.traffic_run import run_traffic
 
 log = logging.getLogger("cityops.simulation")
 
@@ -29,3 +32,44 @@ async def loop_scenario(name: str, settings: Settings, engine: sa.Engine, port: 
         except Exception:  # a failed run must not take the server down; try again shortly
             log.exception("scenario %s failed; retrying in 10 s", name)
             await asyncio.sleep(10)
+
+
+def server_url(settings: Settings) -> str:
+    """This server's own base URL on loopback (a wildcard bind is reached on 127.0.0.1)."""
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    scheme = "https" if settings.tls_certfile else "http"
+    return f"{scheme}://{host}:{settings.port}"
+
+
+async def _listening(host: str, port: int) -> None:
+    """Wait until the server accepts connections (uvicorn binds after the lifespan starts)."""
+    while True:
+        try:
+            await asyncio.to_thread(socket.create_connection((host, port), 2).close)
+            return
+        except OSError:
+            await asyncio.sleep(1.0)
+
+
+async def loop_traffic(name: str, settings: Settings, engine: sa.Engine) -> None:
+    """The traffic scenario in real time, again and again: each run starts now, seeds its
+    typical speeds and files its own accident case."""
+    from backend.catalog.traffic_scenarios import load_traffic
+
+    scenario = load_traffic(name, settings.scenarios_dir)
+    token = settings.effective_ingest_token()
+    if not token:
+        log.warning("traffic scenario %s: no ingest token configured; not started", name)
+        return
+    url = server_url(settings)
+    await _listening(url.split("//", 1)[1].rsplit(":", 1)[0], settings.port)
+    while True:
+        try:
+            report = await run_traffic(scenario, engine=engine, base_url=url, token=token)
+            log.info("traffic scenario %s: %d of %d fixes accepted, case %s", name,
+                     report.fixes_accepted, report.fixes_sent, report.case_no)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a failed run must not take the server down; try again shortly
+            log.exception("traffic scenario %s failed; retrying in 30 s", name)
+            await asyncio.sleep(30)
