@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from backend.catalog.traffic_scenarios import TrafficScenario
+from backend.ingest.jt808.alarm_bits import encode_alarms
 from backend.ingest.position import Position
 from backend.simulation.traffic_motion import (
     Graph,
@@ -45,7 +46,6 @@ from backend.simulation.traffic_motion import (
 )
 from backend.traffic.network import TO_WGS84, RoadNetwork, segment_key
 from backend.traffic.speeds import SegmentSpeed
-from backend.vehicles.alarm_bits import encode_alarms
 
 BUCKET_S = 300
 LOCAL = ZoneInfo("Asia/Shanghai")

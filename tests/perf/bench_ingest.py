@@ -197,7 +197,7 @@ def bench_copy(db: Database, parts: list[list[Position]], whole: bool) -> dict[s
 
 
 class CountingHub:
-    """What `position_pipeline` needs of the hub: a thread-safe publish; here, counted."""
+    """What `build_position_pipeline` needs of the hub: a thread-safe publish; here, counted."""
 
     def __init__(self) -> None:
         self.published: Counter[str] = Counter()
