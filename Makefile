@@ -40,6 +40,7 @@ bench: system python frontend
 	$(BIN)/python -m tests.perf.bench_ingest $(INGEST_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_incidents $(INCIDENT_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_raster $(RASTER_BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_matching $(MATCHING_BENCH_ARGS)
 
 lint: python
 	$(BIN)/ruff check .

@@ -34,6 +34,7 @@ from backend.maps.service import build_tile_service
 from backend.positions import build_position_pipeline, start_gateway, start_mqtt
 from backend.realtime.hub import Hub
 from backend.settings import Settings, get_settings
+from backend.traffic.wiring import setup as setup_traffic
 from backend.transit.monitor import start_monitor
 from backend.vehicles.fleet import FleetDirectory, geofence_sources
 
@@ -93,6 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         resources.fleet = FleetDirectory(engine, geofences=fences)
         # storage, alarm rules, hub pushes; more consumers join through `extra`
         resources.positions = build_position_pipeline(settings, engine, hub, resources.fleet)
+        # levels, index, alerts; a position consumer, so before the feeds start
+        app.state.traffic = await setup_traffic(resources, hub)
         gateway = await start_gateway(settings, resources.positions, engine)
         app.state.jt808 = gateway  # None unless settings.jt808_enabled
         mqtt = await start_mqtt(settings, resources.positions)
@@ -117,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.transit_monitor.stop()
+            await app.state.traffic.stop()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)

@@ -137,6 +137,19 @@ class Settings(BaseSettings):
     # than vehicle_offline_after_s is offline (status, headways, ETAs).
     transit_monitor_interval_s: float = 5.0
     vehicle_offline_after_s: float = 120.0
+    # Smart traffic (backend.traffic): levels, index and alert parameters as data; levels of
+    # the trailing five minutes pushed on traffic.segments every traffic_publish_s (0 turns the
+    # timer off: tests drive the service); a five-minute bucket is closed (stored, learned into
+    # typical speeds, alert rules run) traffic_bucket_delay_s after it ends, so that late fixes
+    # count; stored buckets are kept traffic_retention_days; days and time-of-week slots are
+    # local to traffic_timezone.
+    traffic_levels: Path = PROJECT_ROOT / "scenarios" / "sixian" / "traffic_levels.yaml"
+    traffic_publish_s: float = Field(default=30.0, ge=0)
+    traffic_bucket_delay_s: float = Field(default=30.0, ge=0, le=240)
+    traffic_retention_days: int = Field(default=90, ge=1)
+    traffic_timezone: str = "Asia/Shanghai"
+    # CAP 1.2 `sender` of traffic alerts: globally unique, no spaces, commas or '<&'.
+    traffic_cap_sender: str = Field(default="jjdd.sixian.cityops", pattern=r"^[^\s,<&]+$")
     # Observability (backend.observability). Logs: one line per event, `kv` (key=value) or
     # `json`; the root level, and per-logger levels as "name=LEVEL,name=LEVEL" (e.g.
     # "cityops.access=WARNING,cityops.realtime=DEBUG"); one access line per request.

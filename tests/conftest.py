@@ -61,6 +61,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         # would also 督办, on the real clock, the simulated March day a scenario test has just
         # played and is checking. tests/incidents/test_api.py sweeps explicitly.
         supervision_interval_s=3600.0,
+        # Tests drive the traffic service themselves (tests/traffic): no timer pushing levels
+        # on the session's hub between them.
+        traffic_publish_s=0.0,
     )
 
 

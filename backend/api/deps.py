@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from backend.incidents.calendar import WorkCalendar
     from backend.ingest.pipeline import PositionPipeline
     from backend.realtime.hub import Hub
+    from backend.traffic.service import TrafficService
     from backend.vehicles.fleet import FleetDirectory
     from tiles.glyphs import GlyphStore
 
@@ -37,6 +38,7 @@ class Resources:
     calendar: WorkCalendar | None = None  # working hours for case time limits
     positions: PositionPipeline | None = None  # the position pipeline (backend.positions)
     fleet: FleetDirectory | None = None  # the fleet register (vehicle -> line), cached
+    traffic: TrafficService | None = None  # levels, index, alerts (backend.traffic.wiring)
     _bounds: list[float] | None = field(default=None, repr=False)
 
     def base_url(self, request: Request) -> str:

@@ -16,6 +16,7 @@ from backend.maps.router import router as maps_router
 from backend.ogc.router import router as ogc_router
 from backend.open311.router import router as open311_router
 from backend.realtime.router import router as realtime_router
+from backend.traffic.router import router as traffic_router
 from backend.transit.gtfs_router import router as gtfs_router
 from backend.transit.router import router as transit_router
 from backend.vehicles.alarm_router import router as alarm_router
@@ -32,5 +33,5 @@ def get_health() -> dict[str, str]:
 def include_routers(app: FastAPI) -> None:
     for router in (health, auth_router, maps_router, ogc_router, realtime_router, ingest_router,
                    vehicles_router, alarm_router, transit_router, gtfs_router, incidents_router,
-                   desk_router, open311_router, photo_router, grid_router):
+                   desk_router, open311_router, photo_router, grid_router, traffic_router):
         app.include_router(router)

@@ -6,7 +6,14 @@ from backend.db.base import Base
 from backend.db.versions import LayerVersion
 from backend.grid.models import GridCell
 from backend.rasters.models import RasterFileRow
-from backend.traffic.models import PilotSegment
+from backend.traffic.models import (
+    PilotSegment,
+    TrafficAlert,
+    TrafficSegment,
+    TrafficSpeed,
+    TrafficTpi,
+    TrafficTypical,
+)
 from backend.transit.models import BusLine, BusLineStop, BusStop
 from backend.vehicles.models import Vehicle, VehicleAlarm, VehicleLatest, VehiclePosition
 
@@ -18,6 +25,6 @@ FEATURE_TABLES = [
 __all__ = [
     "Base", "Building", "BusLine", "BusLineStop", "BusStop", "Camera", "County", "FEATURE_TABLES",
     "GridCell", "LayerVersion", "Parcel", "PilotSegment", "Pipeline", "RasterFileRow", "Road",
-    "Township",
+    "Township", "TrafficAlert", "TrafficSegment", "TrafficSpeed", "TrafficTpi", "TrafficTypical",
     "Vehicle", "VehicleAlarm", "VehicleLatest", "VehiclePosition",
 ]

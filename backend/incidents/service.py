@@ -324,3 +324,26 @@ def supervise_case(conn: sa.Connection, incident_id: int, calendar: WorkCalendar
     return transition(conn, incident_id, Action.SUPERVISE, SYSTEM_PRINCIPAL,
                       StepParams(note=f"超时自动督办 · overdue: {', '.join(late)}"),
                       calendar, now)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCase:
+    id: int
+    category_code: str
+    lon: float
+    lat: float
+    reported_at: datetime
+
+
+def open_cases_of(conn: sa.Connection, category_codes: Sequence[str],
+                  limit: int = 1000) -> list[OpenCase]:
+    """Cases of these categories that are not closed or voided, newest first (the traffic
+    slice raises accident alerts from them)."""
+    if not category_codes:
+        return []
+    return [OpenCase(*r) for r in conn.execute(sa.text(
+        "SELECT id, category_code, lon, lat, reported_at FROM incidents "
+        "WHERE category_code = ANY(:codes) AND NOT (state = ANY(:final)) "
+        "ORDER BY reported_at DESC, id DESC LIMIT :limit"),
+        {"codes": list(category_codes), "final": [s.value for s in FINAL_STATES],
+         "limit": limit})]

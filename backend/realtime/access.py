@@ -15,14 +15,23 @@ from starlette.websockets import WebSocket
 
 from backend.auth.permissions import Permission, presented_token
 from backend.auth.users import token_digest
-from backend.realtime.messages import ALARMS, CHANNELS, INCIDENTS, POSITIONS, SYSTEM, TRAFFIC
+from backend.realtime.messages import (
+    ALARMS,
+    CHANNELS,
+    INCIDENTS,
+    POSITIONS,
+    SYSTEM,
+    TRAFFIC,
+    TRAFFIC_ALERTS,
+)
 
 # The right each channel needs, on top of live:read.
 CHANNEL_PERMISSIONS: dict[str, Permission] = {
     POSITIONS: Permission.VEHICLES_READ,
     ALARMS: Permission.VEHICLES_READ,
     INCIDENTS: Permission.INCIDENTS_READ,
-    TRAFFIC: Permission.LIVE_READ,
+    TRAFFIC: Permission.TRAFFIC_READ,
+    TRAFFIC_ALERTS: Permission.TRAFFIC_READ,
     SYSTEM: Permission.LIVE_READ,
 }
 

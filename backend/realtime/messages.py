@@ -47,11 +47,12 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 POSITIONS = "vehicles.positions"
 ALARMS = "vehicles.alarms"
 INCIDENTS = "incidents.changes"
-TRAFFIC = "traffic.segments"
+TRAFFIC = "traffic.segments"  # levels of the trailing five minutes and the index (bbox)
+TRAFFIC_ALERTS = "traffic.alerts"  # traffic alerts raised, updated, cleared, handled (lon/lat)
 SYSTEM = "system"
-CHANNELS = frozenset({POSITIONS, ALARMS, INCIDENTS, TRAFFIC, SYSTEM})
+CHANNELS = frozenset({POSITIONS, ALARMS, INCIDENTS, TRAFFIC, TRAFFIC_ALERTS, SYSTEM})
 # Events on these carry `lon`/`lat` or `bbox` in their data and are filtered per viewport.
-SPATIAL = frozenset({POSITIONS, ALARMS, INCIDENTS, TRAFFIC})
+SPATIAL = frozenset({POSITIONS, ALARMS, INCIDENTS, TRAFFIC, TRAFFIC_ALERTS})
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_REVOKED = 4410

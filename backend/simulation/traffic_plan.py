@@ -26,7 +26,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -46,9 +45,9 @@ from backend.simulation.traffic_motion import (
 )
 from backend.traffic.network import TO_WGS84, RoadNetwork, segment_key
 from backend.traffic.speeds import SegmentSpeed
+from backend.traffic.typical import slot_of
 
 BUCKET_S = 300
-LOCAL = ZoneInfo("Asia/Shanghai")
 STATUS_ACC_ON_FIXED = 0b11   # JT/T 808 status bits 0 (ACC on) and 1 (positioned)
 PILOT_FOCUS = 3.0            # the wave's and the accident's pilots: 3x the trips of another
 APPEAR_WITHIN_S = 60
@@ -190,12 +189,6 @@ class TrafficPlan:
             if s.segment == segment and s.start == bucket_start:
                 return s
         return None
-
-
-def slot_of(t: datetime) -> int:
-    """Five-minute slot of the week, 0..2015, from Monday 00:00 local (Asia/Shanghai)."""
-    local = t.astimezone(LOCAL)
-    return (local.weekday() * 1440 + local.hour * 60 + local.minute) // 5
 
 
 def _space_mean(tr: Traversals, keep: np.ndarray, bucket: np.ndarray, origin: datetime,
@@ -399,4 +392,4 @@ def _typical(sc: TrafficScenario, start: datetime, free: np.ndarray, drivable: n
     return out
 
 
-__all__ = ["PlanError", "TrafficPlan", "pilot_keys", "plan_traffic", "seat_bbox", "slot_of"]
+__all__ = ["PlanError", "TrafficPlan", "pilot_keys", "plan_traffic", "seat_bbox"]

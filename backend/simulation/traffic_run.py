@@ -30,6 +30,7 @@ from backend.errors import CityOpsError
 from backend.ingest.records import MAX_BATCH
 from backend.simulation.traffic_plan import TrafficPlan, pilot_keys, plan_traffic, seat_bbox
 from backend.traffic.network import RoadNetwork, load_network
+from backend.traffic.service import seed_typical
 
 OPERATOR_122 = "sim-122"
 PILOTS = sa.text("SELECT code, ST_AsBinary(geom) AS wkb FROM pilot_segments ORDER BY code")
@@ -149,10 +150,6 @@ def register_fleet(engine: sa.Engine, plan: TrafficPlan) -> None:
 def seed_typical_speeds(engine: sa.Engine, plan: TrafficPlan) -> int:
     """The scenario's typical speeds for the run's slots (traffic_typical), through the
     traffic service."""
-    try:
-        from backend.traffic.service import seed_typical
-    except ImportError:  # the traffic service (helper trafficsvc) is not merged yet
-        return 0
     with engine.begin() as conn:
         return seed_typical(conn, plan.typical)
 

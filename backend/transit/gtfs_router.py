@@ -36,9 +36,11 @@ def get_feeds(request: Request) -> GtfsFeeds:
             if feeds is None:
                 settings, engine = state.resources.settings, state.resources.engine
                 static = StaticGtfs(engine, settings.gtfs_timetable)
+                traffic = state.resources.traffic  # congestion_level of each bus's segment
                 feeds = state.gtfs = GtfsFeeds(static, RealtimeGtfs(
                     engine, static, max_age_s=settings.gtfs_rt_max_age_s,
-                    stale_after_s=settings.gtfs_rt_stale_after_s))
+                    stale_after_s=settings.gtfs_rt_stale_after_s,
+                    congestion=None if traffic is None else traffic.congestion_level))
     return feeds
 
 

@@ -32,7 +32,7 @@ SAMPLES = {
     "glyph_range": "0-255", "alarm_id": "1", "vehicle_id": "matrix-none", "line_id": "1",
     "username": "viewer", "incident_id": "0", "action": "file",
     "fmt": "json", "service_code": "E0101.json", "service_request_id": "1.json", "token": "t",
-    "sha256": "0" * 64, "grid_code": "341324000000000",
+    "sha256": "0" * 64, "grid_code": "341324000000000", "segment": "2", "alert_id": "1",
 }
 Caller = str | None  # a role name, or None for no credential
 

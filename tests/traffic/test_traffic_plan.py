@@ -19,10 +19,10 @@ from backend.simulation.traffic_plan import (
     PlanError,
     TrafficPlan,
     plan_traffic,
-    slot_of,
 )
 from backend.simulation.traffic_run import load_inputs
 from backend.traffic.network import TO_METRIC, RoadNetwork, road_of
+from backend.traffic.typical import slot_of
 
 START = datetime(2026, 3, 2, 9, 58, 20, tzinfo=UTC)  # a Monday, 17:58 local: not on a bucket
 

@@ -466,3 +466,60 @@ def test_the_feed_is_built_at_most_once_per_max_age(
     moved = next(e.vehicle for e in fresh.entity if e.id == town)
     assert moved.timestamp == int(now.timestamp())
     assert moved.position.speed == pytest.approx(25 / 3.6)
+
+
+class OnSegments:
+    """Stands in for the probe engine (helper `matching`) as far as the feed needs it: which
+    segment each bus is on. Levels come from the real traffic service."""
+
+    def __init__(self, where: dict[str, int]) -> None:
+        self.where = where
+
+    def consume(self, positions: object) -> None:
+        pass
+
+    def window(self, *args: object, **kwargs: object) -> list:
+        return []
+
+    def segment_of(self, vehicle_id: str) -> int | None:
+        return self.where.get(vehicle_id)
+
+
+def test_congestion_level_is_the_level_of_the_buss_segment(
+        client: TestClient, buses: dict[str, str], feeds: GtfsFeeds, engine: Engine) -> None:
+    from backend.traffic.speeds import SegmentSpeed
+    from backend.transit.gtfs.realtime import CONGESTION
+
+    assert [CONGESTION[k] for k in (1, 2, 3, 4, 5)] == [
+        rt.VehiclePosition.RUNNING_SMOOTHLY, rt.VehiclePosition.RUNNING_SMOOTHLY,
+        rt.VehiclePosition.STOP_AND_GO, rt.VehiclePosition.CONGESTION,
+        rt.VehiclePosition.SEVERE_CONGESTION] and 0 not in CONGESTION
+    traffic = client.app.state.resources.traffic
+    with engine.connect() as conn:
+        segs = [s for (s,) in conn.execute(sa.text(
+            "SELECT segment FROM traffic_segments WHERE pilot_code = 'SX-JT-08B' "
+            "ORDER BY segment"))]
+    ids = list(buses)
+    now = datetime.now(UTC).replace(microsecond=0)
+    post_fixes(client, [fix(ids[0], now, 117.88, 33.479, 8.0, 90.0),
+                        fix(ids[1], now, 117.87, 33.47, 30.0, 180.0)])
+    saved = traffic.probes
+    traffic.probes = OnSegments({ids[0]: segs[0], ids[1]: segs[1]})
+    try:
+        window = now - timedelta(minutes=5)
+        traffic.publish_live(now, [
+            SegmentSpeed(segs[0], window, now, 16.0, 3, 3),   # 主干路 15-20: 中度拥堵
+            SegmentSpeed(segs[1], window, now, 25.0, 2, 2)])  # two vehicles: unknown
+        feeds.realtime.invalidate()
+        entities = {e.id: e.vehicle for e in feed_message(client).entity}
+        assert entities[ids[0]].congestion_level == rt.VehiclePosition.CONGESTION
+        assert entities[ids[1]].congestion_level == rt.VehiclePosition.UNKNOWN_CONGESTION_LEVEL
+        traffic.publish_live(now, [SegmentSpeed(segs[0], window, now, 12.0, 4, 4),
+                                   SegmentSpeed(segs[1], window, now, 45.0, 4, 4)])
+        feeds.realtime.invalidate()
+        entities = {e.id: e.vehicle for e in feed_message(client).entity}
+        assert entities[ids[0]].congestion_level == rt.VehiclePosition.SEVERE_CONGESTION
+        assert entities[ids[1]].congestion_level == rt.VehiclePosition.RUNNING_SMOOTHLY
+    finally:
+        traffic.probes = saved
+        feeds.realtime.invalidate()

@@ -4,7 +4,9 @@ the fleet register, with ids that match the static feed.
 Entity id and vehicle.id are the register's vehicle_id (stable across feeds); label and
 license_plate come from the register; speed is in m/s (the fixes carry km/h); route_id is the
 line's code, as in routes.txt; trip_id, start_date and start_time are set when the bus is matched
-to a scheduled trip (`backend.transit.gtfs.matching` explains how). A bus whose last fix is older
+to a scheduled trip (`backend.transit.gtfs.matching` explains how); congestion_level is the
+level of the segment the bus is on (the traffic service's, given as `congestion`: vehicle id ->
+level 0..5). A bus whose last fix is older
 than `stale_after_s` is left out. The feed is built at most once per `max_age_s` and the same
 bytes are served in between, to any number of consumers (thread-safe).
 """
@@ -25,6 +27,13 @@ from backend.transit.gtfs.matching import Fix, Placement, Schedule
 from backend.transit.gtfs.static import StaticGtfs, clock
 
 MAX_FUTURE = timedelta(minutes=5)  # fixes from terminals whose clocks run ahead
+# Traffic levels (0 unknown, 1 畅通 ... 5 严重拥堵) as GTFS-RT CongestionLevel.
+CONGESTION = {
+    1: rt.VehiclePosition.RUNNING_SMOOTHLY, 2: rt.VehiclePosition.RUNNING_SMOOTHLY,
+    3: rt.VehiclePosition.STOP_AND_GO, 4: rt.VehiclePosition.CONGESTION,
+    5: rt.VehiclePosition.SEVERE_CONGESTION,
+}
+CongestionOf = Callable[[str], int]
 
 FIXES = sa.text("""
 SELECT v.vehicle_id, v.label, v.plate, l.code, p.time, p.lon, p.lat, p.speed_kmh, p.heading_deg
@@ -54,7 +63,8 @@ def load_vehicles(conn: sa.Connection, now: datetime, stale_after_s: float) -> l
                                                          "until": now + MAX_FUTURE})]
 
 
-def build_message(rows: list[VehicleRow], schedule: Schedule, now: datetime) -> rt.FeedMessage:
+def build_message(rows: list[VehicleRow], schedule: Schedule, now: datetime,
+                  congestion: CongestionOf | None = None) -> rt.FeedMessage:
     """The FeedMessage (pure): one entity per bus."""
     routes = {r.route_id for r in schedule.feed.routes}
     fixes = [Fix(r.vehicle_id, r.line_code, r.time, r.lon, r.lat, r.heading_deg, r.speed_kmh)
@@ -80,6 +90,9 @@ def build_message(rows: list[VehicleRow], schedule: Schedule, now: datetime) -> 
         if r.speed_kmh is not None:
             vp.position.speed = r.speed_kmh / 3.6  # GTFS-RT speed is in metres per second
         vp.timestamp = int(r.time.timestamp())
+        level = congestion(r.vehicle_id) if congestion is not None else 0
+        if level in CONGESTION:  # unknown stays UNKNOWN_CONGESTION_LEVEL (the default)
+            vp.congestion_level = CONGESTION[level]
         if r.line_code not in routes:
             continue  # no line, or a line the static feed leaves out: no trip descriptor
         vp.trip.route_id = r.line_code
@@ -126,13 +139,15 @@ class RealtimeGtfs:
 
     def __init__(self, engine: sa.Engine, static: StaticGtfs, *, max_age_s: float,
                  stale_after_s: float, now: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 congestion: CongestionOf | None = None) -> None:
         self.engine = engine
         self.static = static
         self.max_age_s = max_age_s
         self.stale_after_s = stale_after_s
         self.now = now
         self.monotonic = monotonic
+        self.congestion = congestion
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._built_at = float("-inf")
@@ -153,7 +168,7 @@ class RealtimeGtfs:
             now = self.now()
             with self.engine.connect() as conn:
                 rows = load_vehicles(conn, now, self.stale_after_s)
-            message = build_message(rows, schedule, now)
+            message = build_message(rows, schedule, now, self.congestion)
             self._snapshot = Snapshot(message, message.SerializeToString())
             self._built_at = self.monotonic()
             return self._snapshot
