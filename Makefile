@@ -21,7 +21,7 @@ help:
 	@echo "make test   - set up everything and run the test suite"
 	@echo "make bench  - tile, hub, ingest, case and raster (vs TiTiler) benchmarks (not in make test)"
 	@echo "make fuzz   - schemathesis over every API operation, many examples (not in make test)"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff, the import contracts (import-linter), the console typecheck"
 
 demo: system python frontend
 	$(BIN)/cityops demo $(DEMO_ARGS)
@@ -44,6 +44,7 @@ bench: system python frontend
 
 lint: python
 	$(BIN)/ruff check .
+	PYTHONPATH=$(CURDIR) $(BIN)/lint-imports
 	cd frontend && $(WITH_NODE) npm run typecheck
 
 serve: system python frontend
