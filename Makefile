@@ -37,10 +37,11 @@ fuzz: system python frontend
 bench: system python frontend
 	$(BIN)/python -m tests.perf.bench_tiles $(BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_hub $(HUB_BENCH_ARGS)
-	$(BIN)/python -m tests.perf.bench_ingest $(INGEST_BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_ingest --consumers backend.traffic.wiring:probe_engine $(INGEST_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_incidents $(INCIDENT_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_raster $(RASTER_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_matching $(MATCHING_BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_traffic $(TRAFFIC_BENCH_ARGS)
 
 lint: python
 	$(BIN)/ruff check .

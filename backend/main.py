@@ -92,10 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         setup_auth(app.state.resources, hub)  # sessions, login guard, revocations
         resources = app.state.resources
         resources.fleet = FleetDirectory(engine, geofences=fences)
-        # storage, alarm rules, hub pushes; more consumers join through `extra`
-        resources.positions = build_position_pipeline(settings, engine, hub, resources.fleet)
-        # levels, index, alerts; a position consumer, so before the feeds start
+        # levels, index, alerts: the traffic service matches every position
         app.state.traffic = await setup_traffic(resources, hub)
+        # storage, alarm rules and hub pushes, with the traffic service beside the rules
+        resources.positions = build_position_pipeline(settings, engine, hub, resources.fleet,
+                                                      extra=[resources.traffic])
         gateway = await start_gateway(settings, resources.positions, engine)
         app.state.jt808 = gateway  # None unless settings.jt808_enabled
         mqtt = await start_mqtt(settings, resources.positions)

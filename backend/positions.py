@@ -3,12 +3,12 @@ feeds that are given it as their sink.
 
     storage          vehicles.store.PositionStore      (its commit acknowledges a batch)
     beside storage   vehicles.consumers.AlarmRules     (rules -> stored alarms -> pushes)
-                     *extra                            (e.g. the traffic probe engine)
+                     *extra                            (the traffic service: map matching)
     after commit     vehicles.consumers.PositionPushes (hub: each vehicle's newest fix)
 
-A new consumer of positions is one more item of `extra` (or `pipeline.add_consumer(c)` before
-the feeds start): an object with `name: str` and `consume(positions) -> None`, called with the
-validated fixes of each batch sorted by time, on the pipeline's consumer thread
+A new consumer of positions is one more item of `extra` (main's lifespan passes them): an
+object with `name: str` and `consume(positions) -> None`, called with the validated fixes of
+each batch sorted by time, on the pipeline's consumer thread
 (backend.ingest.pipeline.PositionConsumer)."""
 
 from __future__ import annotations

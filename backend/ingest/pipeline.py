@@ -119,10 +119,6 @@ class PositionPipeline:
         self._failing: set[str] = set()
         self._worker: ThreadPoolExecutor | None = None
 
-    def add_consumer(self, consumer: PositionConsumer) -> None:
-        """One more consumer beside storage, after those already there (before any batch)."""
-        self.consumers = (*self.consumers, consumer)
-
     def ingest(self, positions: Sequence[Position]) -> IngestReport:
         now = self.clock()
         report = IngestReport(received=len(positions))
