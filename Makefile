@@ -21,7 +21,7 @@ help:
 	@echo "make test   - set up everything and run the test suite"
 	@echo "make bench  - tile, hub, ingest, case and raster (vs TiTiler) benchmarks (not in make test)"
 	@echo "make fuzz   - schemathesis over every API operation, many examples (not in make test)"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff, the import contracts (import-linter), the console typecheck"
 
 demo: system python frontend
 	$(BIN)/cityops demo $(DEMO_ARGS)
@@ -37,13 +37,15 @@ fuzz: system python frontend
 bench: system python frontend
 	$(BIN)/python -m tests.perf.bench_tiles $(BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_hub $(HUB_BENCH_ARGS)
-	$(BIN)/python -m tests.perf.bench_ingest $(INGEST_BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_ingest --consumers backend.traffic.wiring:probe_engine $(INGEST_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_incidents $(INCIDENT_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_raster $(RASTER_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_matching $(MATCHING_BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_traffic $(TRAFFIC_BENCH_ARGS)
 
 lint: python
 	$(BIN)/ruff check .
+	PYTHONPATH=$(CURDIR) $(BIN)/lint-imports
 	cd frontend && $(WITH_NODE) npm run typecheck
 
 serve: system python frontend

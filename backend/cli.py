@@ -178,8 +178,8 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
     from backend.catalog.layers import load_catalog, model_columns
     from backend.db.engine import create_engine, resolve_urls
     from backend.observability.logs import configure_logging
+    from backend.positions import build_position_pipeline, start_gateway
     from backend.realtime.hub import Hub
-    from backend.vehicles.feeds import position_pipeline, start_jt808_gateway
     from backend.vehicles.fleet import FleetDirectory, geofence_sources
 
     configure_logging(settings, background=True)
@@ -198,13 +198,14 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
         # The same rule context as in the server: the fleet register's lines and geofences.
         catalog = load_catalog(settings.layers_dir, known_columns=model_columns())
         fleet = FleetDirectory(engine, geofences=geofence_sources(settings, catalog))
-        gateway = await start_jt808_gateway(
-            settings, position_pipeline(settings, engine, hub, fleet))
+        pipeline = build_position_pipeline(settings, engine, hub, fleet)
+        gateway = await start_gateway(settings, pipeline, engine)
         assert gateway is not None
         print(f"cityops: JT/T 808 gateway on {settings.jt808_host}:{gateway.port}", flush=True)
         try:
             await gateway.serve_forever()  # stops the gateway when it ends
         finally:
+            pipeline.close()
             await hub.close()
             engine.dispose()
 

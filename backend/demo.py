@@ -146,8 +146,8 @@ def warm_glyphs(settings: Settings, engine: sa.Engine) -> None:
 
 
 # The demo's users, one per role: (user name, display name, roles); the handler works for
-# 县城市管理局 (the unit most categories go to).
-DEMO_DEPARTMENTS = {"handler": "CGJ"}
+# 县城市管理局 (the unit most categories go to), the police officer for 交警大队.
+DEMO_DEPARTMENTS = {"handler": "CGJ", "police": "JJDD"}
 DEMO_USERS = [
     ("admin", "系统管理员", ["admin"]),
     ("commander", "指挥中心值班长", ["commander"]),

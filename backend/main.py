@@ -31,11 +31,11 @@ from backend.incidents.photos import PhotoDecoder
 from backend.incidents.supervision import load_category_book, supervision_loop
 from backend.maps.labels import glyph_store
 from backend.maps.service import build_tile_service
+from backend.positions import build_position_pipeline, start_gateway, start_mqtt
 from backend.realtime.hub import Hub
 from backend.settings import Settings, get_settings
 from backend.traffic.wiring import setup as setup_traffic
 from backend.transit.monitor import start_monitor
-from backend.vehicles.feeds import position_pipeline, start_jt808_gateway, start_mqtt_feed
 from backend.vehicles.fleet import FleetDirectory, geofence_sources
 
 mimetypes.add_type("text/javascript", ".mjs")  # MapLibre 5+ ships ES modules
@@ -92,12 +92,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         setup_auth(app.state.resources, hub)  # sessions, login guard, revocations
         resources = app.state.resources
         resources.fleet = FleetDirectory(engine, geofences=fences)
-        resources.positions = position_pipeline(settings, engine, hub, resources.fleet)
-        # levels, index, alerts; a position consumer, so before the feeds start
+        # levels, index, alerts: the traffic service matches every position
         app.state.traffic = await setup_traffic(resources, hub)
-        gateway = await start_jt808_gateway(settings, resources.positions)
+        # storage, alarm rules and hub pushes, with the traffic service beside the rules
+        resources.positions = build_position_pipeline(settings, engine, hub, resources.fleet,
+                                                      extra=[resources.traffic])
+        gateway = await start_gateway(settings, resources.positions, engine)
         app.state.jt808 = gateway  # None unless settings.jt808_enabled
-        mqtt = await start_mqtt_feed(settings, resources.positions)
+        mqtt = await start_mqtt(settings, resources.positions)
         app.state.mqtt = mqtt  # None unless settings.mqtt_url
         # bus bunching alarms (backend.transit.monitor); tests call its tick() directly
         app.state.transit_monitor = start_monitor(settings, engine, resources.fleet, hub)
@@ -127,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await gateway.stop()
             if mqtt is not None:
                 await mqtt.stop()
+            await run_in_threadpool(resources.positions.close)  # a batch in flight finishes
             await hub.close()
             await app.state.audit_anchors.stop()  # the head as this process leaves it
             engine.dispose()

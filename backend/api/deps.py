@@ -18,10 +18,10 @@ if TYPE_CHECKING:
     from backend.auth.guard import LoginGuard
     from backend.auth.users import SessionStore
     from backend.incidents.calendar import WorkCalendar
+    from backend.ingest.pipeline import PositionPipeline
     from backend.realtime.hub import Hub
     from backend.traffic.service import TrafficService
     from backend.vehicles.fleet import FleetDirectory
-    from backend.vehicles.service import PositionPipeline
     from tiles.glyphs import GlyphStore
 
 
@@ -36,7 +36,7 @@ class Resources:
     # failed-login limits and the hashing gate; .refusals counts refused logins by reason
     login_guard: LoginGuard | None = None
     calendar: WorkCalendar | None = None  # working hours for case time limits
-    positions: PositionPipeline | None = None
+    positions: PositionPipeline | None = None  # the position pipeline (backend.positions)
     fleet: FleetDirectory | None = None  # the fleet register (vehicle -> line), cached
     traffic: TrafficService | None = None  # levels, index, alerts (backend.traffic.wiring)
     _bounds: list[float] | None = field(default=None, repr=False)

@@ -30,7 +30,7 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Bodies larger than this are walked in a worker thread, not on the event loop.
 INLINE_WALK_BYTES = 64 * 1024
 NO_EARLY_CHECK = frozenset({Permission.PUBLIC, Permission.OPEN311_SUBMIT})  # body holds the key
-# Batches of machine records that are validated one record at a time (backend.vehicles.validate,
+# Batches of machine records that are validated one record at a time (backend.ingest.validate,
 # strict types): a control character or a NaN refuses its record, and the good ones are kept
 # (a terminal's whole batch must not be lost to one bad fix).
 PER_RECORD_BODIES = frozenset({"/api/ingest/positions"})

@@ -11,6 +11,7 @@ from backend.grid.router import router as grid_router
 from backend.incidents.desk_router import router as desk_router
 from backend.incidents.photo_router import router as photo_router
 from backend.incidents.router import router as incidents_router
+from backend.ingest.router import router as ingest_router
 from backend.maps.router import router as maps_router
 from backend.ogc.router import router as ogc_router
 from backend.open311.router import router as open311_router
@@ -30,7 +31,7 @@ def get_health() -> dict[str, str]:
 
 
 def include_routers(app: FastAPI) -> None:
-    for router in (health, auth_router, maps_router, ogc_router, realtime_router, vehicles_router,
-                   alarm_router, transit_router, gtfs_router, incidents_router, desk_router,
-                   open311_router, photo_router, grid_router, traffic_router):
+    for router in (health, auth_router, maps_router, ogc_router, realtime_router, ingest_router,
+                   vehicles_router, alarm_router, transit_router, gtfs_router, incidents_router,
+                   desk_router, open311_router, photo_router, grid_router, traffic_router):
         app.include_router(router)

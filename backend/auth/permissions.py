@@ -84,9 +84,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.ALARMS_HANDLE, P.KPI_READ, P.PERSONAL_DATA, P.WORKERS_READ}),
     Role.GRID_WORKER: frozenset(_MAP | _CASES | {P.INCIDENTS_REPORT}),
     Role.DEPARTMENT_HANDLER: frozenset(_MAP | _CASES),
-    # 交警: traffic, vehicles, and traffic alerts to handle; accident cases reach them inside
-    # the alerts (case id, place), not through incidents:read, which would open every case.
-    Role.TRAFFIC_POLICE: frozenset(_MAP | _LIVE | _TRAFFIC | {P.TRAFFIC_ALERTS}),
+    # 交警: traffic, vehicles, traffic alerts to handle, and their own unit's cases to read
+    # (the cases routed to 交警大队: accidents, signals, signs; backend.incidents.queries
+    # scopes them); they do not move cases on.
+    Role.TRAFFIC_POLICE: frozenset(_MAP | _LIVE | _TRAFFIC | {P.TRAFFIC_ALERTS,
+                                                              P.INCIDENTS_READ}),
     Role.DATA_STEWARD: frozenset(_MAP | {P.DATA_WRITE}),
     Role.VIEWER: frozenset(_MAP | _LIVE | {P.INCIDENTS_READ, P.KPI_READ}),
 }

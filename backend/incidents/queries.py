@@ -73,7 +73,7 @@ def case_json(row: sa.Row, principal: Principal, view: View = View.RECORD, *,
 class Scope:
     """Which cases a caller may see: everyone's, or their department's / their own."""
 
-    department: str | None = None   # a handler: cases dispatched to their department
+    department: str | None = None   # a handler or 交警: cases dispatched to their unit
     user_id: int | None = None      # a grid worker: reported by, assigned to or verifying
     everything: bool = False
 
@@ -83,7 +83,8 @@ def scope_of(conn: sa.Connection, principal: Principal) -> Scope:
     if roles & {"admin", "commander", "supervisor", "dispatcher", "viewer"}:
         return Scope(everything=True)
     department = None
-    if "department_handler" in roles and principal.user_id is not None:
+    # A unit's people read the cases routed to their unit (交警 read 交警大队's accidents).
+    if roles & {"department_handler", "traffic_police"} and principal.user_id is not None:
         department = conn.execute(sa.text("SELECT department FROM users WHERE id = :id"),
                                   {"id": principal.user_id}).scalar()
     return Scope(department=department, user_id=principal.user_id)

@@ -1,7 +1,7 @@
 """GPS over MQTT: subscribe to a topic filter (QoS 1) and hand the positions to the pipeline.
 
 A payload is one JSON position record or a JSON array of them, with the fields of the HTTP
-batch records (`backend.vehicles.schemas.PositionIn`); a record without `vehicle_id` takes the
+batch records (`backend.ingest.records.PositionIn`); a record without `vehicle_id` takes the
 topic's last level (`cityops/positions/<vehicle_id>`). Records are parsed by the same function
 as the HTTP endpoint, batched (up to `max_batch` records or `max_delay` seconds, whichever comes
 first) and handed to the sink, which runs the pipeline off the event loop.
@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
@@ -34,15 +34,13 @@ import orjson
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from backend.ingest.pipeline import IngestReport
 from backend.ingest.position import Position
-from backend.vehicles.schemas import MAX_BATCH, parse_records
-
-if TYPE_CHECKING:
-    from backend.vehicles.service import IngestReport
+from backend.ingest.records import MAX_BATCH, parse_records
 
 log = logging.getLogger(__name__)
 
-Sink = Callable[[list[Position]], Awaitable["IngestReport"]]
+Sink = Callable[[list[Position]], Awaitable[IngestReport]]
 
 
 @dataclass(frozen=True)

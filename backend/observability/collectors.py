@@ -3,7 +3,8 @@
 
 - ingest: `PositionPipeline.stored` and `.rejects` by (source, ...) (http and jt808: parse
   errors counted through `count_rejects`, and the pipeline's outcomes) and, for mqtt, the
-  feed's own ledger `MqttFeed.counters`;
+  feed's own ledger `MqttFeed.counters`; the pipeline's consumers: batches each failed on
+  (`counters["failed:<name>"]`) and the time spent per stage (`.seconds`);
 - the JT/T 808 gateway: `Jt808Gateway.stats` (GatewayStats);
 - the hub: `Hub.stats()`; the MQTT subscriber's connection counters;
 - the tile cache: `TileCache` hits, misses, bytes; the database pools (main and tiles).
@@ -121,6 +122,24 @@ def ingest_metrics(pipeline: Any, mqtt: Any) -> Iterator[Metric]:
         for reason, n in bounded(reasons):
             rejected.add_metric([source, reason], n)
     yield from (accepted, duplicates, failed, rejected)
+
+
+def consumer_metrics(pipeline: Any) -> Iterator[Metric]:
+    """Per consumer of the position pipeline (names are the assembly's, a bounded set)."""
+    if pipeline is None:
+        return
+    counters, seconds = dict(pipeline.counters), dict(pipeline.seconds)
+    failed = CounterMetricFamily("cityops_position_consumer_failures", "Batches a position "
+                                 "consumer raised on (the fixes are stored all the same), by "
+                                 "consumer", labels=["consumer"])
+    spent = CounterMetricFamily("cityops_position_stage_seconds", "Time spent in each stage "
+                                "of the position pipeline (storage, each consumer)",
+                                labels=["stage"])
+    for consumer in (*pipeline.consumers, *pipeline.after_commit):
+        failed.add_metric([consumer.name], counters.get(f"failed:{consumer.name}", 0))
+    for stage, s in seconds.items():
+        spent.add_metric([stage], s)
+    yield from (failed, spent)
 
 
 def mqtt_metrics(mqtt: Any) -> Iterator[Metric]:
@@ -265,6 +284,7 @@ class AppCollector(Collector):
         mqtt = getattr(state, "mqtt", None)
         parts = (
             lambda: ingest_metrics(getattr(resources, "positions", None), mqtt),
+            lambda: consumer_metrics(getattr(resources, "positions", None)),
             lambda: mqtt_metrics(mqtt),
             lambda: gateway_metrics(getattr(state, "jt808", None)),
             lambda: hub_metrics(getattr(state, "hub", None)),

@@ -17,7 +17,7 @@ from pyproj import Geod, Transformer
 from shapely import LineString
 
 from backend.catalog.scenarios import Bunch, OffRoute, Overspeed, Scenario, Sos, Stop
-from backend.vehicles.alarm_bits import encode_alarms
+from backend.ingest.jt808.alarm_bits import encode_alarms
 
 METRIC_CRS = "EPSG:4548"
 _TO_METRIC = Transformer.from_crs("EPSG:4326", METRIC_CRS, always_xy=True)

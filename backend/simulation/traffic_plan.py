@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from backend.catalog.traffic_scenarios import TrafficScenario
+from backend.ingest.jt808.alarm_bits import encode_alarms
 from backend.ingest.position import Position
 from backend.simulation.traffic_motion import (
     Graph,
@@ -45,7 +46,6 @@ from backend.simulation.traffic_motion import (
 from backend.traffic.network import TO_WGS84, RoadNetwork, segment_key
 from backend.traffic.speeds import SegmentSpeed
 from backend.traffic.typical import slot_of
-from backend.vehicles.alarm_bits import encode_alarms
 
 BUCKET_S = 300
 STATUS_ACC_ON_FIXED = 0b11   # JT/T 808 status bits 0 (ACC on) and 1 (positioned)

@@ -27,10 +27,10 @@ import sqlalchemy as sa
 
 from backend.catalog.traffic_scenarios import TrafficScenario
 from backend.errors import CityOpsError
+from backend.ingest.records import MAX_BATCH
 from backend.simulation.traffic_plan import TrafficPlan, pilot_keys, plan_traffic, seat_bbox
 from backend.traffic.network import RoadNetwork, load_network
 from backend.traffic.service import seed_typical
-from backend.vehicles.schemas import MAX_BATCH
 
 OPERATOR_122 = "sim-122"
 PILOTS = sa.text("SELECT code, ST_AsBinary(geom) AS wkb FROM pilot_segments ORDER BY code")

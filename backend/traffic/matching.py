@@ -6,15 +6,16 @@ the last committed (decided) fix. A new fix scores its candidates from the previ
 transition: exponential in |route distance - straight distance|, route distances looked up in
 the bounded shortest-path table), then commits the previous fix to the predecessor of its best
 candidate (a lag-1 fixed-lag decision) and keeps only the candidates that descend from it, so
-the committed fixes always form one connected path. A batch is processed in rounds (the r-th
+the committed fixes always form one connected path. Where on that path the fix is committed
+is a 1-D Kalman smoother's call (_settle): near a junction on a straight run only the time
+can say on which side of the node the vehicle was. A batch is processed in rounds (the r-th
 fix of every vehicle in the batch together), each round vectorised over vehicles.
 
-fastmm 0.3.2 (FMM in C++, PyPI) was evaluated on the same synthetic traces (the seat's streets,
-tests/perf/bench_matching.py; share of fixes on the true directed edge, noise per axis):
-10 s/10 m 0.969 here vs 0.949 fastmm; 10 s/30 m 0.883 vs 0.784; 30 s/20 m 0.919 vs 0.854;
-60 s/30 m 0.843 vs 0.687, at similar fixes/s (17-21 k here incrementally, 15-26 k fastmm on whole
-traces, shared machine). fastmm matches whole trajectories only (no incremental API), keeps its
-UBODT as a file in a cache directory and crashes if its Network is collected first: kept this.
+fastmm 0.3.2 (FMM in C++, PyPI) was evaluated on the same synthetic traces before the smoother
+(share of fixes on the true directed edge): 10 s/10 m 0.969 here vs 0.949 fastmm; 10 s/30 m
+0.883 vs 0.784; 60 s/30 m 0.843 vs 0.687, at similar fixes/s. fastmm matches whole trajectories
+only (no incremental API), keeps its UBODT in a cache directory and crashes if its Network is
+collected first: kept this.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 
 from backend.traffic.candidates import CandidateIndex, Candidates
 from backend.traffic.network import RoadNetwork
+from backend.traffic.smoother import AlongPathSmoother
 from backend.traffic.ubodt import PathTable
 
 NEG = -np.inf
@@ -41,9 +43,22 @@ class MatchParams:
     max_speed_kmh: float = 160.0   # a faster straight-line jump is a bad fix
     max_gap_s: float = 180.0       # a longer silence ends the vehicle's path
     back_tol_m: float = 30.0       # moving back this much on one edge is jitter, not a U-turn
-    heading_kappa: float = 1.5     # weight of heading agreement (von Mises-like)
-    heading_min_kmh: float = 8.0   # below this a GPS heading means little
+    heading_kappa: float = 5.0     # weight of heading agreement (von Mises-like)
+    heading_min_kmh: float = 3.0   # below this a GPS heading means little
     max_rejects: int = 3           # consecutive jumps after which the vehicle is re-anchored
+    # The along-path smoother (MapMatcher._settle): the distance driven between two fixes is
+    # predicted from their reported speeds, with an error of a floor, unseen speed changes
+    # (a constant-velocity model's acceleration noise) and a share of |speed change| x dt;
+    # `p_break` is the prior that the motion broke between fixes (a stop, a U-turn).
+    smooth: bool = True
+    disp_floor_m: float = 1.0
+    disp_psd: float = 0.02         # m^2/s^3: unseen speed changes, error grows as dt^1.5
+    disp_dv: float = 0.3
+    p_break: float = 0.02
+    # GPS noise learnt per vehicle from its fixes' distances across the matched road (an
+    # exponential average; sigma_m is the prior): the smoother and the emission use it
+    noise_alpha: float = 0.05
+    noise_min_m: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +82,7 @@ class Commits:
         return len(self.slot)
 
 
-class MapMatcher:
+class MapMatcher(AlongPathSmoother):
     """Vehicles are addressed by slot (a small int the caller keeps per vehicle id)."""
 
     def __init__(self, net: RoadNetwork, params: MatchParams | None = None, *,
@@ -79,26 +94,28 @@ class MapMatcher:
         self.edge_len = self.table.edge_len
         self.counters: Counter[str] = Counter()
         self.k = self.index.k
+        self.bearing_out, self.bearing_in = self.index.end_bearings()
         self._alloc(64)
 
     # ---- per-vehicle state ------------------------------------------------------------------
     def _alloc(self, cap: int) -> None:
         k = self.k
         old = getattr(self, "cap", 0)
-        fields = {
+        fields: dict[str, tuple[type, float]] = {
             "seen_t": (np.float64, NEG), "last_t": (np.float64, np.nan),
             "last_x": (np.float64, np.nan), "last_y": (np.float64, np.nan),
-            "last_v": (np.float64, np.nan),
+            "last_v": (np.float64, np.nan), "last_h": (np.float64, np.nan),
             "com_t": (np.float64, np.nan), "com_edge": (np.int64, -1),
-            "com_off": (np.float64, 0.0), "rejects": (np.int64, 0)}
-        for name, (dtype, fill) in fields.items():
-            arr = np.full(cap, fill, dtype=dtype)
-            if old:
-                arr[:old] = getattr(self, name)
-            setattr(self, name, arr)
-        for name, dtype, fill in (("c_edge", np.int64, -1), ("c_off", np.float64, 0.0),
-                                  ("c_score", np.float64, NEG)):
-            arr = np.full((cap, k), fill, dtype=dtype)
+            "com_off": (np.float64, 0.0), "rejects": (np.int64, 0),
+            # the smoother at the committed fix: filtered minus committed position along the
+            # path, its variance, the fix's reported speed
+            "com_f": (np.float64, 0.0), "com_var": (np.float64, np.inf),
+            "com_v": (np.float64, np.nan), "noise2": (np.float64, self.p.sigma_m ** 2)}
+        per_candidate = {"c_edge": (np.int64, -1), "c_off": (np.float64, 0.0),
+                         "c_beyond": (np.float64, 0.0), "c_dist": (np.float64, 0.0),
+                         "c_score": (np.float64, NEG)}
+        for name, (dtype, fill) in (*fields.items(), *per_candidate.items()):
+            arr = np.full((cap, k) if name in per_candidate else cap, fill, dtype=dtype)
             if old:
                 arr[:old] = getattr(self, name)
             setattr(self, name, arr)
@@ -113,6 +130,8 @@ class MapMatcher:
         self.seen_t[slot] = NEG
         self.last_t[slot] = self.last_x[slot] = self.last_y[slot] = self.com_t[slot] = np.nan
         self.com_edge[slot] = -1
+        self.com_f[slot], self.com_var[slot] = 0.0, np.inf
+        self.noise2[slot] = self.p.sigma_m ** 2
         self.rejects[slot] = 0
         self.c_edge[slot] = -1
         self.c_score[slot] = NEG
@@ -123,8 +142,9 @@ class MapMatcher:
         return int(self.c_edge[slot, j]) if np.isfinite(self.c_score[slot, j]) else -1
 
     # ---- scoring -------------------------------------------------------------------------------
-    def _emission(self, c: Candidates, heading: np.ndarray, speed: np.ndarray) -> np.ndarray:
-        score = -0.5 * (c.dist / self.p.sigma_m) ** 2
+    def _emission(self, c: Candidates, heading: np.ndarray, speed: np.ndarray,
+                  sigma2: np.ndarray) -> np.ndarray:
+        score = -0.5 * c.dist ** 2 / sigma2[:, None]
         use = np.isfinite(heading) & (np.nan_to_num(speed, nan=0.0) >= self.p.heading_min_kmh)
         if use.any():
             delta = np.radians(c.bearing[use] - heading[use, None])
@@ -143,8 +163,12 @@ class MapMatcher:
                     dt: np.ndarray) -> np.ndarray:
         e0, o0 = self.c_edge[s][:, :, None], self.c_off[s][:, :, None]
         e1, o1 = c.edge[rows][:, None, :], c.offset[rows][:, None, :]
-        valid = (e0 >= 0) & (e1 >= 0)
-        r = self.route(np.where(valid, e0, 0), o0, np.where(valid, e1, 0), o1)
+        # only from live candidates (the last commit pruned the others) to real ones
+        valid = (e0 >= 0) & (e1 >= 0) & np.isfinite(self.c_score[s])[:, :, None]
+        shape = valid.shape
+        r = np.full(shape, np.inf)
+        r[valid] = self.route(np.broadcast_to(e0, shape)[valid], np.broadcast_to(o0, shape)[valid],
+                              np.broadcast_to(e1, shape)[valid], np.broadcast_to(o1, shape)[valid])
         beta = self.p.beta_m * np.maximum(1.0, dt / 30.0)[:, None, None]
         logt = -np.abs(r - gc[:, None, None]) / beta
         too_fast = r > (self.p.max_speed_kmh / 3.6) * dt[:, None, None] * 1.5 + 2 * self.p.radius_m
@@ -160,7 +184,7 @@ class MapMatcher:
             return _commits(out)
         self.ensure(int(slot.max()) + 1)
         cand = self.index.search(x, y)
-        emis = self._emission(cand, heading, speed)
+        emis = self._emission(cand, heading, speed, self.noise2[slot])
         order = np.argsort(slot, kind="stable")
         ss = slot[order]
         start = np.r_[0, np.flatnonzero(ss[1:] != ss[:-1]) + 1]
@@ -168,12 +192,12 @@ class MapMatcher:
         rank[order] = np.arange(n) - np.repeat(start, np.diff(np.r_[start, n]))
         for r in range(int(rank.max()) + 1):
             rows = np.flatnonzero(rank == r)
-            self._round(rows, slot[rows], t, x, y, speed, cand, emis, out)
+            self._round(rows, slot[rows], t, x, y, heading, speed, cand, emis, out)
         return _commits(out)
 
     def _round(self, rows: np.ndarray, s: np.ndarray, t: np.ndarray, x: np.ndarray,
-               y: np.ndarray, speed: np.ndarray, cand: Candidates, emis: np.ndarray,
-               out: list[tuple[np.ndarray, ...]]) -> None:
+               y: np.ndarray, heading: np.ndarray, speed: np.ndarray, cand: Candidates,
+               emis: np.ndarray, out: list[tuple[np.ndarray, ...]]) -> None:
         p, cnt = self.p, self.counters
         tr = t[rows]
         dt_seen = tr - self.seen_t[s]
@@ -218,7 +242,12 @@ class MapMatcher:
                 istar = bp[np.arange(len(cont)), jstar]
                 best = np.where(bp == istar[:, None], best, NEG)  # keep istar's descendants
                 new_score[cont] = best
-                self._commit(sc, istar, out)
+                if p.smooth:
+                    rc = rows[cont]
+                    self._settle(sc, istar, cand.edge[rc, jstar], cand.offset[rc, jstar],
+                                 cand.beyond[rc, jstar], tr[cont], speed[rc], out)
+                else:
+                    self._commit(sc, istar, out)
         cnt["break:gap"] += int(gap[keep].sum())
         cnt["break:reanchor"] += int(reanchor[keep].sum())
         ends = np.flatnonzero(has_prev & brk)
@@ -229,12 +258,20 @@ class MapMatcher:
         new_score -= np.max(new_score, axis=1, keepdims=True)
         self.c_edge[s] = cand.edge[rows]
         self.c_off[s] = cand.offset[rows]
+        self.c_beyond[s] = cand.beyond[rows]
+        self.c_dist[s] = cand.dist[rows]
         self.c_score[s] = new_score
         self.last_t[s], self.last_x[s], self.last_y[s] = tr, x[rows], y[rows]
-        self.last_v[s] = speed[rows]
+        self.last_v[s], self.last_h[s] = speed[rows], heading[rows]
 
     def _commit(self, s: np.ndarray, i: np.ndarray, out: list[tuple[np.ndarray, ...]]) -> None:
-        edge, off = self.c_edge[s, i], self.c_off[s, i]
+        """Commit the last fix to its candidate i as measured (a path's end: no smoothing)."""
+        self._put(s, self.c_edge[s, i], self.c_off[s, i], out)
+        self.com_f[s], self.com_var[s] = self.c_beyond[s, i], self.noise2[s]
+        self.com_v[s] = self.last_v[s]
+
+    def _put(self, s: np.ndarray, edge: np.ndarray, off: np.ndarray,
+             out: list[tuple[np.ndarray, ...]]) -> None:
         link = self.com_edge[s] >= 0
         out.append((s.copy(), self.last_t[s].copy(), edge, off, link, self.com_t[s].copy(),
                     self.com_edge[s].copy(), self.com_off[s].copy(), self.last_x[s].copy(),

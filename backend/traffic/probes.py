@@ -57,14 +57,14 @@ class ProbeEngine:
         self._slot: dict[str, int] = {}
         self._ids: list[str | None] = []
         self._free: list[int] = []
-        self._seen: list[float] = []
-        # Per slot: the edge the vehicle is on, when it entered it (NaN: mid-edge) and the
-        # dwell accumulated on it.
-        self._cur: list[int] = []
-        self._entry: list[float] = []
-        self._dwell: list[float] = []
-        self._stopped: list[bool] = []   # the last committed fix stood at a stop
-        self._speed: list[float] = []    # its reported speed
+        # Per slot: the edge the vehicle is on, when it entered it (NaN: mid-edge), the dwell
+        # accumulated on it, whether the last committed fix stood at a stop and its speed.
+        self._seen = np.zeros(0)      # the vehicle's last fix time
+        self._cur = np.full(0, -1, dtype=np.int64)
+        self._entry = np.full(0, np.nan)
+        self._dwell = np.zeros(0)
+        self._stopped = np.zeros(0, dtype=bool)
+        self._speed = np.full(0, np.nan)
         # (exit time, segment, length m, seconds moving, slot) in arrival order
         self._trav: deque[tuple[float, int, float, float, str]] = deque()
         self._now = float("-inf")
@@ -90,10 +90,23 @@ class ProbeEngine:
         if not good.all():
             self.counters["unmatched:invalid"] += int((~good).sum())
         idx = np.flatnonzero(good)
-        slot = np.fromiter((self._slot_of(positions[i].vehicle_id, t[i]) for i in idx),
-                           np.int64, len(idx))
+        vids = [positions[i].vehicle_id for i in idx.tolist()]
+        get = self._slot.get
+        known = [get(v) for v in vids]
+        tt = t[idx]
+        if None in known and len(self._slot) + len(set(vids)) > self.max_vehicles:
+            # evictions may follow: one fix at a time, as they arrive
+            slot = np.fromiter((self._slot_of(v, s) for v, s in zip(vids, tt.tolist(),
+                                                                    strict=True)),
+                               np.int64, len(vids))
+        else:
+            if None in known:
+                known = [self._slot_of(v, s) if k is None else k
+                         for v, k, s in zip(vids, known, tt.tolist(), strict=True)]
+            slot = np.array(known, dtype=np.int64)
+            np.maximum.at(self._seen, slot, tt)
         x, y = TO_METRIC.transform(lon[idx], lat[idx])
-        commits = self.matcher.match(slot, t[idx], np.asarray(x), np.asarray(y), head[idx],
+        commits = self.matcher.match(slot, tt, np.asarray(x), np.asarray(y), head[idx],
                                      speed[idx])
         self._traverse(commits)
         self._now = max(self._now, float(t[idx].max()) if len(idx) else self._now)
@@ -111,21 +124,28 @@ class ProbeEngine:
             else:
                 s = len(self._ids)
                 self._ids.append(None)
-                self._seen.append(t)
-                self._cur.append(-1)
-                self._entry.append(np.nan)
-                self._dwell.append(0.0)
-                self._stopped.append(False)
-                self._speed.append(np.nan)
+                if s >= len(self._cur):
+                    self._grow(max(64, 2 * s))
             self._slot[vehicle_id] = s
             self._ids[s] = vehicle_id
+            self._seen[s] = t
         self._seen[s] = max(self._seen[s], t)
         return s
+
+    def _grow(self, cap: int) -> None:
+        old = len(self._cur)
+        for name, fill in (("_seen", -np.inf), ("_cur", -1), ("_entry", np.nan), ("_dwell", 0.0),
+                           ("_stopped", False), ("_speed", np.nan)):
+            arr = getattr(self, name)
+            new = np.full(cap, fill, dtype=arr.dtype)
+            new[:old] = arr
+            setattr(self, name, new)
 
     # ---- bounded state -----------------------------------------------------------------------
     def _sweep(self) -> None:
         self._next_sweep = self._now + 60.0
-        idle = [s for s in self._slot.values() if self._seen[s] < self._now - self.idle_s]
+        live = np.fromiter(self._slot.values(), np.int64, len(self._slot))
+        idle = live[self._seen[live] < self._now - self.idle_s].tolist()
         if idle:
             self.counters["evicted:idle"] += len(idle)
             self._evict(idle)
@@ -165,74 +185,110 @@ class ProbeEngine:
         return np.isfinite(d) & slow
 
     def _traverse(self, c: Commits) -> None:
-        if not len(c):
+        """Traversals completed between consecutive committed fixes: the node crossings on
+        the path between them timed by interpolating the moving time along it. Vectorised
+        over the commits (in rounds: a vehicle's commits of one batch in order)."""
+        n = len(c)
+        if not n:
             return
-        tb = self.table
-        stop = self._at_stop(c).tolist()
-        link = c.link
-        e0, e1 = c.prev_edge, c.edge
+        tb, length = self.table, self.table.edge_len
+        stop = self._at_stop(c)
+        link, e0, e1 = c.link, c.prev_edge, c.edge
         same = link & (e0 == e1) & (c.offset >= c.prev_offset - self.matcher.p.back_tol_m)
         via = link & ~same
-        inner: list[list[int]] = [[] for _ in range(len(c))]
+        # each via commit's crossings: the ends of e0 and of the inner edges, (n, width)
+        e0s = np.where(link, e0, 0)
+        n_inner = np.zeros(n, dtype=np.int64)
+        cross = e0s[:, None]
         if via.any():
             w = np.flatnonzero(via)
-            for i, p in zip(w.tolist(), tb.paths(tb.edge_to[e0[w]], tb.edge_from[e1[w]]),
-                            strict=True):
-                inner[i] = p
-        cols = (c.slot.tolist(), c.t.tolist(), e1.tolist(), c.offset.tolist(), link.tolist(),
-                c.prev_t.tolist(), e0.tolist(), c.prev_offset.tolist(), same.tolist(),
-                c.speed.tolist())
-        L, seg, trav = self._len, self._seg, self._trav
-        for k, (s, t, e, off, lk, pt, pe, poff, sm, v) in enumerate(zip(*cols, strict=True)):
-            at_a, at_b, v_a = self._stopped[s], stop[k], self._speed[s]
-            self._stopped[s], self._speed[s] = at_b, v
-            if not lk or self._cur[s] != pe:
-                self._cur[s], self._entry[s], self._dwell[s] = e, np.nan, 0.0
-                if lk:
-                    self.counters["traversal:restart"] += 1
-                continue
-            if sm:
-                path, dist = [e], max(off - poff, 0.0)
-            else:
-                mid = inner[k]
-                if not mid and tb.edge_to[pe] != tb.edge_from[e]:
-                    self._cur[s], self._entry[s], self._dwell[s] = e, np.nan, 0.0
-                    self.counters["traversal:no_path"] += 1
-                    continue
-                path = [pe, *mid, e]
-                dist = L[pe] - poff + sum(L[m] for m in mid) + off
-            dt = t - pt
-            dwell_a = dwell_b = 0.0
-            if at_a and at_b and dist < 2 * self.stop_radius_m:
-                dwell_a = dt
-            elif at_a or at_b:
-                # Standing at one end: the move took about dist / (speed at the other end).
-                vref = v if at_a else v_a
-                if vref >= STOPPED_KMH:  # False for NaN: no reported speed, no estimate
-                    standing = max(dt - dist / (vref / 3.6), 0.0)
-                    dwell_a, dwell_b = (standing, 0.0) if at_a else (0.0, standing)
-            moving = dt - dwell_a - dwell_b
-            self._dwell[s] += dwell_a
-            if len(path) > 1:
-                acc = L[pe] - poff
-                start = pt + dwell_a
-                prev_at = self._entry[s]
-                for j in range(len(path) - 1):
-                    at = start + (moving * acc / dist if dist > 0 else 0.0)
-                    edge = path[j]
-                    entry = prev_at
-                    dwell = self._dwell[s] if j == 0 else 0.0
-                    if entry == entry:  # not NaN: entered at its start
-                        secs = at - entry - dwell
-                        if secs > MIN_TRAVERSAL_S and L[edge] / secs * 3.6 <= MAX_TRAVERSAL_KMH:
-                            trav.append((at, seg[edge], L[edge], secs, self._ids[s] or ""))
-                            self.counters["traversals"] += 1
-                        else:
-                            self.counters["traversal:implausible"] += 1
-                    prev_at = at
-                    acc += L[path[j + 1]]
-                self._cur[s], self._entry[s], self._dwell[s] = path[-1], prev_at, 0.0
-            self._dwell[s] += dwell_b
+            edges, count = tb.walk(tb.edge_to[e0[w]], tb.edge_from[e1[w]])
+            n_inner[w] = count
+            cross = np.full((n, 1 + edges.shape[1]), -1, dtype=np.int64)
+            cross[:, 0] = e0s
+            cross[w, 1:] = edges
+        width = cross.shape[1]
+        broken = via & (n_inner == 0) & (tb.edge_to[e0s] != tb.edge_from[e1])
+        ncross = np.where(via & ~broken, n_inner + 1, 0)
+        lens = np.where(cross >= 0, length[np.maximum(cross, 0)], 0.0)
+        # metres from the previous fix to each crossing, summed in path order
+        lens[:, 0] = length[e0s] - c.prev_offset
+        acc = np.cumsum(lens, axis=1)
+        mid = np.cumsum(lens[:, 1:], axis=1)[:, -1] if width > 1 else np.zeros(n)
+        dist = np.where(same, np.maximum(c.offset - c.prev_offset, 0.0),
+                        lens[:, 0] + mid + c.offset)
+        order = np.argsort(c.slot, kind="stable")
+        ss = c.slot[order]
+        first = np.r_[0, np.flatnonzero(ss[1:] != ss[:-1]) + 1]
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n) - np.repeat(first, np.diff(np.r_[first, n]))
+        out: list[tuple[np.ndarray, ...]] = []
+        for r in range(int(rank.max()) + 1):
+            k = np.flatnonzero(rank == r)
+            self._advance(k, c, stop, link, broken, ncross, cross, acc, dist, out)
+        if out:
+            k, j, at, edge, secs = (np.concatenate(a) for a in zip(*out, strict=True))
+            keep = np.lexsort((j, k))   # the commits' order, then along each path
+            vids = [self._ids[s] or "" for s in c.slot[k[keep]].tolist()]
+            self._trav.extend(zip(at[keep].tolist(), self.seg_of_edge[edge[keep]].tolist(),
+                                  length[edge[keep]].tolist(), secs[keep].tolist(), vids,
+                                  strict=True))
+
+    def _advance(self, k: np.ndarray, c: Commits, stop: np.ndarray, link: np.ndarray,
+                 broken: np.ndarray, ncross: np.ndarray, cross: np.ndarray, acc: np.ndarray,
+                 dist: np.ndarray, out: list[tuple[np.ndarray, ...]]) -> None:
+        """One commit per vehicle: dwell at stops, crossings timed, traversals out."""
+        length = self.table.edge_len
+        s = c.slot[k]
+        at_a, at_b, v_a, v = self._stopped[s], stop[k], self._speed[s], c.speed[k]
+        self._stopped[s], self._speed[s] = at_b, v
+        lk = link[k]
+        restart = ~lk | (self._cur[s] != c.prev_edge[k])
+        self.counters["traversal:restart"] += int((lk & restart).sum())
+        nopath = ~restart & broken[k]
+        self.counters["traversal:no_path"] += int(nopath.sum())
+        reset = restart | nopath
+        rs = s[reset]
+        self._cur[rs], self._entry[rs], self._dwell[rs] = c.edge[k[reset]], np.nan, 0.0
+        go = ~reset
+        k, s, at_a, at_b, v_a, v = (a[go] for a in (k, s, at_a, at_b, v_a, v))
+        if not len(k):
+            return
+        d, dt = dist[k], c.t[k] - c.prev_t[k]
+        both = at_a & at_b & (d < 2 * self.stop_radius_m)
+        one = ~both & (at_a | at_b)
+        vref = np.where(at_a, v, v_a)
+        est = one & (vref >= STOPPED_KMH)   # False for NaN: no reported speed, no estimate
+        with np.errstate(divide="ignore", invalid="ignore"):
+            standing = np.where(est, np.maximum(dt - d / (vref / 3.6), 0.0), 0.0)
+        dwell_a = np.where(both, dt, np.where(at_a, standing, 0.0))
+        dwell_b = np.where(both, 0.0, np.where(at_a, 0.0, standing))
+        moving = dt - dwell_a - dwell_b
+        self._dwell[s] += dwell_a
+        nc = ncross[k]
+        kk = np.repeat(np.arange(len(k)), nc)
+        if len(kk):
+            j = np.arange(len(kk)) - np.repeat(np.cumsum(nc) - nc, nc)
+            start = c.prev_t[k] + dwell_a
+            with np.errstate(divide="ignore", invalid="ignore"):
+                at = start[kk] + np.where(d[kk] > 0, moving[kk] * acc[k[kk], j] / d[kk], 0.0)
+            edge = cross[k[kk], j]
+            prev_at = np.r_[np.nan, at[:-1]]
+            entry = np.where(j == 0, self._entry[s[kk]], prev_at)
+            dwell = np.where(j == 0, self._dwell[s[kk]], 0.0)
+            secs = at - entry - dwell
+            entered = ~np.isnan(entry)    # entered the edge at its start
+            with np.errstate(divide="ignore", invalid="ignore"):
+                fine = entered & (secs > MIN_TRAVERSAL_S) & (
+                    length[edge] / secs * 3.6 <= MAX_TRAVERSAL_KMH)
+            self.counters["traversals"] += int(fine.sum())
+            self.counters["traversal:implausible"] += int((entered & ~fine).sum())
+            out.append((k[kk][fine], j[fine], at[fine], edge[fine], secs[fine]))
+            moved = nc > 0
+            last = np.cumsum(nc)[moved] - 1
+            sm = s[moved]
+            self._cur[sm], self._entry[sm], self._dwell[sm] = c.edge[k[moved]], at[last], 0.0
+        self._dwell[s] += dwell_b
 
     # ---- queries -------------------------------------------------------------------------------
     def window(self, end: datetime, span: timedelta = timedelta(minutes=5), *,

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from backend.catalog.traffic_levels import TrafficLevels
 from backend.incidents.service import open_cases_of
+from backend.ingest.jt808.alarm_bits import CODE_TO_BIT
 from backend.ingest.position import Position
 from backend.realtime.messages import TRAFFIC, TRAFFIC_ALERTS
 from backend.traffic import alerts as alert_store
@@ -46,7 +47,6 @@ from backend.traffic.rules import (
 from backend.traffic.segments import SegmentInfo
 from backend.traffic.speeds import SegmentSpeed
 from backend.traffic.typical import slot_of
-from backend.vehicles.alarm_bits import CODE_TO_BIT
 
 log = logging.getLogger("cityops.traffic")
 Publish = Callable[[str, dict[str, Any]], object]

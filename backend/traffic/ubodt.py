@@ -126,24 +126,47 @@ class PathTable:
         s = self._find(u, v)
         return np.where(s >= 0, self._dist[s], np.inf)
 
-    def paths(self, u: np.ndarray, v: np.ndarray) -> list[list[int]]:
-        """The directed edges of the shortest path u -> v for each pair ([] when u == v or
-        the pair is beyond the limit), walked back for all pairs at once."""
+    def last_edge(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """The last directed edge of the shortest path u -> v (-1 when u == v or beyond)."""
+        s = self._find(u, v)
+        return np.where(s >= 0, self._last[s], -1).astype(np.int64)
+
+    def first_edge(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """The first directed edge of the shortest path u -> v (-1 when u == v or beyond)."""
+        edges, _ = self.walk(u, v)
+        return edges[:, 0] if edges.shape[1] else np.full(len(edges), -1, dtype=np.int64)
+
+    def walk(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(edges, count): the shortest path u -> v of each pair as a row of directed edges
+        in travel order padded with -1, and its length in edges (0 when u == v or the pair
+        is beyond the limit); walked back from v for all pairs at once."""
         u = np.asarray(u, dtype=np.int64)
         cur = np.asarray(v, dtype=np.int64).copy()
-        out: list[list[int]] = [[] for _ in range(len(u))]
+        n = len(u)
+        steps: list[np.ndarray] = []
+        failed = np.zeros(n, dtype=bool)
         todo = np.flatnonzero(cur != u)
         while len(todo):
             s = self._find(u[todo], cur[todo])
             edge = np.where(s >= 0, self._last[s], -1)
             ok = edge >= 0
-            for i, e in zip(todo[ok].tolist(), edge[ok].tolist(), strict=True):
-                out[i].append(e)
-            for i in todo[~ok].tolist():
-                out[i].clear()  # unreachable within the limit: no path
+            failed[todo[~ok]] = True   # unreachable within the limit: no path
+            step = np.full(n, -1, dtype=np.int64)
+            step[todo[ok]] = edge[ok]
+            steps.append(step)
             todo = todo[ok]
             cur[todo] = self.edge_from[edge[ok]]
             todo = todo[cur[todo] != u[todo]]
-        for p in out:
-            p.reverse()
-        return out
+        if not steps:
+            return np.full((n, 0), -1, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        back = np.stack(steps, axis=1)            # each row's path, last edge first
+        count = np.where(failed, 0, (back >= 0).sum(axis=1))
+        idx = count[:, None] - 1 - np.arange(back.shape[1])
+        edges = np.where(idx >= 0, back[np.arange(n)[:, None], np.maximum(idx, 0)], -1)
+        return edges, count
+
+    def paths(self, u: np.ndarray, v: np.ndarray) -> list[list[int]]:
+        """The directed edges of the shortest path u -> v for each pair ([] when u == v or
+        the pair is beyond the limit)."""
+        edges, count = self.walk(u, v)
+        return [row[:c] for row, c in zip(edges.tolist(), count.tolist(), strict=True)]

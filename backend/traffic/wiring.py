@@ -56,7 +56,8 @@ def probe_engine(engine: sa.Engine) -> Probes | None:
 
 
 async def setup(resources: Resources, hub: Hub) -> TrafficRuntime:
-    """Call in the lifespan after the hub has started and the position pipeline is built."""
+    """Call in the lifespan after the hub has started, before the position pipeline is built
+    (the service is one of its consumers)."""
     settings = resources.settings
     levels = load_traffic_levels(settings.traffic_levels)
     probes = await asyncio.to_thread(probe_engine, resources.engine)
@@ -66,9 +67,6 @@ async def setup(resources: Resources, hub: Hub) -> TrafficRuntime:
     report = await asyncio.to_thread(service.start)
     log.info("traffic: %d segments (%d in pilot segments)", report.segments, report.pilot)
     resources.traffic = service
-    add = getattr(resources.positions, "add_consumer", None)  # the consumer pipeline
-    if add is not None:
-        add(service)
     cadence = Cadence(service, publish_s=settings.traffic_publish_s,
                       delay_s=settings.traffic_bucket_delay_s)
     task = asyncio.create_task(cadence.run()) if settings.traffic_publish_s > 0 else None

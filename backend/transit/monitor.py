@@ -32,11 +32,14 @@ from backend.transit.operations import (
     step_bunching,
 )
 from backend.transit.service import state_from_alarms
-from backend.vehicles.alarms import StoredAlarm, record_events
-from backend.vehicles.fleet import FleetDirectory
-from backend.vehicles.live import latest_fixes
-from backend.vehicles.rules import AlarmEvent
-from backend.vehicles.service import alarm_event
+from backend.vehicles.service import (
+    AlarmEvent,
+    FleetDirectory,
+    StoredAlarm,
+    alarm_event,
+    latest_fixes,
+    record_events,
+)
 
 log = logging.getLogger("cityops.transit")
 Publisher = Callable[[str, dict[str, Any]], object]  # thread-safe hub publish(channel, data)

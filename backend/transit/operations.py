@@ -36,9 +36,7 @@ from typing import Literal
 import shapely
 
 from backend.ingest.position import Position
-from backend.vehicles.fleet import FleetLine, LineStop
-from backend.vehicles.rules import AlarmEvent, project
-from backend.vehicles.rules.events import make_event
+from backend.vehicles.service import AlarmEvent, FleetLine, LineStop, make_event, project
 
 Direction = Literal["outbound", "inbound"]
 DirectionSource = Literal["heading", "progress", "previous"]

@@ -15,7 +15,7 @@ from backend.auth.permissions import Permission, requires
 from backend.errors import NotConfigured
 from backend.transit import service
 from backend.transit.operations import OperationsParams
-from backend.vehicles.fleet import FleetDirectory
+from backend.vehicles.service import FleetDirectory
 
 router = APIRouter(route_class=GuardedRoute, tags=["transit"])
 

@@ -25,10 +25,7 @@ from backend.transit.operations import (
     step_bunching,
 )
 from backend.transit.playback import MAX_ZOOM, MIN_ZOOM, track_points
-from backend.vehicles.alarms import list_alarms
-from backend.vehicles.fleet import FleetDirectory, FleetLine
-from backend.vehicles.live import latest_fixes
-from backend.vehicles.store import track
+from backend.vehicles.service import FleetDirectory, FleetLine, latest_fixes, list_alarms, track
 
 MAX_WINDOW = timedelta(hours=24)
 NO_FIX = ("time", "lon", "lat", "speed_kmh", "heading_deg", "offset_m", "progress_m", "fraction",

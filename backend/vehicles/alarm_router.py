@@ -18,7 +18,7 @@ from backend.errors import InvalidInput
 from backend.realtime.hub import Hub
 from backend.realtime.messages import ALARMS
 from backend.vehicles import alarms as store
-from backend.vehicles.service import alarm_event
+from backend.vehicles.consumers import alarm_event
 
 router = APIRouter(route_class=GuardedRoute, tags=["vehicle alarms"])
 

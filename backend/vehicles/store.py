@@ -118,7 +118,10 @@ class PositionStore:
                 if not pooled.info.get(_STAGED):
                     cur.execute(CREATE_STAGE)
                     pooled.info[_STAGED] = True
-                cur.copy_expert(COPY_STAGE, io.StringIO(copy_rows(positions, now)))
+                text = copy_rows(positions, now)
+                # One read of the whole batch (psycopg2 reads 8 KiB at a time by default: each
+                # read needs the GIL back from the consumers computing beside storage).
+                cur.copy_expert(COPY_STAGE, io.StringIO(text), size=max(len(text), 8192))
                 cur.execute(MOVE_STAGE)
                 stored = cur.fetchone()[0]
             except BaseException:

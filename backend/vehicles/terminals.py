@@ -139,8 +139,8 @@ def enrol(conn: sa.Connection, phone: str, *, actor: str, vehicle_id: str | None
           label: str | None = None) -> str:
     """Put a vehicle and its terminal in the fleet register (or give a registered vehicle its
     terminal), so that the terminal may register. Returns the vehicle id."""
+    from backend.ingest.validate import VEHICLE_ID_RULE, vehicle_id_ok
     from backend.vehicles.fleet import register_vehicles
-    from backend.vehicles.validate import VEHICLE_ID_RULE, vehicle_id_ok
 
     key = _key(phone)
     vid = vehicle_id or phone.strip()

@@ -181,7 +181,7 @@ def test_dispatcher_sees_a_filed_case_live_and_dispatches_it(
 def test_the_desk_is_only_for_roles_with_case_rights(browser, live_server: str) -> None:  # noqa: ANN001
     context = browser.new_context(viewport={"width": 1024, "height": 700})
     page = context.new_page()
-    login(page, live_server, "traffic_police")
+    login(page, live_server, "data_steward")
     page.goto(live_server)
     page.wait_for_function("() => window.__ready === true", timeout=60_000)
     assert page.get_by_test_id("desk-toggle").is_hidden()

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 from backend.ingest.jt808 import codec
 from backend.ingest.jt808 import messages as m
+from backend.ingest.jt808.alarm_bits import encode_alarms
 from backend.settings import Settings
-from backend.vehicles.alarm_bits import encode_alarms
 from backend.vehicles.fleet import register_vehicles
 from tests.conftest import ROOT, serve_app
 from tests.e2e.conftest import login

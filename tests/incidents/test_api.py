@@ -232,3 +232,28 @@ def test_the_audit_chain_catches_an_edited_row(
                          {"d": json.dumps(original), "i": newest})
     with engine.connect() as conn:
         assert verify(conn).ok
+
+
+def test_traffic_police_read_their_units_cases_and_move_none_on(
+    client: TestClient, engine: sa.Engine, as_: dict[str, dict[str, str]]
+) -> None:
+    """交警 read the cases routed to 交警大队 (JJDD: accidents, signals), nobody else's, and
+    may not act on any (they do not dispatch grid cases)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE users SET department = 'JJDD' "
+                             "WHERE username = 'traffic_police'"))
+    try:
+        police = bearer(client, "traffic_police")
+        accident = report(client, as_["grid_worker"], category_code="E0505")
+        other = report(client, as_["grid_worker"])
+        assert accident["department_code"] == "JJDD" != other["department_code"]
+        assert client.get(f"/api/incidents/{accident['id']}", headers=police).status_code == 200
+        assert client.get(f"/api/incidents/{other['id']}", headers=police).status_code == 403
+        listed = {c["id"] for c in client.get("/api/incidents", headers=police).json()["incidents"]}
+        assert accident["id"] in listed and other["id"] not in listed
+        moved = client.post(f"/api/incidents/{accident['id']}/actions/accept", headers=police)
+        assert moved.status_code == 403
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE users SET department = NULL "
+                                 "WHERE username = 'traffic_police'"))

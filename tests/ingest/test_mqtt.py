@@ -25,9 +25,9 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from backend.ingest.mqtt import BrokerAddress, MqttFeed, topic_vehicle_id
+from backend.ingest.pipeline import IngestReport
 from backend.ingest.position import Position
 from backend.settings import Settings
-from backend.vehicles.service import IngestReport
 from tests.conftest import console, free_port, next_event
 
 SEAT_BBOX = [117.80, 33.40, 117.95, 33.55]

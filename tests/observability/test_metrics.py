@@ -122,6 +122,13 @@ def test_a_malformed_gps_batch_shows_its_rejects_by_reason(
     assert delta(before, after, "cityops_ingest_accepted_total", source="http") == 1
     assert http_rejects(before, after) == {
         "coordinates_out_of_range": 1, "invalid:time": 1, "no_fix": 1, "invalid:lon": 1}
+    # each consumer of the pipeline has its failure counter; storage and the rules took time
+    assert delta(before, after, "cityops_position_consumer_failures_total",
+                 consumer="alarm_rules") == 0
+    assert {labels["consumer"] for labels in
+            series(after, "cityops_position_consumer_failures_total")} >= {
+        "alarm_rules", "hub_positions"}
+    assert delta(before, after, "cityops_position_stage_seconds_total", stage="storage") > 0
 
 
 def test_a_flood_of_made_up_fields_cannot_grow_the_metrics(

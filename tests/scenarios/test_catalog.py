@@ -9,8 +9,8 @@ import pytest
 from shapely import LineString
 
 from backend.catalog.scenarios import ScenarioError, load_scenario, load_scenario_file
+from backend.ingest.jt808.alarm_bits import encode_alarms
 from backend.simulation.plan import buses_of, plan
-from backend.vehicles.alarm_bits import encode_alarms
 
 SMALL = """
 name: tiny

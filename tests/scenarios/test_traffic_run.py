@@ -18,9 +18,9 @@ import uvicorn
 
 from backend.catalog.scenarios import SCENARIOS_DIR
 from backend.catalog.traffic_scenarios import TrafficScenario, load_traffic_file
+from backend.ingest.jt808.alarm_bits import encode_alarms
 from backend.settings import Settings
 from backend.simulation.traffic_run import TrafficRunError, plan_for, run_traffic
-from backend.vehicles.alarm_bits import encode_alarms
 from tests.conftest import TEST_INGEST_TOKEN, free_port
 
 SHIPPED = (SCENARIOS_DIR / "traffic-peak" / "scenario.yaml").read_text(encoding="utf-8")

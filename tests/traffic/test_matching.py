@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from scipy.sparse.csgraph import dijkstra
 
-from backend.traffic.matching import MapMatcher
-from backend.traffic.network import RoadNetwork
+from backend.catalog.traffic_scenarios import load_traffic
+from backend.simulation.traffic_plan import TrafficPlan, plan_traffic
+from backend.simulation.traffic_run import load_inputs
+from backend.traffic.matching import MapMatcher, MatchParams
+from backend.traffic.network import TO_METRIC, RoadNetwork
 from backend.traffic.ubodt import PathTable, directed_edges
-from tests.traffic.traces import TraceMaker, accuracy, grid_network, match_traces, seat_edges
+from tests.traffic.traces import (
+    T0,
+    TraceMaker,
+    accuracy,
+    grid_network,
+    match_traces,
+    seat_edges,
+)
 
 
 def test_table_is_exact_within_its_bound() -> None:
@@ -62,8 +73,47 @@ def test_county_traces(county_net: RoadNetwork, county_table: PathTable, interva
     strict, far = accuracy(traces, match_traces(matcher, traces), matcher.edge_len,
                          near_m=2 * noise_m + 10)
     print(f"\n{interval_s} s, {noise_m} m: strict {strict:.3f}, away from junctions {far:.3f}")
-    assert strict >= {10: 0.95, 20: 0.9, 30: 0.8}[noise_m]
-    assert far >= 0.98
+    # measured 0.983 / 0.943 / 0.917 (the lag-1 decision alone: 0.969 / 0.935 / 0.868)
+    assert strict >= {10: 0.98, 20: 0.93, 30: 0.90}[noise_m]
+    assert far >= 0.99
+
+
+def peak_accuracy(matcher: MapMatcher, plan: TrafficPlan, network: RoadNetwork) -> float:
+    """Share of the plan's fixes matched to their true directed segment."""
+    f = plan.fixes
+    x, y = TO_METRIC.transform(f.lon, f.lat)
+    args = (f.vehicle.astype(np.int64), f.t_s.astype(float), np.asarray(x), np.asarray(y),
+            f.heading_deg.astype(float), f.speed_kmh.astype(float))
+    parts = [matcher.match(*(a[i:i + 500] for a in args)) for i in range(0, len(f), 500)]
+    parts.append(matcher.flush(np.arange(len(plan.vehicles))))
+    seg = 2 * network.road_id[np.arange(2 * len(network)) >> 1] + (np.arange(2 * len(network)) & 1)
+    got = {(v, t): int(seg[e]) for c in parts
+           for v, t, e in zip(c.slot.tolist(), c.t.tolist(), c.edge.tolist(), strict=True)}
+    hits = sum(got.get((int(v), float(t))) == int(s)
+               for v, t, s in zip(f.vehicle, f.t_s, f.segment, strict=True))
+    return hits / len(f)
+
+
+@pytest.mark.parametrize(("interval_s", "noise_m", "floor"),
+                         [(10, 10, 0.98), (10, 30, 0.95), (30, 20, 0.94), (60, 30, 0.88)])
+def test_traffic_peak_fixes_on_their_true_segment(engine: sa.Engine, county: dict[str, int],
+                                                  interval_s: int, noise_m: float,
+                                                  floor: float) -> None:
+    """The traffic-peak scenario's own fixes (noise per axis, clipped at 3 sigma), against
+    the lag-1 HMM decision without the along-path smoother on the same fixes."""
+    sc = load_traffic("traffic-peak")
+    with engine.connect() as conn:
+        network, pilot = load_inputs(conn, sc)
+    plan = plan_traffic(sc, network, pilot, T0, fix_interval_s=interval_s, noise_m=noise_m)
+    table = PathTable(network)
+    strict = peak_accuracy(MapMatcher(network, table=table), plan, network)
+    before = peak_accuracy(MapMatcher(network, MatchParams(
+        smooth=False, heading_kappa=1.5, heading_min_kmh=8.0, noise_alpha=0.0), table=table),
+        plan, network)
+    print(f"\ntraffic-peak {interval_s} s, {noise_m} m: strict {strict:.3f} (lag-1 HMM alone "
+          f"{before:.3f})")
+    assert strict >= floor
+    assert strict > before
 
 
 def test_bad_fixes_are_counted_and_skipped() -> None:

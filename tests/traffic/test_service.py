@@ -9,13 +9,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from backend.ingest.jt808.alarm_bits import encode_alarms
 from backend.ingest.position import Position
 from backend.realtime.messages import TRAFFIC, TRAFFIC_ALERTS
 from backend.traffic import segments as segment_store
 from backend.traffic import store
 from backend.traffic.service import seed_typical
 from backend.traffic.typical import slot_of
-from backend.vehicles.alarm_bits import encode_alarms
 from tests.traffic.support import (
     FIVE,
     TZ,

@@ -13,6 +13,7 @@ import shapely
 import sqlalchemy as sa
 
 from backend.catalog.traffic_scenarios import TrafficScenario, load_traffic
+from backend.ingest.jt808.alarm_bits import decode_alarms
 from backend.simulation.traffic_plan import (
     BUCKET_S,
     PlanError,
@@ -22,7 +23,6 @@ from backend.simulation.traffic_plan import (
 from backend.simulation.traffic_run import load_inputs
 from backend.traffic.network import TO_METRIC, RoadNetwork, road_of
 from backend.traffic.typical import slot_of
-from backend.vehicles.alarm_bits import decode_alarms
 
 START = datetime(2026, 3, 2, 9, 58, 20, tzinfo=UTC)  # a Monday, 17:58 local: not on a bucket
 

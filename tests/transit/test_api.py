@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from backend.vehicles.alarm_bits import encode_alarms
+from backend.ingest.jt808.alarm_bits import encode_alarms
 from tests.transit.conftest import fix_on, fleet_line, post, register
 
 VEHICLE_KEYS = {"vehicle_id", "label", "plate", "vehicle_class", "line_id", "line_code", "time",

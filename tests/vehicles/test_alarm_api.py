@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from backend.vehicles.alarm_bits import encode_alarms
+from backend.ingest.jt808.alarm_bits import encode_alarms
 from tests.conftest import TEST_INGEST_TOKEN, console, next_event
 
 INGEST = {"Authorization": f"Bearer {TEST_INGEST_TOKEN}"}

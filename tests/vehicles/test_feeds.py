@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from backend.ingest.jt808 import codec
 from backend.ingest.jt808 import messages as m
-from backend.vehicles.alarm_bits import encode_alarms
+from backend.ingest.jt808.alarm_bits import encode_alarms
 from backend.vehicles.fleet import register_vehicles
 from tests.conftest import TEST_INGEST_TOKEN, console, next_event
 

@@ -1,4 +1,5 @@
-"""The position pipeline on a real PostGIS: validation, storage, rules and what is pushed."""
+"""The position pipeline as the app assembles it, on a real PostGIS: validation, storage, the
+alarm rules and their stored alarms, and what is pushed."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from backend.ingest.pipeline import PositionPipeline
 from backend.ingest.position import Position
-from backend.vehicles.service import PositionPipeline
+from backend.vehicles.consumers import AlarmRules, PositionPushes
 from backend.vehicles.store import PositionStore
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -30,11 +32,17 @@ def pushed() -> list[tuple[str, dict[str, Any]]]:
 
 @pytest.fixture()
 def pipeline(engine: sa.Engine, pushed: list) -> Iterator[PositionPipeline]:
-    yield PositionPipeline(
+    def publish(channel: str, data: dict[str, Any]) -> None:
+        pushed.append((channel, data))
+
+    pipeline = PositionPipeline(
         PositionStore(engine),
-        publish=lambda channel, data: pushed.append((channel, data)),
+        consumers=[AlarmRules(engine, publish=publish)],
+        after_commit=[PositionPushes(publish)],
         clock=lambda: NOW + timedelta(minutes=5),
     )
+    yield pipeline
+    pipeline.close()
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM vehicle_positions WHERE vehicle_id LIKE 'pipe-%'"))
         conn.execute(sa.text("DELETE FROM vehicle_latest WHERE vehicle_id LIKE 'pipe-%'"))

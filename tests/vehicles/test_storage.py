@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import ProgrammingError
 
 from backend.ingest.position import Position
+from backend.ingest.validate import reject_reason
 from backend.vehicles.store import PositionStore, track
-from backend.vehicles.validate import reject_reason
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from backend.ingest.position import Position
-from backend.vehicles.validate import reject_reason
+from backend.ingest.validate import reject_reason
 from tests.conftest import TEST_INGEST_TOKEN
 
 AUTH = {"Authorization": f"Bearer {TEST_INGEST_TOKEN}", "Content-Type": "application/json"}

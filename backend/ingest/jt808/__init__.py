@@ -1,8 +1,7 @@
 """JT/T 808 vehicle terminals: codec (framing, header), messages (bodies), alarm bit table,
 conversion to ``Position``, terminal trust and the asyncio TCP gateway."""
 
-from backend.vehicles.alarm_bits import ALARM_BITS, decode_alarms, encode_alarms
-
+from .alarm_bits import ALARM_BITS, decode_alarms, encode_alarms
 from .codec import Frame, FrameError, FrameReader, Header, decode_frame, encode_frame
 from .convert import to_position
 from .gateway import GatewayStats, Jt808Gateway

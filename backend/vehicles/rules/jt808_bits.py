@@ -1,6 +1,6 @@
 """JT/T 808 terminal alarm bits: raised when a bit sets, cleared when it clears.
 
-The bit table is backend.vehicles.alarm_bits (shared with the JT/T 808 codec); reserved bits
+The bit table is backend.ingest.jt808.alarm_bits (shared with the JT/T 808 codec); reserved bits
 (15-17) are not in it and are ignored here.
 """
 
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
+from backend.ingest.jt808.alarm_bits import ALARM_BITS, AlarmBit
 from backend.ingest.position import Position
-from backend.vehicles.alarm_bits import ALARM_BITS, AlarmBit
 from backend.vehicles.rules.context import RuleContext
 from backend.vehicles.rules.events import AlarmEvent, make_event
 

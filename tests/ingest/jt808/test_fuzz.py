@@ -21,7 +21,7 @@ from backend.ingest.jt808.codec import (
     unescape,
 )
 from backend.ingest.jt808.gateway import Jt808Gateway
-from backend.vehicles.validate import reject_reason
+from backend.ingest.validate import reject_reason
 from tests.ingest.jt808.support import Collected, Terminal, fleet
 
 SEED = 808

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from backend.ingest.jt808 import messages as m
+from backend.ingest.jt808.alarm_bits import BY_BIT, decode_alarms, encode_alarms
 from backend.ingest.jt808.codec import Frame, FrameError, Version, decode_frame
 from backend.ingest.jt808.convert import to_position
-from backend.vehicles.alarm_bits import BY_BIT, decode_alarms, encode_alarms
 
 PHONES: dict[Version, str] = {2013: "013912345678", 2019: "00000000013912345678"}
 T0 = datetime(2026, 5, 1, 23, 59, 58, tzinfo=UTC)  # 07:59:58 the next day in GMT+8

@@ -27,7 +27,7 @@ from pydantic import (
 
 from backend.bounds import check_instant
 from backend.ingest.position import Position, PositionSource
-from backend.vehicles.validate import MAX_VEHICLE_ID, VEHICLE_ID_RULE, vehicle_id_ok
+from backend.ingest.validate import MAX_VEHICLE_ID, VEHICLE_ID_RULE, vehicle_id_ok
 
 MAX_BATCH = 10_000
 MAX_TIME_TEXT = 40  # "2026-11-24T08:00:00.123456+08:00" is 32
