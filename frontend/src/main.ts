@@ -30,6 +30,8 @@ import { MapScale } from './mapScale';
 import { liveIndicator } from './liveIndicator';
 import { FeaturePopup } from './popup';
 import { Replay } from './replay';
+import { initTraffic } from './traffic';
+import { ALERTS_CHANNEL, SEGMENTS_CHANNEL } from './traffic/types';
 import { describeError, initToasts, toast } from './toast';
 import { ViewControl } from './view3d';
 
@@ -111,6 +113,21 @@ function showAlarm(alarm: Alarm): void {
   if (bus) busPopup.open(bus.vehicle_id);
 }
 
+// The traffic view (src/traffic): congestion overlay, TPI, traffic alerts, segment charts, day
+// replay; the console opens in it for the traffic police (and with ?mode=traffic).
+const traffic = initTraffic({
+  map,
+  live,
+  auth,
+  header,
+  stage: byId('map').parentElement ?? document.body,
+  beneath: BUS_PULSE_LAYER,
+  foldOthers: () => {
+    panel.setCollapsed(true);
+    alarmPanel.setCollapsed(true);
+  },
+});
+
 const alarmPanel = new AlarmPanel(byId('alarm-panel'), alarms, {
   onSelect: showAlarm,
   labelOf: (id) => buses.labelOf(id),
@@ -185,6 +202,8 @@ function setLiveLayer(layer: CatalogLayer, visible: boolean): void {
   if (layer.channel === POSITIONS_CHANNEL) {
     busesShown.layer = visible;
     showBuses();
+  } else if (layer.channel === SEGMENTS_CHANNEL || layer.channel === ALERTS_CHANNEL) {
+    traffic.setLiveLayer(layer, visible);
   }
 }
 
@@ -221,9 +240,10 @@ async function loadCatalog(): Promise<void> {
   const opacity = new GroundOpacity(map);
   opacity.attach(loaded, (layer) => (isRaster(layer) ? prefs.opacity(layer.id, defaultOpacity(layer)) : null));
   panel.attach(map, loaded, { prefs, opacity, onLive: setLiveLayer });
-  const popup = new FeaturePopup(map, loaded, (point) => busPopup.claims(point));
+  const popup = new FeaturePopup(map, loaded, (point) => busPopup.claims(point) || traffic.claims(point));
   setupScene({ map, catalog: loaded, panel, view, opacity, popup, rasters, beneath: BUS_PULSE_LAYER });
   fitCounty(false);
+  traffic.catalogLoaded(loaded, (layer, visible) => panel.setLayerVisible(layer, visible, false));
   sendViewport();
   map.once('idle', () => {
     window.__ready = true;
