@@ -28,7 +28,11 @@ def as_(client: TestClient) -> dict[str, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def traffic(client: TestClient) -> TrafficService:
-    return client.app.state.resources.traffic  # type: ignore[attr-defined]
+    service = client.app.state.resources.traffic  # type: ignore[attr-defined]
+    # The session's app started before tests/county reloaded the county (new road ids); the
+    # service reads its segments at start, as a server does after `cityops demo --regenerate`.
+    service.refresh_segments()
+    return service
 
 
 def test_who_may_read_traffic(client: TestClient, anonymous: TestClient,
