@@ -44,6 +44,11 @@ COUNTER_TABLE: list[tuple[str, str, str, tuple[str, ...]]] = [
      "syslog_failed)", "audit_anchors.counts", ("outcome",)),
     ("cityops_audit_actor", "Audit rows whose actor the server set instead of the caller's, "
      "by outcome", "audit_anchors.actor_counts", ("outcome",)),
+    ("cityops_traffic_probe_fixes", "GPS fixes through map matching by outcome (matched, "
+     "unmatched:<reason> such as off_road or impossible_jump, break:<reason>, traversal:<reason>, "
+     "evicted:<reason>)", "resources.traffic.probes.counters", ("outcome",)),
+    ("cityops_traffic_service", "The traffic service's counts (buckets closed, accident "
+     "reports and segments it could not place)", "resources.traffic.counters", ("outcome",)),
 ]
 
 

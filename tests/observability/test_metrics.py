@@ -298,3 +298,16 @@ def test_counters_of_other_parts_are_exported_from_the_table() -> None:
     assert samples[("cityops_photo_decodes_total", (("outcome", "refused_pixels"),))] == 4
     assert samples[("cityops_sockets_revoked_total", ())] == 5
     assert not [k for k in samples if k[0].startswith("cityops_absent")]
+
+
+def test_fixes_off_every_road_show_as_unmatched(
+    client: TestClient, anonymous: TestClient, vehicle: str
+) -> None:
+    """The map matcher's refusals are counted where an operator can see them."""
+    before = scrape(client)
+    far = gps(vehicle, lon=116.5, lat=33.0)  # valid, but kilometres from any road
+    answer = anonymous.post("/api/ingest/positions", json={"positions": [far]}, headers=INGEST)
+    assert answer.status_code == 200 and answer.json()["accepted"] == 1, answer.text
+    after = scrape(client)
+    assert delta(before, after, "cityops_traffic_probe_fixes_total",
+                 outcome="unmatched:off_road") == 1
