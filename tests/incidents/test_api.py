@@ -242,10 +242,12 @@ def test_traffic_police_read_their_units_cases_and_move_none_on(
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE users SET department = 'JJDD' "
                              "WHERE username = 'traffic_police'"))
+    made: list[int] = []
     try:
         police = bearer(client, "traffic_police")
         accident = report(client, as_["grid_worker"], category_code="E0505")
         other = report(client, as_["grid_worker"])
+        made += [accident["id"], other["id"]]
         assert accident["department_code"] == "JJDD" != other["department_code"]
         assert client.get(f"/api/incidents/{accident['id']}", headers=police).status_code == 200
         assert client.get(f"/api/incidents/{other['id']}", headers=police).status_code == 403
@@ -257,3 +259,5 @@ def test_traffic_police_read_their_units_cases_and_move_none_on(
         with engine.begin() as conn:
             conn.execute(sa.text("UPDATE users SET department = NULL "
                                  "WHERE username = 'traffic_police'"))
+            # An open accident case would become a traffic alert in the traffic tests.
+            conn.execute(sa.text("DELETE FROM incidents WHERE id = ANY(:ids)"), {"ids": made})
