@@ -25,7 +25,7 @@ import { SegmentPanel } from './segmentPanel';
 import { TrafficStore } from './store';
 import { tt } from './strings';
 import { TrafficReplay } from './trafficReplay';
-import { ALERTS_CHANNEL, SEGMENTS_CHANNEL, type Level, type TrafficAlert } from './types';
+import { ALERTS_CHANNEL, POSITIONS_CHANNEL, SEGMENTS_CHANNEL, type Level, type TrafficAlert } from './types';
 
 export const TRAFFIC_READ = 'traffic:read';
 export const TRAFFIC_ALERTS = 'traffic:alerts';
@@ -101,6 +101,7 @@ export function initTraffic(deps: TrafficDeps): Traffic {
   let connected = false;
   let modeOn = false;
   let rows: CatalogLayer[] = [];
+  let vehicleRows: CatalogLayer[] = []; // live vehicles: hundreds of probe cars hide the levels
   let setRow: ((layer: CatalogLayer, visible: boolean) => void) | null = null;
   let fitted = false;
 
@@ -238,13 +239,20 @@ export function initTraffic(deps: TrafficDeps): Traffic {
     if (!layer.visible) segmentPanel.close();
   };
 
+  // Entering the view: the levels and alerts on, the vehicles off (the layer panel brings
+  // them back).
+  const showRows = (set: (layer: CatalogLayer, visible: boolean) => void): void => {
+    for (const row of rows) set(row, true);
+    for (const row of vehicleRows) set(row, false);
+  };
+
   const setMode = (on: boolean): void => {
     on = on && auth.can(TRAFFIC_READ);
     modeOn = on;
     panel.setOpen(on);
     button.setAttribute('aria-pressed', String(on));
     document.body.classList.toggle('traffic-mode', on);
-    if (on && setRow) for (const row of rows) setRow(row, true); // the catalog's rows show them
+    if (on && setRow) showRows(setRow); // the catalog's rows show them
     layer.setVisible('mode', on);
     markers.setVisible('mode', on);
     if (on) activate();
@@ -325,7 +333,8 @@ export function initTraffic(deps: TrafficDeps): Traffic {
       rows = catalog.layers.filter((l) => l.kind === 'live' && (l.channel === SEGMENTS_CHANNEL || l.channel === ALERTS_CHANNEL));
       layer.place(overlayBeneath(catalog));
       markers.place(deps.beneath); // above the levels
-      if (modeOn) for (const row of rows) setRow(row, true);
+      vehicleRows = catalog.layers.filter((l) => l.kind === 'live' && l.channel === POSITIONS_CHANNEL);
+      if (modeOn) showRows(setRow);
       if (connected) void reload();
     },
     setLiveLayer(row, visible) {

@@ -8,6 +8,7 @@ import type { Bilingual } from '../i18n';
 
 export const SEGMENTS_CHANNEL = 'traffic.segments';
 export const ALERTS_CHANNEL = 'traffic.alerts';
+export const POSITIONS_CHANNEL = 'vehicles.positions';
 
 export type Level = 0 | 1 | 2 | 3 | 4 | 5;
 export const LEVELS: Level[] = [1, 2, 3, 4, 5, 0];
