@@ -1,9 +1,13 @@
-"""Fixtures for the API tests: unique vehicle ids per test, removed afterwards from the
-register, positions, latest state and alarms; fixes posted through the HTTP ingest."""
+"""Fixtures for the transit tests: unique vehicle ids per test, removed afterwards from the
+register, positions, latest state and alarms; fixes posted through the HTTP ingest; the app's
+GTFS feeds."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
@@ -11,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from backend.transit.gtfs_router import GtfsFeeds
 from backend.vehicles.fleet import FleetLine, register_vehicles
 from tests.conftest import TEST_INGEST_TOKEN
 from tests.transit.lines import point_on
@@ -60,3 +65,33 @@ def fleet_line(client: TestClient, code: str | None = None) -> FleetLine:
     if code is not None:
         return next(line for line in lines if line.code == code)
     return max(lines, key=lambda line: line.geometry.path.length)
+
+
+# The GTFS feeds (test_gtfs.py, test_gtfs_realtime.py) ----------------------------------
+
+def read_zip(data: bytes) -> dict[str, list[dict[str, str]]]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {name: list(csv.DictReader(io.StringIO(zf.read(name).decode("utf-8"))))
+                for name in zf.namelist()}
+
+
+@pytest.fixture(scope="module")
+def static_zip(client: TestClient) -> bytes:
+    response = client.get("/gtfs/static.zip")
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+@pytest.fixture(scope="module")
+def gtfs(static_zip: bytes) -> dict[str, list[dict[str, str]]]:
+    return read_zip(static_zip)
+
+
+@pytest.fixture()
+def feeds(client: TestClient, static_zip: bytes) -> Iterator[GtfsFeeds]:
+    """The app's feeds; clocks swapped by a test are put back afterwards."""
+    made: GtfsFeeds = client.app.state.gtfs
+    saved = (made.static.now, made.realtime.now, made.realtime.monotonic)
+    yield made
+    made.static.now, made.realtime.now, made.realtime.monotonic = saved
+    made.realtime.invalidate()
