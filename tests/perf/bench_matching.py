@@ -30,6 +30,7 @@ from tests.traffic.traces import (
     match_traces,
     merge,
     seat_edges,
+    true_speeds,
 )
 
 SETTINGS = [(10, 10), (10, 30), (30, 20), (30, 30), (60, 10), (60, 30)]
@@ -123,16 +124,8 @@ def speed_mae(net: RoadNetwork, table: PathTable, traces: list[Trace]) -> tuple[
     errors = []
     for end, speeds in got.items():
         lo, hi = (end - five).timestamp(), end.timestamp()
-        agg: dict[int, tuple[float, float, set[str]]] = {}
-        for tr in traces:
-            for e, entry, exit_, dwell in tr.traversals:
-                if lo <= exit_ < hi:
-                    seg = int(engine.seg_of_edge[e])
-                    d, t, vs = agg.get(seg, (0.0, 0.0, set()))
-                    vs.add(tr.vehicle_id)
-                    agg[seg] = (d + float(table.edge_len[e]), t + exit_ - entry - dwell, vs)
-        errors += [abs(speeds[s] - d / t * 3.6) for s, (d, t, vs) in agg.items()
-                   if len(vs) >= 3 and s in speeds]
+        truth = true_speeds(traces, engine.seg_of_edge, table.edge_len, lo, hi)
+        errors += [abs(speeds[s] - v) for s, v in truth.items() if s in speeds]
     return float(np.mean(errors)) if errors else float("nan"), len(errors), len(stream) / spent
 
 

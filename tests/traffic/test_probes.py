@@ -13,7 +13,15 @@ from backend.ingest.position import Position
 from backend.traffic.network import TO_WGS84, RoadNetwork
 from backend.traffic.probes import ProbeEngine
 from backend.traffic.ubodt import PathTable
-from tests.traffic.traces import T0, TraceMaker, batches, merge, metric_network, seat_edges
+from tests.traffic.traces import (
+    T0,
+    TraceMaker,
+    batches,
+    merge,
+    metric_network,
+    seat_edges,
+    true_speeds,
+)
 
 FIVE = timedelta(minutes=5)
 
@@ -54,15 +62,7 @@ def test_county_speeds_against_truth(county_net: RoadNetwork, county_table: Path
     errors = []
     for end in ends:
         lo, hi = (end - FIVE).timestamp(), end.timestamp()
-        agg: dict[int, tuple[float, float, set[str]]] = {}
-        for tr in traces:
-            for e, entry, exit_, dwell in tr.traversals:
-                if lo <= exit_ < hi:
-                    seg = int(engine.seg_of_edge[e])
-                    d, t, vs = agg.get(seg, (0.0, 0.0, set()))
-                    vs.add(tr.vehicle_id)
-                    agg[seg] = (d + float(engine.table.edge_len[e]), t + exit_ - entry - dwell, vs)
-        truth = {s: d / t * 3.6 for s, (d, t, vs) in agg.items() if len(vs) >= 3}
+        truth = true_speeds(traces, engine.seg_of_edge, engine.table.edge_len, lo, hi)
         errors += [abs(got[end][s].speed_kmh - v) for s, v in truth.items() if s in got[end]]
         assert len(set(truth) & set(got[end])) >= 0.8 * len(truth)
     mae = float(np.mean(errors))

@@ -214,3 +214,18 @@ def seat_edges(net: RoadNetwork, radius_m: float = 2500.0) -> np.ndarray:
     cx, cy = np.median(net.node_xy, axis=0)
     near = np.hypot(mid[:, 0] - cx, mid[:, 1] - cy) < radius_m
     return np.repeat(near & np.isin(net.road_class, ["primary", "secondary", "tertiary"]), 2)
+
+
+def true_speeds(traces: list[Trace], seg_of_edge: np.ndarray, edge_len: np.ndarray,
+                lo: float, hi: float, min_vehicles: int = 3) -> dict[int, float]:
+    """The traces' space-mean speed (km/h) per segment over the traversals exiting in
+    [lo, hi) (epoch seconds), dwell taken out, for segments with `min_vehicles` vehicles."""
+    agg: dict[int, tuple[float, float, set[str]]] = {}
+    for tr in traces:
+        for e, entry, exit_, dwell in tr.traversals:
+            if lo <= exit_ < hi:
+                seg = int(seg_of_edge[e])
+                d, t, vs = agg.get(seg, (0.0, 0.0, set()))
+                vs.add(tr.vehicle_id)
+                agg[seg] = (d + float(edge_len[e]), t + exit_ - entry - dwell, vs)
+    return {s: d / t * 3.6 for s, (d, t, vs) in agg.items() if len(vs) >= min_vehicles}
