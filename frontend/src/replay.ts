@@ -24,7 +24,8 @@ import {
 } from './replayData';
 import type { Alarm } from './alarmStore';
 import { BUS_COLOR, busesAt, clearReplayMap, drawReplayStatic, replayAlarmFeatures, setReplayAlarms, setReplayBuses } from './replayMap';
-import { drawMarks, firstMark, replayMarks, type ReplayMarks } from './replayMarks';
+import { firstMark, replayMarks, type ReplayMarks } from './replayMarks';
+import { ReplayPlayer } from './replayPlayer';
 import { describeError } from './toast';
 
 const SPEEDS = [1, 10, 60];
@@ -54,6 +55,15 @@ function localInput(ms: number): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
+/** The clock: the time of day, with the date when the window spans more than one day. */
+function replayClock(time: number, from: number, to: number): string {
+  if (!time) return '--:--:--';
+  const d = new Date(time);
+  const sameDay = new Date(from).toDateString() === new Date(to).toDateString();
+  const clock = d.toLocaleTimeString(locale(), { hour12: false });
+  return sameDay ? clock : `${d.toLocaleDateString(locale(), { month: '2-digit', day: '2-digit' })} ${clock}`;
+}
+
 export interface ReplayHooks {
   /** Hide the live buses while replaying, show them again after. */
   setLiveVisible: (visible: boolean) => void;
@@ -66,12 +76,6 @@ export class Replay {
   private linesUnavailable = false;
   private vehicles: ReplayVehicle[] = [];
   private alarms: Alarm[] = [];
-  private from = 0;
-  private to = 0;
-  private time = 0;
-  private speed = DEFAULT_SPEED;
-  private frame = 0;
-  private lastTick = 0;
   private lineColor = BUS_COLOR;
   private lineName: string | null = null;
   private message = '';
@@ -87,12 +91,8 @@ export class Replay {
   private readonly loadButton = el('button', 'replay-btn primary');
   private readonly closeButton = el('button', 'replay-close');
   private readonly status = el('div', 'replay-status');
-  private readonly playButton = el('button', 'replay-play');
-  private readonly slider = el('input', 'replay-slider');
-  private readonly marksTrack = el('div', 'replay-marks');
   private marks: ReplayMarks = { data: [], alarms: [] };
-  private readonly clock = el('div', 'replay-clock');
-  private readonly speedBox = el('div', 'replay-speeds');
+  private readonly player: ReplayPlayer;
   private readonly labels: Record<string, HTMLElement> = {};
 
   constructor(
@@ -129,36 +129,23 @@ export class Replay {
     this.closeButton.addEventListener('click', () => this.close());
     this.status.dataset.testid = 'replay-status';
 
-    this.playButton.type = 'button';
-    this.playButton.dataset.testid = 'replay-play';
-    this.playButton.addEventListener('click', () => (this.state === 'playing' ? this.pause() : this.play()));
-    this.slider.type = 'range';
-    this.slider.step = '1000';
-    this.slider.dataset.testid = 'replay-slider';
-    this.slider.addEventListener('input', () => this.seek(Number(this.slider.value)));
-    this.clock.dataset.testid = 'replay-clock';
-    for (const speed of SPEEDS) {
-      const b = el('button', 'replay-speed', `${speed}x`);
-      b.type = 'button';
-      b.dataset.speed = String(speed);
-      b.addEventListener('click', () => {
-        this.speed = speed;
+    this.player = new ReplayPlayer({
+      testid: 'replay', speeds: SPEEDS, speed: DEFAULT_SPEED, step: 1000,
+      onTime: (time) => this.draw(time),
+      onToggle: () => (this.state === 'playing' ? this.pause() : this.play()),
+      onChange: () => {
+        if (this.state === 'playing' && !this.player.playing) this.state = 'ready';
         this.render();
-      });
-      this.speedBox.append(b);
-    }
+      },
+      clock: replayClock,
+    });
 
     const top = el('div', 'replay-row');
     top.append(this.title, field('line', this.lineSelect), field('from', this.fromInput), field('to', this.toInput), this.loadButton);
-    const bottom = el('div', 'replay-row replay-player');
-    this.marksTrack.dataset.testid = 'replay-marks';
-    const track = el('div', 'replay-track');
-    track.append(this.marksTrack, this.slider);
-    bottom.append(this.playButton, track, this.clock, this.speedBox);
-    root.append(top, bottom, this.status, this.closeButton);
+    root.append(top, this.player.row, this.status, this.closeButton);
     onLangChange(() => {
       this.render();
-      this.seek(this.time); // the alarm markers' names
+      this.seek(this.player.time); // the alarm markers' names
     });
     // Other panels on the map (layers, alarms, the dispatch desk) open and close: the bar keeps
     // to the free space between them.
@@ -301,9 +288,8 @@ export class Replay {
     this.lineName = payload.line?.code ?? known?.code ?? String(lineId);
     this.vehicles = cleanVehicles(payload.vehicles);
     this.alarms = Array.isArray(payload.alarms) ? payload.alarms : [];
-    this.from = Date.parse(payload.from ?? '') || from;
-    this.to = Date.parse(payload.to ?? '') || to;
-    this.time = this.from;
+    const start = Date.parse(payload.from ?? '') || from;
+    const end = Date.parse(payload.to ?? '') || to;
     const line = lineFeatures(payload.geometry);
     this.alarmKey = '';
     drawReplayStatic(this.map, line, stopFeatures(payload.stops), this.lineColor);
@@ -317,75 +303,46 @@ export class Replay {
     this.message = this.vehicles.length
       ? `${this.vehicles.length} ${t('replayVehicles', lang)} · ${this.alarms.length} ${t('replayAlarms', lang)}`
       : t('replayEmpty', lang);
-    this.slider.min = String(this.from);
-    this.slider.max = String(this.to);
     // Start where there is something to see, and mark on the slider where data and alarms are.
     this.marks = replayMarks(this.vehicles, this.alarms);
-    drawMarks(this.marksTrack, this.marks, this.from, this.to);
-    this.seek(firstMark(this.marks, this.from, this.to));
+    this.player.setWindow(start, end, this.marks);
+    this.seek(firstMark(this.marks, start, end));
     this.render();
   }
 
   play(): void {
     if (this.state !== 'ready' || !this.vehicles.length) return;
-    if (this.time >= this.to) this.time = this.from;
     this.state = 'playing';
-    this.lastTick = performance.now();
-    const step = (now: number): void => {
-      if (this.state !== 'playing') return;
-      const dt = Math.min(now - this.lastTick, 250); // a background tab does not jump ahead
-      this.lastTick = now;
-      const next = this.time + dt * this.speed;
-      if (next >= this.to) {
-        this.seek(this.to);
-        this.pause();
-        return;
-      }
-      this.seek(next);
-      this.frame = requestAnimationFrame(step);
-    };
-    this.frame = requestAnimationFrame(step);
+    this.player.play();
     this.render();
   }
 
   pause(): void {
-    if (this.frame) cancelAnimationFrame(this.frame);
-    this.frame = 0;
-    if (this.state === 'playing') this.state = 'ready';
-    this.render();
+    this.player.pause();
   }
 
   /** Moves the replay to time `t` (epoch ms) and draws it. */
   seek(t: number): void {
     if (this.state !== 'ready' && this.state !== 'playing') return;
-    this.time = Math.min(this.to, Math.max(this.from, t));
-    const buses = busesAt(this.vehicles, this.time);
+    this.player.seek(t);
+  }
+
+  private draw(time: number): void {
+    const buses = busesAt(this.vehicles, time);
     setReplayBuses(this.map, buses);
-    const alarms = replayAlarmFeatures(this.alarms, this.time);
+    const alarms = replayAlarmFeatures(this.alarms, time);
     const key = `${getLang()}|${alarms.features.map((f) => (f.properties?.active ? 1 : 0)).join('')}`;
     if (key !== this.alarmKey) {
       // Only when an alarm starts or ends at this time: not on every frame of the playback.
       this.alarmKey = key;
       setReplayAlarms(this.map, alarms);
     }
-    this.slider.value = String(Math.round(this.time));
-    this.renderClock();
     this.publish(buses);
   }
 
   private publish(buses: BusAt[] = window.__replay?.buses ?? []): void {
-    window.__replay = { state: this.state, time: this.time, from: this.from, to: this.to, buses, alarms: this.alarms.length, line: this.lineName, marks: this.marks };
-  }
-
-  private renderClock(): void {
-    if (!this.time) {
-      this.clock.textContent = '--:--:--';
-      return;
-    }
-    const d = new Date(this.time);
-    const sameDay = new Date(this.from).toDateString() === new Date(this.to).toDateString();
-    const time = d.toLocaleTimeString(locale(), { hour12: false });
-    this.clock.textContent = sameDay ? time : `${d.toLocaleDateString(locale(), { month: '2-digit', day: '2-digit' })} ${time}`;
+    const { time, from, to } = this.player;
+    window.__replay = { state: this.state, time, from, to, buses, alarms: this.alarms.length, line: this.lineName, marks: this.marks };
   }
 
   private render(): void {
@@ -406,18 +363,10 @@ export class Replay {
     this.status.hidden = !this.message;
     this.root.dataset.state = this.state;
     this.publish();
-    const playing = this.state === 'playing';
-    this.playButton.textContent = playing ? '❚❚' : '▶';
-    this.playButton.title = t(playing ? 'replayPause' : 'replayPlay', lang);
-    this.playButton.setAttribute('aria-label', this.playButton.title);
-    const loaded = this.state === 'ready' || playing;
-    this.playButton.disabled = !loaded || !this.vehicles.length;
-    this.slider.disabled = !loaded;
-    this.speedBox.title = t('replaySpeed', lang);
-    for (const b of this.speedBox.querySelectorAll<HTMLButtonElement>('button')) {
-      b.setAttribute('aria-pressed', String(Number(b.dataset.speed) === this.speed));
-    }
-    this.renderClock();
+    const loaded = this.state === 'ready' || this.state === 'playing';
+    this.player.render(loaded, this.vehicles.length > 0, {
+      play: t('replayPlay', lang), pause: t('replayPause', lang), speed: t('replaySpeed', lang),
+    });
   }
 
   private renderLineOptions(): void {

@@ -8,8 +8,9 @@
 
 import { getJSON } from '../api';
 import { el } from '../dom';
-import { getLang, locale, onLangChange, otherLang } from '../i18n';
-import { drawMarks, type ReplayMarks } from '../replayMarks';
+import { getLang, locale, onLangChange, otherLang, t } from '../i18n';
+import type { ReplayMarks } from '../replayMarks';
+import { ReplayPlayer } from '../replayPlayer';
 import { describeError } from '../toast';
 import type { CongestionLayer } from './congestion';
 import { tt } from './strings';
@@ -40,13 +41,7 @@ export class TrafficReplay {
   private shown = false;
   private state: State = 'closed';
   private buckets: Bucket[] = [];
-  private from = 0;
-  private to = 0;
-  private time = 0;
   private current = -1;
-  private speed = DEFAULT_SPEED;
-  private frame = 0;
-  private lastTick = 0;
   private message = '';
   private abort: AbortController | null = null;
   private readonly title = el('div', 'replay-title');
@@ -55,11 +50,18 @@ export class TrafficReplay {
   private readonly loadButton = el('button', 'replay-btn primary');
   private readonly closeButton = el('button', 'replay-close', '×');
   private readonly status = el('div', 'replay-status');
-  private readonly playButton = el('button', 'replay-play');
-  private readonly slider = el('input', 'replay-slider');
-  private readonly marksTrack = el('div', 'replay-marks');
-  private readonly clock = el('div', 'replay-clock');
-  private readonly speedBox = el('div', 'replay-speeds');
+  private readonly player = new ReplayPlayer({
+    testid: 'traffic-replay', speeds: SPEEDS, speed: DEFAULT_SPEED, step: BUCKET_MS,
+    onTime: (time) => this.draw(time),
+    onToggle: () => (this.state === 'playing' ? this.pause() : this.play()),
+    onChange: () => {
+      if (this.state === 'playing' && !this.player.playing) this.state = 'ready';
+      this.render();
+    },
+    clock: (time) => (time
+      ? new Date(time).toLocaleTimeString(locale(), { hour12: false, hour: '2-digit', minute: '2-digit', timeZone: COUNTY_TZ })
+      : '--:--'),
+  });
 
   constructor(stage: HTMLElement, private readonly layer: CongestionLayer) {
     this.root.dataset.testid = 'traffic-replay';
@@ -75,33 +77,11 @@ export class TrafficReplay {
     this.loadButton.addEventListener('click', () => void this.load());
     this.closeButton.type = 'button';
     this.closeButton.addEventListener('click', () => this.close());
-    this.playButton.type = 'button';
-    this.playButton.dataset.testid = 'traffic-replay-play';
-    this.playButton.addEventListener('click', () => (this.state === 'playing' ? this.pause() : this.play()));
-    this.slider.type = 'range';
-    this.slider.step = String(BUCKET_MS);
-    this.slider.dataset.testid = 'traffic-replay-slider';
-    this.slider.addEventListener('input', () => this.seek(Number(this.slider.value)));
-    this.clock.dataset.testid = 'traffic-replay-clock';
-    for (const speed of SPEEDS) {
-      const b = el('button', 'replay-speed', `${speed}x`);
-      b.type = 'button';
-      b.dataset.speed = String(speed);
-      b.addEventListener('click', () => {
-        this.speed = speed;
-        this.render();
-      });
-      this.speedBox.append(b);
-    }
     const field = el('label', 'replay-field');
     field.append(this.dateLabel, this.dateInput);
     const top = el('div', 'replay-row');
     top.append(this.title, field, this.loadButton);
-    const track = el('div', 'replay-track');
-    track.append(this.marksTrack, this.slider);
-    const bottom = el('div', 'replay-row replay-player');
-    bottom.append(this.playButton, track, this.clock, this.speedBox);
-    this.root.append(top, bottom, this.status, this.closeButton);
+    this.root.append(top, this.player.row, this.status, this.closeButton);
     stage.append(this.root);
     onLangChange(() => this.render());
     this.render();
@@ -164,75 +144,51 @@ export class TrafficReplay {
       .map((b) => ({ start: Date.parse(b?.start ?? ''), levels: b?.levels && typeof b.levels === 'object' ? b.levels : {} }))
       .filter((b) => Number.isFinite(b.start))
       .sort((a, b) => a.start - b.start);
-    this.from = this.buckets[0]?.start ?? Date.now();
-    this.to = Math.max(this.from + BUCKET_MS, this.buckets[this.buckets.length - 1]?.start ?? this.from);
-    this.slider.min = String(this.from);
-    this.slider.max = String(this.to);
+    const from = this.buckets[0]?.start ?? Date.now();
+    const to = Math.max(from + BUCKET_MS, this.buckets[this.buckets.length - 1]?.start ?? from);
     this.state = 'ready';
     const withData = this.buckets.filter((b) => Object.keys(b.levels).length);
     this.message = withData.length ? `${withData.length} ${tt('replayBuckets')}` : tt('replayEmpty');
     const marks: ReplayMarks = { data: withData.map((b) => [b.start, b.start + BUCKET_MS] as [number, number]), alarms: [] };
-    drawMarks(this.marksTrack, marks, this.from, this.to + BUCKET_MS);
+    this.player.setWindow(from, to, marks, to + BUCKET_MS);
     this.current = -1;
-    this.seek(withData[0]?.start ?? this.from);
+    this.seek(withData[0]?.start ?? from);
     this.render();
   }
 
   play(): void {
     if (this.state !== 'ready' || !this.buckets.length) return;
-    if (this.time >= this.to) this.time = this.from;
     this.state = 'playing';
-    this.lastTick = performance.now();
-    const step = (now: number): void => {
-      if (this.state !== 'playing') return;
-      const dt = Math.min(now - this.lastTick, 250);
-      this.lastTick = now;
-      const next = this.time + dt * this.speed;
-      if (next >= this.to) {
-        this.seek(this.to);
-        this.pause();
-        return;
-      }
-      this.seek(next);
-      this.frame = requestAnimationFrame(step);
-    };
-    this.frame = requestAnimationFrame(step);
+    this.player.play();
     this.render();
   }
 
   pause(): void {
-    if (this.frame) cancelAnimationFrame(this.frame);
-    this.frame = 0;
-    if (this.state === 'playing') this.state = 'ready';
-    this.render();
+    this.player.pause();
   }
 
   /** Moves to time `t` (epoch ms); the overlay changes only when the bucket does. */
   seek(t: number): void {
     if (this.state !== 'ready' && this.state !== 'playing') return;
-    this.time = Math.min(this.to, Math.max(this.from, t));
-    const start = this.from + Math.floor((this.time - this.from) / BUCKET_MS) * BUCKET_MS;
+    this.player.seek(t);
+  }
+
+  private draw(time: number): void {
+    const { from } = this.player;
+    const start = from + Math.floor((time - from) / BUCKET_MS) * BUCKET_MS;
     const index = this.buckets.findIndex((b) => b.start <= start && start < b.start + BUCKET_MS);
     const key = index >= 0 ? index : -2 - Math.round(start / BUCKET_MS); // an empty bucket: all unknown
     if (key !== this.current) {
       this.current = key;
       this.layer.setReplayLevels(index >= 0 ? this.buckets[index]!.levels : {});
     }
-    this.slider.value = String(Math.round(this.time));
-    this.renderClock();
     this.publish();
   }
 
   private publish(): void {
     window.__trafficReplay = {
-      state: this.state, time: this.time, bucket: Math.max(-1, this.current), buckets: this.buckets.length, date: this.dateInput.value,
+      state: this.state, time: this.player.time, bucket: Math.max(-1, this.current), buckets: this.buckets.length, date: this.dateInput.value,
     };
-  }
-
-  private renderClock(): void {
-    this.clock.textContent = this.time
-      ? new Date(this.time).toLocaleTimeString(locale(), { hour12: false, hour: '2-digit', minute: '2-digit', timeZone: COUNTY_TZ })
-      : '--:--';
   }
 
   private render(): void {
@@ -249,15 +205,10 @@ export class TrafficReplay {
     this.status.textContent = this.message;
     this.status.hidden = !this.message;
     this.root.dataset.state = this.state;
-    const playing = this.state === 'playing';
-    this.playButton.textContent = playing ? '❚❚' : '▶';
-    const loaded = this.state === 'ready' || playing;
-    this.playButton.disabled = !loaded || !this.buckets.length;
-    this.slider.disabled = !loaded;
-    for (const b of this.speedBox.querySelectorAll<HTMLButtonElement>('button')) {
-      b.setAttribute('aria-pressed', String(Number(b.dataset.speed) === this.speed));
-    }
-    this.renderClock();
+    const loaded = this.state === 'ready' || this.state === 'playing';
+    this.player.render(loaded, this.buckets.length > 0, {
+      play: t('replayPlay', lang), pause: t('replayPause', lang), speed: t('replaySpeed', lang),
+    });
     this.publish();
   }
 }
