@@ -71,7 +71,7 @@ def build_position_pipeline(
         PositionStore(engine, partition_window_days=settings.positions_partition_window_days),
         consumers=[AlarmRules(engine, context_for=fleet.context_for, prepare=fleet.prepared,
                               publish=publish), *extra],
-        after_commit=[PositionPushes(publish)],
+        after_commit=[PositionPushes(publish, shown=fleet.shown)],
         overlap=overlap,
     )
 

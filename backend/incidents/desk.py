@@ -23,6 +23,7 @@ from backend.incidents import queries, service
 from backend.incidents.flow import FINAL_STATES, State
 from backend.privacy.looks import record_look
 from backend.privacy.policy import present
+from backend.vehicles.service import PROBE_CLASS
 
 # A worker whose phone reported within this is "available"; a vehicle fix older than this is
 # stale (the GTFS-RT feed uses the same 10 minutes).
@@ -120,6 +121,7 @@ FROM here, vehicle_latest vl
 WHERE vl.geom && ST_Expand(here.pt, :dlon, :dlat)
   AND ST_DWithin(vl.geom::geography, here.g, :radius)
   AND vl.time >= :vehicle_since AND coalesce(v.active, true)
+  AND v.vehicle_class IS DISTINCT FROM :probe  -- traffic's, not a case's (vehicles/fleet.py)
 ORDER BY distance_m, vl.vehicle_id
 LIMIT :limit"""
 
@@ -217,7 +219,7 @@ def nearby(conn: sa.Connection, incident_id: int, principal: Principal, query: N
     if rights.vehicles:  # within the radius the desk shows, like the cameras
         vehicles = conn.execute(sa.text(VEHICLES_SQL), {
             **base, "radius": query.radius_m, "dlon": radius_box[0], "dlat": radius_box[1],
-            "vehicle_since": now - VEHICLE_FRESH}).mappings().all()
+            "vehicle_since": now - VEHICLE_FRESH, "probe": PROBE_CLASS}).mappings().all()
         out["vehicles"] = [{
             **{k: _iso(v) for k, v in m.items() if k != "distance_m"},
             "age_s": _age_s(now, m["time"]), "distance_m": round(m["distance_m"], 1),

@@ -51,7 +51,9 @@ BUCKET_S = 300
 STATUS_ACC_ON_FIXED = 0b11   # JT/T 808 status bits 0 (ACC on) and 1 (positioned)
 PILOT_FOCUS = 3.0            # the wave's and the accident's pilots: 3x the trips of another
 APPEAR_WITHIN_S = 60
-VEHICLE_CLASS = {"taxi": "taxi"}  # fleet key -> the register's vehicle_class; others "other"
+# fleet key -> the register's vehicle_class; others "other". Private cars are probes: their
+# positions feed the traffic speeds and are never shown one by one (backend/vehicles/fleet.py).
+VEHICLE_CLASS = {"taxi": "taxi", "private": "probe"}
 
 
 class PlanError(ValueError):

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from backend.ingest.position import Position
 from backend.realtime.messages import ALARMS, POSITIONS
 from backend.vehicles.alarms import StoredAlarm, record_events
+from backend.vehicles.fleet import PROBE_CLASS
 from backend.vehicles.rules import AlarmEvent, RuleContext, VehicleState, run_rules
 
 Publisher = Callable[[str, dict[str, Any]], None]  # thread-safe hub publish(channel, data)
@@ -70,7 +71,10 @@ class AlarmRules:
         states, context_for = self._states, self.context_for
         with self._lock, self.prepare(positions):
             for p in positions:  # sorted by time by the pipeline
-                state, found = run_rules(states.get(p.vehicle_id), p, context_for(p.vehicle_id))
+                context = context_for(p.vehicle_id)
+                if context.vehicle_class == PROBE_CLASS:
+                    continue  # a probe's speeding or stops are nobody's alarm
+                state, found = run_rules(states.get(p.vehicle_id), p, context)
                 states[p.vehicle_id] = state
                 if found:
                     events.extend(found)
@@ -88,12 +92,15 @@ class PositionPushes:
 
     name = "hub_positions"
 
-    def __init__(self, publish: Publisher) -> None:
+    def __init__(self, publish: Publisher,
+                 shown: Callable[[str], bool] = lambda _vid: True) -> None:
         self.publish = publish
+        self.shown = shown  # probes are not pushed (FleetDirectory.shown)
 
     def consume(self, positions: Sequence[Position]) -> None:
         newest: dict[str, Position] = {}
         for p in positions:  # time order: the last one of a vehicle is its newest
             newest[p.vehicle_id] = p
         for p in newest.values():
-            self.publish(POSITIONS, position_event(p))
+            if self.shown(p.vehicle_id):
+                self.publish(POSITIONS, position_event(p))

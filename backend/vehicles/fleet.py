@@ -25,6 +25,11 @@ from backend.vehicles.road_limits import RoadSpeedLimits
 from backend.vehicles.rules import Geofence, LineGeometry, RuleContext
 from backend.vehicles.rules.context import prepared as projected
 
+# A car that only lends its positions to the traffic speeds (a private car, a floating-car
+# feed): stored and map-matched, but never listed, pushed, tracked, found near a case or
+# given alarms one by one; where one private car is, is personal.
+PROBE_CLASS = "probe"
+
 
 @dataclass(frozen=True, slots=True)
 class GeofenceSource:
@@ -184,6 +189,10 @@ class FleetDirectory:
                 return context
         snapshot = self.snapshot(wanted=vehicle_id)
         return snapshot.contexts.get(vehicle_id, snapshot.default)
+
+    def shown(self, vehicle_id: str) -> bool:
+        """Whether a vehicle is followed one by one (not a probe)."""
+        return self.context_for(vehicle_id).vehicle_class != PROBE_CLASS
 
     def vehicle(self, vehicle_id: str) -> FleetVehicle | None:
         return self.snapshot(wanted=vehicle_id).vehicles.get(vehicle_id)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from backend.ingest.position import Position
+from backend.vehicles.fleet import PROBE_CLASS
 
 Status = Literal["alarm", "offline", "normal"]
 
@@ -20,11 +21,15 @@ VEHICLE_COLUMNS = """
   COALESCE((SELECT array_agg(DISTINCT a.kind ORDER BY a.kind) FROM vehicle_alarms a
             WHERE a.vehicle_id = COALESCE(v.vehicle_id, l.vehicle_id)
               AND a.status = 'active'), '{}') AS alarms"""
-# Every vehicle with a fix, registered or not, and every active registered one.
+# Every vehicle with a fix, registered or not, and every active registered one; probes (their
+# positions are for the traffic speeds only) are neither listed nor looked up.
 VEHICLE_FROM = """
 FROM vehicle_latest l
 FULL JOIN (SELECT * FROM vehicles WHERE active) v ON v.vehicle_id = l.vehicle_id
-LEFT JOIN bus_lines b ON b.id = v.line_id"""
+LEFT JOIN bus_lines b ON b.id = v.line_id
+WHERE NOT EXISTS (SELECT 1 FROM vehicles p
+                  WHERE p.vehicle_id = COALESCE(v.vehicle_id, l.vehicle_id)
+                    AND p.vehicle_class = :probe)"""
 
 
 def status_of(time: datetime | None, alarms: Sequence[str], now: datetime,
@@ -59,10 +64,10 @@ def list_vehicles(
 ) -> list[dict[str, Any]]:
     """Vehicles by id; with `bbox` (w, s, e, n) only those whose latest fix lies inside it
     (a registered vehicle that never reported has no place, so it is listed only without)."""
-    where, params = "", {}
+    where, params = "", {"probe": PROBE_CLASS}
     if bbox is not None:
-        where = "WHERE l.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)"
-        params = dict(zip("wsen", bbox, strict=True))
+        where = "AND l.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)"
+        params.update(zip("wsen", bbox, strict=True))
     query = f"SELECT {VEHICLE_COLUMNS} {VEHICLE_FROM} {where} ORDER BY 1"  # noqa: S608
     return [_record(r, now, offline_after_s) for r in conn.execute(sa.text(query), params)]
 
@@ -71,17 +76,19 @@ def get_vehicle(conn: sa.Connection, vehicle_id: str, *, now: datetime,
                 offline_after_s: float) -> dict[str, Any] | None:
     """One vehicle as listed, or None when it is neither registered nor ever reported."""
     query = (f"SELECT {VEHICLE_COLUMNS} {VEHICLE_FROM} "  # noqa: S608
-             "WHERE COALESCE(v.vehicle_id, l.vehicle_id) = :vid")
-    row = conn.execute(sa.text(query), {"vid": vehicle_id}).first()
+             "AND COALESCE(v.vehicle_id, l.vehicle_id) = :vid")
+    row = conn.execute(sa.text(query), {"vid": vehicle_id, "probe": PROBE_CLASS}).first()
     return None if row is None else _record(row, now, offline_after_s)
 
 
 def known_vehicle(conn: sa.Connection, vehicle_id: str) -> bool:
-    """Registered, or has a latest fix."""
+    """Registered, or has a latest fix; not a probe."""
     return conn.execute(sa.text(
-        "SELECT EXISTS (SELECT 1 FROM vehicles WHERE vehicle_id = :v) "
-        "OR EXISTS (SELECT 1 FROM vehicle_latest WHERE vehicle_id = :v)"),
-        {"v": vehicle_id}).scalar_one()
+        "SELECT (EXISTS (SELECT 1 FROM vehicles WHERE vehicle_id = :v) "
+        "OR EXISTS (SELECT 1 FROM vehicle_latest WHERE vehicle_id = :v)) "
+        "AND NOT EXISTS (SELECT 1 FROM vehicles WHERE vehicle_id = :v "
+        "AND vehicle_class = :probe)"),
+        {"v": vehicle_id, "probe": PROBE_CLASS}).scalar_one()
 
 
 LATEST_WITH_PREVIOUS = sa.text("""

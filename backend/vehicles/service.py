@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from backend.vehicles.alarms import StoredAlarm, list_alarms, record_events
 from backend.vehicles.consumers import alarm_event, position_event
-from backend.vehicles.fleet import FleetDirectory, FleetLine, LineStop
+from backend.vehicles.fleet import PROBE_CLASS, FleetDirectory, FleetLine, LineStop
 from backend.vehicles.live import latest_fixes
 from backend.vehicles.rules import AlarmEvent, project
 from backend.vehicles.rules.events import make_event
@@ -21,6 +21,7 @@ __all__ = [
     "FleetDirectory",
     "FleetLine",
     "LineStop",
+    "PROBE_CLASS",
     "StoredAlarm",
     "alarm_event",
     "latest_fixes",

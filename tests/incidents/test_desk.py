@@ -272,7 +272,7 @@ def test_spatial_searches_use_the_gist_index(engine: sa.Engine, sql: str) -> Non
     params = {"lon": SPOT[0], "lat": SPOT[1], "dlon": dlon, "dlat": dlat, "reach": 500,
               "radius": 500, "limit": 5, "camera_limit": 100, "grid": "x",
               "open": desk.OPEN_STATES, "worker_since": datetime.now(UTC),
-              "vehicle_since": datetime.now(UTC)}
+              "vehicle_since": datetime.now(UTC), "probe": desk.PROBE_CLASS}
     with engine.begin() as conn:
         conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(conn.execute(sa.text("EXPLAIN " + getattr(desk, sql)), params).scalars())

@@ -87,7 +87,7 @@ def test_a_short_run_stores_every_fix_and_files_the_accident(
         classes = dict(conn.execute(sa.text(
             "SELECT vehicle_class, count(*) FROM vehicles WHERE vehicle_id = ANY(:ids) "
             "GROUP BY 1"), {"ids": ids}).all())
-        assert classes == {"taxi": 15, "other": 25}
+        assert classes == {"taxi": 15, "probe": 25}
         case = conn.execute(sa.text(
             "SELECT case_no, category_code, department_code, source, urgency, reported_at, "
             "lon, lat FROM incidents WHERE idempotency_key = :k"),
