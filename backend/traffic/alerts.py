@@ -26,7 +26,6 @@ from backend.traffic.rules import TrafficEvent
 from backend.traffic.segments import SegmentInfo
 
 AlertStatus = Literal["active", "acknowledged", "cleared", "closed"]
-OPEN_STATUSES = ("active", "acknowledged")
 KIND_NAMES = {"congestion": ("持续拥堵", "Persistent congestion"),
               "slow": ("异常缓行", "Abnormally slow traffic"),
               "accident": ("交通事故", "Traffic accident")}
@@ -73,10 +72,6 @@ class StoredAlert:
     @classmethod
     def from_row(cls, row: sa.Row) -> StoredAlert:
         return cls(*row)
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
 
     def headlines(self) -> tuple[str, str]:
         kind_zh, kind_en = KIND_NAMES.get(self.kind, (self.kind, self.kind))
