@@ -11,11 +11,11 @@ is a 1-D Kalman smoother's call (_settle): near a junction on a straight run onl
 can say on which side of the node the vehicle was. A batch is processed in rounds (the r-th
 fix of every vehicle in the batch together), each round vectorised over vehicles.
 
-fastmm 0.3.2 (FMM in C++, PyPI) was evaluated on the same synthetic traces before the smoother
-(share of fixes on the true directed edge): 10 s/10 m 0.969 here vs 0.949 fastmm; 10 s/30 m
-0.883 vs 0.784; 60 s/30 m 0.843 vs 0.687, at similar fixes/s. fastmm matches whole trajectories
-only (no incremental API), keeps its UBODT in a cache directory and crashes if its Network is
-collected first: kept this.
+fastmm 0.3.2 (FMM in C++, PyPI) was evaluated on the same synthetic traces (share of fixes on
+the true directed edge, bench_matching): 10 s/10 m 0.981 here vs 0.949 fastmm; 10 s/30 m 0.960
+vs 0.784; 60 s/30 m 0.893 vs 0.687. fastmm is faster (42-77k vs 31-38k fixes/s there) but only
+because it matches whole trajectories offline: it has no incremental API, keeps its UBODT in a
+cache directory and crashes if its Network is collected first. Kept this.
 """
 
 from __future__ import annotations
