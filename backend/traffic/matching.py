@@ -13,9 +13,10 @@ fix of every vehicle in the batch together), each round vectorised over vehicles
 
 fastmm 0.3.2 (FMM in C++, PyPI) was evaluated on the same synthetic traces (share of fixes on
 the true directed edge, bench_matching): 10 s/10 m 0.981 here vs 0.949 fastmm; 10 s/30 m 0.960
-vs 0.784; 60 s/30 m 0.893 vs 0.687. fastmm is faster (42-77k vs 31-38k fixes/s there) but only
-because it matches whole trajectories offline: it has no incremental API, keeps its UBODT in a
-cache directory and crashes if its Network is collected first. Kept this.
+vs 0.784; 60 s/30 m 0.893 vs 0.687. fastmm is faster there (42-77k vs 31-38k fixes/s, whole
+trajectories matched offline), but less accurate at every interval and noise, has no
+incremental API, keeps its UBODT in a cache directory and crashes if its Network is collected
+first. Kept this.
 """
 
 from __future__ import annotations
