@@ -23,6 +23,7 @@ from backend.api.routes import include_routers
 from backend.audit.anchoring import AuditAnchors
 from backend.auth.permissions import Permission, requires
 from backend.auth.wiring import setup as setup_auth
+from backend.cameras.wiring import setup as setup_cameras
 from backend.catalog.layers import load_catalog, model_columns
 from backend.db.engine import create_engine, resolve_urls
 from backend.incidents.calendar import WorkCalendar
@@ -101,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.jt808 = gateway  # None unless settings.jt808_enabled
         mqtt = await start_mqtt(settings, resources.positions)
         app.state.mqtt = mqtt  # None unless settings.mqtt_url
+        # the GB/T 28181 endpoint, camera status and views (backend.cameras.wiring)
+        app.state.cameras = await setup_cameras(resources, hub)
         # bus bunching alarms (backend.transit.monitor); tests call its tick() directly
         app.state.transit_monitor = start_monitor(settings, engine, resources.fleet, hub)
         # Background work of this process, cancelled at shutdown.
@@ -121,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.transit_monitor.stop()
+            await app.state.cameras.stop()
             await app.state.traffic.stop()
             for task in background:
                 task.cancel()

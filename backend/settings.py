@@ -150,6 +150,36 @@ class Settings(BaseSettings):
     traffic_timezone: str = "Asia/Shanghai"
     # CAP 1.2 `sender` of traffic alerts: globally unique, no spaces, commas or '<&'.
     traffic_cap_sender: str = Field(default="jjdd.sixian.cityops", pattern=r"^[^\s,<&]+$")
+    # Video points (backend.cameras, issue 11). The GB/T 28181 signalling endpoint (SIP over
+    # UDP and TCP on one port; 0: an ephemeral port, for tests) is this platform's SIP server
+    # `sip_server_id` in `sip_realm` (by custom the id's first ten digits). Devices authenticate
+    # with digest: their own secret (stored as HA1, `cityops ingest` of a register) or the realm
+    # secret `sip_password` (required in production when the listener runs). A device that
+    # misses `sip_offline_misses` keepalives (its interval from its register, else
+    # `sip_keepalive_s`) is offline.
+    sip_enabled: bool = False
+    sip_host: str = "127.0.0.1"
+    sip_port: int = Field(default=5060, ge=0, le=65535)
+    sip_server_id: str = Field(default="34132400002000000001", pattern=r"^[0-9]{20}$")
+    sip_realm: str = Field(default="3413240000", pattern=r"^[0-9A-Za-z.]{1,64}$")
+    sip_password: str | None = None
+    sip_keepalive_s: int = Field(default=60, ge=5, le=3600)
+    sip_offline_misses: int = Field(default=3, ge=1, le=10)
+    sip_max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
+    # Video: each camera's play address comes from the media server's URL template
+    # (backend.cameras.media: go2rtc, zlmediakit, mediamtx, or `builtin`, the app's own HLS test
+    # streams under media_hls_dir). Links are signed with media_link_secret (a random one per
+    # process when unset) and expire after media_link_ttl_s.
+    media_kind: Literal["builtin", "go2rtc", "zlmediakit", "mediamtx"] = "builtin"
+    media_base_url: str = "/media"
+    media_hls_template: str | None = None   # overrides the kind's HLS pattern ({code}, {base})
+    media_whep_template: str | None = None  # overrides the kind's WHEP pattern
+    media_hls_dir: Path = PROJECT_ROOT / "var" / "hls"
+    media_link_secret: str | None = None
+    media_link_ttl_s: int = Field(default=300, ge=10, le=86400)
+    # Analytics systems post camera alarms with `Authorization: Bearer <camera_alarm_token>`
+    # (unset: the webhook refuses every call).
+    camera_alarm_token: str | None = None
     # Observability (backend.observability). Logs: one line per event, `kv` (key=value) or
     # `json`; the root level, and per-logger levels as "name=LEVEL,name=LEVEL" (e.g.
     # "cityops.access=WARNING,cityops.realtime=DEBUG"); one access line per request.
@@ -209,6 +239,9 @@ class Settings(BaseSettings):
             raise ValueError("CITYOPS_ENV=production requires CITYOPS_HUB_TOKEN")
         if self.env == "production" and not self.ingest_token:
             raise ValueError("CITYOPS_ENV=production requires CITYOPS_INGEST_TOKEN")
+        if self.env == "production" and self.sip_enabled and not self.sip_password:
+            raise ValueError("CITYOPS_ENV=production with CITYOPS_SIP_ENABLED requires "
+                             "CITYOPS_SIP_PASSWORD (the realm secret)")
         return self
 
 

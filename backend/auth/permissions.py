@@ -52,6 +52,9 @@ class Permission(StrEnum):
     WORKERS_READ = "workers:read"          # grid workers' last positions and contacts (dispatch)
     TRAFFIC_READ = "traffic:read"          # segment speeds, levels, the index, traffic alerts
     TRAFFIC_ALERTS = "traffic:alerts"      # acknowledging and closing traffic alerts (交警)
+    CAMERAS_READ = "cameras:read"          # cameras, status, views, who sees a place, video
+    CAMERA_ALARMS = "cameras:alarms"       # acknowledging camera alarms, making cases of them
+    CAMERA_ALARMS_WRITE = "camera-alarms:write"  # analytics systems posting alarms (machine)
 
 
 class Role(StrEnum):
@@ -71,28 +74,32 @@ _MAP = {P.LAYERS_READ, P.FEATURES_READ}
 _LIVE = {P.LIVE_READ, P.VEHICLES_READ}
 _CASES = {P.INCIDENTS_READ, P.INCIDENTS_ACT}
 _TRAFFIC = {P.TRAFFIC_READ}
+_CAMERAS = {P.CAMERAS_READ}
 # The one table. PUBLIC and AUTHENTICATED need no grant; the machine rights (POSITIONS_WRITE,
 # OPEN311_SUBMIT) belong to machine credentials only, never to a user's role.
-MACHINE_RIGHTS = frozenset({P.POSITIONS_WRITE, P.OPEN311_SUBMIT})
+MACHINE_RIGHTS = frozenset({P.POSITIONS_WRITE, P.OPEN311_SUBMIT, P.CAMERA_ALARMS_WRITE})
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(set(P) - {P.PUBLIC, P.AUTHENTICATED} - MACHINE_RIGHTS),
-    Role.COMMANDER: frozenset(_MAP | _LIVE | _CASES | _TRAFFIC | {
-        P.ALARMS_HANDLE, P.KPI_READ, P.PERSONAL_DATA, P.WORKERS_READ}),
+    Role.COMMANDER: frozenset(_MAP | _LIVE | _CASES | _TRAFFIC | _CAMERAS | {
+        P.CAMERA_ALARMS, P.ALARMS_HANDLE, P.KPI_READ, P.PERSONAL_DATA, P.WORKERS_READ}),
     Role.SUPERVISOR: frozenset(_MAP | _LIVE | _CASES | {P.INCIDENTS_REPORT, P.KPI_READ,
                                                         P.PERSONAL_DATA}),
-    Role.DISPATCHER: frozenset(_MAP | _LIVE | _CASES | _TRAFFIC | {
-        P.ALARMS_HANDLE, P.KPI_READ, P.PERSONAL_DATA, P.WORKERS_READ}),
+    Role.DISPATCHER: frozenset(_MAP | _LIVE | _CASES | _TRAFFIC | _CAMERAS | {
+        P.CAMERA_ALARMS, P.ALARMS_HANDLE, P.KPI_READ, P.PERSONAL_DATA, P.WORKERS_READ}),
     Role.GRID_WORKER: frozenset(_MAP | _CASES | {P.INCIDENTS_REPORT}),
     Role.DEPARTMENT_HANDLER: frozenset(_MAP | _CASES),
     # 交警: traffic, vehicles, traffic alerts to handle, and their own unit's cases to read
     # (the cases routed to 交警大队: accidents, signals, signs; backend.incidents.queries
     # scopes them); they do not move cases on.
-    Role.TRAFFIC_POLICE: frozenset(_MAP | _LIVE | _TRAFFIC | {P.TRAFFIC_ALERTS,
-                                                              P.INCIDENTS_READ}),
+    Role.TRAFFIC_POLICE: frozenset(_MAP | _LIVE | _TRAFFIC | _CAMERAS | {
+        P.TRAFFIC_ALERTS, P.INCIDENTS_READ}),
     Role.DATA_STEWARD: frozenset(_MAP | {P.DATA_WRITE}),
     Role.VIEWER: frozenset(_MAP | _LIVE | {P.INCIDENTS_READ, P.KPI_READ}),
 }
 LAYER_SCOPED = frozenset(_MAP)
+# Rights a layer's YAML also grants: a role that the layer's `roles` name has them too (the
+# cameras and their video go to the roles that may see the cameras layer, issue 11).
+LAYER_GRANTED: dict[Permission, str] = {P.CAMERAS_READ: "cameras"}
 
 
 def permissions_of(roles: Iterable[str]) -> frozenset[Permission]:
@@ -125,6 +132,9 @@ def principal_for(user_id: int | None, username: str, display_name: str,
     return Principal(username, display_name, roles, permissions_of(roles), user_id)
 
 
+CAMERA_ALARMS_PRINCIPAL = Principal("camera-alarms", "Video analytics",
+                                    frozenset({"machine:camera-alarms"}),
+                                    frozenset({P.CAMERA_ALARMS_WRITE}))
 INGEST_PRINCIPAL = Principal("ingest", "GPS ingest", frozenset({"machine:ingest"}),
                              frozenset({P.POSITIONS_WRITE}))
 METRICS_PRINCIPAL = Principal("metrics", "Prometheus scraper", frozenset({"machine:metrics"}),
@@ -140,6 +150,19 @@ def may_see_layer(principal: Principal | None, spec: LayerSpec,
     if principal is None or not principal.may(permission):
         return False
     return Role.ADMIN in principal.roles or bool(principal.roles & set(spec.roles))
+
+
+def has_right(principal: Principal | None, permission: Permission,
+              catalog: LayerCatalog) -> bool:
+    """The principal's roles grant `permission`, or (for LAYER_GRANTED rights) the layer's
+    YAML names one of its roles. Routes check this through `requires`; answers that hold
+    several kinds of data (a case's nearby cameras, hub channels) ask it per part."""
+    if principal is None:
+        return False
+    if principal.may(permission):
+        return True
+    layer = catalog.get(LAYER_GRANTED[permission]) if permission in LAYER_GRANTED else None
+    return layer is not None and not layer.is_public and bool(principal.roles & set(layer.roles))
 
 
 def visible_layers(principal: Principal | None, catalog: LayerCatalog,
@@ -207,9 +230,12 @@ def _as_machine(request: Request, principal: Principal) -> Principal:
 
 def _machine_check(request: Request, permission: Permission) -> Principal:
     settings = request.app.state.resources.settings
-    if not _bearer_matches(request, settings.effective_ingest_token()):
+    expected, principal = ((settings.camera_alarm_token, CAMERA_ALARMS_PRINCIPAL)
+                           if permission is P.CAMERA_ALARMS_WRITE else
+                           (settings.effective_ingest_token(), INGEST_PRINCIPAL))
+    if not _bearer_matches(request, expected):
         raise _unauthorized(f"This route needs a bearer token with the {permission} right")
-    return _as_machine(request, INGEST_PRINCIPAL)
+    return _as_machine(request, principal)
 
 
 def _metrics_token(request: Request) -> Principal | None:
@@ -224,7 +250,7 @@ def requires(permission: Permission) -> DependsParam:
         request.state.permission = permission
         if permission is P.PUBLIC:
             return None
-        if permission is P.POSITIONS_WRITE:
+        if permission in (P.POSITIONS_WRITE, P.CAMERA_ALARMS_WRITE):
             return _machine_check(request, permission)
         if permission is P.METRICS_READ and (scraper := _metrics_token(request)) is not None:
             return scraper
@@ -234,7 +260,8 @@ def requires(permission: Permission) -> DependsParam:
             return principal
         if principal is None:
             raise _unauthorized(f"Log in first: this needs the {permission} right")
-        if permission is not P.AUTHENTICATED and not principal.may(permission):
+        if permission is not P.AUTHENTICATED and not has_right(
+                principal, permission, request.app.state.resources.catalog):
             raise HTTPException(
                 403, f"Your role ({', '.join(sorted(principal.roles))}) does not have the "
                      f"{permission} right")

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
-from backend.auth.permissions import Permission, presented_token
+from backend.auth.permissions import Permission, has_right, presented_token
 from backend.auth.users import token_digest
 from backend.realtime.messages import (
     ALARMS,
+    CAMERA_ALARMS,
+    CAMERA_STATUS,
     CHANNELS,
     INCIDENTS,
     POSITIONS,
@@ -32,6 +34,8 @@ CHANNEL_PERMISSIONS: dict[str, Permission] = {
     INCIDENTS: Permission.INCIDENTS_READ,
     TRAFFIC: Permission.TRAFFIC_READ,
     TRAFFIC_ALERTS: Permission.TRAFFIC_READ,
+    CAMERA_STATUS: Permission.CAMERAS_READ,
+    CAMERA_ALARMS: Permission.CAMERAS_READ,
     SYSTEM: Permission.LIVE_READ,
 }
 
@@ -65,8 +69,9 @@ async def authenticate_connection(websocket: WebSocket, token: str | None,
     user = await run_in_threadpool(sessions.resolve, token)
     if user is None or not user.may(Permission.LIVE_READ):
         return None
+    catalog = resources.catalog
     return Principal(name=user.username, channels=frozenset(
-        c for c, needed in CHANNEL_PERMISSIONS.items() if user.may(needed)),
+        c for c, needed in CHANNEL_PERMISSIONS.items() if has_right(user, needed, catalog)),
         user_id=user.user_id, session=token_digest(token))
 
 

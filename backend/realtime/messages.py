@@ -49,10 +49,14 @@ ALARMS = "vehicles.alarms"
 INCIDENTS = "incidents.changes"
 TRAFFIC = "traffic.segments"  # levels of the trailing five minutes and the index (bbox)
 TRAFFIC_ALERTS = "traffic.alerts"  # traffic alerts raised, updated, cleared, handled (lon/lat)
+CAMERA_STATUS = "cameras.status"  # a camera went online, offline or fault (lon/lat)
+CAMERA_ALARMS = "cameras.alarms"  # camera alarms raised, acknowledged, made cases (lon/lat)
 SYSTEM = "system"
-CHANNELS = frozenset({POSITIONS, ALARMS, INCIDENTS, TRAFFIC, TRAFFIC_ALERTS, SYSTEM})
+CHANNELS = frozenset({POSITIONS, ALARMS, INCIDENTS, TRAFFIC, TRAFFIC_ALERTS, CAMERA_STATUS,
+                      CAMERA_ALARMS, SYSTEM})
 # Events on these carry `lon`/`lat` or `bbox` in their data and are filtered per viewport.
-SPATIAL = frozenset({POSITIONS, ALARMS, INCIDENTS, TRAFFIC, TRAFFIC_ALERTS})
+SPATIAL = frozenset({POSITIONS, ALARMS, INCIDENTS, TRAFFIC, TRAFFIC_ALERTS, CAMERA_STATUS,
+                     CAMERA_ALARMS})
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_REVOKED = 4410

@@ -16,7 +16,7 @@ from tests.conftest import scratch_database
 
 FEATURE_TABLE_NAMES = sorted(m.__tablename__ for m in FEATURE_TABLES)
 # Tables drawn as tiles besides the feature tables (derived rows, no source/source_key).
-TILED_TABLE_NAMES = sorted([*FEATURE_TABLE_NAMES, "traffic_segments"])
+TILED_TABLE_NAMES = sorted([*FEATURE_TABLE_NAMES, "traffic_segments", "camera_views"])
 
 
 def test_migrations_from_empty_create_every_table(settings: Settings) -> None:

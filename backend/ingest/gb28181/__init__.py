@@ -1,0 +1,1 @@
+"""GB/T 28181 signalling (SIP over UDP and TCP): codec, digest, MANSCDP bodies, listener."""
