@@ -278,3 +278,13 @@ def test_the_demo_makes_streams_near_the_seat(video_settings: Settings, engine: 
     # a media server plays every camera: nothing to make
     server = local.model_copy(update={"media_kind": "go2rtc"})
     assert make_demo_streams(server, engine, seat.lon, seat.lat) == []
+
+
+def test_a_template_can_name_the_registering_device() -> None:
+    signer = links("zlmediakit", media_base_url="http://zlm",
+                   media_hls_template="{base}/rtp/{parent}_{code}/hls.m3u8")
+    nvr = "34132400001180000001"
+    assert signer.link(CODE, "hls", now=NOW, parent=nvr).url.startswith(
+        f"http://zlm/rtp/{nvr}_{CODE}/hls.m3u8?token=")
+    assert signer.link(CODE, "hls", now=NOW).url.startswith(
+        f"http://zlm/rtp/{CODE}_{CODE}/hls.m3u8?token=")  # an IPC registers itself
