@@ -23,7 +23,6 @@ from backend.cameras import alarms, media, queries
 from backend.cameras.schemas import (
     DEVICE_ID,
     AlarmCase,
-    AlarmEvent,
     AlarmKind,
     AlarmKinds,
     AlarmToCase,
@@ -88,8 +87,7 @@ def list_alarms(state: AppState, alarm_state: Annotated[
 
 
 async def _push(hub: Hub, action: str, alarm: CameraAlarmRead) -> None:
-    event = AlarmEvent(action=action, alarm=alarm, lon=alarm.lon, lat=alarm.lat)  # type: ignore[arg-type]
-    await hub.publish(CAMERA_ALARMS, event.model_dump(mode="json"))
+    await hub.publish(CAMERA_ALARMS, alarms.alarm_event(action, alarm))
 
 
 @router.post("/api/cameras/alarms", status_code=201,

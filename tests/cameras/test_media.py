@@ -288,3 +288,28 @@ def test_a_template_can_name_the_registering_device() -> None:
         f"http://zlm/rtp/{nvr}_{CODE}/hls.m3u8?token=")
     assert signer.link(CODE, "hls", now=NOW).url.startswith(
         f"http://zlm/rtp/{CODE}_{CODE}/hls.m3u8?token=")  # an IPC registers itself
+
+
+def test_an_hls_client_plays_it_over_http(video_settings: Settings, video_client: TestClient,
+                                          stream: dict) -> None:
+    """ffmpeg as the player, over a real socket: it reads the playlist at the signed address
+    and follows its relative segment names, the token carried in the path."""
+    from backend.main import create_app
+    from tests.conftest import serve_app
+
+    link = play(video_client, stream["code"]).json()
+    with serve_app(create_app(video_settings)) as base:  # the same link secret
+        probe = subprocess.run(
+            [shutil.which("ffprobe") or "ffprobe", "-v", "error", "-show_entries",
+             "format=duration:stream=width,height", "-of", "json", base + link["url"]],
+            capture_output=True, text=True, timeout=60, check=False)
+        assert probe.returncode == 0, probe.stderr
+        info = json.loads(probe.stdout)
+        assert float(info["format"]["duration"]) == pytest.approx(6.0, abs=0.3)
+        assert info["streams"][0]["width"] == 640
+        refused = subprocess.run(
+            [shutil.which("ffprobe") or "ffprobe", "-v", "error",
+             base + link["url"].replace("/hls/", "/hls/1.x", 1)],
+            capture_output=True, text=True, timeout=60, check=False)
+        assert refused.returncode != 0
+        assert "403" in refused.stderr
