@@ -40,6 +40,8 @@ from shapely.geometry.base import BaseGeometry
 MOUNT_TOLERANCE_M = 1.0   # a footprint this close to the camera is the one it hangs on
 ARC_STEP_DEG = 1.0        # the sector's arc (and the shadows' far ends) in steps of at most this
 REACH_FACTOR = 1.5        # shadows are pushed this far past the range (then cut by the sector)
+MIN_SWEEP_DEG = 1e-7     # an edge seen end-on: no shadow
+GRID_M = 0.001            # the precision grid of the fallback overlay
 MIN_AREA_M2 = 0.01        # slivers below this are dropped (GEOS noise at shadow seams)
 
 OK, INSIDE, NO_HEADING, EMPTY = "ok", "inside_building", "no_heading", "empty"
@@ -94,10 +96,17 @@ def _shadows(x: float, y: float, footprints: Sequence[BaseGeometry], reach: floa
             for a, b in zip(p[facing], q[facing], strict=True):
                 ba = math.degrees(math.atan2(a[0] - x, a[1] - y))
                 bb = math.degrees(math.atan2(b[0] - x, b[1] - y))
-                # Facing edges run clockwise as seen from the camera: from a's bearing to b's.
-                if bb < ba:
-                    bb += 360.0
-                far = _arc(x, y, reach, ba, bb)
+                # Facing edges run clockwise as seen from the camera: from a's bearing to b's,
+                # less than 180 degrees; an edge seen end-on (a sliver of a degree) hides
+                # nothing and would only trouble the union.
+                sweep = (bb - ba) % 360.0
+                if not MIN_SWEEP_DEG < sweep < 180.0:
+                    continue
+                # Past both ends (a footprint may reach beyond the range): the shadow
+                # polygon stays simple, its far side beyond every point of the edge.
+                out_to = max(reach, 1.01 * math.hypot(*(a - (x, y))),
+                             1.01 * math.hypot(*(b - (x, y))))
+                far = _arc(x, y, out_to, ba, ba + sweep)
                 out.append(Polygon(np.vstack([[a], far, [b]])))
     return out
 
@@ -124,11 +133,21 @@ def view(x: float, y: float, heading_deg: float | None, fov_deg: float, range_m:
     mounted_ids = {id(fp) for fp in mounted}
     casting = [fp for fp in near if id(fp) not in mounted_ids]
     hidden = _shadows(x, y, casting, range_m * REACH_FACTOR) + mounted
-    seen = whole.difference(shapely.union_all(hidden)) if hidden else whole
+    seen = _clip(whole, hidden) if hidden else whole
     parts = _polygons(seen)
     if parts.is_empty:
         return Cone(EMPTY, None, whole.area)
     return Cone(OK, parts, whole.area)
+
+
+def _clip(whole: Polygon, hidden: list[BaseGeometry]) -> BaseGeometry:
+    """The sector less the hidden parts; on a GEOS robustness failure (nearly coincident
+    shadow edges in real data) the same on a 1 mm precision grid, which snaps them."""
+    try:
+        return whole.difference(shapely.union_all(hidden))
+    except shapely.errors.GEOSException:
+        return shapely.difference(whole, shapely.union_all(hidden, grid_size=GRID_M),
+                                  grid_size=GRID_M)
 
 
 def _depth(fp: BaseGeometry, point: shapely.Point) -> float:

@@ -113,3 +113,11 @@ def test_no_heading_and_everything_hidden() -> None:
     covered = cones.view(0, 0, 0, 90, 10, [box(-20, -0.5, 20, 20)])
     assert covered.status == cones.EMPTY and covered.geom is None and covered.area_m2 == 0
     assert covered.visible_share == 0.0
+
+
+def test_a_wall_longer_than_the_range_hides_everything_behind_it() -> None:
+    """A wall across the whole view 50 m ahead, its ends 200 m out: the view is the triangle
+    |x| <= y < 50 (its far corners 70.7 m away, inside the range): 50 * 100 / 2 m^2."""
+    cone = cones.view(0, 0, 0, 90, R, [box(-200, 50, 200, 60)])
+    assert cone.area_m2 == pytest.approx(2500.0, rel=1e-9)
+    assert cone.geom.contains(Point(0, 49.9)) and not cone.geom.contains(Point(0, 50.1))
