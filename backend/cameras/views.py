@@ -11,6 +11,7 @@ status changes touch none of these, so a keepalive never recomputes a view."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import Counter
@@ -25,6 +26,9 @@ from backend.cameras import cones
 from backend.catalog.camera_views import CameraViewParams
 
 log = logging.getLogger(__name__)
+# One writer of camera_views at a time, across processes (the server's refresh, the command):
+# two would both delete, then both insert the same keys.
+LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('cityops.camera_views'))"
 MOUNT_MARGIN_M = 2.0  # the building query's box reaches this far beyond the longest range
 
 # What every view should be now: view 0 from the camera, view n from preset n.
@@ -120,6 +124,7 @@ def compute(conn: sa.Connection, ids: Sequence[int], params: CameraViewParams
     """Recompute and store every view of the cameras `ids` (their old rows replaced), in
     batches of `params.batch`; the caller commits. Returns the count of views per status."""
     srid = params.metric_epsg
+    conn.execute(sa.text(LOCK_SQL))
     wanted = _wanted(conn, ids, params)
     places = conn.execute(sa.text(PLACES_SQL), {"srid": srid, "ids": list(ids)}).all()
     now = conn.execute(sa.text("SELECT now()")).scalar_one()
@@ -160,12 +165,27 @@ def refresh(engine: sa.Engine, params: CameraViewParams, *, everything: bool = F
     """Recompute the stale views (or all): (cameras done, views per status). Blocking: call it
     in a thread from async code."""
     with engine.begin() as conn:
+        conn.execute(sa.text(LOCK_SQL))  # what another writer has just done is not stale
         ids = all_cameras(conn) if everything else stale_cameras(conn, params)
         if not ids:
             return 0, Counter()
         counts = compute(conn, ids, params)
     log.info("camera views: %d cameras recomputed (%s)", len(ids), dict(counts))
     return len(ids), counts
+
+
+async def keep_fresh(engine: sa.Engine, params: CameraViewParams) -> None:
+    """The server's task: the stale views now (in a thread: startup does not wait for it), then
+    a staleness check every `params.check_interval_s` (0: only once). A failure is logged and
+    tried again at the next check; it never ends the task."""
+    while True:
+        try:
+            await asyncio.to_thread(refresh, engine, params)
+        except Exception:
+            log.exception("camera views: refresh failed; trying again at the next check")
+        if params.check_interval_s <= 0:
+            return
+        await asyncio.sleep(params.check_interval_s)
 
 
 FLAGGED_SQL = """
