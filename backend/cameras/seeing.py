@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sqlalchemy as sa
 
 from backend.cameras.schemas import SeeingAnswer, SeeingCamera
+from backend.catalog.camera_views import load_camera_views
 from backend.errors import InvalidInput
 
 DISC_M = (1.0, 100.0)   # the disc around the point whose covered share is given
@@ -106,10 +108,17 @@ def parse_seeing(lon: str | None, lat: str | None, disc_m: str | None = None,
                        _number("disc_m", disc_m, *DISC_M, 10.0), count)
 
 
-def seeing(conn: sa.Connection, lon: float, lat: float, srid: int, disc_m: float = 10.0,
-           limit: int = 20) -> SeeingAnswer:
+@lru_cache(maxsize=1)
+def metric_srid() -> int:
+    """The metric CRS the views are computed in (camera_views.yaml), read once."""
+    return load_camera_views().metric_epsg
+
+
+def seeing(conn: sa.Connection, lon: float, lat: float, disc_m: float = 10.0,
+           limit: int = 20, srid: int | None = None) -> SeeingAnswer:
     """The cameras that see (lon, lat) and the count blocked by buildings; `srid` the metric
-    CRS the views were computed in."""
+    CRS the views were computed in (default: the county's)."""
+    srid = srid or metric_srid()
     params = {"lon": lon, "lat": lat, "srid": srid, "disc": disc_m, "limit": limit,
               "segments": DISC_SEGMENTS, "m_per_deg": M_PER_DEG}
     rows = conn.execute(sa.text(SEEING_SQL), params).mappings().all()

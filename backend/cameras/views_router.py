@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -13,14 +11,8 @@ from backend.api.route import GuardedRoute
 from backend.auth.permissions import Permission, requires
 from backend.cameras.schemas import SeeingAnswer
 from backend.cameras.seeing import parse_seeing, seeing
-from backend.catalog.camera_views import CameraViewParams, load_camera_views
 
 router = APIRouter(route_class=GuardedRoute, tags=["cameras"])
-
-
-@lru_cache(maxsize=1)
-def view_params() -> CameraViewParams:
-    return load_camera_views()
 
 
 @router.get("/api/cameras/seeing", dependencies=[requires(Permission.CAMERAS_READ)])
@@ -33,11 +25,10 @@ async def get_seeing(state: AppState, response: Response, lon: str | None = None
     `disc_m` (10, 1 to 100) metres around the point inside that view. `blocked` counts the
     cameras within range and facing the point whose view a building blocks."""
     query = parse_seeing(lon, lat, disc_m, limit)
-    srid = view_params().metric_epsg
 
     def read() -> SeeingAnswer:
         with state.engine.connect() as conn:
-            return seeing(conn, query.lon, query.lat, srid, query.disc_m, query.limit)
+            return seeing(conn, query.lon, query.lat, query.disc_m, query.limit)
 
     answer = await run_in_threadpool(read)
     response.headers.update(PRIVATE)
