@@ -4,15 +4,20 @@ a preset or the buildings changing makes exactly the affected views stale)."""
 
 from __future__ import annotations
 
+import gzip
 import math
 
+import mapbox_vector_tile
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from backend.cameras import views
 from backend.settings import Settings
 from tests.cameras.conftest import Scene
+from tests.conftest import bearer
 from tests.test_cli import cityops
+from tiles.tms import lonlat_to_tile
 
 SECTOR_90 = 100 * 100 * math.pi / 4       # fov 90, range 100
 SHADOW = 100 * 100 * math.atan(0.25) - 100  # a 10 m face 20 m ahead (test_cones.py)
@@ -125,3 +130,24 @@ def test_the_map_view_draws_views_with_their_camera(scene: Scene) -> None:
             "SELECT code, kind, status, view_no, id FROM camera_views_map WHERE code = :c"),
             {"c": "t-views-map"}).one()
     assert tuple(row) == ("t-views-map", "tianwang", "fault", 0, cam * 256)
+
+
+def test_the_cameras_view_layer_serves_the_views_as_tiles(scene: Scene, client: TestClient,
+                                                          ) -> None:
+    cam = scene.camera("t-views-tile", -600, 0, 90, status="online")
+    scene.compute(cam)
+    lon, lat = scene.lonlat(-550, 0)  # inside its view
+    x, y = lonlat_to_tile(lon, lat, 16)
+    response = client.get(f"/tiles/cameras_view/16/{x}/{y}.mvt")
+    assert response.status_code == 200, response.text
+    tile = mapbox_vector_tile.decode(gzip.decompress(response.content)
+                                     if response.content[:2] == b"\x1f\x8b" else response.content)
+    mine = [f for f in tile["cameras_view"]["features"]
+            if f["properties"]["code"] == "t-views-tile"]
+    assert len(mine) == 1 and mine[0]["id"] == cam * 256
+    props = mine[0]["properties"]
+    assert (props["status"], props["kind"], props["view_no"]) == ("online", "tianwang", 0)
+    assert props["visible_share"] == pytest.approx(1.0)
+    grid = client.get(f"/tiles/cameras_view/16/{x}/{y}.mvt",
+                      headers=bearer(client, "grid_worker"))
+    assert grid.status_code == 403  # the cameras layer's roles
