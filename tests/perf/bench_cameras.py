@@ -106,6 +106,23 @@ def bench_queries(engine: sa.Engine, pts: list[tuple[float, float]], repeat: int
     print(summary("baseline: ST_DWithin 120 m over cameras", radius_ms))
 
 
+def bench_concurrent(engine: sa.Engine, pts: list[tuple[float, float]], clients: int
+                     ) -> None:
+    """The seeing query from `clients` threads at once, each on its own connection."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def client(share: list[tuple[float, float]]) -> list[float]:
+        with engine.connect() as conn:
+            return timed(lambda p: seeing(conn, p[0], p[1]), share)
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        ms = [m for part in pool.map(client, [pts[i::clients] for i in range(clients)])
+              for m in part]
+    rate = len(pts) / (time.perf_counter() - t0)
+    print(summary(f"seeing, {clients} clients at once", ms) + f"   {rate:.0f} answers/s")
+
+
 def ray_cast(x: float, y: float, heading: float, fov: float, rng: float,
              boundary: shapely.Geometry) -> shapely.Polygon:
     """The alternative: one ray per degree, each cut at its first hit."""
@@ -173,7 +190,7 @@ def county_database(name: str, scale: float, rebuild: bool) -> sa.Engine:
     settings = get_settings(database_name=name)
     urls = ensure_database(settings)
     upgrade(urls)
-    engine = create_engine(urls.app, pool_size=2)
+    engine = create_engine(urls.app, pool_size=4)
     with engine.connect() as conn:
         loaded = conn.execute(sa.text("SELECT count(*) FROM cameras")).scalar_one()
     if loaded and not rebuild:
@@ -194,6 +211,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="build the county anew")
     parser.add_argument("--points", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3, help="runs of the query figures")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent seeing clients")
     parser.add_argument("--compare", type=int, default=0, metavar="N",
                         help="compare the cone methods on N clipped views (e.g. 300)")
     args = parser.parse_args()
@@ -214,6 +232,7 @@ def main() -> None:
     with engine.connect() as conn:
         pts = points(conn, args.points)
     bench_queries(engine, pts, args.repeat)
+    bench_concurrent(engine, pts * args.repeat, args.clients)
     if args.compare:
         compare(engine, args.compare)
     engine.dispose()
