@@ -23,6 +23,7 @@ from backend.errors import InvalidInput
 DISC_M = (1.0, 100.0)   # the disc around the point whose covered share is given
 LIMIT = (1, 50)
 DISC_SEGMENTS = 8       # quarter-circle segments of the disc: its area within 0.7 % of pi r^2
+MAX_NUMBER_CHARS = 32    # a longer query value is refused before it is parsed
 M_PER_DEG = 110_000.0   # on the small side, so that the degree box covers the range
 
 # Per camera the view that sees the point: its own heading first, else the preset covering
@@ -87,7 +88,7 @@ def _number(name: str, raw: str | None, low: float, high: float, default: float 
             raise InvalidInput(f"{name} is required: a number from {low:g} to {high:g}")
         return default
     try:
-        value = float(raw)
+        value = float(raw) if len(raw) <= MAX_NUMBER_CHARS else math.nan
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or not low <= value <= high:
@@ -100,7 +101,7 @@ def parse_seeing(lon: str | None, lat: str | None, disc_m: str | None = None,
     """Query-string values checked here (400 naming the value and what is allowed)."""
     count = 20
     if limit not in (None, ""):
-        if not limit.isdigit() or not LIMIT[0] <= int(limit) <= LIMIT[1]:
+        if len(limit) > 2 or not limit.isdigit() or not LIMIT[0] <= int(limit) <= LIMIT[1]:
             raise InvalidInput(f"limit must be a whole number from {LIMIT[0]} to {LIMIT[1]}, "
                                f"got {limit!r}")
         count = int(limit)

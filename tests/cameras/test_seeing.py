@@ -96,7 +96,8 @@ def test_limit_and_disc(client: TestClient, place: dict) -> None:
 
 @pytest.mark.parametrize("params", [{"lon": "abc"}, {"lat": "nan"}, {"lat": 91},
                                     {"disc_m": 0}, {"disc_m": 101}, {"limit": 0},
-                                    {"limit": "51"}, {"lon": ""}])
+                                    {"limit": "51"}, {"lon": ""}, {"lat": "3" * 5000},
+                                    {"limit": "0" * 5000 + "5"}])
 def test_bad_input_is_400_naming_the_value(client: TestClient, place: dict, params: dict
                                            ) -> None:
     query = {"lon": place["lon"], "lat": place["lat"], **params}
