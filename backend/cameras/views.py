@@ -174,14 +174,18 @@ def refresh(engine: sa.Engine, params: CameraViewParams, *, everything: bool = F
     return len(ids), counts
 
 
-async def keep_fresh(engine: sa.Engine, params: CameraViewParams) -> None:
+async def keep_fresh(engine: sa.Engine, params: CameraViewParams, counts: Counter[str]
+                     ) -> None:
     """The server's task: the stale views now (in a thread: startup does not wait for it), then
-    a staleness check every `params.check_interval_s` (0: only once). A failure is logged and
-    tried again at the next check; it never ends the task."""
+    a staleness check every `params.check_interval_s` (0: only once). Views computed are
+    counted by status in `counts` (/metrics), failed refreshes as `failed`; a failure is
+    logged and tried again at the next check, it never ends the task."""
     while True:
         try:
-            await asyncio.to_thread(refresh, engine, params)
+            _, done = await asyncio.to_thread(refresh, engine, params)
+            counts.update(done)
         except Exception:
+            counts["failed"] += 1
             log.exception("camera views: refresh failed; trying again at the next check")
         if params.check_interval_s <= 0:
             return

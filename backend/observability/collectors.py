@@ -49,6 +49,9 @@ COUNTER_TABLE: list[tuple[str, str, str, tuple[str, ...]]] = [
      "evicted:<reason>)", "resources.traffic.probes.counters", ("outcome",)),
     ("cityops_traffic_service", "The traffic service's counts (buckets closed, accident "
      "reports and segments it could not place)", "resources.traffic.counters", ("outcome",)),
+    ("cityops_camera_views", "Camera views the server computed, by status (ok, and the flagged "
+     "inside_building, no_heading, empty), and failed refreshes", "cameras.view_counts",
+     ("status",)),
 ]
 
 

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from backend.cameras import seeing, views
+from backend.cameras import seeing
 from backend.catalog.layers import LayerCatalog
 from tests.cameras.conftest import Scene
 from tests.conftest import bearer, login_token
@@ -157,4 +157,9 @@ def test_the_server_computed_the_county_views_at_start(client: TestClient, scene
             break
         time.sleep(0.5)
     assert missing == 0 and total > 0
-    assert views  # the module the server runs
+    # Counted where an operator sees it: the views the server computed, by status.
+    metrics = client.get("/metrics").text
+    line = next(x for x in metrics.splitlines()
+                if x.startswith('cityops_camera_views_total{status="ok"}'))
+    assert float(line.split()[-1]) >= 1
+    assert 'cityops_camera_views_total{status="failed"}' not in metrics
