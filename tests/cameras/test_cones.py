@@ -121,3 +121,11 @@ def test_a_wall_longer_than_the_range_hides_everything_behind_it() -> None:
     cone = cones.view(0, 0, 0, 90, R, [box(-200, 50, 200, 60)])
     assert cone.area_m2 == pytest.approx(2500.0, rel=1e-9)
     assert cone.geom.contains(Point(0, 49.9)) and not cone.geom.contains(Point(0, 50.1))
+
+
+def test_a_shadow_across_north_in_an_all_round_view() -> None:
+    """A dome (360 degrees) with the square due north: its shadow straddles bearing 0/360."""
+    cone = cones.view(0, 0, 0, 360, R, [box(-5, 20, 5, 30)])
+    shadow = R * R * math.atan(5 / 20) - 100.0
+    assert cone.area_m2 == pytest.approx(math.pi * R * R - shadow, rel=ARC_ERROR)
+    assert not cone.geom.contains(Point(0, 60)) and cone.geom.contains(Point(0, -60))
