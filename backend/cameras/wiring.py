@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 class CamerasRuntime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # views computed by the server's refresh, by status; failed refreshes (cityops_camera_views)
+    view_counts: Counter[str] = field(default_factory=Counter)
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -33,4 +36,10 @@ class CamerasRuntime:
 async def setup(resources: Resources, hub: Hub) -> CamerasRuntime:
     """Call in the lifespan after the hub has started."""
     runtime = CamerasRuntime()
+    from backend.cameras.views import keep_fresh
+    from backend.catalog.camera_views import load_camera_views
+
+    runtime.tasks.append(asyncio.create_task(
+        keep_fresh(resources.engine, load_camera_views(), runtime.view_counts),
+        name="camera-views"))
     return runtime

@@ -53,6 +53,9 @@ COUNTER_TABLE: list[tuple[str, str, str, tuple[str, ...]]] = [
      "(raised, repeat, unknown_camera, bad_kind)", "camera_alarm_counts", ("outcome",)),
     ("cityops_traffic_service", "The traffic service's counts (buckets closed, accident "
      "reports and segments it could not place)", "resources.traffic.counters", ("outcome",)),
+    ("cityops_camera_views", "Camera views the server computed, by status (ok, and the flagged "
+     "inside_building, no_heading, empty), and failed refreshes", "cameras.view_counts",
+     ("status",)),
 ]
 
 
