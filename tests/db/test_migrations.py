@@ -70,7 +70,7 @@ def test_writes_bump_the_layer_version(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO cameras (code, kind, source, source_key, geom) VALUES "
-            "('test-v', 'traffic', 'test:versions', 'v1', "
+            "('34132400001320999001', 'traffic', 'test:versions', 'v1', "
             "ST_SetSRID(ST_MakePoint(117.88, 33.48), 4326))"
         ))
     after_insert = version()
