@@ -23,7 +23,7 @@ def test_every_layer_file_loads_and_matches_the_schema() -> None:
         "county", "townships", "roads", "parcels", "buildings", "pipelines", "cameras",
         "bus_lines", "bus_stops", "grid_cells", "pilot_segments", "township_labels",
         "grid_labels", "ortho", "ortho_county", "dem", "vehicles", "traffic_congestion",
-        "traffic_alerts",
+        "traffic_alerts", "camera_coverage",
     }
     assert set(catalog.ids) == expected
     kinds = {spec.id: spec.kind for spec in catalog.layers}
@@ -141,7 +141,7 @@ def test_layers_check_command_reports_problems(tmp_path: Path) -> None:
     assert "roads.yaml: minzom: unknown key (typo?)" in bad.stderr
     good = subprocess.run([*cmd, "--dir", str(LAYERS)], capture_output=True, text=True, check=False)
     assert good.returncode == 0, good.stderr
-    assert "19 layers OK" in good.stdout
+    assert "20 layers OK" in good.stdout
 
 
 def test_server_refuses_to_start_with_a_broken_catalog(tmp_path: Path, settings: Settings) -> None:
