@@ -30,7 +30,10 @@ def test_every_layer_file_loads_and_matches_the_schema() -> None:
     assert kinds["ortho"] == "cog" and kinds["dem"] == "dem" and kinds["vehicles"] == "live"
     live = {"vehicles", "traffic_congestion", "traffic_alerts"}
     assert {kinds[i] for i in live} == {"live"}
-    assert {kinds[i] for i in expected - {"ortho", "ortho_county", "dem"} - live} == {"table"}
+    views = {"camera_coverage"}
+    assert {kinds[i] for i in views} == {"sql"}
+    assert {kinds[i] for i in expected - {"ortho", "ortho_county", "dem"} - live - views} == \
+        {"table"}
     assert catalog["roads"].domain == "transport"  # the folder names the domain
     assert [d.id for d in catalog.domains][:3] == ["boundaries", "base", "imagery"]
     assert {spec.domain for spec in catalog.layers} <= {d.id for d in catalog.domains}

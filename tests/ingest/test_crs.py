@@ -139,7 +139,8 @@ def test_geojson_without_crs_member_may_be_given_one(
     x, y = Transformer.from_crs(4326, 4548, always_xy=True).transform(117.9, 33.5)
     path = tmp_path / "legacy.geojson"
     path.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "id": 5, '
-                    f'"properties": {{"code": "{code_for("TST-L")}", "kind": "traffic"}}, "geometry": '
+                    f'"properties": {{"code": "{code_for("TST-L")}", "kind": "traffic"}}, '
+                    '"geometry": '
                     f'{{"type": "Point", "coordinates": [{x!r}, {y!r}]}}}}]}}', encoding="utf-8")
     result = ingest(path, layer_id="cameras", source=src, crs=4548)
     assert result.ok and result.crs_declared is None and result.key_field == "code"

@@ -1,0 +1,58 @@
+"""Coverage benchmark (`make bench`): the full-county `cityops cameras coverage` run time.
+
+A scratch database gets the demo county (scale 1: ~450 grid cells, the roads, 2,000 cameras).
+When no views are computed there (the cones work fills camera_views), each camera gets a
+stand-in view, the unclipped disc of its range: the run's cost depends on how many views
+touch each cell's roads and how large they are, which the disc overstates (a cone is a
+fraction of it), so the figure is an upper bound. Prints seconds per run and the county's
+share covered. Figures, not assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+import sqlalchemy as sa
+
+from backend.cameras.coverage import recompute_coverage
+from tests.perf.common import ScratchDatabase, analyze
+
+STAND_IN = """
+INSERT INTO camera_views (camera_id, view_no, heading_deg, fov_deg, range_m, status, geom)
+SELECT id, 0, coalesce(direction_deg, 0), 360, coalesce(range_m, 50), 'ok',
+       ST_Multi(ST_Buffer(geom::geography, coalesce(range_m, 50), 16)::geometry)
+FROM cameras
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = parser.parse_args()
+    db = ScratchDatabase("cityops_bench_coverage", args.scale, "bench_coverage", pool_size=1)
+    try:
+        with db.engine.begin() as conn:
+            views = conn.execute(sa.text("SELECT count(*) FROM camera_views")).scalar_one()
+            if views == 0:
+                views = conn.execute(sa.text(STAND_IN)).rowcount
+                print(f"stand-in views (unclipped discs of each camera's range): {views}")
+        analyze(db.urls.admin)
+        times = []
+        for _ in range(max(1, args.runs)):
+            run = recompute_coverage(db.engine)
+            times.append(run.duration_s)
+            print(run.summary())
+        print(f"coverage, scale {args.scale}: {db.counts['grid_cells']} cells, "
+              f"{db.counts['roads']} roads, {db.counts['cameras']} cameras, {views} views: "
+              f"median {statistics.median(times):.1f} s, min {min(times):.1f} s")
+    finally:
+        db.engine.dispose()
+        if not args.keep:
+            db.drop()
+
+
+if __name__ == "__main__":
+    main()
