@@ -44,7 +44,16 @@ def import_register_file(args: argparse.Namespace, settings: Settings) -> int:
     """The register branch of `cityops ingest`: 0 all rows imported, 1 some refused."""
     from backend.audit.actor import cli_actor
     from backend.cameras.registry import import_register
+    from backend.errors import InvalidInput
 
+    flags = (("--crs", "crs"), ("--from-gcj02", "from_gcj02"), ("--key", "key"),
+             ("--append", "append"), ("--map", "map"), ("--file-layer", "file_layer"),
+             ("--x-field", "x_field"), ("--y-field", "y_field"))
+    other = [flag for flag, name in flags if getattr(args, name, None)]
+    if other:
+        raise InvalidInput(f"{', '.join(other)}: not for a camera register (WGS-84 lon/lat "
+                           "columns, keyed by code). For a GeoJSON/GeoPackage/Shapefile of "
+                           "cameras use that file instead.")
     engine = _engine(settings)
     try:
         report = import_register(

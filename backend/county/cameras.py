@@ -106,7 +106,8 @@ def build_cameras(recipe: Recipe, frame: Frame, lat: Lattice, roads: Roads, tw: 
     dist = g.uniform(6.0, 14.0, n)
     pos = graph.xy[at] + np.column_stack([np.cos(ang), np.sin(ang)]) * dist[:, None]
     look = frame.bearing_of(-np.cos(ang), -np.sin(ang))  # towards the junction
-    direction = np.round((look + g.normal(0, 15, n)) % 360.0, 1)
+    # rounded, then wrapped: 359.96 must become 0.0, not 360.0 (CHECK direction_deg < 360)
+    direction = np.round((look + g.normal(0, 15, n)) % 360.0, 1) % 360.0
     kind = np.empty(n, dtype=object)
     fov = np.empty(n)
     code = np.empty(n, dtype=object)
@@ -206,7 +207,7 @@ def _presets(recipe: Recipe, g: np.random.Generator, frame: Frame, node_xy: np.n
         for no, (other, _, road) in enumerate(legs[:count], start=1):
             target = node_xy[other] - pos[k]
             heading = float(frame.bearing_of(np.array([target[0]]), np.array([target[1]]))[0])
-            heading = round((heading + float(g.normal(0, 3))) % 360.0, 1)
+            heading = round((heading + float(g.normal(0, 3))) % 360.0, 1) % 360.0
             f = round(float(g.uniform(d.fov_deg.lo, d.fov_deg.hi)), 1)
             w = d.lens.width_m.lo + g.random() * (d.lens.width_m.hi - d.lens.width_m.lo)
             r = float(lens_range(np.array(f), np.array(w), d.lens))

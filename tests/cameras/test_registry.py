@@ -201,6 +201,8 @@ def test_cli_ingest_export_and_report(settings: Settings, engine: Engine, ours: 
     assert res.returncode == 1, res.stderr  # some rows refused
     assert "inserted 1" in res.stdout and "refused 1" in res.stdout
     assert "format: must be exactly 20 digits" in res.stderr
+    res = cityops(settings, "ingest", str(path), "--layer", "cameras", "--crs", "4548")
+    assert res.returncode == 2 and "--crs: not for a camera register" in res.stderr
     out = tmp_path / "out.json"
     res = cityops(settings, "cameras", "export", str(out), "--source", ours)
     assert res.returncode == 0, res.stderr

@@ -57,6 +57,23 @@ def test_heights_are_higher_at_main_crossings_than_in_villages(small_county: Cou
                                                     "height_m"].mean()
 
 
+def test_full_county_values_satisfy_the_table_checks() -> None:
+    """Every value the whole county's cameras carry passes migration 0018's CHECKs (a heading
+    rounded to 360.0 once broke the full demo load)."""
+    from backend.county import build_county
+
+    full = build_county(load_recipe(), scale=1.0)
+    cams, p = full.tables["cameras"], full.camera_presets
+    assert len(cams) == load_recipe().cameras.count
+    assert cams["direction_deg"].between(0, 360, inclusive="left").all()
+    assert p["heading_deg"].between(0, 360, inclusive="left").all()
+    assert cams["fov_deg"].between(0, 360, inclusive="right").all()
+    assert cams["range_m"].between(0, 2000, inclusive="right").all()
+    assert cams["height_m"].between(0, 200, inclusive="right").all()
+    assert cams["tilt_deg"].between(-90, 90).all()
+    assert cams["code"].str.fullmatch(r"[0-9]{20}").all()
+
+
 def test_presets_only_on_domes_each_with_its_own_view(small_county: County) -> None:
     cams = small_county.tables["cameras"].set_index("code")
     p = small_county.camera_presets
