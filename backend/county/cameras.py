@@ -134,8 +134,8 @@ def build_cameras(recipe: Recipe, frame: Frame, lat: Lattice, roads: Roads, tw: 
 
     main = np.array([sum(r >= cc.main_rank for _, r, _ in arms.get(int(v), [])) >= 3
                      for v in at])
-    cols = installation(recipe, g2 := rng(recipe.seed, STREAM_CAMERAS, 1), kind, fov, main,
-                         ctx[at], np.hypot(pos[:, 0], pos[:, 1]))
+    g2 = rng(recipe.seed, STREAM_CAMERAS, 1)  # what is added here: apart from places and ids
+    cols = installation(recipe, g2, kind, fov, main, ctx[at], np.hypot(pos[:, 0], pos[:, 1]))
     presets = _presets(recipe, g2, frame, graph.xy, code, pos, at, arms, cols)
     cols.update(
         code=code, name=name, kind=kind, direction_deg=direction, fov_deg=fov, status=status,
@@ -148,11 +148,10 @@ def build_cameras(recipe: Recipe, frame: Frame, lat: Lattice, roads: Roads, tw: 
                           for w, t in zip(where, town, strict=True)], dtype=object))
     ok = town >= 0  # drop any outside the county
     kept = {c: v[ok] for c, v in cols.items()}
-    nvr = _nvrs(recipe, kept, near_village[ok], vil)
-    kept["parent_code"] = nvr.pop("parent_code")
-    devices = pd.concat([pd.DataFrame({"code": kept["code"], "name": kept["name"]})[
-        kept["parent_code"] == None], nvr["devices"]],  # noqa: E711 (elementwise)
-        ignore_index=True)
+    kept["parent_code"], nvrs = _nvrs(recipe, kept, near_village[ok], vil)
+    own = np.array([p is None for p in kept["parent_code"]], dtype=bool)  # IPCs register
+    devices = pd.concat([pd.DataFrame({"code": kept["code"][own], "name": kept["name"][own]}),
+                         nvrs], ignore_index=True)
     devices["keepalive_s"] = cc.keepalive_s
     presets = presets[presets["camera_code"].isin(set(kept["code"]))].reset_index(drop=True)
     return Cameras(geoms=pts[ok], code=code[ok], columns=kept, presets=presets,
@@ -217,9 +216,9 @@ def _presets(recipe: Recipe, g: np.random.Generator, frame: Frame, node_xy: np.n
 
 
 def _nvrs(recipe: Recipe, cols: dict[str, np.ndarray], village: np.ndarray, vil: Villages
-          ) -> dict[str, object]:
+          ) -> tuple[np.ndarray, pd.DataFrame]:
     """雪亮 cameras register through their community's NVR (type 118), up to nvr_channels
-    each: the cameras' parent_code, and the NVR device rows (code, name)."""
+    each: the cameras' parent_code (None: registers itself), and the NVRs (code, name)."""
     cc = recipe.cameras
     parent = np.full(len(village), None, dtype=object)
     rows: list[tuple[str, str]] = []
@@ -233,4 +232,4 @@ def _nvrs(recipe: Recipe, cols: dict[str, np.ndarray], village: np.ndarray, vil:
             suffix = f"-{j + 1}" if len(chunks) > 1 else ""
             rows.append((nvr, f"{vil.names[v]}雪亮NVR{suffix}"))
             parent[members[start:start + cc.nvr_channels]] = nvr
-    return {"parent_code": parent, "devices": pd.DataFrame(rows, columns=["code", "name"])}
+    return parent, pd.DataFrame(rows, columns=["code", "name"])
