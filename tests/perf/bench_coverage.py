@@ -1,4 +1,5 @@
-"""Coverage benchmark (`make bench`): the full-county `cityops cameras coverage` run time.
+"""Coverage benchmark (`make bench`): the full-county `cityops cameras coverage` run time, and
+the camera register's export and import (CSV and JSON) of the whole county's cameras.
 
 A scratch database gets the demo county (scale 1: ~450 grid cells, the roads, 2,000 cameras).
 When no views are computed there (the cones work fills camera_views), each camera gets a
@@ -12,10 +13,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
+import time
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from backend.cameras.coverage import recompute_coverage
+from backend.cameras.registry import export_register, import_register
 from tests.perf.common import ScratchDatabase, analyze
 
 STAND_IN = """
@@ -48,6 +53,17 @@ def main() -> None:
         print(f"coverage, scale {args.scale}: {db.counts['grid_cells']} cells, "
               f"{db.counts['roads']} roads, {db.counts['cameras']} cameras, {views} views: "
               f"median {statistics.median(times):.1f} s, min {min(times):.1f} s")
+        with tempfile.TemporaryDirectory() as tmp:
+            for fmt in ("csv", "json"):
+                path = Path(tmp) / f"register.{fmt}"
+                t0 = time.perf_counter()
+                n = export_register(db.engine, path)
+                t1 = time.perf_counter()
+                report = import_register(db.engine, path, realm="bench")
+                t2 = time.perf_counter()
+                print(f"register {fmt}: {n} cameras ({path.stat().st_size / 1e6:.1f} MB), "
+                      f"export {t1 - t0:.2f} s, import {t2 - t1:.2f} s ({report.updated} "
+                      f"updated, {report.rejected} refused)")
     finally:
         db.engine.dispose()
         if not args.keep:
