@@ -44,6 +44,8 @@ def format_of(path: Path, given: str | None = None) -> Format:
 
 def read_register(path: Path, fmt: Format, *, encoding: str = "utf-8") -> list[Row]:
     """The rows of a register file (1-based row numbers are their positions)."""
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such file.")
     size = path.stat().st_size
     if size > MAX_BYTES:
         raise InvalidInput(f"{path.name} is {size / 1e6:.1f} MB, over the register limit of "

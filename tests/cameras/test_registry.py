@@ -184,6 +184,8 @@ def test_hostile_files_are_refused_before_parsing(engine: Engine, ours: str,
     binary.write_bytes(b"code\n\x00\x00\x00\n")
     with pytest.raises(InvalidInput, match="NUL"):
         import_register(engine, binary, realm=REALM, source=ours)
+    with pytest.raises(InvalidInput, match="no such file"):
+        import_register(engine, tmp_path / "missing.csv", realm=REALM, source=ours)
     with pytest.raises(InvalidInput, match=r"\.csv or \.json"):
         import_register(engine, tmp_path / "x.xlsx", realm=REALM, source=ours)
 
