@@ -215,3 +215,31 @@ def test_cli_ingest_export_and_report(settings: Settings, engine: Engine, ours: 
     assert report["cameras"] >= 1 and sum(report["by_status"].values()) == report["cameras"]
     mine = next(p for p in report["problems"] if p["code"] == code)
     assert mine["problems"] == ["no view computed yet"]
+
+
+def test_report_names_each_problem(engine: Engine, ours: str, tmp_path: Path) -> None:
+    from backend.cameras.registry_report import registry_report
+
+    blind, bare = code_for("report-blind"), code_for("report-bare")
+    path = _csv(tmp_path / "two.csv", [
+        {"code": blind, "kind": "tianwang", "lon": SEAT[0], "lat": SEAT[1], "heading_deg": 10,
+         "fov_deg": 60, "range_m": 40},
+        {"code": bare, "kind": "xueliang", "lon": SEAT[0], "lat": SEAT[1], "heading_deg": "",
+         "fov_deg": "", "range_m": ""}])
+    assert import_register(engine, path, realm=REALM, source=ours).inserted == 2
+    with engine.begin() as conn:  # the cones work found it inside a building footprint
+        conn.execute(sa.text(
+            "INSERT INTO camera_views (camera_id, view_no, heading_deg, fov_deg, range_m, status)"
+            " SELECT id, 0, 10, 60, 40, 'inside_building' FROM cameras WHERE code = :c"),
+            {"c": blind})
+    report = registry_report(engine)
+    found = {p["code"]: p["problems"] for p in report.problems}
+    assert found[blind] == ["view 0: inside_building"]
+    assert found[bare][:3] == [
+        "no heading (direction_deg): give heading_deg in the register",
+        "no field of view: give fov_deg in the register",
+        "no range: give range_m in the register"]
+    assert report.by_view_status.get("inside_building", 0) >= 1
+    assert report.by_problem["view_inside_building"] >= 1
+    assert sum(report.by_status.values()) == report.cameras
+    assert f"{blind} : view 0: inside_building" in report.text(limit=10_000)
