@@ -44,6 +44,7 @@ bench: system python frontend
 	$(BIN)/python -m tests.perf.bench_matching $(MATCHING_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_traffic $(TRAFFIC_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_cameras $(CAMERA_BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_coverage $(COVERAGE_BENCH_ARGS)
 
 lint: python
 	$(BIN)/ruff check .

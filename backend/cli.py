@@ -1,5 +1,5 @@
 """The `cityops` command: serve, demo, db, users, ingest, layers, gateway, scenario, open311,
-terminals."""
+terminals, cameras."""
 
 from __future__ import annotations
 
@@ -106,10 +106,13 @@ def cmd_layers(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.cameras.cli import import_register_file, is_register
     from backend.catalog.layers import load_catalog, model_columns
     from backend.db.engine import create_engine, resolve_urls
     from backend.ingest.files import ingest_file
 
+    if is_register(Path(args.file), args.layer):  # a camera register: backend.cameras.registry
+        return import_register_file(args, settings)
     _prepare_database(settings)
     catalog = load_catalog(settings.layers_dir, known_columns=model_columns())
     spec = catalog.get(args.layer)
@@ -383,7 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
 
     ingest = sub.add_parser("ingest", help="load a GeoJSON/GeoPackage/zipped Shapefile/CSV file, "
-                                           "or a GeoTIFF into a raster (cog or dem) layer")
+                                           "a GeoTIFF into a raster (cog or dem) layer, or a "
+                                           "camera register (.csv/.json, --layer cameras)")
     ingest.add_argument("file")
     ingest.add_argument("--layer", required=True, help="the catalog layer to load into")
     ingest.add_argument("--crs", help="the file's CRS when it declares none (e.g. 4548)")
@@ -451,14 +455,15 @@ def build_parser() -> argparse.ArgumentParser:
     terminal_arguments(terminals)
     terminals.set_defaults(handler=cmd_terminals)
 
+    from backend.cameras.cli import add_parser as camera_commands
+
+    camera_commands(sub)
+
     open311 = sub.add_parser("open311", help="Open311 api keys: add-key, list-keys, disable-key")
     open311.add_argument("action", choices=["add-key", "list-keys", "disable-key"])
     open311.add_argument("name", nargs="?", help="the api client's name (add-key, disable-key)")
     open311.set_defaults(handler=cmd_open311)
 
-    from backend.cameras.cli import add_arguments as camera_arguments
-
-    camera_arguments(sub)
     return parser
 
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from backend.demo import prepare_demo
 from backend.errors import Conflict
 from backend.settings import Settings
+from tests.camera_codes import code_for
 from tests.conftest import scratch_database
 
 
@@ -25,7 +26,8 @@ def cityops(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 
 def _cameras_geojson(path: Path, kinds: list[str]) -> Path:
     features = [
-        {"type": "Feature", "properties": {"code": f"CLI-{i}", "kind": kind, "status": "online"},
+        {"type": "Feature", "properties": {"code": code_for(f"CLI-{i}"), "kind": kind,
+                                           "status": "online"},
          "geometry": {"type": "Point", "coordinates": [117.88 + i / 1000, 33.48]}}
         for i, kind in enumerate(kinds)
     ]
@@ -69,7 +71,8 @@ def test_demo_refuses_a_non_empty_external_database(settings: Settings) -> None:
         engine = sa.create_engine(urls.admin)
         with engine.begin() as conn:
             conn.execute(sa.text(
-                "INSERT INTO cameras (code, kind, source, source_key, geom) VALUES ('own-1', "
+                "INSERT INTO cameras (code, kind, source, source_key, geom) VALUES "
+                "('34132400001320999002', "
                 "'traffic', 'city:own', '1', ST_SetSRID(ST_MakePoint(117.88, 33.48), 4326))"))
         engine.dispose()
         external = scratch.model_copy(update={"database_url": urls.admin})

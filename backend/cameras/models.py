@@ -19,6 +19,7 @@ class Camera(FeatureMixin, Base):
         FeatureMixin.source_unique("cameras"),
         sa.CheckConstraint("kind IN ('tianwang','xueliang','traffic')", name="kind"),
         sa.CheckConstraint("status IN ('online','offline','fault')", name="status"),
+        sa.CheckConstraint("code ~ '^[0-9]{20}$'", name="code"),  # GB/T 28181 id (0018)
     )
     code: Mapped[str] = mapped_column(sa.Text, nullable=False, unique=True)  # GB/T 28181 id
     name: Mapped[str | None] = mapped_column(sa.Text)

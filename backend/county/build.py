@@ -8,6 +8,7 @@ import shapely
 
 from backend.county.buildings import assign_to_parcels
 from backend.county.cadastre import build_parcels, canal_polygon
+from backend.county.cameras import build_cameras
 from backend.county.frame import Frame, boxes
 from backend.county.grid import build_grid
 from backend.county.lattice import CITY, FARM, VILLAGE, build_lattice, choose_detail
@@ -18,7 +19,7 @@ from backend.county.roads import build_roads, halfwidth_fn
 from backend.county.tables import County, frame_table
 from backend.county.townships import build_townships, build_villages, load_county
 from backend.county.transit import build_transit, resolve_places
-from backend.county.utilities import build_cameras, build_pipelines
+from backend.county.utilities import build_pipelines
 
 
 def build_county(recipe: Recipe, *, scale: float = 1.0, seed: int | None = None) -> County:
@@ -108,10 +109,7 @@ def build_county(recipe: Recipe, *, scale: float = 1.0, seed: int | None = None)
         diameter_mm=pipes.diameter, material=pipes.material, depth_start_m=pipes.depth_start,
         depth_end_m=pipes.depth_end, install_year=pipes.year, owner=pipes.owner,
         pressure_class=pipes.pressure)
-    t["cameras"] = frame_table(
-        frame, cams.geoms, "point", src, cams.code, code=cams.code, name=cams.name,
-        kind=cams.kind, direction_deg=cams.direction, fov_deg=cams.fov, status=cams.status,
-        stream_url=cams.url, township_code=cams.township)
+    t["cameras"] = frame_table(frame, cams.geoms, "point", src, cams.code, **cams.columns)
     t["bus_lines"] = frame_table(
         frame, bus.line_geoms, "line", src, bus.line_code, code=bus.line_code,
         name=bus.line_name, color=bus.line_color,
@@ -127,6 +125,7 @@ def build_county(recipe: Recipe, *, scale: float = 1.0, seed: int | None = None)
         frame, pilot.geoms, "line", src, pilot.code, code=pilot.code, name=pilot.name,
         road_name=pilot.road, direction=pilot.direction, speed_limit=pilot.speed,
         length_m=pilot.length)
+    out.camera_presets, out.camera_devices = cams.presets, cams.devices
     out.line_stops = pd.DataFrame(bus.line_stops,
                                   columns=["line_code", "seq", "stop_code", "distance_m"])
     return out

@@ -11,6 +11,7 @@ from psycopg2 import errors, sql
 from sqlalchemy.engine import Engine
 
 from backend.audit.chain import append_with_cursor
+from backend.county.cameras import DEVICE_COLUMNS, PRESET_COLUMNS
 from backend.county.frame import STORE_EPSG
 from backend.county.tables import TABLES, County
 from backend.errors import Conflict
@@ -45,6 +46,21 @@ def _plain(values: np.ndarray) -> list[object]:
             (v.item() if isinstance(v, np.generic) else v) for v in values.tolist()]
 
 
+def _copy_cameras(cur: object, county: County) -> dict[str, int]:
+    """The domes' presets (by camera code) and the registering devices."""
+    cur.execute("SELECT code, id FROM cameras WHERE source = %s",  # type: ignore[attr-defined]
+                (county.source,))
+    camera_id = dict(cur.fetchall())  # type: ignore[attr-defined]
+    p = county.camera_presets
+    rows = [(camera_id[c], *_plain(np.array(rest, dtype=object))) for c, *rest in
+            p[PRESET_COLUMNS].itertuples(index=False, name=None)] if len(p) else []
+    _copy_rows(cur, "camera_presets", ["camera_id", *PRESET_COLUMNS[1:]], rows)
+    d = county.camera_devices
+    devices = list(d[DEVICE_COLUMNS].itertuples(index=False, name=None)) if len(d) else []
+    _copy_rows(cur, "camera_devices", DEVICE_COLUMNS, devices)
+    return {"camera_presets": len(rows), "camera_devices": len(devices)}
+
+
 def load_county(engine: Engine, county: County, *, replace: bool = True) -> dict[str, int]:
     """Write every table of `county` in one transaction; with replace, first delete the rows of
     its source (children first). Returns the row counts written; then ANALYZEs the tables."""
@@ -58,6 +74,11 @@ def load_county(engine: Engine, county: County, *, replace: bool = True) -> dict
                 "DELETE FROM bus_line_stops WHERE line_id IN "
                 "(SELECT id FROM bus_lines WHERE source = %s) OR stop_id IN "
                 "(SELECT id FROM bus_stops WHERE source = %s)", (src, src))
+            # The devices this source's cameras register through (themselves or an NVR).
+            cur.execute(
+                "DELETE FROM camera_devices WHERE code IN (SELECT code FROM cameras WHERE "
+                "source = %s UNION SELECT parent_code FROM cameras WHERE source = %s)",
+                (src, src))
             for table in reversed(TABLES):
                 cur.execute(sql.SQL("DELETE FROM {} WHERE source = %s").format(
                     sql.Identifier(table)), (src,))
@@ -72,6 +93,7 @@ def load_county(engine: Engine, county: County, *, replace: bool = True) -> dict
                 zip(ls["line_code"], ls["seq"], ls["stop_code"], ls["distance_m"], strict=True)]
         _copy_rows(cur, CHILD, ["line_id", "seq", "stop_id", "distance_m"], rows)
         counts[CHILD] = len(rows)
+        counts.update(_copy_cameras(cur, county))
         append_with_cursor(cur, "system", "data.load", "demo_county", src, counts)
         raw.commit()
     except errors.UniqueViolation as exc:

@@ -247,6 +247,28 @@ class Pipelines(Strict):
         return self
 
 
+class Lens(Strict):
+    """A bullet's lens is chosen to see a scene `width_m` wide at its far end, so its range is
+    width / (2 tan(fov / 2)): the narrower the field, the farther it sees; clipped to range_m."""
+
+    width_m: Span
+    range_m: Span
+
+
+class Domes(Strict):
+    """PTZ domes: where they stand, and their presets (one per junction arm, up to hi)."""
+
+    share: dict[Literal["main_crossing", "other"], float]  # of the 天网 cameras there
+    presets: tuple[int, int]
+    fov_deg: Span
+    lens: Lens
+
+
+class Device(Strict):
+    manufacturer: str
+    model: str
+
+
 class Cameras(Strict):
     count: int = Field(ge=0)
     status: dict[Literal["online", "offline", "fault"], float]
@@ -254,6 +276,24 @@ class Cameras(Strict):
     weights: dict[Literal["city", "town", "rural"], float]
     fov_deg: dict[CameraKind, Span]
     stream_url: str
+    main_rank: int  # a junction where three or more arms have this road rank or more
+    height_m: dict[Literal["main_crossing", "city", "town", "rural"], Span]
+    lens: dict[CameraKind, Lens]
+    domes: Domes
+    centre_km: float  # 天网 cameras this close to the seat watch a commercial centre (重点)
+    owners: dict[Literal["tianwang", "traffic"], str]  # 雪亮: the township
+    models: dict[Literal["dome", "bullet"], list[Device]]
+    nvr_channels: int = Field(ge=1, le=64)  # 雪亮 cameras per community NVR
+    keepalive_s: int = Field(ge=5, le=3600)
+
+    @model_validator(mode="after")
+    def _presets(self) -> Cameras:
+        lo, hi = self.domes.presets
+        if not 1 <= lo <= hi <= 255:
+            raise ValueError(f"domes.presets: [{lo}, {hi}] must be within [1, 255], ordered")
+        if not all(self.models.get(k) for k in ("dome", "bullet")):
+            raise ValueError("models: name at least one dome and one bullet model")
+        return self
 
 
 class Place(Strict):

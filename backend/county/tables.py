@@ -21,7 +21,8 @@ TABLES = ("county", "townships", "roads", "parcels", "buildings", "pipelines", "
 
 @dataclass
 class County:
-    """What build_county returns: tables in EPSG:4326 plus the ordered stops of each line."""
+    """What build_county returns: tables in EPSG:4326 plus the ordered stops of each line and
+    the cameras' presets and registering devices."""
 
     source: str
     seed: int
@@ -29,10 +30,16 @@ class County:
     tables: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     # line_code, seq, stop_code, distance_m
     line_stops: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # camera_code, preset_no, name, heading_deg, fov_deg, range_m, tilt_deg (domes only)
+    camera_presets: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # code, name, keepalive_s: the devices that register over SIP (IPCs and NVRs)
+    camera_devices: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def counts(self) -> dict[str, int]:
         out = {name: len(df) for name, df in self.tables.items()}
         out["bus_line_stops"] = len(self.line_stops)
+        out["camera_presets"] = len(self.camera_presets)
+        out["camera_devices"] = len(self.camera_devices)
         return out
 
 

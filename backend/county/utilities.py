@@ -1,4 +1,4 @@
-"""Underground pipelines along roads, and video cameras at road junctions."""
+"""Underground pipelines along roads (cameras: backend/county/cameras.py)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from scipy.spatial import cKDTree
 
 from backend.county.depths import gravity_profile, pressure_profile
-from backend.county.frame import STREAM_CAMERAS, STREAM_PIPELINES, Frame, cut_line, rng
+from backend.county.frame import STREAM_PIPELINES, cut_line, rng
 from backend.county.lattice import CITY, NONE, TOWN, Lattice
 from backend.county.recipe import Recipe
 from backend.county.roads import Roads
-from backend.county.townships import Townships, Villages
 
 CONTEXTS = ("city", "town", "rural")
-INDUSTRY = {"tianwang": "00", "xueliang": "01", "traffic": "04"}  # GB/T 28181 行业编码
-KIND_LABEL = {"tianwang": "天网", "xueliang": "雪亮", "traffic": "交通"}
 
 
 @dataclass
@@ -34,20 +30,7 @@ class Pipelines:
     pressure: np.ndarray  # gas pressure class, None for the other networks
 
 
-@dataclass
-class Cameras:
-    geoms: np.ndarray
-    code: np.ndarray
-    name: np.ndarray
-    kind: np.ndarray
-    direction: np.ndarray
-    fov: np.ndarray
-    status: np.ndarray
-    url: np.ndarray
-    township: np.ndarray
-
-
-def _context(lat: Lattice, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def junction_context(lat: Lattice, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(context 0 city / 1 town / 2 rural, detailed?) of points on or near lattice lines: a
     point on a cell edge counts as city (town) if any cell touching it is."""
     ctx = np.full(len(pts), 2)
@@ -67,7 +50,7 @@ def build_pipelines(recipe: Recipe, lat: Lattice, roads: Roads) -> Pipelines:
     gd = rng(recipe.seed, STREAM_PIPELINES, 1)  # depths, owners: apart from the geometry's
     geoms, cls, _, kind = roads.sources.arrays()
     mids = shapely.get_coordinates(shapely.line_interpolate_point(geoms, 0.5, normalized=True))
-    ctx, _ = _context(lat, mids)
+    ctx, _ = junction_context(lat, mids)
     ranks = {c: r.rank for c, r in recipe.road_classes.items()}
     coords: list[np.ndarray] = []
     attrs: list[tuple[object, ...]] = []
@@ -119,7 +102,7 @@ def build_pipelines(recipe: Recipe, lat: Lattice, roads: Roads) -> Pipelines:
     lines = shapely.linestrings(np.vstack(coords), indices=np.repeat(
         np.arange(len(coords)), [len(c) for c in coords])) if coords else np.empty(0, object)
     mids = shapely.get_coordinates(shapely.line_interpolate_point(lines, 0.5, normalized=True))
-    _, det = _context(lat, mids)
+    _, det = junction_context(lat, mids)
     keep = det & (shapely.length(lines) > 1.0)
     cols = list(zip(*attrs, strict=True)) if attrs else [[]] * 9
     arr = [np.asarray(c, dtype=object)[keep] for c in cols]
@@ -127,64 +110,3 @@ def build_pipelines(recipe: Recipe, lat: Lattice, roads: Roads) -> Pipelines:
                      material=arr[3], depth_start=arr[4].astype(float),
                      depth_end=arr[5].astype(float), year=arr[6].astype(int), owner=arr[7],
                      pressure=arr[8])
-
-
-def build_cameras(recipe: Recipe, frame: Frame, lat: Lattice, roads: Roads, tw: Townships,
-                  vil: Villages, scale: float) -> Cameras:
-    cc = recipe.cameras
-    g = rng(recipe.seed, STREAM_CAMERAS)
-    graph = roads.graph
-    deg = graph.degree
-    ctx, det = _context(lat, graph.xy)
-    nodes = np.flatnonzero((deg >= 3) & det)
-    weight = np.array([cc.weights[CONTEXTS[c]] for c in ctx[nodes]]) * (deg[nodes] - 1.5)
-    slots = np.repeat(nodes, 4)
-    sw = np.repeat(weight, 4) * np.tile([1.0, 0.6, 0.35, 0.2], len(nodes))
-    n = min(int(round(cc.count * min(scale, 1.0))), len(slots))
-    if n == 0:
-        empty = np.empty(0, dtype=object)
-        return Cameras(empty, empty, empty, empty, np.empty(0), np.empty(0), empty, empty, empty)
-    chosen = np.sort(g.choice(len(slots), size=n, replace=False, p=sw / sw.sum()))
-    at = slots[chosen]
-    # Names: the two most important named roads meeting at the junction.
-    names: dict[int, list[str]] = {}
-    for e in range(len(graph.a)):
-        nm = roads.name[graph.row[e]]
-        if isinstance(nm, str):
-            for v in (int(graph.a[e]), int(graph.b[e])):
-                if nm not in names.setdefault(v, []):
-                    names[v].append(nm)
-    _, near_village = cKDTree(vil.points).query(graph.xy[at])
-    kinds, statuses = list(cc.status), np.array(list(cc.status.values()))
-    status = np.array(kinds, dtype=object)[g.choice(len(kinds), n, p=statuses / statuses.sum())]
-    ang = g.uniform(0, 2 * np.pi, n)
-    dist = g.uniform(6.0, 14.0, n)
-    pos = graph.xy[at] + np.column_stack([np.cos(ang), np.sin(ang)]) * dist[:, None]
-    look = frame.bearing_of(-np.cos(ang), -np.sin(ang))  # towards the junction
-    direction = np.round((look + g.normal(0, 15, n)) % 360.0, 1)
-    kind = np.empty(n, dtype=object)
-    fov = np.empty(n)
-    code = np.empty(n, dtype=object)
-    name = np.empty(n, dtype=object)
-    for k in range(n):
-        mix = cc.kinds[CONTEXTS[ctx[at[k]]]]  # type: ignore[index]
-        keys = list(mix)
-        p = np.array([mix[x] for x in keys])
-        kind[k] = keys[int(g.choice(len(keys), p=p / p.sum()))]
-        span = cc.fov_deg[kind[k]]
-        fov[k] = round(float(g.uniform(span.lo, span.hi)), 1)
-        code[k] = f"{recipe.county.code}00{INDUSTRY[kind[k]]}132{k + 1:07d}"
-        road = names.get(int(at[k]), [])
-        where = (f"{road[0]}与{road[1]}交叉口" if len(road) > 1 else
-                 f"{road[0]}{vil.names[near_village[k]]}路口" if road else
-                 f"{vil.names[near_village[k]]}路口")
-        name[k] = f"{where}（{KIND_LABEL[kind[k]]}）"
-    pts = shapely.points(pos)
-    township = np.full(n, None, dtype=object)
-    for t, poly in enumerate(tw.polys):
-        township[shapely.contains(poly, pts)] = tw.codes[t]
-    url = np.array([cc.stream_url.format(code=c) for c in code], dtype=object)
-    ok = np.array([t is not None for t in township], dtype=bool)  # drop any outside the county
-    return Cameras(geoms=pts[ok], code=code[ok], name=name[ok], kind=kind[ok],
-                   direction=direction[ok], fov=fov[ok], status=status[ok], url=url[ok],
-                   township=township[ok])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from shapely.geometry.base import BaseGeometry
 from tqdm import tqdm
 
 from backend.audit.chain import append_with_cursor
+from backend.cameras.device_id import DeviceIdError, decode
 from backend.catalog.layers import LayerCatalog
 from backend.errors import CityOpsError, InvalidInput
 from backend.ingest import load
@@ -36,6 +37,7 @@ DEFAULT_MAX_REJECT_RATIO = 0.0  # any rejected row fails the file: a partial lay
 DEFAULT_COUNTY_BUFFER_M = 1000.0
 BATCH_ROWS = 5000
 MAX_SHOWN = 3
+DEVICE_ID_TABLE, DEVICE_ID_COLUMN = "cameras", "code"
 
 
 def ingest_file(
@@ -164,6 +166,7 @@ def _run(
     for i, k in enumerate(keys):
         if k is not None and counts[k] > 1:
             dup_rows[k].append(i + 1)
+    id_check = _device_id_check(engine, target)
     with engine.begin() as conn, _cursor(conn) as cur:
         load.lock_source(cur, target.name, result.source)
         load.create_stage(cur, target.name, target.geom_column, result.columns_written)
@@ -172,7 +175,7 @@ def _run(
             for start in range(0, n, batch_rows):
                 stop = min(start + batch_rows, n)
                 rows = _stage_batch(data, cmap, target, geoms, keys, dup_rows, area, result,
-                                    start, stop, key)
+                                    start, stop, key, id_check)
                 load.copy_rows(cur, rows)
                 bar.update(stop - start)
         load.analyze_stage(cur)
@@ -220,6 +223,7 @@ def _stage_batch(
     data: SourceData, cmap: ColumnMap, target: TargetTable, geoms: NDArray[np.object_],
     keys: list[str | None], dup_rows: dict[str, list[int]], area: BaseGeometry | None,
     result: IngestResult, start: int, stop: int, key_col: str,
+    id_check: Callable[[str], str | None] | None = None,
 ) -> list[load.StagedRow]:
     batch = data.frame.iloc[start:stop]
     outcome = check_geometries(geoms[start:stop], target.geometry_type, area)
@@ -249,6 +253,10 @@ def _stage_batch(
             elif text is None and required:
                 reasons.append(f"{dst}: required, but empty")
             values.append(text)
+            if dst == DEVICE_ID_COLUMN and id_check is not None and text is not None:
+                problem = id_check(text)
+                if problem:
+                    reasons.append(problem)
         if reasons:
             result.reject(pos + 1, key, "; ".join(reasons))
             if key is not None:  # staged so a full sync keeps the stored version of this key
@@ -258,6 +266,23 @@ def _stage_batch(
             result.repaired_rows.append(RowIssue(pos + 1, key, outcome.repaired[j]))
         rows.append(load.StagedRow(pos + 1, True, str(key), outcome.hexes[j], values))
     return rows
+
+
+def _device_id_check(engine: sa.Engine, target: TargetTable
+                     ) -> Callable[[str], str | None] | None:
+    """Cameras are keyed by GB/T 28181 ids of this county: a row whose id does not decode is
+    refused with the part that is wrong (the table's CHECK only knows "20 digits")."""
+    if target.name != DEVICE_ID_TABLE:
+        return None
+    counties = load.county_codes(engine) or None  # no county loaded: any centre code
+
+    def check(code: str) -> str | None:
+        try:
+            decode(code, counties)
+        except DeviceIdError as exc:
+            return f"{DEVICE_ID_COLUMN}: {exc}"
+        return None
+    return check
 
 
 def _database_checks(cur: Cursor, target: TargetTable, result: IngestResult) -> None:

@@ -47,6 +47,12 @@ def county_boundary(engine: sa.Engine) -> BaseGeometry | None:
     return shapely.from_wkb(bytes(wkb)) if wkb is not None else None
 
 
+def county_codes(engine: sa.Engine) -> set[str]:
+    """The administrative codes of the county table's rows (a device id's centre code)."""
+    with engine.connect() as conn:
+        return {str(c) for c in conn.execute(sa.text("SELECT code FROM county")).scalars()}
+
+
 def lock_source(cur: Cursor, table: str, source: str) -> None:
     """Serialise loads of the same source into the same table (full sync reads then deletes)."""
     cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"cityops.ingest:{table}:{source}",))

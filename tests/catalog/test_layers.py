@@ -23,16 +23,17 @@ def test_every_layer_file_loads_and_matches_the_schema() -> None:
         "county", "townships", "roads", "parcels", "buildings", "pipelines", "cameras",
         "bus_lines", "bus_stops", "grid_cells", "pilot_segments", "township_labels",
         "grid_labels", "ortho", "ortho_county", "dem", "vehicles", "traffic_congestion",
-        "traffic_alerts", "cameras_view",
+        "traffic_alerts", "cameras_view", "camera_coverage",
     }
     assert set(catalog.ids) == expected
     kinds = {spec.id: spec.kind for spec in catalog.layers}
     assert kinds["ortho"] == "cog" and kinds["dem"] == "dem" and kinds["vehicles"] == "live"
     live = {"vehicles", "traffic_congestion", "traffic_alerts"}
     assert {kinds[i] for i in live} == {"live"}
-    assert kinds["cameras_view"] == "sql"  # a view over camera_views and cameras
-    assert {kinds[i] for i in expected - {"ortho", "ortho_county", "dem", "cameras_view"}
-            - live} == {"table"}
+    views = {"cameras_view", "camera_coverage"}  # views over the camera tables
+    assert {kinds[i] for i in views} == {"sql"}
+    assert {kinds[i] for i in expected - {"ortho", "ortho_county", "dem"} - live - views} == \
+        {"table"}
     assert catalog["roads"].domain == "transport"  # the folder names the domain
     assert [d.id for d in catalog.domains][:3] == ["boundaries", "base", "imagery"]
     assert {spec.domain for spec in catalog.layers} <= {d.id for d in catalog.domains}

@@ -16,6 +16,7 @@ from backend.auth.users import create_user
 from backend.cameras import views
 from backend.catalog.camera_views import load_camera_views
 from backend.incidents import desk
+from tests.camera_codes import code_for
 from tests.conftest import bearer
 
 GEOD = Geod(ellps="WGS84")
@@ -61,8 +62,8 @@ def scene(client: TestClient, engine: sa.Engine) -> Iterator[dict]:
         f"{TAG}-bus": (30, 200, 1), f"{TAG}-old": (30, 90, 11), f"{TAG}-van": (250, 1500, 9)}
     # c1 8 m off, looking at the case (nothing between: no building within 13 m); c2 and c3
     # farther than their range; c4 beside the case, looking away.
-    cameras = {f"{TAG}-c1": (0, 8, 180), f"{TAG}-c2": (120, 450, 300),
-               f"{TAG}-c3": (240, 520, 60), f"{TAG}-c4": (90, 5, 90)}
+    cameras = {code_for(f"{TAG}-c1"): (0, 8, 180), code_for(f"{TAG}-c2"): (120, 450, 300),
+               code_for(f"{TAG}-c3"): (240, 520, 60), code_for(f"{TAG}-c4"): (90, 5, 90)}
     with engine.begin() as conn:
         for name, (bearing, metres, ago, roles) in workers.items():
             uid = create_user(conn, name, f"{name[::-1]}-password", roles, display_name=name,
@@ -149,8 +150,9 @@ def test_nearest_workers_vehicles_and_cameras_by_distance(client: TestClient, sc
         v["distance_m"] for v in wide["vehicles"])
 
     cams = out["cameras"]
-    assert [c["code"] for c in cams if c["code"].startswith(TAG)] == [f"{TAG}-c1"]
-    c1 = cams[[c["code"] for c in cams].index(f"{TAG}-c1")]
+    ours = {code_for(f"{TAG}-c{i}") for i in (1, 2, 3, 4)}
+    assert [c["code"] for c in cams if c["code"] in ours] == [code_for(f"{TAG}-c1")]
+    c1 = cams[[c["code"] for c in cams].index(code_for(f"{TAG}-c1"))]
     assert c1["distance_m"] == pytest.approx(8, abs=0.1) and c1["view_no"] == 0
     assert c1["coverage_share"] > 0.5 and c1["status"] == "online"
 
@@ -165,7 +167,7 @@ def test_the_cameras_are_those_that_see_the_place(client: TestClient, scene: dic
         out = nearby(client, case, radius_m=radius)
         assert out["cameras"] == seeing.json()["cameras"]
         assert out["cameras_blocked"] == seeing.json()["blocked"]
-    assert f"{TAG}-c4" not in {c["code"] for c in seeing.json()["cameras"]}  # looks away
+    assert code_for(f"{TAG}-c4") not in {c["code"] for c in seeing.json()["cameras"]}  # looks away
 
 
 def test_reach_and_limit(client: TestClient, scene: dict) -> None:

@@ -21,6 +21,7 @@ from backend.db.models import FEATURE_TABLES
 from backend.ingest.files import ingest_file
 from backend.ingest.report import IngestResult
 from backend.settings import Settings
+from tests.camera_codes import code_for
 
 # A simple box around Sixian (117.6-118.2E, 33.27-33.77N): isolated from any loaded county.
 COUNTY = shapely.box(117.6, 33.27, 118.2, 33.77)
@@ -58,7 +59,7 @@ def cameras(
 ) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         {
-            "code": [f"{prefix}-{i:03d}" for i in range(n)],
+            "code": [code_for(f"{prefix}-{i:03d}") for i in range(n)],
             "name": [f"路口{i}号" for i in range(n)],
             "kind": ["tianwang", "xueliang", "traffic"] * (n // 3) + ["tianwang"] * (n % 3),
             "status": ["online"] * n,

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from backend.errors import InvalidInput
 from backend.geo.gcj02 import gcj02_to_wgs84
+from tests.camera_codes import code_for
 from tests.ingest.conftest import Ingest, snapshot, stored, write_shapefile
 
 LONLAT = [(117.88, 33.48), (117.95, 33.62), (117.71, 33.30)]
@@ -29,13 +30,14 @@ def test_cgcs2000_geographic_4490(
     ingest: Ingest, engine: Engine, src: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "cams4490.gpkg"
-    gpd.GeoDataFrame({"code": ["TST-A", "TST-B", "TST-C"], "kind": ["traffic"] * 3},
+    codes = [code_for("TST-A"), code_for("TST-B"), code_for("TST-C")]
+    gpd.GeoDataFrame({"code": codes, "kind": ["traffic"] * 3},
                      geometry=[shapely.Point(p) for p in LONLAT], crs=4490).to_file(path)
     result = ingest(path, layer_id="cameras", source=src)
     assert result.ok and result.crs_declared == result.crs_used == "EPSG:4490"
     expected = Transformer.from_crs(4490, 4326, always_xy=True)
     got = _coords(engine, "cameras", src)
-    for key, (x, y) in zip(["TST-A", "TST-B", "TST-C"], LONLAT, strict=True):
+    for key, (x, y) in zip(codes, LONLAT, strict=True):
         ex, ey = expected.transform(x, y)
         assert np.allclose(got[key], [[ex, ey]], rtol=0, atol=1e-7)
 
@@ -80,7 +82,7 @@ def test_csv_in_4548_needs_and_uses_the_flag(
     fwd = Transformer.from_crs(4326, 4548, always_xy=True)
     xs, ys = fwd.transform([p[0] for p in LONLAT], [p[1] for p in LONLAT])
     path = tmp_path / "cams.csv"
-    lines = ["code,kind,X,Y"] + [f"TST-G{i},traffic,{x!r},{y!r}"
+    lines = ["code,kind,X,Y"] + [f"{code_for(f'TST-G{i}')},traffic,{x!r},{y!r}"
                                  for i, (x, y) in enumerate(zip(xs, ys, strict=True))]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     before = snapshot(engine, "cameras")
@@ -93,13 +95,13 @@ def test_csv_in_4548_needs_and_uses_the_flag(
     inv = Transformer.from_crs(4548, 4326, always_xy=True)
     got = _coords(engine, "cameras", src)
     for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
-        assert np.allclose(got[f"TST-G{i}"], [inv.transform(x, y)], rtol=0, atol=1e-7)
+        assert np.allclose(got[code_for(f"TST-G{i}")], [inv.transform(x, y)], rtol=0, atol=1e-7)
 
 
 def test_unknown_crs_is_refused_and_nothing_changes(
     ingest: Ingest, engine: Engine, src: str, tmp_path: Path
 ) -> None:
-    frame = gpd.GeoDataFrame({"code": ["TST-U"], "kind": ["traffic"]},
+    frame = gpd.GeoDataFrame({"code": [code_for("TST-U")], "kind": ["traffic"]},
                              geometry=[shapely.Point(500_000, 3_700_000)], crs=None)
     shp = tmp_path / "local.shp"
     with warnings.catch_warnings():  # "no projection information": exactly the point
@@ -112,7 +114,8 @@ def test_unknown_crs_is_refused_and_nothing_changes(
     with pytest.raises(InvalidInput, match="'site grid', a local or unknown CRS"):
         ingest(shp, layer_id="cameras", source=src)
     csv = tmp_path / "c.csv"
-    csv.write_text("code,kind,lon,lat\nTST-U,traffic,117.9,33.5\n", encoding="utf-8")
+    csv.write_text(f"code,kind,lon,lat\n{code_for('TST-U')},traffic,117.9,33.5\n",
+                   encoding="utf-8")
     with pytest.raises(InvalidInput, match="EPSG:99999.*not a CRS known to PROJ"):
         ingest(csv, layer_id="cameras", source=src, crs="EPSG:99999")
     assert snapshot(engine, "cameras") == before
@@ -122,7 +125,7 @@ def test_declared_and_given_crs_must_agree(
     ingest: Ingest, engine: Engine, src: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "cams.gpkg"
-    gpd.GeoDataFrame({"code": ["TST-M"], "kind": ["traffic"]},
+    gpd.GeoDataFrame({"code": [code_for("TST-M")], "kind": ["traffic"]},
                      geometry=[shapely.Point(117.9, 33.5)], crs=4490).to_file(path)
     with pytest.raises(InvalidInput, match="declares EPSG:4490 but --crs says EPSG:4548"):
         ingest(path, layer_id="cameras", source=src, crs=4548)
@@ -136,12 +139,13 @@ def test_geojson_without_crs_member_may_be_given_one(
     x, y = Transformer.from_crs(4326, 4548, always_xy=True).transform(117.9, 33.5)
     path = tmp_path / "legacy.geojson"
     path.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "id": 5, '
-                    '"properties": {"code": "TST-L", "kind": "traffic"}, "geometry": '
+                    f'"properties": {{"code": "{code_for("TST-L")}", "kind": "traffic"}}, '
+                    '"geometry": '
                     f'{{"type": "Point", "coordinates": [{x!r}, {y!r}]}}}}]}}', encoding="utf-8")
     result = ingest(path, layer_id="cameras", source=src, crs=4548)
     assert result.ok and result.crs_declared is None and result.key_field == "code"
     assert any("RFC 7946" in w for w in result.warnings)
-    got = stored(engine, "cameras", src)["TST-L"]["geom"]
+    got = stored(engine, "cameras", src)[code_for("TST-L")]["geom"]
     assert abs(got.x - 117.9) < 1e-7 and abs(got.y - 33.5) < 1e-7
 
 
@@ -149,10 +153,11 @@ def test_from_gcj02_converts_web_map_coordinates(
     ingest: Ingest, engine: Engine, src: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "amap.csv"
-    path.write_text("code,kind,lng,lat\nTST-W,traffic,117.885443,33.477580\n", encoding="utf-8")
+    path.write_text(f"code,kind,lng,lat\n{code_for('TST-W')},traffic,117.885443,33.477580\n",
+                    encoding="utf-8")
     result = ingest(path, layer_id="cameras", source=src, from_gcj02=True)
     assert result.ok and result.from_gcj02 and result.crs_used == "EPSG:4326"
-    got = stored(engine, "cameras", src)["TST-W"]["geom"]
+    got = stored(engine, "cameras", src)[code_for("TST-W")]["geom"]
     assert abs(got.x - 117.880022) < 1e-5 and abs(got.y - 33.479271) < 1e-5
     ex, ey = gcj02_to_wgs84(117.885443, 33.477580)
     assert abs(got.x - ex) < 1e-12 and abs(got.y - ey) < 1e-12

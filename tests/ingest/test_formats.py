@@ -11,6 +11,7 @@ import shapely
 from sqlalchemy.engine import Engine
 
 from backend.errors import InvalidInput, NotFound
+from tests.camera_codes import code_for
 from tests.ingest.conftest import (
     Ingest,
     cameras,
@@ -39,7 +40,7 @@ def test_geojson_into_cameras_with_the_code_as_key(
     assert result.crs_declared == result.crs_used == "EPSG:4326"  # GDAL writes a crs member
     rows = stored(engine, "cameras", src, "code, name, kind, status, direction_deg")
     assert set(rows) == set(frame["code"])
-    r = rows["TST-004"]
+    r = rows[code_for("TST-004")]
     assert (r["name"], r["kind"], r["direction_deg"]) == ("路口4号", "xueliang", 40.0)
     assert r["geom"].equals_exact(frame.geometry.iloc[4], 1e-12)
 
@@ -104,8 +105,8 @@ def test_csv_with_chinese_headers_gbk_and_lon_lat(
 ) -> None:
     path = tmp_path / "cams.csv"
     text = ("点位编号,名称,kind,经度,纬度,备注\n"
-            "TST-C1,东关路口,tianwang,117.901,33.501,新装\n"
-            "TST-C2,西关路口,traffic, 117.902 ,33.502,\n")
+            f"{code_for('TST-C1')},东关路口,tianwang,117.901,33.501,新装\n"
+            f"{code_for('TST-C2')},西关路口,traffic, 117.902 ,33.502,\n")
     path.write_bytes(text.encode("gbk"))  # what Excel saves on a Chinese Windows
 
     result = ingest(path, layer_id="cameras", source=src, crs=4326)
@@ -114,9 +115,10 @@ def test_csv_with_chinese_headers_gbk_and_lon_lat(
     assert result.key_field == "点位编号" and result.columns_ignored == ["备注"]
     assert any("GB18030" in w for w in result.warnings)
     got = stored(engine, "cameras", src, "code, name, status")
-    assert got["TST-C2"]["name"] == "西关路口" and got["TST-C2"]["code"] == "TST-C2"
-    assert got["TST-C2"]["status"] == "online"  # absent from the file: server default
-    assert (got["TST-C2"]["geom"].x, got["TST-C2"]["geom"].y) == (117.902, 33.502)
+    c2 = got[code_for("TST-C2")]
+    assert c2["name"] == "西关路口" and c2["code"] == code_for("TST-C2")
+    assert c2["status"] == "online"  # absent from the file: server default
+    assert (c2["geom"].x, c2["geom"].y) == (117.902, 33.502)
 
 
 def test_csv_keeps_leading_zeros_of_codes(
@@ -197,4 +199,4 @@ def test_zip_without_or_with_several_shapefiles(
     assert "direction_deg" in result.columns_written  # from the truncated 'direction_'
     got = stored(engine, "cameras", src, "direction_deg")
     assert {k: r["direction_deg"] for k, r in got.items()} == \
-        {"TSTB-000": 0.0, "TSTB-001": 10.0, "TSTB-002": 20.0}
+        {code_for("TSTB-000"): 0.0, code_for("TSTB-001"): 10.0, code_for("TSTB-002"): 20.0}

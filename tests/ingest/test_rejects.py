@@ -16,6 +16,7 @@ from backend.db.engine import create_engine
 from backend.errors import InvalidInput
 from backend.ingest.report import IngestResult
 from backend.settings import Settings
+from tests.camera_codes import code_for
 from tests.conftest import scratch_database
 from tests.ingest.conftest import Ingest, cameras, parcel, snapshot, square, stored, version
 
@@ -114,6 +115,26 @@ def test_check_constraint_and_type_errors_read_like_sentences(
     assert snapshot(engine, "cameras") == before
 
 
+def test_camera_ids_must_decode_with_the_wrong_part_named(
+    ingest: Ingest, engine: Engine, src: str, tmp_path: Path
+) -> None:
+    frame = cameras(4)
+    frame.loc[0, "code"] = "CAM-0001"                       # not 20 digits
+    frame.loc[1, "code"] = "11010500001320000001"           # Beijing, not this county
+    frame.loc[2, "code"] = "34132400991320000001"           # industry 99
+    path = tmp_path / "cams.geojson"
+    frame.to_file(path)
+    before = snapshot(engine, "cameras")
+    with pytest.raises(InvalidInput) as exc:
+        ingest(path, layer_id="cameras", source=src)
+    reasons = {r.row: r.reason for r in _fails(exc).rejected_rows}
+    assert set(reasons) == {1, 2, 3}
+    assert "format: must be exactly 20 digits" in reasons[1]
+    assert "centre code: 110105 is not this county (341324)" in reasons[2]
+    assert "industry: 99 is not an industry code" in reasons[3]
+    assert snapshot(engine, "cameras") == before
+
+
 def test_value_errors_required_length_integer(
     ingest: Ingest, src: str, tmp_path: Path
 ) -> None:
@@ -181,7 +202,8 @@ def test_unique_column_collision_with_another_source(
         ingest(second, layer_id="cameras", source=src + ":b", key_field="sid")
     reasons = {r.row: r.reason for r in _fails(exc).rejected_rows}
     assert set(reasons) == {1, 2}
-    assert reasons[1] == (f"code='TST-000' is already used by source '{src}:a' key 'TST-000'; "
+    assert reasons[1] == (f"code='{code_for('TST-000')}' is already used by source '{src}:a' key "
+                          f"'{code_for('TST-000')}'; "
                           "it must be unique in cameras")
 
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from backend.errors import InvalidInput
+from tests.camera_codes import code_for
 from tests.ingest.conftest import Ingest, cameras, snapshot, stored, version
 
 
@@ -37,7 +38,7 @@ def test_reload_updates_inserts_deletes_and_leaves_other_sources(
     v2.loc[0, "name"] = "改名"  # attribute change
     v2.loc[1, "geometry"] = shapely.Point(117.95, 33.55)  # geometry change
     v2 = gpd.GeoDataFrame(
-        [*v2.to_dict("records"), {"code": "TST-009", "name": "新点", "kind": "traffic",
+        [*v2.to_dict("records"), {"code": code_for("TST-009"), "name": "新点", "kind": "traffic",
                                   "status": "online", "direction_deg": 1.0,
                                   "geometry": shapely.Point(117.96, 33.56)}], crs=4326)
     second = ingest(_write(v2, tmp_path / "v2.geojson"), layer_id="cameras", source=src)
@@ -45,11 +46,12 @@ def test_reload_updates_inserts_deletes_and_leaves_other_sources(
     assert (second.read, second.inserted, second.updated, second.unchanged, second.deleted) == \
         (4, 1, 2, 1, 1)
     after = stored(engine, "cameras", src, "name")
-    assert set(after) == {"TST-000", "TST-001", "TST-002", "TST-009"}  # no duplicates
-    assert after["TST-000"]["name"] == "改名"
-    assert (after["TST-001"]["geom"].x, after["TST-001"]["geom"].y) == (117.95, 33.55)
-    assert after["TST-000"]["updated_at"] > before["TST-000"]["updated_at"]
-    assert after["TST-002"]["updated_at"] == before["TST-002"]["updated_at"]  # unchanged row
+    c0, c1, c2, c9 = (code_for(f"TST-00{i}") for i in (0, 1, 2, 9))
+    assert set(after) == {c0, c1, c2, c9}  # no duplicates
+    assert after[c0]["name"] == "改名"
+    assert (after[c1]["geom"].x, after[c1]["geom"].y) == (117.95, 33.55)
+    assert after[c0]["updated_at"] > before[c0]["updated_at"]
+    assert after[c2]["updated_at"] == before[c2]["updated_at"]  # unchanged row
     assert stored(engine, "cameras", src + ":other") == others_before
 
     again = ingest(tmp_path / "v2.geojson", layer_id="cameras", source=src)
@@ -71,10 +73,11 @@ def test_append_keeps_keys_missing_from_the_file(
     result = ingest(_write(extra, tmp_path / "b.geojson"), layer_id="cameras", source=src,
                     append=True)
     assert (result.inserted, result.deleted) == (2, 0)
-    assert set(stored(engine, "cameras", src)) == {f"TST-00{i}" for i in range(5)}
+    assert set(stored(engine, "cameras", src)) == {code_for(f"TST-00{i}") for i in range(5)}
 
     full = ingest(tmp_path / "b.geojson", layer_id="cameras", source=src)
-    assert full.deleted == 3 and set(stored(engine, "cameras", src)) == {"TST-003", "TST-004"}
+    assert full.deleted == 3 and set(stored(engine, "cameras", src)) == {
+        code_for("TST-003"), code_for("TST-004")}
 
 
 def test_data_version_moves_only_on_success(
@@ -107,7 +110,8 @@ def test_tolerated_rejects_keep_the_stored_version_of_their_keys(
                     max_reject_ratio=0.5)
     assert (result.updated, result.rejected, result.deleted) == (1, 1, 0)
     got = stored(engine, "cameras", src, "name, kind")
-    assert got["TST-002"]["kind"] == "traffic" and got["TST-000"]["name"] == "新名"
+    assert got[code_for("TST-002")]["kind"] == "traffic"
+    assert got[code_for("TST-000")]["name"] == "新名"
 
 
 def test_report_file_and_progress_bar(

@@ -16,10 +16,12 @@ from pydantic import ValidationError
 
 from backend.catalog.layers import LayerSpec
 from backend.settings import Settings
+from tests.camera_codes import code_for
 from tests.conftest import ROOT, bearer
 from tiles.tms import lonlat_to_tile
 
 TAG = "t-privacy-layer"
+CODE = code_for(TAG)
 POINT = (117.8861, 33.4823)
 # A layer over the cameras table whose `name` holds a person's name (as a population or
 # contacts layer would), open to viewers and dispatchers.
@@ -49,9 +51,9 @@ def people_app(settings: Settings, county: dict, users: dict, engine: sa.Engine,
     with engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO cameras (source, source_key, code, name, kind, status, geom) "
-            "VALUES (:t, :t, :t, '李四光', 'tianwang', 'online', "
-            "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"), {"t": TAG, "lon": POINT[0],
-                                                             "lat": POINT[1]})
+            "VALUES (:t, :t, :code, '李四光', 'tianwang', 'online', "
+            "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"),
+            {"t": TAG, "code": CODE, "lon": POINT[0], "lat": POINT[1]})
     app = create_app(settings.model_copy(update={"layers_dir": Path(folder)}))
     with TestClient(app) as c:
         yield c
@@ -60,7 +62,7 @@ def people_app(settings: Settings, county: dict, users: dict, engine: sa.Engine,
 
 
 def ours(features: list[dict]) -> dict:
-    return next(f for f in features if f["properties"]["code"] == TAG)
+    return next(f for f in features if f["properties"]["code"] == CODE)
 
 
 def test_items_are_masked_for_everyone_and_cannot_be_filtered_on_a_person(
@@ -69,7 +71,7 @@ def test_items_are_masked_for_everyone_and_cannot_be_filtered_on_a_person(
     for role in ("viewer", "admin"):
         who = bearer(people_app, role)
         page = people_app.get("/ogc/collections/t_people/items",
-                              params={"code": TAG}, headers=who)
+                              params={"code": CODE}, headers=who)
         assert page.status_code == 200, page.text
         assert ours(page.json()["features"])["properties"]["name"] == "李**"
     probe = people_app.get("/ogc/collections/t_people/items", params={"name": "李四光"},
@@ -81,7 +83,7 @@ def test_one_item_in_full_for_personal_read_and_audited(
     people_app: TestClient, engine: sa.Engine
 ) -> None:
     admin = bearer(people_app, "admin")
-    page = people_app.get("/ogc/collections/t_people/items", params={"code": TAG},
+    page = people_app.get("/ogc/collections/t_people/items", params={"code": CODE},
                           headers=admin).json()
     fid = ours(page["features"])["id"]
     with engine.connect() as conn:
@@ -106,7 +108,7 @@ def test_tiles_and_tilejson_never_carry_a_personal_field(people_app: TestClient)
     tile = people_app.get(f"/tiles/t_people/{z}/{x}/{y}.mvt", headers=admin)
     assert tile.status_code == 200, tile.text
     features = mapbox_vector_tile.decode(tile.content)["t_people"]["features"]
-    mine = [f for f in features if f["properties"].get("code") == TAG]
+    mine = [f for f in features if f["properties"].get("code") == CODE]
     assert mine and "name" not in mine[0]["properties"]
     assert mine[0]["properties"]["status"] == "online"
     tilejson = people_app.get("/tiles/t_people.json", headers=admin).json()

@@ -41,6 +41,7 @@ def upgrade() -> None:
         op.execute(f"ALTER TABLE cameras ADD COLUMN {name} {kind}")
     op.execute("""
 ALTER TABLE cameras
+  ADD CONSTRAINT ck_cameras_code CHECK (code ~ '^[0-9]{20}$'),
   ADD CONSTRAINT ck_cameras_ptz_type CHECK (ptz_type BETWEEN 1 AND 9),
   ADD CONSTRAINT ck_cameras_use_type CHECK (use_type BETWEEN 1 AND 9),
   ADD CONSTRAINT ck_cameras_height CHECK (height_m > 0 AND height_m <= 200),
@@ -165,6 +166,12 @@ CREATE TABLE camera_coverage (
   cameras integer NOT NULL,            -- online cameras whose views touch the cell's roads
   computed_at timestamptz NOT NULL DEFAULT now()
 )""")
+    # The coverage map layer (layers/public_safety/camera_coverage.yaml, a `sql` view layer).
+    op.execute("""
+CREATE VIEW camera_coverage_cells AS
+SELECT g.id, g.grid_code, g.name, g.township_name, c.road_m, c.covered_m, c.share, c.cameras,
+       c.computed_at, g.geom, g.geom_3857
+FROM grid_cells g JOIN camera_coverage c ON c.grid_code = g.grid_code""")
     for table in ("camera_views", "camera_coverage", "camera_presets"):
         for statement in bump_trigger_sql(table):
             op.execute(statement)
@@ -172,11 +179,12 @@ CREATE TABLE camera_coverage (
 
 def downgrade() -> None:
     op.execute("DROP VIEW camera_views_map")
+    op.execute("DROP VIEW camera_coverage_cells")
     for table in ("camera_coverage", "camera_alarms", "camera_status_changes", "camera_views",
                   "camera_presets", "camera_devices"):
         op.execute(f"DROP TABLE {table}")
     op.execute("DROP INDEX idx_cameras_parent_code")
-    for constraint in ("ptz_type", "use_type", "height", "range", "tilt", "fov", "direction"):
+    for constraint in ("code", "ptz_type", "use_type", "height", "range", "tilt", "fov", "direction"):
         op.execute(f"ALTER TABLE cameras DROP CONSTRAINT ck_cameras_{constraint}")
     for name, _ in CAMERA_COLUMNS:
         op.execute(f"ALTER TABLE cameras DROP COLUMN {name}")
