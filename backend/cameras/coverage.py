@@ -71,6 +71,9 @@ def recompute_coverage(engine: sa.Engine, grid_codes: Sequence[str] | None = Non
     started = time.perf_counter()
     codes = list(grid_codes) if grid_codes is not None else None
     with engine.begin() as conn:
+        # one writer at a time (the server's check, the command, another process): two
+        # delete-then-insert runs at once would collide on the cells' keys
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('cityops.camera_coverage'))"))
         conn.execute(sa.text(_DROP), {"codes": codes})
         conn.execute(sa.text(_CELLS), {"codes": codes, "ok": VIEW_OK, "online": ONLINE})
         c = camera_coverage.c
@@ -81,6 +84,20 @@ def recompute_coverage(engine: sa.Engine, grid_codes: Sequence[str] | None = Non
         n, road, covered = conn.execute(q).one()
     return CoverageRun(int(n), float(road) / 1e3, float(covered) / 1e3,
                        round(time.perf_counter() - started, 3))
+
+
+STALE_SQL = """
+SELECT NOT EXISTS (SELECT 1 FROM camera_coverage)
+    OR (SELECT max(computed_at) FROM camera_views) > (SELECT min(computed_at) FROM camera_coverage)
+    OR (SELECT max(status_changed_at) FROM cameras)
+       > (SELECT min(computed_at) FROM camera_coverage)"""
+
+
+def coverage_stale(conn: sa.Connection) -> bool:
+    """Whether a view was computed or a camera changed status since the coverage was: the
+    server's periodic check then recomputes it (a full county takes about 2 s)."""
+    has_cells = conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM grid_cells)")).scalar_one()
+    return bool(has_cells and conn.execute(sa.text(STALE_SQL)).scalar_one())
 
 
 def cells_touching_views(conn: sa.Connection, camera_ids: Sequence[int]) -> list[str]:

@@ -11,6 +11,7 @@ county's CRS, as the cones were computed) only on the few rows the index found."
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -25,6 +26,7 @@ LIMIT = (1, 50)
 DISC_SEGMENTS = 8       # quarter-circle segments of the disc: its area within 0.7 % of pi r^2
 MAX_NUMBER_CHARS = 32    # a longer query value is refused before it is parsed
 M_PER_DEG = 110_000.0   # on the small side, so that the degree box covers the range
+Streams = Callable[[list[str]], dict[str, bool]]  # codes -> whether the media server plays each
 
 # Per camera the view that sees the point: its own heading first, else the preset covering
 # the most of the disc.
@@ -41,7 +43,7 @@ seen AS (
   ORDER BY v.camera_id, v.view_no = 0 DESC, share DESC, v.view_no)
 SELECT c.code, c.name, c.kind, c.status, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
   ST_Distance(c.geom::geography, here.pt::geography) AS distance_m, s.view_no, s.heading_deg,
-  s.share, c.stream_url IS NOT NULL AS has_stream, s.camera_id
+  s.share, s.camera_id
 FROM seen s JOIN cameras c ON c.id = s.camera_id, here
 ORDER BY c.status = 'online' DESC, distance_m, c.code
 LIMIT :limit"""
@@ -115,18 +117,20 @@ def metric_srid() -> int:
     return load_camera_views().metric_epsg
 
 
-def seeing(conn: sa.Connection, lon: float, lat: float, disc_m: float = 10.0,
-           limit: int = 20, srid: int | None = None) -> SeeingAnswer:
-    """The cameras that see (lon, lat) and the count blocked by buildings; `srid` the metric
-    CRS the views were computed in (default: the county's)."""
+def seeing(conn: sa.Connection, lon: float, lat: float, *, streams: Streams,
+           disc_m: float = 10.0, limit: int = 20, srid: int | None = None) -> SeeingAnswer:
+    """The cameras that see (lon, lat) and the count blocked by buildings; `streams` tells
+    which of them the media server can play (backend.cameras.media.MediaLinks.streams);
+    `srid` the metric CRS the views were computed in (default: the county's)."""
     srid = srid or metric_srid()
     params = {"lon": lon, "lat": lat, "srid": srid, "disc": disc_m, "limit": limit,
               "segments": DISC_SEGMENTS, "m_per_deg": M_PER_DEG}
     rows = conn.execute(sa.text(SEEING_SQL), params).mappings().all()
     blocked = conn.execute(sa.text(BLOCKED_SQL), params).scalar_one()
+    playable = streams([r["code"] for r in rows])
     cameras = [SeeingCamera(
         code=r["code"], name=r["name"], kind=r["kind"], status=r["status"], lon=r["lon"],
         lat=r["lat"], distance_m=round(r["distance_m"], 1), view_no=r["view_no"],
         heading_deg=r["heading_deg"], coverage_share=round(min(1.0, r["share"]), 4),
-        has_stream=r["has_stream"]) for r in rows]
+        has_stream=playable.get(r["code"], False)) for r in rows]
     return SeeingAnswer(lon=lon, lat=lat, disc_m=disc_m, cameras=cameras, blocked=blocked)

@@ -23,6 +23,7 @@ import shapely
 import sqlalchemy as sa
 
 from backend.cameras import cones
+from backend.cameras.coverage import coverage_stale, recompute_coverage
 from backend.catalog.camera_views import CameraViewParams
 
 log = logging.getLogger(__name__)
@@ -174,16 +175,25 @@ def refresh(engine: sa.Engine, params: CameraViewParams, *, everything: bool = F
     return len(ids), counts
 
 
+def _coverage_if_stale(engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        stale = coverage_stale(conn)
+    if stale:
+        log.info("camera coverage: %s", recompute_coverage(engine).summary())
+
+
 async def keep_fresh(engine: sa.Engine, params: CameraViewParams, counts: Counter[str]
                      ) -> None:
     """The server's task: the stale views now (in a thread: startup does not wait for it), then
-    a staleness check every `params.check_interval_s` (0: only once). Views computed are
+    the coverage when views or camera statuses changed since it was computed (coverage.py),
+    then the same check every `params.check_interval_s` (0: only once). Views computed are
     counted by status in `counts` (/metrics), failed refreshes as `failed`; a failure is
     logged and tried again at the next check, it never ends the task."""
     while True:
         try:
             _, done = await asyncio.to_thread(refresh, engine, params)
             counts.update(done)
+            await asyncio.to_thread(_coverage_if_stale, engine)
         except Exception:
             counts["failed"] += 1
             log.exception("camera views: refresh failed; trying again at the next check")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AppState
 from backend.api.responses import PRIVATE
 from backend.api.route import GuardedRoute
 from backend.auth.permissions import Permission, requires
+from backend.cameras.media import links_of
 from backend.cameras.schemas import SeeingAnswer
 from backend.cameras.seeing import parse_seeing, seeing
 
@@ -16,7 +17,8 @@ router = APIRouter(route_class=GuardedRoute, tags=["cameras"])
 
 
 @router.get("/api/cameras/seeing", dependencies=[requires(Permission.CAMERAS_READ)])
-async def get_seeing(state: AppState, response: Response, lon: str | None = None,
+async def get_seeing(state: AppState, request: Request, response: Response,
+                     lon: str | None = None,
                      lat: str | None = None, disc_m: str | None = None,
                      limit: str | None = None) -> SeeingAnswer:
     """The cameras whose view, clipped by the buildings, contains (lon, lat) (WGS-84): any of
@@ -25,10 +27,12 @@ async def get_seeing(state: AppState, response: Response, lon: str | None = None
     `disc_m` (10, 1 to 100) metres around the point inside that view. `blocked` counts the
     cameras within range and facing the point whose view a building blocks."""
     query = parse_seeing(lon, lat, disc_m, limit)
+    streams = links_of(request.app.state, state.settings).streams
 
     def read() -> SeeingAnswer:
         with state.engine.connect() as conn:
-            return seeing(conn, query.lon, query.lat, query.disc_m, query.limit)
+            return seeing(conn, query.lon, query.lat, streams=streams, disc_m=query.disc_m,
+                          limit=query.limit)
 
     answer = await run_in_threadpool(read)
     response.headers.update(PRIVATE)

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from backend.auth.permissions import Permission, Principal, has_right
-from backend.cameras.seeing import seeing
+from backend.cameras.seeing import Streams, seeing
 from backend.catalog.layers import LayerCatalog
 from backend.errors import Forbidden, InvalidInput, NotFound
 from backend.grid.service import WORKER_PERSONAL
@@ -158,7 +158,7 @@ WITHHELD = {
 
 
 def nearby(conn: sa.Connection, incident_id: int, principal: Principal, query: NearbyQuery,
-           now: datetime, rights: NearbyRights) -> dict[str, Any]:
+           now: datetime, rights: NearbyRights, streams: Streams) -> dict[str, Any]:
     """The case grid's own workers (by cell assignment, with their last position if any), then
     the `limit` nearest available grid workers within `reach_m`; the `limit` nearest recent
     vehicles within `radius_m`, by distance from the case; the cameras whose view, clipped by
@@ -204,7 +204,7 @@ def nearby(conn: sa.Connection, incident_id: int, principal: Principal, query: N
             out["workers"].append(one)
         record_look(conn, principal.username, "user", shown, list(WORKER_PERSONAL),
                     {"incident_id": row.id, "answer": "nearby"})
-    if rights.vehicles:  # within the radius the desk shows, like the cameras
+    if rights.vehicles:  # within the radius the desk shows
         vehicles = conn.execute(sa.text(VEHICLES_SQL), {
             **base, "radius": query.radius_m, "dlon": radius_box[0], "dlat": radius_box[1],
             "vehicle_since": now - VEHICLE_FRESH, "probe": PROBE_CLASS}).mappings().all()
@@ -213,7 +213,7 @@ def nearby(conn: sa.Connection, incident_id: int, principal: Principal, query: N
             "age_s": _age_s(now, m["time"]), "distance_m": round(m["distance_m"], 1),
         } for m in vehicles]
     if rights.cameras:
-        seen = seeing(conn, lon, lat, limit=CAMERA_LIMIT)
+        seen = seeing(conn, lon, lat, streams=streams, limit=CAMERA_LIMIT)
         out["cameras"] = [c.model_dump() for c in seen.cameras]
         out["cameras_blocked"] = seen.blocked
     return out

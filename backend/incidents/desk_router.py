@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from backend.api.deps import AppState
 from backend.api.responses import PRIVATE
 from backend.api.route import GuardedRoute
 from backend.api.types import Id
 from backend.auth.permissions import Caller, Permission, Principal, requires
+from backend.cameras.media import links_of
 from backend.incidents import desk, kpi
 
 router = APIRouter(route_class=GuardedRoute, tags=["dispatch desk"])
@@ -25,7 +26,8 @@ def _who(principal: Principal | None) -> Principal:
 
 @router.get("/api/incidents/{incident_id}/nearby",
             dependencies=[requires(Permission.INCIDENTS_ACT)])
-def nearby(incident_id: Id, state: AppState, principal: Caller, response: Response,
+def nearby(incident_id: Id, state: AppState, principal: Caller, request: Request,
+           response: Response,
            radius_m: str | None = None, reach_m: str | None = None,
            limit: str | None = None) -> dict:
     """The case grid's own workers (grid_workers; last position and its age when known), then
@@ -43,7 +45,8 @@ def nearby(incident_id: Id, state: AppState, principal: Caller, response: Respon
     who = _who(principal)
     rights = desk.NearbyRights.of(who, state.catalog)
     with state.engine.connect() as conn:
-        out = desk.nearby(conn, incident_id, who, query, datetime.now(UTC), rights)
+        out = desk.nearby(conn, incident_id, who, query, datetime.now(UTC), rights,
+                          links_of(request.app.state, state.settings).streams)
         conn.commit()  # the audit row of a full view of workers' phones, if any
     response.headers.update(PRIVATE)
     return out

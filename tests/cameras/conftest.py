@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from backend.cameras import views
 from backend.catalog.camera_views import CameraViewParams, load_camera_views
 from backend.settings import Settings
+from tests.camera_codes import code_for
 from tests.conftest import bearer
 
 ORIGIN = (117.64, 33.71)   # lon, lat: rural north-west, empty in the 2 % county
@@ -23,7 +24,8 @@ SOURCE = "test-cameras"
 
 
 class Scene:
-    """Puts cameras and buildings at metric offsets (x east, y north) from ORIGIN."""
+    """Puts cameras and buildings at metric offsets (x east, y north) from ORIGIN. A camera is
+    named by its tag, its id is `code_for(tag)`."""
 
     def __init__(self, engine: sa.Engine, params: CameraViewParams) -> None:
         self.engine, self.params = engine, params
@@ -42,17 +44,18 @@ class Scene:
                 {"x": self.x0 + dx, "y": self.y0 + dy, "srid": self.srid}).one()
         return row[0], row[1]
 
-    def camera(self, code: str, dx: float, dy: float, heading: float | None, *,
+    def camera(self, tag: str, dx: float, dy: float, heading: float | None, *,
                fov: float = 90, range_m: float | None = 100, kind: str = "tianwang",
                status: str = "online") -> int:
         with self.engine.begin() as conn:
             return conn.execute(sa.text(
                 "INSERT INTO cameras (source, source_key, code, name, kind, status, "
-                "direction_deg, fov_deg, range_m, geom) VALUES (:src, :code, :code, :code, "
+                "direction_deg, fov_deg, range_m, geom) VALUES (:src, :tag, :code, :tag, "
                 ":kind, :status, :h, :fov, :r, ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), "
                 ":srid), 4326)) RETURNING id"),
-                {"src": SOURCE, "code": code, "kind": kind, "status": status, "h": heading,
-                 "fov": fov, "r": range_m, "x": self.x0 + dx, "y": self.y0 + dy,
+                {"src": SOURCE, "tag": tag, "code": code_for(tag), "kind": kind,
+                 "status": status, "h": heading, "fov": fov, "r": range_m,
+                 "x": self.x0 + dx, "y": self.y0 + dy,
                  "srid": self.srid}).scalar_one()
 
     def building(self, key: str, x0: float, y0: float, x1: float, y1: float) -> None:

@@ -59,8 +59,8 @@ def test_seen_online_first_then_by_distance_and_the_blocked_one_counted(
     client: TestClient, place: dict
 ) -> None:
     out = ask(client, place)
-    mine = [c for c in out["cameras"] if c["code"].startswith("t-see-")]
-    assert [c["code"] for c in mine] == ["t-see-near", "t-see-preset", "t-see-far",
+    mine = [c for c in out["cameras"] if c["name"].startswith("t-see-")]
+    assert [c["name"] for c in mine] == ["t-see-near", "t-see-preset", "t-see-far",
                                          "t-see-edge", "t-see-offline"]
     assert out["blocked"] == 1  # t-see-blocked: in range, facing it, behind the wall
     assert out["disc_m"] == 10 and out["cameras"] == mine  # nothing else out here
@@ -79,15 +79,15 @@ def test_behind_the_building_the_camera_does_not_see(client: TestClient, place: 
     """In front of the wall the blocked camera sees; right behind it not."""
     lon, lat = scene.lonlat(1000, 15)
     front = ask(client, {"lon": lon, "lat": lat})
-    assert "t-see-blocked" in {c["code"] for c in front["cameras"]}
+    assert "t-see-blocked" in {c["name"] for c in front["cameras"]}
     lon, lat = scene.lonlat(1000, 32)
     behind = ask(client, {"lon": lon, "lat": lat})
-    assert "t-see-blocked" not in {c["code"] for c in behind["cameras"]}
+    assert "t-see-blocked" not in {c["name"] for c in behind["cameras"]}
     assert behind["blocked"] == 1
 
 
 def test_limit_and_disc(client: TestClient, place: dict) -> None:
-    assert [c["code"] for c in ask(client, place, limit=2)["cameras"]] == [
+    assert [c["name"] for c in ask(client, place, limit=2)["cameras"]] == [
         "t-see-near", "t-see-preset"]
     wide = ask(client, place, disc_m=100)
     assert wide["disc_m"] == 100

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from backend.cameras import views
 from backend.settings import Settings
+from tests.camera_codes import code_for
 from tests.cameras.conftest import Scene
 from tests.conftest import bearer
 from tests.test_cli import cityops
@@ -63,7 +64,7 @@ def test_the_kind_default_range_and_flagged_cameras(scene: Scene) -> None:
     (none,) = scene.rows(blind)
     assert (none.status, none.metric_area) == ("no_heading", None)
     with scene.engine.connect() as conn:
-        listed = {(r.code, r.status) for r in views.flagged(conn)}
+        listed = {(r.name, r.status) for r in views.flagged(conn)}
     assert {("t-views-inside", "inside_building"), ("t-views-blind", "no_heading")} <= listed
 
 
@@ -115,7 +116,8 @@ def test_the_command_recomputes_what_is_stale(scene: Scene, settings: Settings) 
     done = cityops(settings, "cameras", "views")
     assert done.returncode == 0, done.stderr
     assert "camera views:" in done.stdout
-    assert "inside_building  t-views-inside view 0" in done.stdout  # the flagged are listed
+    inside = code_for("t-views-inside")
+    assert f"inside_building  {inside} view 0 t-views-inside" in done.stdout  # flagged, listed
     assert cam not in stale(scene) and not stale(scene)
     assert scene.rows(cam)[0].status == "ok"
     again = cityops(settings, "cameras", "views")
@@ -127,8 +129,8 @@ def test_the_map_view_draws_views_with_their_camera(scene: Scene) -> None:
     scene.compute(cam)
     with scene.engine.connect() as conn:
         row = conn.execute(sa.text(
-            "SELECT code, kind, status, view_no, id FROM camera_views_map WHERE code = :c"),
-            {"c": "t-views-map"}).one()
+            "SELECT name, kind, status, view_no, id FROM camera_views_map WHERE code = :c"),
+            {"c": code_for("t-views-map")}).one()
     assert tuple(row) == ("t-views-map", "tianwang", "fault", 0, cam * 256)
 
 
@@ -143,7 +145,7 @@ def test_the_cameras_view_layer_serves_the_views_as_tiles(scene: Scene, client: 
     tile = mapbox_vector_tile.decode(gzip.decompress(response.content)
                                      if response.content[:2] == b"\x1f\x8b" else response.content)
     mine = [f for f in tile["cameras_view"]["features"]
-            if f["properties"]["code"] == "t-views-tile"]
+            if f["properties"]["code"] == code_for("t-views-tile")]
     assert len(mine) == 1 and mine[0]["id"] == cam * 256
     props = mine[0]["properties"]
     assert (props["status"], props["kind"], props["view_no"]) == ("online", "tianwang", 0)
