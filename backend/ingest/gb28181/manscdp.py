@@ -2,7 +2,8 @@
 
 Parsed with defusedxml (no entities, no DTD: the XML comes from devices and is hostile), after
 decoding the bytes ourselves: expat reads no multi-byte encoding such as GB2312, and devices
-often declare GB2312 over UTF-8 bytes, so the declared encoding is tried first, then UTF-8.
+often declare GB2312 over UTF-8 bytes, so strict UTF-8 is tried first, then GB18030 (a
+superset of GB2312 and GBK).
 Item counts are bounded; every failure is a `BodyError` with a short reason.
 """
 
@@ -116,7 +117,9 @@ Body = Keepalive | CatalogQuery | CatalogResponse | AlarmNotify | Other
 def decode_text(data: bytes) -> str:
     m = _DECL.match(data)
     declared = m.group(1).decode().lower() if m else "utf-8"
-    order = (["gb18030", "utf-8"] if declared in _GB else [declared, "gb18030"])
+    # UTF-8 first: it validates itself (Chinese GBK bytes are almost never valid UTF-8), while
+    # GB18030 decodes nearly any bytes, so it would turn a mislabelled UTF-8 body into garbage.
+    order = ["utf-8", "gb18030"] if declared in _GB else ["utf-8", declared, "gb18030"]
     for codec in order:
         try:
             text = data.decode(codec)
