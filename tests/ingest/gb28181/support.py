@@ -27,16 +27,16 @@ SAVED = ("status", "parent_code", "name", "manufacturer", "model", "owner", "civ
          "address", "ptz_type", "status_changed_at", "last_seen_at", "geom")
 
 
-def sip_settings(settings: Settings) -> Settings:
+def sip_settings(settings: Settings, **overrides: Any) -> Settings:
     return settings.model_copy(update={"sip_enabled": True, "sip_port": 0,
-                                       "sip_password": REALM_SECRET})
+                                       "sip_password": REALM_SECRET, **overrides})
 
 
 @contextmanager
-def sip_client(settings: Settings) -> Iterator[TestClient]:
+def sip_client(settings: Settings, **overrides: Any) -> Iterator[TestClient]:
     from backend.main import create_app
 
-    app = create_app(sip_settings(settings))
+    app = create_app(sip_settings(settings, **overrides))
     with TestClient(app) as client:
         client.headers.update(bearer(client, "admin"))
         yield client
