@@ -103,3 +103,22 @@ def test_a_small_day_against_the_sip_endpoint(settings: Settings, county: dict,
                 {"c": nvr_channels}).scalars().all()
         assert tuple(alarm) == (nvr_channels[1], "crowd")
         assert parents == ["34132400001180900001"]
+
+
+def test_the_demo_server_runs_its_camera_scenario(settings: Settings, county: dict,
+                                                  users: dict, engine: sa.Engine,
+                                                  tmp_path: Path) -> None:
+    """`cityops demo` sets live_camera_scenario: the server runs it against its own endpoint."""
+    write(tmp_path, SMALL.replace("duration_s: 120", "duration_s: 3600"))
+    with borrow_cameras(engine, 5, offset=0), sip_client(
+            settings, live_camera_scenario="tiny", scenarios_dir=tmp_path) as client:
+        listener = listener_of(client)
+        deadline = time.monotonic() + 30
+        while ((listener.stats.registrations < 4 or listener.stats.keepalives < 3)
+               and time.monotonic() < deadline):
+            time.sleep(0.2)
+        assert listener.stats.registrations >= 4 and listener.stats.keepalives >= 3
+        with engine.connect() as conn:
+            online = conn.execute(sa.text(
+                "SELECT count(*) FROM camera_devices WHERE online")).scalar_one()
+        assert online >= 3  # ipc#1 may already be in its outage
