@@ -94,7 +94,8 @@ class SipListener:
         self._devices: dict[str, _Device] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()       # TCP connections
+        self._udp_tasks: set[asyncio.Task[bool]] = set()   # UDP messages being handled
         self._sn = 0
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -123,10 +124,11 @@ class SipListener:
             self._udp = None
         if self._server is not None:
             self._server.close()
-        for task in list(self._tasks):
+        tasks = [*self._tasks, *self._udp_tasks]
+        for task in tasks:
             task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -147,13 +149,13 @@ class SipListener:
             self.stats.messages += 1
             self.stats.rejected["oversized"] += 1
             return
-        if len(self._tasks) >= self.max_inflight:
+        if len(self._udp_tasks) >= self.max_inflight:  # a flood waits on the sink: shed it
             self.stats.messages += 1
             self.stats.rejected["busy"] += 1
             return
         task = asyncio.create_task(self._on_message(data, _Peer("udp", addr[:2]), False))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._udp_tasks.add(task)
+        task.add_done_callback(self._udp_tasks.discard)
 
     async def _on_connection(self, reader: asyncio.StreamReader,
                              writer: asyncio.StreamWriter) -> None:
