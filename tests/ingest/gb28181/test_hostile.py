@@ -88,6 +88,8 @@ def test_udp_answers_what_it_can_and_drops_the_rest(sip: TestClient) -> None:
     assert sum(counted.values()) - before == len(cases)
     assert counted["internal_error"] == 0
     assert status_of(udp_exchange(listener.port, [request("OPTIONS")])[0]) == 200  # alive
+    ready = sip.get("/api/health/ready").json()
+    assert ready["checks"]["sip"]["state"] == "ok"
 
 
 def test_random_datagrams_never_stop_the_listener(sip: TestClient, engine: Engine) -> None:
