@@ -42,6 +42,7 @@ bench: system python frontend
 	$(BIN)/python -m tests.perf.bench_raster $(RASTER_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_matching $(MATCHING_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_traffic $(TRAFFIC_BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_sip $(SIP_BENCH_ARGS)
 
 lint: python
 	$(BIN)/ruff check .

@@ -22,6 +22,7 @@ from backend.ingest.gb28181.codec import SipError, SipMessage
 log = logging.getLogger("cityops.simulation.sip")
 
 USER_AGENT = "cityops-sim/1 (示意 synthetic device)"
+T1, T2 = 0.5, 4.0  # RFC 3261 timers: first UDP retransmit after T1, doubling up to T2
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,7 @@ class SimDevice:
     def __init__(self, device_id: str, *, server_id: str, realm: str, password: str,
                  host: str, port: int, transport: str = "udp",
                  channels: Sequence[Channel] = (), keepalive_s: float = 60.0,
-                 expires: int = 3600, chunk: int = 2, timeout_s: float = 2.0) -> None:
+                 expires: int = 3600, chunk: int = 2, timeout_s: float = 8.0) -> None:
         self.device_id, self.server_id, self.realm = device_id, server_id, realm
         self.password = password
         self.host, self.port, self.transport = host, port, transport
@@ -188,12 +189,16 @@ class SimDevice:
         key = (msg.header("Call-ID") or "", self._cseq)
         future: asyncio.Future[SipMessage] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
+        interval = T1 if self.transport == "udp" else self.timeout_s
         try:
-            for _ in range(3 if self.transport == "udp" else 1):  # UDP: retransmit (Timer A)
+            while (left := deadline - loop.time()) > 0:
                 self._write(msg.encode())
-                done, _ = await asyncio.wait({future}, timeout=self.timeout_s)
+                done, _ = await asyncio.wait({future}, timeout=min(interval, left))
                 if done:
                     return future.result()
+                interval = min(interval * 2, T2)  # RFC 3261 §17.1.2.2: UDP retransmits
             raise TimeoutError(f"{method} unanswered")
         finally:
             self._pending.pop(key, None)
