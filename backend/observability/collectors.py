@@ -210,6 +210,8 @@ def sip_metrics(cameras: Any) -> Iterator[Metric]:
     for name, doc, value in (
             ("responses_received", "SIP responses received from devices", s.responses_received),
             ("challenges", "REGISTERs answered 401 with a fresh digest challenge", s.challenges),
+            ("retransmissions", "UDP requests received again: answered again, not acted on",
+             s.retransmissions),
             ("registrations", "Devices registered", s.registrations),
             ("unregistrations", "Devices unregistered (Expires: 0)", s.unregistrations),
             ("keepalives", "Keepalive MESSAGEs", s.keepalives),

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -29,6 +29,7 @@ ALLOW = "REGISTER, MESSAGE, OPTIONS, ACK"
 OTHER_METHODS = {"INVITE", "BYE", "CANCEL", "SUBSCRIBE", "NOTIFY", "INFO", "UPDATE", "PRACK",
                  "REFER", "PUBLISH"}  # SIP methods this endpoint knows and does not allow
 MIN_EXPIRES, MAX_EXPIRES, DEFAULT_EXPIRES = 60, 86400, 3600
+MAX_TRANSACTIONS = 4096  # UDP requests remembered to absorb retransmissions (about Timer J)
 
 
 @dataclass
@@ -42,6 +43,7 @@ class SipStats:
     requests: Counter[str] = field(default_factory=Counter)     # by method
     responses_sent: Counter[str] = field(default_factory=Counter)  # by status code
     responses_received: int = 0
+    retransmissions: int = 0      # UDP requests seen before: answered again, not acted on
     challenges: int = 0
     registrations: int = 0
     unregistrations: int = 0
@@ -96,6 +98,7 @@ class SipListener:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()       # TCP connections
         self._udp_tasks: set[asyncio.Task[bool]] = set()   # UDP messages being handled
+        self._answered: OrderedDict[tuple[str, str, str], bytes | None] = OrderedDict()
         self._sn = 0
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -210,6 +213,8 @@ class SipListener:
         data = msg.encode()
         if msg.status is not None:
             self.stats.responses_sent[str(msg.status)] += 1
+            if peer.transport == "udp" and (key := _transaction(msg)) in self._answered:
+                self._answered[key] = data
         if peer.transport == "udp":
             if self._udp is not None:
                 self._udp.sendto(data, peer.addr)
@@ -232,6 +237,8 @@ class SipListener:
             self.stats.responses_received += 1  # a device's answer to our Catalog query
             return True
         method = msg.method or ""
+        if peer.transport == "udp" and method != "ACK" and self._retransmitted(msg, peer):
+            return True
         self.stats.requests[method if method in OTHER_METHODS | set(ALLOW.split(", "))
                             else "other"] += 1
         try:
@@ -257,6 +264,20 @@ class SipListener:
             log.exception("gb28181 %s: handling %s failed", peer.text, method)
             self._send(peer, codec.response(msg, 500, "Server Internal Error"))
             return False
+        return True
+
+    def _retransmitted(self, msg: SipMessage, peer: _Peer) -> bool:
+        """RFC 3261 §17.2.2: a UDP request seen before is answered with the same response (or
+        dropped while it is being handled), never acted on twice."""
+        key = _transaction(msg)
+        if key not in self._answered:
+            self._answered[key] = None
+            if len(self._answered) > MAX_TRANSACTIONS:
+                self._answered.popitem(last=False)
+            return False
+        self.stats.retransmissions += 1
+        if (answer := self._answered[key]) is not None and self._udp is not None:
+            self._udp.sendto(answer, peer.addr)
         return True
 
     async def _register(self, msg: SipMessage, peer: _Peer) -> None:
@@ -339,8 +360,8 @@ class SipListener:
             self.stats.keepalives += 1
             await self.sink.keepalive(device, datetime.now(UTC))
         elif isinstance(body, manscdp.CatalogResponse):
-            self.stats.catalog_items += await self.sink.catalog(device, body.items,
-                                                                body.sum_num)
+            applied = await self.sink.catalog(device, body.items, body.sum_num)
+            self.stats.catalog_items += applied  # not `+= await`: that reads before awaiting
         elif isinstance(body, manscdp.AlarmNotify) and await self.sink.alarm(device, body):
             self.stats.alarms += 1
 
@@ -364,6 +385,10 @@ class SipListener:
             ("To", f"<sip:{device_id}@{self.realm}>"), ("Call-ID", codec.new_tag() * 4),
             ("CSeq", f"{self._sn} MESSAGE"), ("Max-Forwards", "70"),
             ("Content-Type", manscdp.CONTENT_TYPE)], body=body)
+
+
+def _transaction(msg: SipMessage) -> tuple[str, str, str]:
+    return (msg.header("Via") or "", msg.header("Call-ID") or "", msg.header("CSeq") or "")
 
 
 class _Udp(asyncio.DatagramProtocol):

@@ -127,3 +127,9 @@ async def until(check: Callable[[], bool], timeout: float = 10.0) -> float:
             raise AssertionError("timed out waiting")
         await asyncio.sleep(0.05)
     return time.monotonic() - start
+
+
+def keepalive_at(engine: Engine, code: str) -> object:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT last_keepalive_at FROM camera_devices WHERE code = :c"), {"c": code}).scalar()

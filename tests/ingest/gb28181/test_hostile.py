@@ -4,6 +4,7 @@ can be addressed, dropped otherwise, always counted, and the listener keeps serv
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import socket
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from tests.ingest.gb28181.support import (
 )
 
 SERVER = "34132400002000000001"
+CALLS = itertools.count(1)  # each request its own transaction (a repeat is a retransmission)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,7 @@ def request(method: str, *, cseq_method: str | None = None, body: bytes = b"",
     return (f"{method} sip:{SERVER}@3413240000 SIP/2.0\r\n"
             "Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bKtest\r\n"
             f"From: <sip:{user}@3413240000>;tag=1\r\nTo: <sip:{SERVER}@3413240000>\r\n"
-            f"Call-ID: hostile-1\r\nCSeq: 1 {cseq_method or method}\r\n{extra}"
+            f"Call-ID: hostile-{next(CALLS)}\r\nCSeq: 1 {cseq_method or method}\r\n{extra}"
             f"Content-Length: {len(body)}\r\n\r\n").encode() + body
 
 
@@ -87,7 +89,10 @@ def test_udp_answers_what_it_can_and_drops_the_rest(sip: TestClient) -> None:
         assert counted[reason] >= 1, reason
     assert sum(counted.values()) - before == len(cases)
     assert counted["internal_error"] == 0
-    assert status_of(udp_exchange(listener.port, [request("OPTIONS")])[0]) == 200  # alive
+    options = request("OPTIONS")
+    first, again = udp_exchange(listener.port, [options, options])
+    assert status_of(first) == 200  # alive
+    assert again == first and listener.stats.retransmissions >= 1  # answered again, same tag
     ready = sip.get("/api/health/ready").json()
     assert ready["checks"]["sip"]["state"] == "ok"
 

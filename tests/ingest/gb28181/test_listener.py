@@ -26,6 +26,7 @@ from tests.ingest.gb28181.support import (
     camera_row,
     changes,
     device,
+    keepalive_at,
     listener_of,
     sip_client,
     until,
@@ -44,6 +45,7 @@ def test_an_ipc_registers_with_the_realm_secret(sip: TestClient, engine: Engine,
                                                 transport: str) -> None:
     stats = listener_of(sip).stats
     before = (stats.challenges, stats.registrations)
+    applied = stats.catalog_items
     with borrow_cameras(engine, 1, offset=0 if transport == "udp" else 1) as cams:
         code = cams.cameras[0][0]
         with engine.begin() as conn:
@@ -55,8 +57,10 @@ def test_an_ipc_registers_with_the_realm_secret(sip: TestClient, engine: Engine,
                          channels=[Channel(code, "自注册 IPC", None, None)])
             async with sim:
                 assert await sim.register() == 200
-                await until(lambda: sim.sent.get("catalog", 0) == 1)  # asked, answered
+                # asked, answered, applied (the 200 goes out before the registry is written)
+                await until(lambda: stats.catalog_items == applied + 1)
                 assert await sim.keepalive() == 200
+                await until(lambda: keepalive_at(engine, code) is not None)  # written after
 
         asyncio.run(run())
         assert (stats.challenges, stats.registrations) == (before[0] + 1, before[1] + 1)
@@ -128,6 +132,8 @@ def test_silence_makes_a_device_offline_and_keepalives_bring_it_back(
 
 def test_the_catalog_answer_updates_the_registry(sip: TestClient, engine: Engine) -> None:
     status = sip.app.state.cameras.status  # type: ignore[attr-defined]
+    stats = listener_of(sip).stats
+    applied = stats.catalog_items
     with borrow_cameras(engine, 2, offset=4) as cams:
         add_device(engine, NVR, NVR_PASSWORD)
         (a, lon_a, lat_a), (b, lon_b, lat_b) = cams.cameras
@@ -142,6 +148,7 @@ def test_the_catalog_answer_updates_the_registry(sip: TestClient, engine: Engine
             async with device(sip, NVR, NVR_PASSWORD, channels=channels, chunk=2) as sim:
                 assert await sim.register() == 200
                 await until(lambda: sim.sent.get("catalog", 0) == 3)  # 5 items, 2 a MESSAGE
+                await until(lambda: stats.catalog_items == applied + 3)  # a, b and new
 
         asyncio.run(run())
         row_a, row_b = camera_row(engine, a), camera_row(engine, b)
