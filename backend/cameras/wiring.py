@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from backend.api.deps import Resources
+    from backend.cameras.status import CameraStatus
+    from backend.ingest.gb28181.listener import SipListener
     from backend.realtime.hub import Hub
 
 
@@ -23,6 +25,8 @@ class CamerasRuntime:
     # views computed by the server's refresh, by status; failed refreshes (cityops_camera_views;
     # ok shown from the start: a process that found every view fresh says 0, not nothing)
     view_counts: Counter[str] = field(default_factory=lambda: Counter(ok=0))
+    listener: SipListener | None = None   # the SIP endpoint (its .port, .stats) when enabled
+    status: CameraStatus | None = None    # its sink and the keepalive watchdog
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -43,4 +47,19 @@ async def setup(resources: Resources, hub: Hub) -> CamerasRuntime:
     runtime.tasks.append(asyncio.create_task(
         keep_fresh(resources.engine, load_camera_views(), runtime.view_counts),
         name="camera-views"))
+    settings = resources.settings
+    if settings.sip_enabled:
+        from backend.cameras.status import CameraStatus
+        from backend.ingest.gb28181.listener import SipListener
+
+        runtime.status = CameraStatus(
+            resources.engine, hub, counties={settings.sip_server_id[:6]},
+            keepalive_s=settings.sip_keepalive_s, misses=settings.sip_offline_misses)
+        runtime.listener = SipListener(
+            settings.sip_host, settings.sip_port, sink=runtime.status,
+            server_id=settings.sip_server_id, realm=settings.sip_realm,
+            password=settings.sip_password, max_message_bytes=settings.sip_max_message_bytes)
+        await runtime.listener.start()
+        runtime.closers.append(runtime.listener.stop)
+        runtime.tasks.append(asyncio.create_task(runtime.status.watch(), name="sip-watchdog"))
     return runtime
