@@ -173,6 +173,7 @@ def _write(engine: sa.Engine, plan: _Plan, report: RegisterReport, *, realm: str
             else:
                 cam = _insert(cur, c, cols, report.source)
                 report.inserted += 1
+                devices[_device_of(c)].setdefault("keepalive_s", DEFAULT_KEEPALIVE_S)
             if c.presets is not None:
                 cur.execute("DELETE FROM camera_presets WHERE camera_id = %s", (cam,))
                 for p in c.presets:
@@ -188,6 +189,8 @@ def _write(engine: sa.Engine, plan: _Plan, report: RegisterReport, *, realm: str
             if c.password is not None:
                 dev["ha1"] = ha1(_device_of(c), realm, c.password)
         for code, attrs in devices.items():
+            if not attrs:  # a known camera whose row says nothing of its device: no device
+                continue   # row made (export then import gives the same file)
             cur.execute("INSERT INTO camera_devices (code, keepalive_s) VALUES (%s, %s) "
                         "ON CONFLICT (code) DO NOTHING",
                         (code, attrs.get("keepalive_s", DEFAULT_KEEPALIVE_S)))
@@ -196,7 +199,7 @@ def _write(engine: sa.Engine, plan: _Plan, report: RegisterReport, *, realm: str
                     cur.execute(sql.SQL("UPDATE camera_devices SET {} = %s, updated_at = now() "
                                         "WHERE code = %s").format(sql.Identifier(col)),
                                 (attrs[col], code))
-        report.devices = len(devices)
+        report.devices = sum(1 for attrs in devices.values() if attrs)
         append_with_cursor(cur, actor, AUDIT_ACTION, AUDIT_ENTITY, report.source, {
             "file": Path(report.file).name, "rows": report.read,
             "inserted": report.inserted, "updated": report.updated,

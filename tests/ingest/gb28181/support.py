@@ -70,18 +70,25 @@ def borrow_cameras(engine: Engine, n: int, offset: int) -> Iterator[Borrowed]:
         saved = conn.execute(sa.text(
             f"SELECT code, {', '.join(SAVED)} FROM cameras WHERE code = ANY(:c)"),
             {"c": codes}).mappings().all()
+        devices = conn.execute(sa.text("SELECT * FROM camera_devices")).mappings().all()
     assert len(rows) == n, "the demo county has too few cameras"
     try:
         yield Borrowed([(r.code, r.lon, r.lat) for r in rows])
     finally:
         with engine.begin() as conn:
+            # the devices first, as the server's sink locks them (then their cameras): the
+            # other order can deadlock with a write the server is still finishing
+            conn.execute(sa.text("DELETE FROM camera_devices"))
+            for device in devices:  # the demo county's devices, as they were
+                conn.execute(sa.text(
+                    f"INSERT INTO camera_devices ({', '.join(device)}) "
+                    f"VALUES ({', '.join(f':{k}' for k in device)})"), dict(device))
             conn.execute(sa.text("DELETE FROM camera_alarms WHERE source = 'sip'"))
             conn.execute(sa.text(
                 "DELETE FROM camera_status_changes WHERE camera_id IN "
                 "(SELECT id FROM cameras WHERE code = ANY(:c) OR source LIKE 'sip:%')"),
                 {"c": codes})
             conn.execute(sa.text("DELETE FROM cameras WHERE source LIKE 'sip:%'"))
-            conn.execute(sa.text("DELETE FROM camera_devices"))
             for row in saved:
                 conn.execute(sa.text(
                     f"UPDATE cameras SET {', '.join(f'{c} = :{c}' for c in SAVED)} "
