@@ -75,13 +75,15 @@ def borrow_cameras(engine: Engine, n: int, offset: int) -> Iterator[Borrowed]:
         yield Borrowed([(r.code, r.lon, r.lat) for r in rows])
     finally:
         with engine.begin() as conn:
+            # devices first, then cameras: the order the sink's writes take (no deadlock with
+            # a write still in flight after the test's last 200)
+            conn.execute(sa.text("DELETE FROM camera_devices"))
             conn.execute(sa.text("DELETE FROM camera_alarms WHERE source = 'sip'"))
             conn.execute(sa.text(
                 "DELETE FROM camera_status_changes WHERE camera_id IN "
                 "(SELECT id FROM cameras WHERE code = ANY(:c) OR source LIKE 'sip:%')"),
                 {"c": codes})
             conn.execute(sa.text("DELETE FROM cameras WHERE source LIKE 'sip:%'"))
-            conn.execute(sa.text("DELETE FROM camera_devices"))
             for row in saved:
                 conn.execute(sa.text(
                     f"UPDATE cameras SET {', '.join(f'{c} = :{c}' for c in SAVED)} "
