@@ -23,6 +23,8 @@ from tests.conftest import bearer
 REALM_SECRET = "realm-secret-示意"
 NVR = "34132400001180000901"      # a synthetic NVR (type 118) of the county
 NVR_PASSWORD = "nvr-password"
+DEVICE_SAVED = ("code", "name", "ha1", "transport", "remote_addr", "keepalive_s",
+                "registered_at", "expires_at", "last_keepalive_at", "online", "updated_at")
 SAVED = ("status", "parent_code", "name", "manufacturer", "model", "owner", "civil_code",
          "address", "ptz_type", "status_changed_at", "last_seen_at", "geom")
 
@@ -70,6 +72,11 @@ def borrow_cameras(engine: Engine, n: int, offset: int) -> Iterator[Borrowed]:
         saved = conn.execute(sa.text(
             f"SELECT code, {', '.join(SAVED)} FROM cameras WHERE code = ANY(:c)"),
             {"c": codes}).mappings().all()
+        devices = conn.execute(sa.text(
+            f"SELECT {', '.join(DEVICE_SAVED)} FROM camera_devices")).mappings().all()
+        # the borrowed cameras start unparented: a test decides which device they belong to
+        conn.execute(sa.text("UPDATE cameras SET parent_code = NULL WHERE code = ANY(:c)"),
+                     {"c": codes})
     assert len(rows) == n, "the demo county has too few cameras"
     try:
         yield Borrowed([(r.code, r.lon, r.lat) for r in rows])
@@ -88,6 +95,10 @@ def borrow_cameras(engine: Engine, n: int, offset: int) -> Iterator[Borrowed]:
                 conn.execute(sa.text(
                     f"UPDATE cameras SET {', '.join(f'{c} = :{c}' for c in SAVED)} "
                     "WHERE code = :code"), dict(row))
+            if devices:  # the county's own devices (the demo register's), as they were
+                conn.execute(sa.text(
+                    f"INSERT INTO camera_devices ({', '.join(DEVICE_SAVED)}) VALUES "
+                    f"({', '.join(':' + c for c in DEVICE_SAVED)})"), [dict(d) for d in devices])
 
 
 def add_device(engine: Engine, code: str, password: str | None, keepalive_s: int = 60,
@@ -95,7 +106,8 @@ def add_device(engine: Engine, code: str, password: str | None, keepalive_s: int
     with engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO camera_devices (code, name, ha1, keepalive_s) "
-            "VALUES (:c, '示意 NVR', :h, :k)"),
+            "VALUES (:c, '示意 NVR', :h, :k) ON CONFLICT (code) DO UPDATE SET "
+            "ha1 = EXCLUDED.ha1, keepalive_s = EXCLUDED.keepalive_s"),
             {"c": code, "h": digest.ha1(code, realm, password) if password else None,
              "k": keepalive_s})
 
