@@ -23,8 +23,6 @@ from tests.conftest import bearer
 REALM_SECRET = "realm-secret-示意"
 NVR = "34132400001180000901"      # a synthetic NVR (type 118) of the county
 NVR_PASSWORD = "nvr-password"
-DEVICE_SAVED = ("code", "name", "ha1", "transport", "remote_addr", "keepalive_s",
-                "registered_at", "expires_at", "last_keepalive_at", "online", "updated_at")
 SAVED = ("status", "parent_code", "name", "manufacturer", "model", "owner", "civil_code",
          "address", "ptz_type", "status_changed_at", "last_seen_at", "geom")
 
@@ -72,19 +70,22 @@ def borrow_cameras(engine: Engine, n: int, offset: int) -> Iterator[Borrowed]:
         saved = conn.execute(sa.text(
             f"SELECT code, {', '.join(SAVED)} FROM cameras WHERE code = ANY(:c)"),
             {"c": codes}).mappings().all()
-        devices = conn.execute(sa.text(
-            f"SELECT {', '.join(DEVICE_SAVED)} FROM camera_devices")).mappings().all()
-        # the borrowed cameras start unparented: a test decides which device they belong to
-        conn.execute(sa.text("UPDATE cameras SET parent_code = NULL WHERE code = ANY(:c)"),
-                     {"c": codes})
+        devices = conn.execute(sa.text("SELECT * FROM camera_devices")).mappings().all()
     assert len(rows) == n, "the demo county has too few cameras"
     try:
+        with engine.begin() as conn:  # unparented: a test decides whose channels they are
+            conn.execute(sa.text("UPDATE cameras SET parent_code = NULL WHERE code = ANY(:c)"),
+                         {"c": codes})
         yield Borrowed([(r.code, r.lon, r.lat) for r in rows])
     finally:
         with engine.begin() as conn:
-            # devices first, then cameras: the order the sink's writes take (no deadlock with
-            # a write still in flight after the test's last 200)
+            # the devices first, as the server's sink locks them (then their cameras): the
+            # other order can deadlock with a write the server is still finishing
             conn.execute(sa.text("DELETE FROM camera_devices"))
+            for device in devices:  # the demo county's devices, as they were
+                conn.execute(sa.text(
+                    f"INSERT INTO camera_devices ({', '.join(device)}) "
+                    f"VALUES ({', '.join(f':{k}' for k in device)})"), dict(device))
             conn.execute(sa.text("DELETE FROM camera_alarms WHERE source = 'sip'"))
             conn.execute(sa.text(
                 "DELETE FROM camera_status_changes WHERE camera_id IN "
@@ -95,10 +96,6 @@ def borrow_cameras(engine: Engine, n: int, offset: int) -> Iterator[Borrowed]:
                 conn.execute(sa.text(
                     f"UPDATE cameras SET {', '.join(f'{c} = :{c}' for c in SAVED)} "
                     "WHERE code = :code"), dict(row))
-            if devices:  # the county's own devices (the demo register's), as they were
-                conn.execute(sa.text(
-                    f"INSERT INTO camera_devices ({', '.join(DEVICE_SAVED)}) VALUES "
-                    f"({', '.join(':' + c for c in DEVICE_SAVED)})"), [dict(d) for d in devices])
 
 
 def add_device(engine: Engine, code: str, password: str | None, keepalive_s: int = 60,
