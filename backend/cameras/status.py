@@ -38,11 +38,22 @@ KIND_OF_INDUSTRY = {"04": "traffic", "05": "traffic", "06": "traffic", "07": "tr
                     "01": "xueliang"}  # else tianwang (GB/T 28181 industry codes)
 CATALOG_STATUS = {"ON": "online", "OFF": "offline"}
 
+# `cameras` has a statement-level trigger bumping its layer version (the tile cache), which
+# fires even for an UPDATE of no rows and holds that version row until commit: every write is
+# preceded by a read that says whether there is anything to write.
+_ANY_CHANGE_SQL = sa.text("""
+SELECT EXISTS (SELECT 1 FROM cameras WHERE (code = :device OR parent_code = :device)
+  AND status <> :status AND (CAST(:only AS text) IS NULL OR code = :only))""")
+_ANY_STALE_SQL = sa.text("""
+SELECT EXISTS (SELECT 1 FROM cameras WHERE (code = :c OR parent_code = :c) AND status = 'online'
+  AND (last_seen_at IS NULL OR last_seen_at < :stale))""")
+_SEEN_SQL = sa.text("""
+UPDATE cameras SET last_seen_at = :at WHERE (code = :c OR parent_code = :c) AND status = 'online'
+  AND (last_seen_at IS NULL OR last_seen_at < :stale)""")
 _CHANGE_SQL = sa.text("""
 WITH targets AS (
-  SELECT id, status FROM cameras
-  WHERE (code = :device OR parent_code = :device) AND status <> :status
-    AND (CAST(:only AS text) IS NULL OR code = :only)
+  SELECT id, status FROM cameras WHERE (code = :device OR parent_code = :device)
+    AND status <> :status AND (CAST(:only AS text) IS NULL OR code = :only)
   FOR UPDATE
 ), changed AS (
   UPDATE cameras c SET status = :status, status_changed_at = :at,
@@ -153,10 +164,9 @@ WHERE d.code = old.code RETURNING old.online"""), {"c": device_id, "at": at}).sc
             if was is None:
                 return []
             if was:
-                conn.execute(sa.text("""
-UPDATE cameras SET last_seen_at = :at WHERE (code = :c OR parent_code = :c)
-  AND status = 'online' AND (last_seen_at IS NULL OR last_seen_at < :stale)"""),
-                             {"c": device_id, "at": at, "stale": at - SEEN_EVERY})
+                params = {"c": device_id, "at": at, "stale": at - SEEN_EVERY}
+                if conn.execute(_ANY_STALE_SQL, params).scalar():
+                    conn.execute(_SEEN_SQL, params)
                 return []
             return self._change(conn, device_id, "online", "keepalive", at)
 
@@ -169,9 +179,11 @@ UPDATE cameras SET last_seen_at = :at WHERE (code = :c OR parent_code = :c)
 
     def _change(self, conn: sa.Connection, device_id: str, status: str, reason: str,
                 at: datetime, only: str | None = None) -> list[StatusEvent]:
-        rows = conn.execute(_CHANGE_SQL, {"device": device_id, "status": status, "at": at,
-                                          "reason": reason, "seen": status == "online",
-                                          "only": only}).all()
+        params = {"device": device_id, "status": status, "at": at, "reason": reason,
+                  "seen": status == "online", "only": only}
+        if not conn.execute(_ANY_CHANGE_SQL, params).scalar():
+            return []  # no write at all: an UPDATE of no rows still bumps the layer version
+        rows = conn.execute(_CHANGE_SQL, params).all()
         return [StatusEvent(code=r.code, name=r.name, status=status, previous=r.previous,
                             reason=reason, time=at, lon=r.lon, lat=r.lat) for r in rows]
 

@@ -26,14 +26,17 @@ DeviceRef = Annotated[str, Field(pattern=r"^(ipc|nvr)#[0-9]{1,3}$")]  # ipc#3: t
 
 
 class Fleet(Strict):
-    """Which registry cameras become devices: the first `nvr * nvr_channels` cameras by code are
-    the NVRs' channels, the next `ipc` register themselves. NVR ids are made from the county
-    code (type 118, serial from `nvr_serial`). Every `tcp_every`-th device speaks TCP."""
+    """Which registry devices the simulation plays: `nvr` NVRs of the registry (by code; with
+    `nvr_from_registry`), each with up to `nvr_channels` of its channels, and the first `ipc`
+    cameras that register themselves (no parent). NVRs the registry lacks are made from the
+    county code (type 118, serial from `nvr_serial`) over the first unparented cameras. Every
+    `tcp_every`-th device speaks TCP."""
 
     ipc: Annotated[int, Field(ge=0, le=500)]
     nvr: Annotated[int, Field(ge=0, le=50)]
     nvr_channels: Annotated[int, Field(ge=1, le=64)] = 8
     nvr_serial: Annotated[int, Field(ge=1, le=999_000)] = 900_001
+    nvr_from_registry: bool = True
     keepalive_s: Annotated[int, Field(ge=1, le=3600)] = 60
     tcp_every: Annotated[int, Field(ge=0, le=100)] = 4   # 0: all UDP
 

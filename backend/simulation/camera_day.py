@@ -4,8 +4,8 @@ queries, and lives through the day's timeline of outages, returns and alarms, co
 `speed`. Outages last at least `keepalive_s * 5` real seconds, so the platform sees each one
 (three missed keepalives and the watchdog's period).
 
-Preparing the fleet writes to the registry (示意 demo data): the NVRs' `camera_devices` rows,
-their channels' `parent_code`, and each device's keepalive interval."""
+Preparing the fleet writes to the registry (示意 demo data): each device's keepalive interval,
+and, for NVRs the registry lacks, their `camera_devices` rows and their channels' parent."""
 
 from __future__ import annotations
 
@@ -48,27 +48,42 @@ class FleetPlan:
 
 
 def plan_fleet(engine: sa.Engine, scenario: CamerasDayScenario, county: str) -> FleetPlan:
-    """Take the devices from the registry and write what they need (NVR rows, parents,
-    keepalive intervals). `county`: the 6-digit code the NVR ids are made from."""
+    """Take the devices from the registry: its NVRs (camera_devices of type 111/118/130 with
+    channels) and cameras registering themselves (no parent). When the registry has fewer NVRs
+    than the scenario asks (`nvr_from_registry` off, or an older register), the rest are made
+    from the county code (type 118, serial from `nvr_serial`) over unparented cameras. Writes
+    each device's keepalive interval. `county`: the 6-digit code of the ids."""
     fleet = scenario.fleet
-    wanted = fleet.nvr * fleet.nvr_channels + fleet.ipc
     with engine.begin() as conn:
+        nvrs: list[tuple[str, list[Channel]]] = []
+        if fleet.nvr_from_registry:
+            for code in conn.execute(sa.text(
+                    "SELECT d.code FROM camera_devices d WHERE d.code LIKE :county || '%' "
+                    "AND substr(d.code, 11, 3) IN ('111', '118', '130') AND EXISTS "
+                    "(SELECT 1 FROM cameras c WHERE c.parent_code = d.code) "
+                    "ORDER BY d.code LIMIT :n"), {"county": county, "n": fleet.nvr}).scalars():
+                nvrs.append((code, [_channel(r) for r in conn.execute(sa.text(
+                    "SELECT code, name, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM cameras "
+                    "WHERE parent_code = :d ORDER BY code LIMIT :k"),
+                    {"d": code, "k": fleet.nvr_channels})]))
+        made = fleet.nvr - len(nvrs)
+        wanted = made * fleet.nvr_channels + fleet.ipc
         rows = conn.execute(sa.text(
             "SELECT code, name, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM cameras "
             "WHERE code LIKE :county || '%' AND substr(code, 11, 3) IN ('131', '132') "
-            "ORDER BY code LIMIT :n"), {"county": county, "n": wanted}).all()
+            "AND parent_code IS NULL ORDER BY code LIMIT :n"),
+            {"county": county, "n": wanted}).all()
         if len(rows) < wanted:
-            raise RuntimeError(f"the registry has {len(rows)} cameras of the county; the "
-                               f"scenario needs {wanted}")
-        channels = [Channel(r.code, r.name or r.code, r.lon, r.lat) for r in rows]
-        nvrs = []
-        for n in range(fleet.nvr):
+            raise RuntimeError(f"the registry has {len(rows)} unparented cameras of the "
+                               f"county; the scenario needs {wanted}")
+        channels = [_channel(r) for r in rows]
+        for n in range(made):
             nvr_id = f"{county}0000118" + f"0{fleet.nvr_serial + n:06d}"[-7:]
             mine = channels[n * fleet.nvr_channels:(n + 1) * fleet.nvr_channels]
             nvrs.append((nvr_id, mine))
             conn.execute(sa.text("UPDATE cameras SET parent_code = :d WHERE code = ANY(:c)"),
                          {"d": nvr_id, "c": [c.code for c in mine]})
-        ipcs = channels[fleet.nvr * fleet.nvr_channels:]
+        ipcs = channels[made * fleet.nvr_channels:]
         devices = [d for d, _ in nvrs] + [c.code for c in ipcs]
         conn.execute(sa.text("""
 INSERT INTO camera_devices (code, name, keepalive_s)
@@ -76,6 +91,10 @@ SELECT code, '示意 simulated device', :k FROM unnest(CAST(:codes AS text[])) A
 ON CONFLICT (code) DO UPDATE SET keepalive_s = EXCLUDED.keepalive_s"""),
                      {"k": fleet.keepalive_s, "codes": devices})
     return FleetPlan(ipcs, nvrs)
+
+
+def _channel(row: sa.Row) -> Channel:
+    return Channel(row.code, row.name or row.code, row.lon, row.lat)
 
 
 async def run_cameras_day(scenario: CamerasDayScenario, *, engine: sa.Engine, host: str,

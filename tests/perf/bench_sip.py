@@ -13,7 +13,10 @@ sink (backend.cameras.status) run with an in-memory hub; the simulated devices
 - baselines: the sink's keepalive write alone (`CameraStatus._keepalive` from `--devices`
   threads' worth of concurrency through the same pool), and a bare asyncio UDP echo server
   answered by the same client loop (the transport's ceiling).
-Figures, not assertions.
+Figures, not assertions. On the shared 2-core machine (2026-12-05, 300 devices x 10): 140
+registers/s, 791 keepalives/s answered and 772/s stored (RTT p50 137 ms, p95 743 ms) against
+1368/s for the sink's write alone and 2830/s for a bare UDP echo; the demo's 2,000 cameras at
+one keepalive a minute need 33/s.
 """
 
 from __future__ import annotations

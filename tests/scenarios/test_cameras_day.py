@@ -30,7 +30,7 @@ name: tiny
 title: {zh: 测试, en: Test}
 duration_s: 120
 speed: 20
-fleet: {ipc: 3, nvr: 1, nvr_channels: 2, keepalive_s: 1, tcp_every: 2}
+fleet: {ipc: 3, nvr: 1, nvr_channels: 2, keepalive_s: 1, tcp_every: 2, nvr_from_registry: false}
 events:
   - {at_s: 0, device: "ipc#1", do: outage, duration_s: 20}
   - {at_s: 20, device: "ipc#2", do: wrong_password}
@@ -122,3 +122,33 @@ def test_the_demo_server_runs_its_camera_scenario(settings: Settings, county: di
             online = conn.execute(sa.text(
                 "SELECT count(*) FROM camera_devices WHERE online")).scalar_one()
         assert online >= 3  # ipc#1 may already be in its outage
+
+
+def test_the_fleet_takes_the_registry_nvrs(engine: sa.Engine, tmp_path: Path) -> None:
+    """An NVR of the registry is played with its own channels; the IPCs are cameras without a
+    parent. Nothing is re-parented."""
+    from backend.simulation.camera_day import plan_fleet
+
+    scenario = load_cameras_day_file(write(tmp_path, SMALL.replace(
+        "nvr_from_registry: false", "nvr_from_registry: true")))
+    nvr = "34132400001180000555"
+    with borrow_cameras(engine, 4, offset=10) as cams:
+        channels = [c for c, _, _ in cams.cameras[:2]]
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO camera_devices (code) VALUES (:d) "
+                                 "ON CONFLICT DO NOTHING"), {"d": nvr})
+            conn.execute(sa.text("UPDATE cameras SET parent_code = :d WHERE code = ANY(:c)"),
+                         {"d": nvr, "c": channels})
+            before = dict(conn.execute(sa.text("SELECT code, parent_code FROM cameras")).all())
+        plan = plan_fleet(engine, scenario, "341324")
+        with engine.connect() as conn:
+            after = dict(conn.execute(sa.text("SELECT code, parent_code FROM cameras")).all())
+            keepalive = dict(conn.execute(sa.text(
+                "SELECT code, keepalive_s FROM camera_devices")).all())
+        ((code, mine),) = plan.nvrs
+        assert [c.code for c in mine] == [c for c, p in sorted(after.items()) if p == code][:2]
+        if code == nvr:  # the test's NVR when the county has none of its own
+            assert [c.code for c in mine] == channels
+        assert len(plan.ipcs) == 3 and all(after[c.code] is None for c in plan.ipcs)
+        assert after == before  # nothing re-parented
+        assert {keepalive[d] for d in [code, *(c.code for c in plan.ipcs)]} == {1}

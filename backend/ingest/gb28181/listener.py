@@ -15,13 +15,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter, OrderedDict
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from . import codec, digest, manscdp
 from .codec import SipError, SipMessage
 from .sink import DeviceSink, Registration, Transport
+from .stats import SipStats
 
 log = logging.getLogger(__name__)
 
@@ -30,28 +31,6 @@ OTHER_METHODS = {"INVITE", "BYE", "CANCEL", "SUBSCRIBE", "NOTIFY", "INFO", "UPDA
                  "REFER", "PUBLISH"}  # SIP methods this endpoint knows and does not allow
 MIN_EXPIRES, MAX_EXPIRES, DEFAULT_EXPIRES = 60, 86400, 3600
 MAX_TRANSACTIONS = 4096  # UDP requests remembered to absorb retransmissions (about Timer J)
-
-
-@dataclass
-class SipStats:
-    """Every message read is counted once in `messages` and, when refused, in `rejected`."""
-
-    datagrams: int = 0
-    connections: int = 0
-    open_connections: int = 0
-    messages: int = 0
-    requests: Counter[str] = field(default_factory=Counter)     # by method
-    responses_sent: Counter[str] = field(default_factory=Counter)  # by status code
-    responses_received: int = 0
-    retransmissions: int = 0      # UDP requests seen before: answered again, not acted on
-    challenges: int = 0
-    registrations: int = 0
-    unregistrations: int = 0
-    keepalives: int = 0
-    catalog_items: int = 0
-    alarms: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)    # by reason
-    closed: Counter[str] = field(default_factory=Counter)      # TCP connections, by why
 
 
 @dataclass(eq=False)

@@ -73,6 +73,9 @@ def borrow_cameras(engine: Engine, n: int, offset: int) -> Iterator[Borrowed]:
         devices = conn.execute(sa.text("SELECT * FROM camera_devices")).mappings().all()
     assert len(rows) == n, "the demo county has too few cameras"
     try:
+        with engine.begin() as conn:  # unparented: a test decides whose channels they are
+            conn.execute(sa.text("UPDATE cameras SET parent_code = NULL WHERE code = ANY(:c)"),
+                         {"c": codes})
         yield Borrowed([(r.code, r.lon, r.lat) for r in rows])
     finally:
         with engine.begin() as conn:
@@ -100,7 +103,8 @@ def add_device(engine: Engine, code: str, password: str | None, keepalive_s: int
     with engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO camera_devices (code, name, ha1, keepalive_s) "
-            "VALUES (:c, '示意 NVR', :h, :k)"),
+            "VALUES (:c, '示意 NVR', :h, :k) ON CONFLICT (code) DO UPDATE SET "
+            "ha1 = EXCLUDED.ha1, keepalive_s = EXCLUDED.keepalive_s"),
             {"c": code, "h": digest.ha1(code, realm, password) if password else None,
              "k": keepalive_s})
 

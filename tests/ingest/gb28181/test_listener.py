@@ -192,3 +192,35 @@ def test_an_alarm_is_stored_once_and_pushed(sip: TestClient, engine: Engine) -> 
                 "SELECT kind, description, time FROM camera_alarms WHERE source = 'sip'")).all()
         assert [(r.kind, r.description, r.time) for r in rows] == [
             ("intrusion", "区域入侵 示意", at)]
+
+
+def test_keepalives_leave_the_map_cache_alone(sip: TestClient, engine: Engine) -> None:
+    """A keepalive of an online device writes camera_devices only: no UPDATE of `cameras`
+    (whose statement trigger would bump the layer version and empty the tile cache)."""
+    def version() -> int:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(
+                "SELECT version FROM layer_versions WHERE table_name = 'cameras'")).scalar_one()
+
+    with borrow_cameras(engine, 1, offset=7) as cams:
+        add_device(engine, NVR, NVR_PASSWORD)
+        code = cams.cameras[0][0]
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE cameras SET parent_code = :d, status = 'online', "
+                                 "last_seen_at = now() WHERE code = :c"), {"d": NVR, "c": code})
+        seen: list[object] = []
+
+        async def run() -> None:
+            async with device(sip, NVR, NVR_PASSWORD) as sim:
+                assert await sim.register() == 200
+                await until(lambda: keepalive_at(engine, NVR) is None)  # registered, no beat
+                before = version()
+                for _ in range(3):
+                    assert await sim.keepalive() == 200
+                await until(lambda: keepalive_at(engine, NVR) is not None)
+                await asyncio.sleep(0.3)  # the other two writes
+                seen.extend([before, version()])
+
+        asyncio.run(run())
+        before, after = seen
+        assert after == before
