@@ -63,7 +63,9 @@ DESCRIPTIONS = {
 
 
 # Answers a route gives beyond what its declarations say (a public route that still refuses).
-EXTRA_ERRORS: dict[str, tuple[int, ...]] = {"/api/auth/login": (401, 429)}
+EXTRA_ERRORS: dict[str, tuple[int, ...]] = {"/api/auth/login": (401, 429),
+                                             # a play link's token expired or invalid
+                                             "/media/hls/{token}/{code}/{file}": (403,)}
 
 
 def documented_errors(path: str, methods: set[str], permission: Permission | None

@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 from backend.api.route import GuardedRoute
 from backend.auth.permissions import Permission, requires
 from backend.auth.router import router as auth_router
+from backend.cameras.router import router as cameras_router
 from backend.grid.router import router as grid_router
 from backend.incidents.desk_router import router as desk_router
 from backend.incidents.photo_router import router as photo_router
@@ -33,5 +34,7 @@ def get_health() -> dict[str, str]:
 def include_routers(app: FastAPI) -> None:
     for router in (health, auth_router, maps_router, ogc_router, realtime_router, ingest_router,
                    vehicles_router, alarm_router, transit_router, gtfs_router, incidents_router,
-                   desk_router, open311_router, photo_router, grid_router, traffic_router):
+                   desk_router, open311_router, photo_router, grid_router, traffic_router,
+                   # last: its /api/cameras/{code} would take any fixed /api/cameras/... path
+                   cameras_router):
         app.include_router(router)

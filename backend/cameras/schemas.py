@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from backend.bounds import check_instant
 
 Status = Literal["online", "offline", "fault"]
 Kind = Literal["tianwang", "xueliang", "traffic"]
@@ -94,7 +96,7 @@ class CameraAlarmIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     camera: str = Field(pattern=DEVICE_ID)
-    time: datetime
+    time: Annotated[datetime, AfterValidator(check_instant)]  # with an offset, 1970..2099
     kind: str = Field(min_length=1, max_length=32)   # backend.cameras.alarms.KINDS
     priority: int = Field(default=3, ge=1, le=4)
     description: str | None = Field(default=None, max_length=2000)

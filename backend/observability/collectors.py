@@ -47,6 +47,10 @@ COUNTER_TABLE: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("cityops_traffic_probe_fixes", "GPS fixes through map matching by outcome (matched, "
      "unmatched:<reason> such as off_road or impossible_jump, break:<reason>, traversal:<reason>, "
      "evicted:<reason>)", "resources.traffic.probes.counters", ("outcome",)),
+    ("cityops_camera_media_refused", "Play links and test stream files refused, by reason "
+     "(malformed, bad_signature, expired, no_file)", "camera_media.refusals", ("reason",)),
+    ("cityops_camera_alarm_webhook", "Camera alarms posted by analytics systems, by outcome "
+     "(raised, repeat, unknown_camera, bad_kind)", "camera_alarm_counts", ("outcome",)),
     ("cityops_traffic_service", "The traffic service's counts (buckets closed, accident "
      "reports and segments it could not place)", "resources.traffic.counters", ("outcome",)),
 ]
