@@ -13,6 +13,19 @@ import { ALARMS_CHANNEL, type AlarmEvent, type CameraAlarm, type CaseCategory } 
 
 const LIST_LIMIT = 200; // a flood of analytics alarms must not grow the page without bound
 
+/** The kinds' names: `{kinds: [{key, zh, en}]}` (the server's), or `{key: {zh, en}}`. */
+export function kindsOf(body: unknown): Record<string, Bilingual> {
+  const list = (body as { kinds?: unknown } | null)?.kinds;
+  if (Array.isArray(list)) {
+    const out: Record<string, Bilingual> = {};
+    for (const k of list as { key?: unknown; zh?: unknown; en?: unknown }[]) {
+      if (typeof k?.key === 'string' && typeof k.zh === 'string' && typeof k.en === 'string') out[k.key] = { zh: k.zh, en: k.en };
+    }
+    return out;
+  }
+  return body && typeof body === 'object' ? (body as Record<string, Bilingual>) : {};
+}
+
 /** The list answer, whether the server sends a bare array or an envelope. */
 function rowsOf(body: unknown): CameraAlarm[] {
   if (Array.isArray(body)) return body as CameraAlarm[];
@@ -80,7 +93,7 @@ export class CameraAlarmStore {
   private async loadKinds(): Promise<void> {
     if (Object.keys(this.kinds).length) return;
     try {
-      this.kinds = await getJSON<Record<string, Bilingual>>('/api/cameras/alarm-kinds');
+      this.kinds = kindsOf(await getJSON<unknown>('/api/cameras/alarm-kinds'));
       this.emit();
     } catch (err) {
       if (!isStatus(err, 404)) console.warn('camera alarm kinds:', describeError(err));
@@ -114,9 +127,11 @@ export class CameraAlarmStore {
   }
 
   async toCase(id: number, body: { category_code: string; description?: string; urgency: 'normal' | 'urgent' }): Promise<CameraAlarm | null> {
-    const answer = await postJSON<CameraAlarm>(`/api/cameras/alarms/${id}/case`, body);
+    // The updated alarm, bare or as `{alarm, incident_id, case_no, created}`.
+    const reply = await postJSON<CameraAlarm | { alarm: CameraAlarm }>(`/api/cameras/alarms/${id}/case`, body);
+    const answer = reply && 'alarm' in reply ? reply.alarm : reply;
     if (answer) this.alarms.set(answer.id, answer);
     this.emit();
-    return answer;
+    return answer ?? null;
   }
 }
