@@ -178,7 +178,7 @@ def test_dispatcher_sees_live_status_opens_a_camera_and_plays_it(
 
         # 播放: the signed HLS address plays in a video panel (hls.js, muted autoplay).
         page.get_by_test_id("camera-play").click()
-        page.wait_for_function(VIDEO_HAS_DATA, arg=streamed["code"], timeout=60_000)
+        page.wait_for_function(VIDEO_HAS_DATA, arg=streamed["code"], timeout=180_000)
         assert page.evaluate("window.__cameras.videos.live") == 1
         assert page.evaluate("document.querySelector('[data-testid=camera-video] video').muted")
         assert page.locator("[data-testid=camera-video] .cam-video-name").inner_text() == (
@@ -322,7 +322,7 @@ def test_the_desk_lists_the_cameras_that_see_a_case_and_plays_one(
         row.wait_for(timeout=10_000)
         assert "米" in row.inner_text()
         row.get_by_test_id("desk-camera-play").click()
-        page.wait_for_function(VIDEO_HAS_DATA, arg=streamed["code"], timeout=60_000)
+        page.wait_for_function(VIDEO_HAS_DATA, arg=streamed["code"], timeout=180_000)
         drawn = page.evaluate("window.__desk.map.rendered()")
         assert any(d.get("kind") == "camera" and d.get("name") == streamed["code"] for d in drawn)
         assert shot(page, "desk-1920x1080-seeing-cameras.png") > 5.0
@@ -365,7 +365,7 @@ def test_the_video_and_camera_panels_at_a_phone_and_a_wall(
         page.evaluate("(c) => window.__cameras.select(c)", streamed["code"])
         page.get_by_test_id("camera-play").wait_for(timeout=10_000)
         page.get_by_test_id("camera-play").click()
-        page.wait_for_function(VIDEO_HAS_DATA, arg=streamed["code"], timeout=60_000)
+        page.wait_for_function(VIDEO_HAS_DATA, arg=streamed["code"], timeout=180_000)
         video = page.locator("[data-testid=camera-video]").bounding_box()
         panel = page.get_by_test_id("camera-panel").bounding_box()
         assert video and panel
