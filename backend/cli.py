@@ -280,6 +280,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from backend.demo import (
         prepare_demo,
         prepare_demo_rasters,
+        prepare_demo_streams,
         print_demo_users,
         seed_demo_users,
     )
@@ -299,6 +300,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     _prepare_database(settings)
     prepare_demo(settings, scale=args.scale, force=args.force, regenerate=args.regenerate)
     prepare_demo_rasters(settings)
+    prepare_demo_streams(settings)  # the cameras' test video near the seat (示意)
     engine = create_engine(resolve_urls(settings).app, pool_size=1)
     try:
         print_demo_users(seed_demo_users(engine))

@@ -188,3 +188,21 @@ def print_demo_users(created: dict[str, str]) -> None:
           flush=True)
     for username, password in created.items():
         print(f"  {username:<11} {password}", flush=True)
+
+
+def prepare_demo_streams(settings: Settings, *, count: int = 6) -> None:
+    """HLS test streams (示意) for the cameras nearest the county seat, made once; skipped
+    with a warning when ffmpeg or the CJK font is missing (those cameras say "no stream")."""
+    from backend.cameras.teststreams import make_demo_streams
+    from backend.county import load_recipe
+
+    seat = load_recipe().county.seat
+    engine = create_engine(resolve_urls(settings).app, pool_size=1)
+    try:
+        made = make_demo_streams(settings, engine, seat.lon, seat.lat, count=count)
+    finally:
+        engine.dispose()
+    if made:
+        took = sum(m.seconds for m in made)
+        print(f"demo video: {len(made)} test streams in {took:.1f} s "
+              f"({settings.media_hls_dir})", flush=True)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from backend.audit.chain import append as audit
 from backend.auth.permissions import Principal
-from backend.cameras.schemas import AlarmToCase, CameraAlarmRead
+from backend.cameras.schemas import AlarmEvent, AlarmToCase, CameraAlarmRead
 from backend.errors import Conflict, NotFound, Unprocessable
 from backend.incidents.service import NewIncident, create_incident
 
@@ -74,6 +74,14 @@ RETURNING id"""), {"camera_id": camera.id, "time": alarm.time, "kind": alarm.kin
                    "source": alarm.source, "key": alarm.external_key, "lon": camera.lon,
                    "lat": camera.lat}).scalar()
     return None if new_id is None else read_alarm(conn, new_id)
+
+
+def alarm_event(action: str, alarm: CameraAlarmRead) -> dict:
+    """The `cameras.alarms` event data (AlarmEvent) of what happened to an alarm: raised,
+    acknowledged, closed, case. The webhook's route and the SIP listener's sink both send
+    this."""
+    return AlarmEvent(action=action, alarm=alarm, lon=alarm.lon,  # type: ignore[arg-type]
+                      lat=alarm.lat).model_dump(mode="json")
 
 
 def read_alarm(conn: sa.Connection, alarm_id: int) -> CameraAlarmRead:

@@ -5,24 +5,35 @@ RTSP) and serves it; the app only hands out addresses. The patterns below are ea
 documented play URLs, with `{base}` the server's address (settings.media_base_url) and `{code}`
 the stream named after the camera's 20-digit id:
 
-- go2rtc: HLS `{base}/api/stream.m3u8?src={code}` (internal/hls/README.md: "HLS/TS stream:
-  http://192.168.1.123:1984/api/stream.m3u8?src=camera1"); WebRTC `{base}/api/webrtc?src={code}`
-  (internal/webrtc/README.md: the WHEP-compatible POST of an SDP offer to /api/webrtc?src=).
-- ZLMediaKit: HLS `{base}/rtp/{code}/hls.m3u8` (wiki "播放url规则" / "Playing URL Rules":
-  http://somedomain.com/live/0/hls.m3u8 for app `live`, stream `0`; GB/T 28181 streams land
-  in app `rtp`); WHEP `{base}/index/api/whep?app=rtp&stream={code}` (its WebRTC API).
-- MediaMTX: HLS `{base}/{code}/index.m3u8` (README "Read from the server", HLS on :8888:
-  http://localhost:8888/mystream/index.m3u8); WHEP `{base}/{code}/whep` (WebRTC on :8889).
+- go2rtc (github.com/AlexxIT/go2rtc): HLS `{base}/api/stream.m3u8?src={code}`
+  (internal/hls/README.md, "HLS/TS stream: http://192.168.1.123:1984/api/stream.m3u8?src=
+  camera1"); WHEP `{base}/api/webrtc?src={code}` (internal/webrtc/README.md, the WHEP source
+  example "webrtc:http://192.168.1.123:1984/api/webrtc?src=camera1": the same endpoint
+  answers a WHEP POST of an SDP offer).
+- ZLMediaKit (github.com/ZLMediaKit/ZLMediaKit): HLS `{base}/rtp/{code}/hls.m3u8` (wiki
+  "播放url规则" / "Playing URL Rules": http://somedomain.com/live/0/hls.m3u8 for app `live`,
+  stream `0`; GB/T 28181 RTP streams land in app `rtp`); WHEP
+  `{base}/index/api/whep?app=rtp&stream={code}` (server/WebApi.cpp registers /index/api/whep
+  with `app` and `stream`). The stream id is what the signalling platform chose when it
+  opened the RTP port (wvp-GB28181-pro uses `{device}_{channel}`): set the templates to
+  `{base}/rtp/{parent}_{code}/hls.m3u8` then.
+- MediaMTX (github.com/bluenviron/mediamtx): HLS `{base}/{code}/index.m3u8` (README, "Read
+  ... HLS": http://localhost:8888/mystream/index.m3u8); WHEP `{base}/{code}/whep` (README,
+  "Read ... WebRTC": http://localhost:8889/mystream/whep). HLS (:8888) and WebRTC (:8889)
+  listen on different ports: put the port in media_whep_template then
+  (http://host:8889/{code}/whep).
 - builtin: the app's own test streams (backend.cameras.teststreams), served by
   GET /media/hls/{token}/{code}/{file} with the token in the path, so that the player's
   relative segment requests (seg_000.ts next to index.m3u8) carry it too.
 
 `media_hls_template` / `media_whep_template` replace a kind's pattern ({base}, {code}, and
-optionally {token} and {expires}). A link carries a token: HMAC-SHA256 over (code, protocol,
-expiry) with `media_link_secret` (a random secret per process when unset: links then die with
-the process), valid `media_link_ttl_s`. An external media server checks it through its auth
-hook (ZLMediaKit on_play, MediaMTX authHTTPAddress, go2rtc behind a proxy); where the
-template has no {token}, it goes in a `token` query parameter.
+optionally {parent} (the registering device's id), {token} and {expires}).
+
+A link carries a token: HMAC-SHA256 over (code, protocol, expiry) with `media_link_secret` (a
+random secret per process when unset: links then die with the process), valid
+`media_link_ttl_s`. An external media server checks it through its auth hook (ZLMediaKit
+on_play, MediaMTX authHTTPAddress, go2rtc behind a proxy); where the template has no {token},
+it goes in a `token` query parameter.
 """
 
 from __future__ import annotations
@@ -136,8 +147,10 @@ class MediaLinks:
         have = builtin_streams(self.settings)
         return {c: c in have for c in codes}
 
-    def link(self, code: str, protocol: Protocol, now: datetime | None = None) -> Link:
-        """A signed address valid for media_link_ttl_s; NoStream when there is none."""
+    def link(self, code: str, protocol: Protocol, now: datetime | None = None,
+             parent: str | None = None) -> Link:
+        """A signed address valid for media_link_ttl_s; NoStream when there is none.
+        `parent` fills {parent} (the registering device's id; the camera's own without)."""
         template = self.template(protocol)
         if template is None or not self.has_stream(code):
             raise NoStream(f"Camera {code} has no {protocol.upper()} stream"
@@ -147,7 +160,8 @@ class MediaLinks:
         expires = int(now.timestamp()) + self.settings.media_link_ttl_s
         token = f"{expires}.{_sign(self.secret, code, protocol, expires)}"
         base = self.settings.media_base_url.rstrip("/")
-        url = template.format(base=base, code=code, token=token, expires=expires)
+        url = template.format(base=base, code=code, token=token, expires=expires,
+                              parent=parent or code)
         if "{token}" not in template:
             url += ("&" if "?" in url else "?") + f"token={token}"
         return Link(url, datetime.fromtimestamp(expires, UTC))

@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from backend.cameras.schemas import CameraRead, PresetRead
+from backend.cameras.schemas import CameraPage, CameraRead, PresetRead
 from backend.errors import NotFound
 
 COLUMNS = """c.id, c.code, c.name, c.kind, c.status, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
@@ -50,8 +50,8 @@ def _read(row: sa.RowMapping, streams: dict[str, bool],
 
 
 def page(conn: sa.Connection, f: CameraFilter, streams: Streams, *, limit: int,
-         offset: int) -> dict[str, Any]:
-    """{cameras, total, limit, offset}: by code, `limit` at most."""
+         offset: int) -> CameraPage:
+    """By code, `limit` at most."""
     where, params = _where(f)
     total = conn.execute(sa.text(f"SELECT count(*) FROM cameras c{where}"),  # noqa: S608
                          params).scalar_one()
@@ -60,8 +60,8 @@ def page(conn: sa.Connection, f: CameraFilter, streams: Streams, *, limit: int,
         "LIMIT :limit OFFSET :offset"), {**params, "limit": limit, "offset": offset}
     ).mappings().all()
     have = streams([r["code"] for r in rows])
-    return {"cameras": [_read(r, have) for r in rows], "total": total, "limit": limit,
-            "offset": offset}
+    return CameraPage(cameras=[_read(r, have) for r in rows], total=total, limit=limit,
+                      offset=offset)
 
 
 def one(conn: sa.Connection, code: str, streams: Streams) -> CameraRead:
@@ -76,8 +76,11 @@ def one(conn: sa.Connection, code: str, streams: Streams) -> CameraRead:
     return _read(row, streams([code]), presets)
 
 
-def exists(conn: sa.Connection, code: str) -> str | None:
-    """The camera's name ('' when it has none); None when the registry does not hold it."""
-    row = conn.execute(sa.text("SELECT coalesce(name, '') FROM cameras WHERE code = :code"),
+def parent_of(conn: sa.Connection, code: str) -> str | None:
+    """The id of the device the camera registers through (an NVR's; None: itself);
+    NotFound when the registry does not hold the camera."""
+    row = conn.execute(sa.text("SELECT parent_code FROM cameras WHERE code = :code"),
                        {"code": code}).first()
-    return None if row is None else row[0]
+    if row is None:
+        raise NotFound(f"No camera {code} in the registry")
+    return row[0]

@@ -22,10 +22,14 @@ from backend.auth.permissions import Actor, Caller, Permission, Principal, requi
 from backend.cameras import alarms, media, queries
 from backend.cameras.schemas import (
     DEVICE_ID,
-    AlarmEvent,
+    AlarmCase,
+    AlarmKind,
+    AlarmKinds,
     AlarmToCase,
     CameraAlarmIn,
+    CameraAlarmList,
     CameraAlarmRead,
+    CameraPage,
     CameraRead,
     Kind,
     PlayLink,
@@ -67,23 +71,23 @@ def _alarm_counts(request: Request) -> Counter[str]:
 # Alarms (before /api/cameras/{code}, which would take "alarms" for a code) ----------------
 
 @router.get("/api/cameras/alarm-kinds", dependencies=READ)
-def alarm_kinds() -> dict:
+def alarm_kinds() -> AlarmKinds:
     """The kinds of camera alarm with their labels (zh, en), for the console and senders."""
-    return {"kinds": [{"key": k, "zh": zh, "en": en} for k, (zh, en) in alarms.KINDS.items()]}
+    return AlarmKinds(kinds=[AlarmKind(key=k, zh=zh, en=en)
+                             for k, (zh, en) in alarms.KINDS.items()])
 
 
 @router.get("/api/cameras/alarms", dependencies=READ)
 def list_alarms(state: AppState, alarm_state: Annotated[
         alarms.StateFilter, Query(alias="state")] = "open",
-        limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict:
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> CameraAlarmList:
     """Newest first."""
     with state.engine.connect() as conn:
-        return {"alarms": alarms.list_alarms(conn, alarm_state, limit)}
+        return CameraAlarmList(alarms=alarms.list_alarms(conn, alarm_state, limit))
 
 
 async def _push(hub: Hub, action: str, alarm: CameraAlarmRead) -> None:
-    event = AlarmEvent(action=action, alarm=alarm, lon=alarm.lon, lat=alarm.lat)  # type: ignore[arg-type]
-    await hub.publish(CAMERA_ALARMS, event.model_dump(mode="json"))
+    await hub.publish(CAMERA_ALARMS, alarms.alarm_event(action, alarm))
 
 
 @router.post("/api/cameras/alarms", status_code=201,
@@ -150,7 +154,7 @@ async def close_alarm(state: AppState, actor: Actor, hub: HubDep,
 
 @router.post("/api/cameras/alarms/{alarm_id}/case", status_code=201, dependencies=HANDLE)
 async def alarm_to_case(body: AlarmToCase, state: AppState, principal: Caller, hub: HubDep,
-                        response: Response, alarm_id: Id) -> dict:
+                        response: Response, alarm_id: Id) -> AlarmCase:
     """Make a case of the alarm (source video, at the camera's place, the category chosen);
     the alarm is acknowledged and linked. Asked again, it answers 200 with the same case."""
     who: Principal = principal  # type: ignore[assignment]  # requires() admitted a user
@@ -170,8 +174,8 @@ async def alarm_to_case(body: AlarmToCase, state: AppState, principal: Caller, h
         await _push(hub, "case", alarm)
     else:
         response.status_code = 200
-    return {"alarm": made.alarm.model_dump(mode="json"), "incident_id": made.incident_id,
-            "case_no": made.alarm.case_no, "created": made.created}
+    return AlarmCase(alarm=made.alarm, incident_id=made.incident_id,
+                     case_no=made.alarm.case_no, created=made.created)
 
 
 # The registry ------------------------------------------------------------------------------
@@ -182,7 +186,7 @@ def list_cameras(state: AppState, links: Links,
                  status: Annotated[list[Status] | None, Query(max_length=3)] = None,
                  kind: Annotated[list[Kind] | None, Query(max_length=3)] = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 500,
-                 offset: Offset = 0) -> dict:
+                 offset: Offset = 0) -> CameraPage:
     """The registry as CameraRead rows (presets only on one camera), by code: {cameras,
     total, limit, offset}; `status` and `kind` may repeat."""
     f = queries.CameraFilter(parse_bbox(bbox), status or (), kind or ())
@@ -203,10 +207,9 @@ def play(state: AppState, links: Links, actor: Actor, code: Code,
     or its stream is missing). Each play is on the audit chain: who, which camera, when."""
     protocol = body.protocol if body else "hls"
     with state.engine.begin() as conn:
-        if queries.exists(conn, code) is None:
-            raise NotFound(f"No camera {code} in the registry")
+        parent = queries.parent_of(conn, code)
         try:
-            link = links.link(code, protocol)
+            link = links.link(code, protocol, parent=parent)
         except media.NoStream as missing:
             raise NotFound(f"No stream: {missing}") from None
         audit(conn, actor, "camera.play", "camera", code,

@@ -151,3 +151,40 @@ class AlarmEvent(_Out):
     alarm: CameraAlarmRead
     lon: float
     lat: float
+
+
+class CameraPage(_Out):
+    """GET /api/cameras: one page of the registry, by code."""
+
+    cameras: list[CameraRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class AlarmKind(_Out):
+    key: str
+    zh: str
+    en: str
+
+
+class AlarmKinds(_Out):
+    """GET /api/cameras/alarm-kinds (from backend.cameras.alarms.KINDS)."""
+
+    kinds: list[AlarmKind]
+
+
+class CameraAlarmList(_Out):
+    """GET /api/cameras/alarms: newest first."""
+
+    alarms: list[CameraAlarmRead]
+
+
+class AlarmCase(_Out):
+    """POST /api/cameras/alarms/{id}/case: the case the alarm became (`created` false when it
+    had become it before)."""
+
+    alarm: CameraAlarmRead
+    incident_id: int
+    case_no: str | None
+    created: bool
