@@ -34,6 +34,7 @@ FUZZ_EXAMPLES ?= 200
 fuzz: system python frontend
 	CITYOPS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/api/test_schema_fuzz.py -q
 
+CAMERA_BENCH_ARGS ?= --compare 300
 bench: system python frontend
 	$(BIN)/python -m tests.perf.bench_tiles $(BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_hub $(HUB_BENCH_ARGS)
@@ -42,6 +43,7 @@ bench: system python frontend
 	$(BIN)/python -m tests.perf.bench_raster $(RASTER_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_matching $(MATCHING_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_traffic $(TRAFFIC_BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_cameras $(CAMERA_BENCH_ARGS)
 
 lint: python
 	$(BIN)/ruff check .

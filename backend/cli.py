@@ -455,6 +455,10 @@ def build_parser() -> argparse.ArgumentParser:
     open311.add_argument("action", choices=["add-key", "list-keys", "disable-key"])
     open311.add_argument("name", nargs="?", help="the api client's name (add-key, disable-key)")
     open311.set_defaults(handler=cmd_open311)
+
+    from backend.cameras.cli import add_arguments as camera_arguments
+
+    camera_arguments(sub)
     return parser
 
 

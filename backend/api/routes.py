@@ -8,6 +8,7 @@ from backend.api.route import GuardedRoute
 from backend.auth.permissions import Permission, requires
 from backend.auth.router import router as auth_router
 from backend.cameras.router import router as cameras_router
+from backend.cameras.views_router import router as camera_views_router
 from backend.grid.router import router as grid_router
 from backend.incidents.desk_router import router as desk_router
 from backend.incidents.photo_router import router as photo_router
@@ -32,6 +33,8 @@ def get_health() -> dict[str, str]:
 
 
 def include_routers(app: FastAPI) -> None:
+    # First: /api/cameras/seeing before any /api/cameras/{code} route ("seeing" is no code).
+    app.include_router(camera_views_router)
     for router in (health, auth_router, maps_router, ogc_router, realtime_router, ingest_router,
                    vehicles_router, alarm_router, transit_router, gtfs_router, incidents_router,
                    desk_router, open311_router, photo_router, grid_router, traffic_router,

@@ -33,4 +33,9 @@ class CamerasRuntime:
 async def setup(resources: Resources, hub: Hub) -> CamerasRuntime:
     """Call in the lifespan after the hub has started."""
     runtime = CamerasRuntime()
+    from backend.cameras.views import keep_fresh
+    from backend.catalog.camera_views import load_camera_views
+
+    runtime.tasks.append(asyncio.create_task(
+        keep_fresh(resources.engine, load_camera_views()), name="camera-views"))
     return runtime

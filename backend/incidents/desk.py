@@ -1,6 +1,6 @@
 """The dispatch desk's reads: who and what is near a case (grid workers with a recent position,
-vehicles with a recent fix, cameras: each part only for a caller with the right for that kind
-of data), and the queue's header counts.
+vehicles with a recent fix, the cameras that can see the case's place: each part only for a
+caller with the right for that kind of data), and the queue's header counts.
 
 Distances are geodesic metres (`geography`, WGS-84 spheroid). Every spatial search is
 index-assisted: a bounding-box prefilter on the stored EPSG:4326 geometry (`geom && box`, GiST)
@@ -15,7 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from backend.auth.permissions import Permission, Principal, may_see_layer
+from backend.auth.permissions import Permission, Principal, has_right
+from backend.cameras.seeing import seeing
 from backend.catalog.layers import LayerCatalog
 from backend.errors import Forbidden, InvalidInput, NotFound
 from backend.grid.service import WORKER_PERSONAL
@@ -29,10 +30,10 @@ from backend.vehicles.service import PROBE_CLASS
 # stale (the GTFS-RT feed uses the same 10 minutes).
 WORKER_FRESH = timedelta(minutes=30)
 VEHICLE_FRESH = timedelta(minutes=10)
-RADIUS_M = (1, 5000)       # vehicles and cameras within radius_m
+RADIUS_M = (1, 5000)       # vehicles within radius_m
 REACH_M = (1, 20000)       # workers: the nearest within reach_m (beside the grid's own)
 LIMIT = (1, 50)            # nearby workers and vehicles returned
-CAMERA_LIMIT = 100
+CAMERA_LIMIT = 20          # cameras that see the case's place (backend.cameras.seeing)
 # Metres per degree, on the small side so that the degree box always covers the radius:
 # a meridian degree is >= 110,574 m; a parallel degree is >= 111,320 m x cos(lat) on WGS-84.
 M_PER_DEG_LAT = 110_000.0
@@ -125,19 +126,6 @@ WHERE vl.geom && ST_Expand(here.pt, :dlon, :dlat)
 ORDER BY distance_m, vl.vehicle_id
 LIMIT :limit"""
 
-CAMERAS_SQL = """
-WITH here AS (
-  SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt,
-         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS g)
-SELECT c.code, c.name, c.kind, c.status, c.direction_deg, ST_X(c.geom) AS lon,
-  ST_Y(c.geom) AS lat, ST_Distance(c.geom::geography, here.g) AS distance_m
-FROM here, cameras c
-WHERE c.geom && ST_Expand(here.pt, :dlon, :dlat)
-  AND ST_DWithin(c.geom::geography, here.g, :radius)
-ORDER BY distance_m, c.code
-LIMIT :camera_limit"""
-
-
 def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
@@ -153,21 +141,19 @@ class NearbyRights:
 
     workers: bool   # workers:read: grid workers' last positions and contacts (dispatch)
     vehicles: bool  # vehicles:read: plates and live positions of the fleet
-    cameras: bool   # a layer over the cameras table the caller may see (its YAML's roles)
+    cameras: bool   # cameras:read (a role granting it, or one the cameras layer names)
 
     @classmethod
     def of(cls, principal: Principal, catalog: LayerCatalog) -> NearbyRights:
         return cls(workers=principal.may(Permission.WORKERS_READ),
                    vehicles=principal.may(Permission.VEHICLES_READ),
-                   cameras=any(may_see_layer(principal, s) for s in catalog.layers
-                               if getattr(s.source, "table", None) == CAMERAS_TABLE))
+                   cameras=has_right(principal, Permission.CAMERAS_READ, catalog))
 
 
-CAMERAS_TABLE = "cameras"
 WITHHELD = {
     "workers": "needs the workers:read right (dispatchers and commanders)",
     "vehicles": "needs the vehicles:read right",
-    "cameras": "needs a role that may see the cameras layer",
+    "cameras": "needs the cameras:read right (or a role the cameras layer names)",
 }
 
 
@@ -175,7 +161,9 @@ def nearby(conn: sa.Connection, incident_id: int, principal: Principal, query: N
            now: datetime, rights: NearbyRights) -> dict[str, Any]:
     """The case grid's own workers (by cell assignment, with their last position if any), then
     the `limit` nearest available grid workers within `reach_m`; the `limit` nearest recent
-    vehicles and the cameras within `radius_m`, ordered by distance from the case; only the parts
+    vehicles within `radius_m`, by distance from the case; the cameras whose view, clipped by
+    the buildings, holds the case's place (online first, then by distance) and how many a
+    building blocks (`cameras_blocked`); only the parts
     `rights` allow (the others are listed in `withheld`). Workers' phones go out by the
     masking policy; a full view is audited (one row, committed by the caller)."""
     row = conn.execute(sa.text(
@@ -194,7 +182,7 @@ def nearby(conn: sa.Connection, incident_id: int, principal: Principal, query: N
         "incident": {"id": row.id, "case_no": row.case_no, "state": row.state, "lon": lon,
                      "lat": lat, "grid_code": row.grid_code},
         "radius_m": query.radius_m, "reach_m": query.reach_m, "limit": query.limit,
-        "workers": [], "vehicles": [], "cameras": [],
+        "workers": [], "vehicles": [], "cameras": [], "cameras_blocked": 0,
         "withheld": [{"part": part, "reason": reason} for part, reason in WITHHELD.items()
                      if not getattr(rights, part)],
     }
@@ -225,11 +213,9 @@ def nearby(conn: sa.Connection, incident_id: int, principal: Principal, query: N
             "age_s": _age_s(now, m["time"]), "distance_m": round(m["distance_m"], 1),
         } for m in vehicles]
     if rights.cameras:
-        cameras = conn.execute(sa.text(CAMERAS_SQL), {
-            "lon": lon, "lat": lat, "radius": query.radius_m, "camera_limit": CAMERA_LIMIT,
-            "dlon": radius_box[0], "dlat": radius_box[1]}).mappings().all()
-        out["cameras"] = [{**{k: v for k, v in m.items() if k != "distance_m"},
-                           "distance_m": round(m["distance_m"], 1)} for m in cameras]
+        seen = seeing(conn, lon, lat, limit=CAMERA_LIMIT)
+        out["cameras"] = [c.model_dump() for c in seen.cameras]
+        out["cameras_blocked"] = seen.blocked
     return out
 
 

@@ -31,9 +31,12 @@ def nearby(incident_id: Id, state: AppState, principal: Caller, response: Respon
     """The case grid's own workers (grid_workers; last position and its age when known), then
     the `limit` (5, up to 50) nearest available grid workers (a position in the last 30
     minutes) within `reach_m` (5000, up to 20000); the `limit` nearest vehicles (a fix in the
-    last 10 minutes) and the cameras within `radius_m` (500, 1 to 5000), by geodesic distance.
-    Each part needs its own right: workers workers:read, vehicles vehicles:read, cameras a
-    role the cameras layer names; a part the caller may not have is empty and listed in
+    last 10 minutes) within `radius_m` (500, 1 to 5000), by geodesic distance; the cameras
+    whose view, clipped by the buildings, holds the case's place (as GET /api/cameras/seeing:
+    online first, then by distance, up to 20) and `cameras_blocked`, those a building blocks.
+    Each part needs its own right: workers workers:read, vehicles vehicles:read, cameras
+    cameras:read (or a role the cameras layer names); a part the caller may not have is
+    empty and listed in
     `withheld` with the reason. Workers' phones are masked without personal:read; a full
     view is audited (privacy.unmasked_view)."""
     query = desk.parse_nearby(radius_m, reach_m, limit)

@@ -23,14 +23,16 @@ def test_every_layer_file_loads_and_matches_the_schema() -> None:
         "county", "townships", "roads", "parcels", "buildings", "pipelines", "cameras",
         "bus_lines", "bus_stops", "grid_cells", "pilot_segments", "township_labels",
         "grid_labels", "ortho", "ortho_county", "dem", "vehicles", "traffic_congestion",
-        "traffic_alerts",
+        "traffic_alerts", "cameras_view",
     }
     assert set(catalog.ids) == expected
     kinds = {spec.id: spec.kind for spec in catalog.layers}
     assert kinds["ortho"] == "cog" and kinds["dem"] == "dem" and kinds["vehicles"] == "live"
     live = {"vehicles", "traffic_congestion", "traffic_alerts"}
     assert {kinds[i] for i in live} == {"live"}
-    assert {kinds[i] for i in expected - {"ortho", "ortho_county", "dem"} - live} == {"table"}
+    assert kinds["cameras_view"] == "sql"  # a view over camera_views and cameras
+    assert {kinds[i] for i in expected - {"ortho", "ortho_county", "dem", "cameras_view"}
+            - live} == {"table"}
     assert catalog["roads"].domain == "transport"  # the folder names the domain
     assert [d.id for d in catalog.domains][:3] == ["boundaries", "base", "imagery"]
     assert {spec.domain for spec in catalog.layers} <= {d.id for d in catalog.domains}
@@ -141,7 +143,7 @@ def test_layers_check_command_reports_problems(tmp_path: Path) -> None:
     assert "roads.yaml: minzom: unknown key (typo?)" in bad.stderr
     good = subprocess.run([*cmd, "--dir", str(LAYERS)], capture_output=True, text=True, check=False)
     assert good.returncode == 0, good.stderr
-    assert "19 layers OK" in good.stdout
+    assert "20 layers OK" in good.stdout
 
 
 def test_server_refuses_to_start_with_a_broken_catalog(tmp_path: Path, settings: Settings) -> None:

@@ -13,11 +13,15 @@ from fastapi.testclient import TestClient
 from pyproj import Geod
 
 from backend.auth.users import create_user
+from backend.cameras import views
+from backend.catalog.camera_views import load_camera_views
 from backend.incidents import desk
 from tests.conftest import bearer
 
 GEOD = Geod(ellps="WGS84")
-SPOT = (117.8832, 33.4811)  # in the county seat's grid, a little off the other tests' point
+# On a road of the county seat's grid (13 m from the nearest building, so that a camera can
+# see it), a little off the other tests' point.
+SPOT = (117.883184, 33.481297)
 TAG = "t-desk"
 
 
@@ -55,7 +59,10 @@ def scene(client: TestClient, engine: sa.Engine) -> Iterator[dict]:
     }
     vehicles = {  # id: (bearing, metres, minutes ago)
         f"{TAG}-bus": (30, 200, 1), f"{TAG}-old": (30, 90, 11), f"{TAG}-van": (250, 1500, 9)}
-    cameras = {f"{TAG}-c1": (0, 30), f"{TAG}-c2": (120, 450), f"{TAG}-c3": (240, 520)}
+    # c1 8 m off, looking at the case (nothing between: no building within 13 m); c2 and c3
+    # farther than their range; c4 beside the case, looking away.
+    cameras = {f"{TAG}-c1": (0, 8, 180), f"{TAG}-c2": (120, 450, 300),
+               f"{TAG}-c3": (240, 520, 60), f"{TAG}-c4": (90, 5, 90)}
     with engine.begin() as conn:
         for name, (bearing, metres, ago, roles) in workers.items():
             uid = create_user(conn, name, f"{name[::-1]}-password", roles, display_name=name,
@@ -81,12 +88,15 @@ def scene(client: TestClient, engine: sa.Engine) -> Iterator[dict]:
                 "INSERT INTO vehicle_latest (vehicle_id, time, received_at, lon, lat, source) "
                 "VALUES (:v, :t, :t, :lon, :lat, 'test')"),
                 {"v": vid, "t": at, "lon": lon, "lat": lat})
-        for code, (bearing, metres) in cameras.items():
+        for code, (bearing, metres, heading) in cameras.items():
             lon, lat = offset(bearing, metres)
             conn.execute(sa.text(
-                "INSERT INTO cameras (source, source_key, code, name, kind, status, geom) "
-                "VALUES ('test-desk', :c, :c, :c, 'tianwang', 'online', "
-                "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"), {"c": code, "lon": lon, "lat": lat})
+                "INSERT INTO cameras (source, source_key, code, name, kind, status, "
+                "direction_deg, fov_deg, range_m, geom) VALUES ('test-desk', :c, :c, :c, "
+                "'tianwang', 'online', :h, 90, 60, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"),
+                {"c": code, "lon": lon, "lat": lat, "h": heading})
+        ids = conn.execute(sa.text("SELECT id FROM cameras WHERE source = 'test-desk'")).scalars()
+        views.compute(conn, list(ids), load_camera_views())
     yield {"case": case, "line": line}
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM cameras WHERE source = 'test-desk'"))
@@ -139,25 +149,23 @@ def test_nearest_workers_vehicles_and_cameras_by_distance(client: TestClient, sc
         v["distance_m"] for v in wide["vehicles"])
 
     cams = out["cameras"]
-    assert [c["distance_m"] for c in cams] == sorted(c["distance_m"] for c in cams)
-    assert all(c["distance_m"] <= 500 for c in cams)
-    assert [c["code"] for c in cams if c["code"].startswith(TAG)] == [f"{TAG}-c1", f"{TAG}-c2"]
+    assert [c["code"] for c in cams if c["code"].startswith(TAG)] == [f"{TAG}-c1"]
+    c1 = cams[[c["code"] for c in cams].index(f"{TAG}-c1")]
+    assert c1["distance_m"] == pytest.approx(8, abs=0.1) and c1["view_no"] == 0
+    assert c1["coverage_share"] > 0.5 and c1["status"] == "online"
 
 
-def test_cameras_within_radius_match_an_independent_geodesic(
-    client: TestClient, scene: dict, engine: sa.Engine
-) -> None:
-    with engine.connect() as conn:
-        everything = conn.execute(sa.text(
-            "SELECT code, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM cameras")).all()
-    for radius in (35, 500, 2500):
-        expected = sorted((geodesic(c.lon, c.lat), c.code) for c in everything
-                          if geodesic(c.lon, c.lat) <= radius)
-        got = nearby(client, scene["case"], radius_m=radius)["cameras"]
-        if len(expected) < desk.CAMERA_LIMIT:
-            assert [c["code"] for c in got] == [code for _, code in expected]
-        for cam in got:
-            assert cam["distance_m"] == pytest.approx(geodesic(cam["lon"], cam["lat"]), abs=0.05)
+def test_the_cameras_are_those_that_see_the_place(client: TestClient, scene: dict) -> None:
+    """The desk's camera list is the seeing answer for the case's place, whatever the radius
+    (issue 11: a camera near the case that looks away, or is blocked, cannot show it)."""
+    case = scene["case"]
+    seeing = client.get("/api/cameras/seeing", params={"lon": case["lon"], "lat": case["lat"]})
+    assert seeing.status_code == 200, seeing.text
+    for radius in (1, 500, 5000):
+        out = nearby(client, case, radius_m=radius)
+        assert out["cameras"] == seeing.json()["cameras"]
+        assert out["cameras_blocked"] == seeing.json()["blocked"]
+    assert f"{TAG}-c4" not in {c["code"] for c in seeing.json()["cameras"]}  # looks away
 
 
 def test_reach_and_limit(client: TestClient, scene: dict) -> None:
@@ -185,7 +193,7 @@ def test_bad_radius_reach_or_limit_is_400(client: TestClient, scene: dict, param
 def test_nearby_edges_and_rights(client: TestClient, scene: dict,
                                  as_: dict[str, dict[str, str]]) -> None:
     assert nearby(client, scene["case"], radius_m=5000)["radius_m"] == 5000
-    assert nearby(client, scene["case"], radius_m=1)["cameras"] == []
+    assert nearby(client, scene["case"], radius_m=1)["vehicles"] == []
     assert client.get("/api/incidents/999999999/nearby").status_code == 404
     assert nearby(client, scene["case"], as_["dispatcher"])["workers"]
     viewer = client.get(f"/api/incidents/{scene['case']['id']}/nearby",
@@ -264,20 +272,20 @@ def test_dispatchers_see_workers_phones_in_full_and_the_look_is_audited(
     assert looks[0].data["incident_id"] == scene["case"]["id"]
 
 
-@pytest.mark.parametrize("sql", ["WORKERS_SQL", "VEHICLES_SQL", "CAMERAS_SQL"])
+@pytest.mark.parametrize("sql", ["WORKERS_SQL", "VEHICLES_SQL"])  # cameras: test_seeing.py
 def test_spatial_searches_use_the_gist_index(engine: sa.Engine, sql: str) -> None:
     """With sequential scans priced out, each plan reaches its table through the geom index
     (so a large table is never scanned whole); the demo's small tables may not need it."""
     dlon, dlat = desk.degree_box(SPOT[1], 500)
     params = {"lon": SPOT[0], "lat": SPOT[1], "dlon": dlon, "dlat": dlat, "reach": 500,
-              "radius": 500, "limit": 5, "camera_limit": 100, "grid": "x",
+              "radius": 500, "limit": 5, "grid": "x",
               "open": desk.OPEN_STATES, "worker_since": datetime.now(UTC),
               "vehicle_since": datetime.now(UTC), "probe": desk.PROBE_CLASS}
     with engine.begin() as conn:
         conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(conn.execute(sa.text("EXPLAIN " + getattr(desk, sql)), params).scalars())
-    index = {"WORKERS_SQL": "idx_worker_positions_geom", "VEHICLES_SQL": "idx_vehicle_latest_geom",
-             "CAMERAS_SQL": "idx_cameras_geom"}[sql]
+    index = {"WORKERS_SQL": "idx_worker_positions_geom",
+             "VEHICLES_SQL": "idx_vehicle_latest_geom"}[sql]
     assert index in plan, plan
 
 

@@ -105,6 +105,15 @@ CREATE TABLE camera_views (
 )""")
     op.execute("CREATE INDEX idx_camera_views_geom ON camera_views USING gist (geom)")
     op.execute("CREATE INDEX idx_camera_views_geom_3857 ON camera_views USING gist (geom_3857)")
+    # The map layer `cameras_view` (layers/public_safety/cameras_view.yaml): each drawn view with
+    # its camera's code, name, kind and status; id unique as view_no <= 255. The tile geometry
+    # is `tile_geom` (geom_3857 names a table's own generated column).
+    op.execute("""
+CREATE VIEW camera_views_map AS
+SELECT v.camera_id * 256 + v.view_no AS id, c.code, c.name, c.kind, c.status, v.view_no,
+  v.heading_deg, v.fov_deg, v.range_m, v.visible_share, v.geom, v.geom_3857 AS tile_geom
+FROM camera_views v JOIN cameras c ON c.id = v.camera_id
+WHERE v.geom IS NOT NULL""")
 
     op.execute("""
 CREATE TABLE camera_status_changes (
@@ -162,6 +171,7 @@ CREATE TABLE camera_coverage (
 
 
 def downgrade() -> None:
+    op.execute("DROP VIEW camera_views_map")
     for table in ("camera_coverage", "camera_alarms", "camera_status_changes", "camera_views",
                   "camera_presets", "camera_devices"):
         op.execute(f"DROP TABLE {table}")
