@@ -56,7 +56,8 @@ serve: system python frontend
 # --- system packages -------------------------------------------------------------------
 # Installs only what is missing: PostgreSQL + PostGIS for its major version, GDAL's tools
 # (an independent OGC client in the tests), Chromium (browser tests), ffmpeg (the demo's HLS
-# test streams of a few cameras), Redis and Mosquitto
+# test streams of a few cameras), SIPp (Debian's sip-tester: an independent SIP client that
+# registers with the GB/T 28181 endpoint in the tests), Redis and Mosquitto
 # (the hub's scale-out backplane and the MQTT feed, tested against the real servers, which the
 # tests start themselves), a CJK font (map labels), python3-venv. Node.js comes from `make node`.
 system:
@@ -65,6 +66,7 @@ system:
 	command -v ogrinfo >/dev/null || missing="$$missing gdal-bin"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
+	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
 	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import secrets
 import sys
 import time
 from collections.abc import Callable
@@ -294,6 +295,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.model_copy(
         update={"jt808_enabled": True, "live_scenario": args.scenario or None,
                 "live_traffic_scenario": args.traffic or None,
+                # GB/T 28181 devices of the camera scenario register with a realm secret
+                # (CITYOPS_SIP_PASSWORD, else a random one for this process).
+                "sip_enabled": bool(args.cameras) or settings.sip_enabled,
+                "sip_password": settings.sip_password or secrets.token_urlsafe(18),
+                "live_camera_scenario": args.cameras or None,
                 "host": args.host or settings.host, "port": args.port or settings.port}
     )
     started = time.perf_counter()
@@ -378,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="live scenario run in a loop (empty: none)")
     demo.add_argument("--traffic", default="traffic-peak",
                       help="live traffic scenario run in a loop beside it (empty: none)")
+    demo.add_argument("--cameras", default="cameras-day",
+                      help="live GB/T 28181 device scenario run in a loop beside them, against "
+                           "the server's own SIP endpoint on CITYOPS_SIP_PORT (empty: none)")
     demo.add_argument("--host")
     demo.add_argument("--port", type=int)
     demo.set_defaults(handler=cmd_demo)

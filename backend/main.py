@@ -120,6 +120,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             background.append(asyncio.create_task(
                 loop_traffic(settings.live_traffic_scenario, settings, engine)))
+        sip = app.state.cameras.listener
+        if settings.live_camera_scenario and sip is not None:
+            from backend.simulation.live import loop_cameras
+
+            background.append(asyncio.create_task(
+                loop_cameras(settings.live_camera_scenario, settings, engine, sip.port)))
         try:
             yield
         finally:

@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     # A traffic scenario (kind traffic-peak) run in a loop beside it, its fixes posted to this
     # server's own HTTP ingest at host:port (`cityops demo` sets it).
     live_traffic_scenario: str | None = None
+    # A camera scenario (kind cameras-day) run in a loop against this server's own GB/T 28181
+    # SIP endpoint, when sip_enabled (`cityops demo` sets both).
+    live_camera_scenario: str | None = None
     # GTFS feeds (backend.transit.gtfs): the timetable that drives /gtfs/static.zip, how long a
     # built GTFS-Realtime feed is served before it is built again (at most one build per
     # gtfs_rt_max_age_s; consumers expect data no older than 10 s), and how old a vehicle's last

@@ -5,7 +5,8 @@
   errors counted through `count_rejects`, and the pipeline's outcomes) and, for mqtt, the
   feed's own ledger `MqttFeed.counters`; the pipeline's consumers: batches each failed on
   (`counters["failed:<name>"]`) and the time spent per stage (`.seconds`);
-- the JT/T 808 gateway: `Jt808Gateway.stats` (GatewayStats);
+- the JT/T 808 gateway: `Jt808Gateway.stats` (GatewayStats); the GB/T 28181 SIP listener:
+  `SipListener.stats` (SipStats) and its sink's `CameraStatus.counters`;
 - the hub: `Hub.stats()`; the MQTT subscriber's connection counters;
 - the tile cache: `TileCache` hits, misses, bytes; the database pools (main and tiles).
 
@@ -51,6 +52,9 @@ COUNTER_TABLE: list[tuple[str, str, str, tuple[str, ...]]] = [
      "(malformed, bad_signature, expired, no_file)", "camera_media.refusals", ("reason",)),
     ("cityops_camera_alarm_webhook", "Camera alarms posted by analytics systems, by outcome "
      "(raised, repeat, unknown_camera, bad_kind)", "camera_alarm_counts", ("outcome",)),
+    ("cityops_sip_registry", "What GB/T 28181 catalog items and alarms did to the registry "
+     "(catalog_updated, catalog_added, catalog_refused_<part>, alarm_stored, alarm_repeat, ...)",
+     "cameras.status.counters", ("outcome",)),
     ("cityops_traffic_service", "The traffic service's counts (buckets closed, accident "
      "reports and segments it could not place)", "resources.traffic.counters", ("outcome",)),
 ]
@@ -191,6 +195,38 @@ def gateway_metrics(gateway: Any) -> Iterator[Metric]:
                     "reason", dict(s.closed))
 
 
+# The GB/T 28181 SIP listener -----------------------------------------------------------------
+
+def sip_metrics(cameras: Any) -> Iterator[Metric]:
+    listener = getattr(cameras, "listener", None)
+    if listener is None:
+        return
+    s = listener.stats
+    yield _gauge("cityops_sip_connections_open", "SIP TCP connections open now",
+                 s.open_connections)
+    yield _counter("cityops_sip_connections", "SIP TCP connections accepted", s.connections)
+    yield _counter("cityops_sip_datagrams", "SIP UDP datagrams received", s.datagrams)
+    yield _counter("cityops_sip_messages", "SIP messages read (UDP and TCP)", s.messages)
+    yield _labelled("cityops_sip_requests", "SIP requests, by method", "method",
+                    dict(s.requests))
+    yield _labelled("cityops_sip_responses_sent", "SIP responses sent, by status", "status",
+                    dict(s.responses_sent))
+    for name, doc, value in (
+            ("responses_received", "SIP responses received from devices", s.responses_received),
+            ("challenges", "REGISTERs answered 401 with a fresh digest challenge", s.challenges),
+            ("registrations", "Devices registered", s.registrations),
+            ("unregistrations", "Devices unregistered (Expires: 0)", s.unregistrations),
+            ("keepalives", "Keepalive MESSAGEs", s.keepalives),
+            ("catalog_items", "Catalog items applied to the registry", s.catalog_items),
+            ("alarms", "Alarm notifies stored", s.alarms)):
+        yield _counter(f"cityops_sip_{name}", doc, value)
+    yield _labelled("cityops_sip_rejected", "SIP messages refused or dropped, by reason "
+                    "(auth_failed, unknown_device, bad_start_line, ...)", "reason",
+                    dict(s.rejected))
+    yield _labelled("cityops_sip_connections_closed", "SIP TCP connections closed, by why",
+                    "reason", dict(s.closed))
+
+
 # The hub ------------------------------------------------------------------------------------
 
 HUB_COUNTERS = {
@@ -296,6 +332,7 @@ class AppCollector(Collector):
             lambda: consumer_metrics(getattr(resources, "positions", None)),
             lambda: mqtt_metrics(mqtt),
             lambda: gateway_metrics(getattr(state, "jt808", None)),
+            lambda: sip_metrics(getattr(state, "cameras", None)),
             lambda: hub_metrics(getattr(state, "hub", None)),
             lambda: tile_metrics(getattr(resources, "tiles", None)),
             lambda: pool_metrics(getattr(state, "engines", None) or {}),

@@ -1,8 +1,9 @@
 """Readiness: may this process take traffic? `/api/health` stays the cheap liveness probe.
 
-Four checks, each bounded by `CITYOPS_READY_TIMEOUT_S`: the database (`SELECT 1` through the
+Five checks, each bounded by `CITYOPS_READY_TIMEOUT_S`: the database (`SELECT 1` through the
 app's pool), the hub's backplane (a Redis PING when it is redis://), the JT/T 808 gateway
-(listening, when enabled) and the MQTT subscriber (subscribed, when configured). The answer
+(listening, when enabled), the GB/T 28181 SIP endpoint (listening on UDP and TCP, when
+enabled) and the MQTT subscriber (subscribed, when configured). The answer
 names each check's state and, on failure, a reason a person can act on; never a URL, a host
 or an exception's text (those go to the log, once per change of state).
 """
@@ -52,11 +53,13 @@ class Readiness:
         state = self.app.state
         settings = state.resources.settings
         timeout = settings.ready_timeout_s
-        names = ("database", "backplane", "gateway", "mqtt")
+        names = ("database", "backplane", "gateway", "sip", "mqtt")
         results = await asyncio.gather(
             self._timed(self._database(state.resources.engine), timeout),
             self._timed(self._backplane(getattr(state, "hub", None)), timeout),
             self._timed(self._gateway(settings.jt808_enabled, getattr(state, "jt808", None)),
+                        timeout),
+            self._timed(self._sip(settings.sip_enabled, getattr(state, "cameras", None)),
                         timeout),
             self._timed(self._mqtt(settings.mqtt_url, getattr(state, "mqtt", None)), timeout),
         )
@@ -104,6 +107,14 @@ class Readiness:
             return CheckResult(NOT_USED, "CITYOPS_JT808_ENABLED is off")
         if gateway is None or not gateway.listening:
             return CheckResult(FAILED, "the JT/T 808 gateway is not listening")
+        return None
+
+    async def _sip(self, enabled: bool, cameras: Any) -> CheckResult | None:
+        if not enabled:
+            return CheckResult(NOT_USED, "CITYOPS_SIP_ENABLED is off")
+        listener = getattr(cameras, "listener", None)
+        if listener is None or not listener.listening:
+            return CheckResult(FAILED, "the GB/T 28181 SIP endpoint is not listening")
         return None
 
     async def _mqtt(self, url: str | None, feed: Any) -> CheckResult | None:

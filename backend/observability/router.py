@@ -30,7 +30,7 @@ class ReadyReport(BaseModel):
     """What /api/health/ready answers (200 ready, 503 not ready)."""
 
     status: Literal["ready", "not ready"]
-    checks: dict[Literal["database", "backplane", "gateway", "mqtt"], CheckState]
+    checks: dict[Literal["database", "backplane", "gateway", "sip", "mqtt"], CheckState]
     detail: str | None = None  # "Not ready: database (unreachable ...); ..." when 503
 
 

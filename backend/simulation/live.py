@@ -1,6 +1,7 @@
-"""Keep the demo alive: run a scenario against this server's own JT/T 808 gateway, and the
-traffic scenario against its own HTTP ingest, again and again, in the background of the server
-process (started by `cityops demo`)."""
+"""Keep the demo alive: run a scenario against this server's own JT/T 808 gateway, the
+traffic scenario against its own HTTP ingest and the camera scenario against its own GB/T 28181
+SIP endpoint, again and again, in the background of the server process (started by
+`cityops demo`)."""
 
 from __future__ import annotations
 
@@ -72,4 +73,29 @@ async def loop_traffic(name: str, settings: Settings, engine: sa.Engine) -> None
             raise
         except Exception:  # a failed run must not take the server down; try again shortly
             log.exception("traffic scenario %s failed; retrying in 30 s", name)
+            await asyncio.sleep(30)
+
+
+async def loop_cameras(name: str, settings: Settings, engine: sa.Engine, port: int) -> None:
+    """The camera scenario's compressed day, again and again, against this server's own SIP
+    endpoint on `port`, with its realm secret."""
+    from backend.catalog.camera_scenarios import load_cameras_day
+    from backend.simulation.camera_day import run_cameras_day
+
+    scenario = load_cameras_day(name, settings.scenarios_dir)
+    if not settings.sip_password:
+        log.warning("camera scenario %s: no SIP realm secret configured; not started", name)
+        return
+    host = settings.sip_host if settings.sip_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    while True:
+        try:
+            report = await run_cameras_day(
+                scenario, engine=engine, host=host, port=port,
+                server_id=settings.sip_server_id, realm=settings.sip_realm,
+                password=settings.sip_password)
+            log.info("%s", "; ".join(report.lines()))
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a failed run must not take the server down; try again shortly
+            log.exception("camera scenario %s failed; retrying in 30 s", name)
             await asyncio.sleep(30)

@@ -65,7 +65,7 @@ CREATE TABLE camera_devices (
   updated_at timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT ck_camera_devices_code CHECK (code ~ '^[0-9]{20}$'),
   CONSTRAINT ck_camera_devices_transport CHECK (transport IN ('udp', 'tcp')),
-  CONSTRAINT ck_camera_devices_keepalive CHECK (keepalive_s BETWEEN 5 AND 3600)
+  CONSTRAINT ck_camera_devices_keepalive CHECK (keepalive_s BETWEEN 1 AND 3600)
 )""")
 
     op.execute("""
