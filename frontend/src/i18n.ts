@@ -188,6 +188,7 @@ const STRINGS = {
   nearbyCameras: { zh: '能看到此处的摄像机', en: 'Cameras that can see this' },
   presetNo: { zh: '预置位', en: 'preset' },
   coverageShare: { zh: '覆盖', en: 'covers' },
+  camerasBlocked: { zh: '台在范围内但被建筑遮挡', en: 'more in range, blocked by buildings' },
   playCamera: { zh: '播放', en: 'Play' },
   playCameraTitle: { zh: '在视频窗口播放实时视频', en: 'Play the live video in a video panel' },
   nearbyNone: { zh: '附近暂无', en: 'None nearby' },

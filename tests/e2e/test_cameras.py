@@ -294,19 +294,27 @@ def test_traffic_police_read_the_alarms_and_a_grid_worker_sees_no_cameras(
 def test_the_desk_lists_the_cameras_that_see_a_case_and_plays_one(
         browser: Any, cam_app: tuple[str, Any], streamed: dict[str, Any], api: httpx.Client,
         engine: sa.Engine, client: Any) -> None:
-    """A case 25 m in front of the streamed camera, inside its view (a `camera_views` sector
-    written here, as the cones service would store it)."""
+    """A case 20 m in front of the streamed camera, along its heading: inside its view (the
+    server's own clipped view when the views refresher has computed it, else a plain sector
+    written here as the cones service stores it)."""
+    import math
+
     base, _ = cam_app
-    lon, lat = streamed["lon"], streamed["lat"] + 25 / 111_320
+    with engine.connect() as conn:
+        heading = conn.execute(sa.text("SELECT coalesce(direction_deg, 0) FROM cameras "
+                                       "WHERE code = :c"), {"c": streamed["code"]}).scalar_one()
+    a = math.radians(heading)
+    lon = streamed["lon"] + 20 * math.sin(a) / (111_320 * math.cos(math.radians(streamed["lat"])))
+    lat = streamed["lat"] + 20 * math.cos(a) / 111_320
     with engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO camera_views (camera_id, view_no, heading_deg, fov_deg, range_m, status,"
-            " geom) SELECT id, 0, 0, 60, 60, 'ok', ST_Multi(ST_MakePolygon(ST_MakeLine(ARRAY["
-            "geom, ST_Project(geom::geography, 60, radians(-30))::geometry,"
-            " ST_Project(geom::geography, 60, 0)::geometry,"
-            " ST_Project(geom::geography, 60, radians(30))::geometry, geom])))"
+            " geom) SELECT id, 0, :h, 60, 60, 'ok', ST_Multi(ST_MakePolygon(ST_MakeLine(ARRAY["
+            "geom, ST_Project(geom::geography, 60, radians(:h - 30))::geometry,"
+            " ST_Project(geom::geography, 60, radians(:h))::geometry,"
+            " ST_Project(geom::geography, 60, radians(:h + 30))::geometry, geom])))"
             " FROM cameras WHERE code = :c ON CONFLICT (camera_id, view_no) DO NOTHING"),
-            {"c": streamed["code"]})
+            {"c": streamed["code"], "h": heading})
     case = api.post("/api/incidents", headers=bearer(client, "grid_worker"), json={
         "category_code": "E0101", "description": "摄像机可见（端到端）", "lon": lon,
         "lat": lat}).json()
@@ -321,6 +329,7 @@ def test_the_desk_lists_the_cameras_that_see_a_case_and_plays_one(
         row = page.locator(f"[data-testid=desk-camera][data-code='{streamed['code']}']")
         row.wait_for(timeout=10_000)
         assert "米" in row.inner_text()
+        assert "覆盖" in row.inner_text()  # the seeing answer's coverage share, as a percentage
         row.get_by_test_id("desk-camera-play").click()
         page.wait_for_function(VIDEO_HAS_DATA, arg=streamed["code"], timeout=180_000)
         drawn = page.evaluate("window.__desk.map.rendered()")

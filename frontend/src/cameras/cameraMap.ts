@@ -114,7 +114,7 @@ export class CameraMap {
       const source = this.viewsSource;
       map.addLayer({
         id: CONE_FILL, type: 'fill', source, 'source-layer': source,
-        paint: { 'fill-color': '#ffe066', 'fill-opacity': 0.2 },
+        paint: { 'fill-color': '#ffe066', 'fill-opacity': ['match', ['get', 'view_no'], 0, 0.25, 0.1] },
         filter: ['==', ['get', 'code'], ''],
       }, this.pointLayers[0]);
       map.addLayer({

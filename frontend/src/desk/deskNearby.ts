@@ -63,7 +63,7 @@ export function renderNearby(d: IncidentDetail, store: DeskStore, focus: (lon: n
     box.append(el('p', 'panel-note', store.nearbyFailed ? `${t('nearbyFailed')}: ${store.nearbyFailed}` : t('loading')));
     return box;
   }
-  const group = (key: GroupKey, color: string, rows: HTMLElement[]): void => {
+  const group = (key: GroupKey, color: string, rows: HTMLElement[], after: HTMLElement[] = []): void => {
     const fold = el('details', 'desk-group');
     fold.dataset.testid = `desk-group-${PART[key]}`;
     fold.open = openGroups.has(key);
@@ -80,7 +80,7 @@ export function renderNearby(d: IncidentDetail, store: DeskStore, focus: (lon: n
       none.title = withheld.reason;
       list.append(none);
     } else if (!rows.length) list.append(el('li', 'desk-near-none', t('nearbyNone')));
-    list.append(...rows);
+    list.append(...rows, ...after);
     fold.append(title, list);
     box.append(fold);
   };
@@ -128,8 +128,17 @@ export function renderNearby(d: IncidentDetail, store: DeskStore, focus: (lon: n
       li.dataset.code = c.code;
       return li;
     }),
+    blockedNote(nearby.cameras_blocked ?? 0),
   );
   return box;
+}
+
+/** "另有 3 台在范围内但被建筑遮挡": why a camera next to the case may be missing. */
+function blockedNote(blocked: number): HTMLElement[] {
+  if (!blocked) return [];
+  const note = el('li', 'desk-near-none', `+${blocked} ${t('camerasBlocked')}`);
+  note.dataset.testid = 'desk-cameras-blocked';
+  return [note];
 }
 
 /** "45 米 · 覆盖 62% · 预置位 2 · code": how well and from which view a camera sees the case. */

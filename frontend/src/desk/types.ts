@@ -168,6 +168,8 @@ export interface Nearby {
   workers: NearbyWorker[];
   vehicles: NearbyVehicle[];
   cameras: NearbyCamera[];
+  /** Cameras in range whose view of the case a building blocks (not listed). */
+  cameras_blocked?: number;
   /** Parts the caller has no right to (each kind of data needs its own): left empty. */
   withheld?: { part: 'workers' | 'vehicles' | 'cameras'; reason: string }[];
 }
