@@ -19,7 +19,7 @@ import { CameraAlarmStore } from './alarmStore';
 import { CameraMap } from './cameraMap';
 import { CameraPanel } from './panel';
 import { ct } from './strings';
-import { CAMERAS_ALARMS, CAMERAS_READ, STATUS_CHANNEL, type CameraAlarm, type StatusEvent } from './types';
+import { CAMERAS_ALARMS, CAMERAS_LAYER, CAMERAS_READ, STATUS_CHANNEL, type CameraAlarm, type StatusEvent } from './types';
 import { videos } from './video';
 
 const FLY_ZOOM = 17; // where the cones show whatever is selected
@@ -152,6 +152,8 @@ export function initCameras(deps: CamerasDeps): Cameras {
     },
     catalogLoaded(catalog) {
       cameraMap.attach(catalog);
+      const layer = catalog.layers.find((l) => l.id === CAMERAS_LAYER);
+      if (layer) panel.setFields(layer.fields);
     },
     claims(point) {
       return auth.can(CAMERAS_READ) && cameraMap.codeAt(point) !== null;

@@ -6,7 +6,8 @@
 
 import { getJSON } from '../api';
 import { el } from '../dom';
-import { getLang, onLangChange, pick } from '../i18n';
+import type { CatalogField } from '../catalog';
+import { onLangChange, pick, type Bilingual } from '../i18n';
 import { distance, formatTime } from '../desk/names';
 import { describeError } from '../toast';
 import type { CameraAlarmList } from './alarmList';
@@ -33,6 +34,8 @@ export class CameraPanel {
   private code: string | null = null;
   private failed = '';
   private seq = 0;
+  /** Coded values' names from the catalog's cameras layer (its YAML), over the built-in ones. */
+  private names: Record<string, Record<string, Bilingual>> = { kind: KIND_NAMES, status: STATUS_NAMES };
 
   constructor(private readonly alarms: CameraAlarmList, private readonly hooks: CameraPanelHooks) {
     this.root.dataset.testid = 'camera-panel';
@@ -51,6 +54,17 @@ export class CameraPanel {
     this.root.append(header, body);
     onLangChange(() => this.render());
     this.render();
+  }
+
+  /** The cameras layer's fields: kinds and statuses are named as the layer names them. */
+  setFields(fields: CatalogField[]): void {
+    for (const f of fields) if (f.values && f.name in this.names) this.names[f.name] = { ...this.names[f.name], ...f.values };
+    this.render();
+  }
+
+  private valueName(field: 'kind' | 'status', value: string): string {
+    const name = this.names[field]?.[value];
+    return name ? pick(name) : value;
   }
 
   get open(): boolean {
@@ -120,7 +134,6 @@ export class CameraPanel {
       box.append(el('p', 'panel-note', this.failed ? `${ct('cameraFailed')}: ${this.failed}` : '…'));
       return;
     }
-    const lang = getLang();
     const status = statusOf(this.hooks.liveStatus(c.code) ?? c.status);
     const facts = el('dl', 'cam-facts');
     const fact = (label: string, value: string | HTMLElement, testid?: string): void => {
@@ -130,11 +143,11 @@ export class CameraPanel {
       if (testid) dd.dataset.testid = testid;
       facts.append(el('dt', '', label), dd);
     };
-    const pill = el('span', `cam-status cam-status-${status}`, pick(STATUS_NAMES[status], lang));
+    const pill = el('span', `cam-status cam-status-${status}`, this.valueName('status', status));
     pill.style.setProperty('--cam-status', STATUS_COLORS[status]);
     fact(ct('status'), pill, 'camera-status');
     fact(ct('code'), c.code, 'camera-code');
-    fact(ct('kind'), KIND_NAMES[c.kind] ? pick(KIND_NAMES[c.kind], lang) : c.kind, 'camera-kind');
+    fact(ct('kind'), this.valueName('kind', c.kind), 'camera-kind');
     fact(ct('height'), typeof c.height_m === 'number' ? `${c.height_m.toFixed(1)} m` : '—');
     fact(ct('range'), typeof c.range_m === 'number' ? distance(c.range_m) : '—');
     fact(ct('fov'), deg(c.fov_deg), 'camera-fov');
