@@ -4,7 +4,10 @@
  * muted with hls.js (loaded on first play, so the console's first paint does not carry it), or
  * natively where the browser has HLS but no Media Source (older iPhones). Closing a panel
  * destroys its hls.js instance and empties the <video>: a wall that opens and closes videos all
- * day keeps no decoder, buffer or timer of the ones it closed.
+ * day keeps no decoder, buffer or timer of the ones it closed. Play links expire
+ * (`expires_at`): when the stream fails after that, the panel asks for a new link and goes on
+ * (at most once a minute, so a stream that is really gone stops with its message). The demo's
+ * test streams are short VOD playlists: the player loops them.
  */
 
 import type Hls from 'hls.js';
@@ -17,6 +20,8 @@ import type { PlayLink } from './types';
 
 const MAX_PANELS = 4; // the oldest closes beyond this: four streams is what a desk PC decodes well
 const HLS_TYPE = 'application/vnd.apple.mpegurl';
+const RENEW_GAP_MS = 60_000;
+const EXPIRY_SLACK_MS = 5_000;
 
 interface Playing {
   code: string;
@@ -24,6 +29,8 @@ interface Playing {
   video: HTMLVideoElement;
   hls: Hls | null;
   closed: boolean;
+  expiresAt: number;
+  renewedAt: number;
 }
 
 export class VideoDock {
@@ -98,13 +105,14 @@ export class VideoDock {
     const video = el('video', 'cam-video-player');
     video.muted = true; // autoplay is allowed muted only
     video.autoplay = true;
+    video.loop = true; // the demo's VOD test streams; a live stream never ends
     video.playsInline = true;
     video.controls = true;
     video.dataset.testid = 'camera-video-player';
     const note = el('p', 'cam-video-note', ct('loadingVideo'));
     note.dataset.testid = 'camera-video-note';
     root.append(head, video, note);
-    return { code, root, video, hls: null, closed: false };
+    return { code, root, video, hls: null, closed: false, expiresAt: 0, renewedAt: 0 };
   }
 
   private say(playing: Playing, text: string, state: string): void {
@@ -117,22 +125,45 @@ export class VideoDock {
     playing.video.hidden = state === 'none' || state === 'failed';
   }
 
-  private async start(playing: Playing): Promise<void> {
+  /** A signed address of the camera's HLS stream, or null after saying why there is none. */
+  private async link(playing: Playing): Promise<PlayLink | null> {
     let link: PlayLink | null;
     try {
       link = await postJSON<PlayLink>(`/api/cameras/${encodeURIComponent(playing.code)}/play`, { protocol: 'hls' });
     } catch (err) {
-      if (playing.closed) return;
+      if (playing.closed) return null;
       // 404 (no such camera, or no stream for it): the server's message, or ours.
       if (isStatus(err, 404, 409)) this.say(playing, ct('noStream'), 'none');
       else this.say(playing, `${ct('playFailed')}: ${describeError(err)}`, 'failed');
-      return;
+      return null;
     }
-    if (playing.closed) return;
+    if (playing.closed) return null;
     if (!link?.url) {
       this.say(playing, ct('noStream'), 'none');
+      return null;
+    }
+    playing.expiresAt = Date.parse(link.expires_at) || 0;
+    return link;
+  }
+
+  /** After a fatal error: a new link when the old one has expired (a long watch), else stop. */
+  private async renew(playing: Playing, details: string): Promise<void> {
+    const now = Date.now();
+    const expired = playing.expiresAt > 0 && now >= playing.expiresAt - EXPIRY_SLACK_MS;
+    if (!expired || now - playing.renewedAt < RENEW_GAP_MS) {
+      this.say(playing, `${ct('playFailed')}: ${details}`, 'failed');
       return;
     }
+    playing.renewedAt = now;
+    const link = await this.link(playing);
+    if (!link || !playing.hls) return;
+    playing.hls.loadSource(link.url);
+    playing.hls.startLoad();
+  }
+
+  private async start(playing: Playing): Promise<void> {
+    const link = await this.link(playing);
+    if (!link) return;
     const { default: HlsClass } = await import('hls.js');
     if (playing.closed) return;
     const video = playing.video;
@@ -142,7 +173,7 @@ export class VideoDock {
       playing.hls = hls;
       this.live += 1;
       hls.on(HlsClass.Events.ERROR, (_event, data) => {
-        if (data.fatal && !playing.closed) this.say(playing, `${ct('playFailed')}: ${data.details}`, 'failed');
+        if (data.fatal && !playing.closed) void this.renew(playing, data.details);
       });
       hls.loadSource(link.url);
       hls.attachMedia(video);
