@@ -1,7 +1,8 @@
 """Security headers on every answer, set in one place (a pure ASGI middleware):
 
 - a strict Content-Security-Policy: no inline script; MapLibre needs blob: workers and data:/
-  blob: images; the hub's websocket is on the same origin (ws:/wss: of self);
+  blob: images; hls.js a blob: Media Source for camera video; the hub's websocket is on the
+  same origin (ws:/wss: of self);
 - no framing (frame-ancestors 'none' and X-Frame-Options), nosniff, no Referer to others;
 - `Cache-Control: private, no-cache` + `Vary` on answers that depend on who asks: decided from
   the route's declared permission (anything not PUBLIC, and not a layer route naming only public
@@ -22,6 +23,7 @@ CSP = "; ".join((
     "img-src 'self' data: blob:",
     "font-src 'self' data:",
     "worker-src 'self' blob:",
+    "media-src 'self' blob:",  # hls.js plays camera video through a Media Source blob: URL
     "child-src 'self' blob:",
     "connect-src 'self' ws: wss:",
     "frame-ancestors 'none'",

@@ -16,6 +16,7 @@ import { Auth } from './auth';
 import { BusLayer, BUS_PULSE_LAYER } from './buses';
 import { BusPopup } from './busPopup';
 import { baseStyle, fetchCatalog, type Catalog, type CatalogLayer } from './catalog';
+import { initCameras } from './cameras';
 import { initDesk } from './desk';
 import { initHeader } from './header';
 import { t } from './i18n';
@@ -85,7 +86,15 @@ const map = new maplibregl.Map({
 window.__map = map;
 window.__mapScale = new MapScale(map); // labels and symbols grow with the interface (4K)
 // The dispatch desk and KPI panel (src/desk): header buttons, panels, map layers, incidents.changes.
-initDesk({ map, live, auth, header, stage: byId('map').parentElement ?? document.body });
+const desk = initDesk({ map, live, auth, header, stage: byId('map').parentElement ?? document.body });
+// The cameras (src/cameras): status icons kept live, cones, camera panel, video panels, alarms.
+const cameras = initCameras({
+  map, live, auth, header, stage: byId('map').parentElement ?? document.body,
+  openCase: (id) => {
+    desk.setOpen(true);
+    desk.store.select(id);
+  },
+});
 
 const buses = new BusLayer(map);
 const alarms = new AlarmStore();
@@ -240,10 +249,11 @@ async function loadCatalog(): Promise<void> {
   const opacity = new GroundOpacity(map);
   opacity.attach(loaded, (layer) => (isRaster(layer) ? prefs.opacity(layer.id, defaultOpacity(layer)) : null));
   panel.attach(map, loaded, { prefs, opacity, onLive: setLiveLayer });
-  const popup = new FeaturePopup(map, loaded, (point) => busPopup.claims(point) || traffic.claims(point));
+  const popup = new FeaturePopup(map, loaded, (point) => busPopup.claims(point) || traffic.claims(point) || cameras.claims(point));
   setupScene({ map, catalog: loaded, panel, view, opacity, popup, rasters, beneath: BUS_PULSE_LAYER });
   fitCounty(false);
   traffic.catalogLoaded(loaded, (layer, visible) => panel.setLayerVisible(layer, visible, false));
+  cameras.catalogLoaded(loaded);
   sendViewport();
   map.once('idle', () => {
     window.__ready = true;

@@ -104,8 +104,9 @@ ON_SCREEN = """(source) => { const m = window.__map, box = m.getContainer().getB
 
 
 def test_popups_name_coded_values(page, live_server: str) -> None:  # noqa: ANN001
-    """Issue 15 item 8: a camera's popup says 天网 and 在线 (the layer YAML's names), not
-    `tianwang` and `online`."""
+    """Issue 15 item 8: a camera is named 天网 and 在线 (the layer YAML's names), not `tianwang`
+    and `online`. Since issue 11 a camera's click opens the camera panel (src/cameras), not the
+    feature popup: the panel names them so."""
     page.goto(live_server)
     page.wait_for_function("() => window.__ready === true", timeout=60_000)
     page.evaluate("window.__desk?.setOpen(false)")
@@ -114,13 +115,15 @@ def test_popups_name_coded_values(page, live_server: str) -> None:  # noqa: ANN0
     camera = page.evaluate(ON_SCREEN, "cameras")
     assert camera, "no camera drawn near the county seat"
     page.mouse.click(camera["x"], camera["y"])
-    popup = page.locator(".feature-popup")
-    popup.wait_for(timeout=10_000)
-    text = popup.inner_text()
+    page.wait_for_function("(c) => window.__cameras.panel.camera?.code === c",
+                           arg=camera["props"]["code"], timeout=10_000)
+    text = page.get_by_test_id("camera-detail").inner_text()
     kinds = {"tianwang": "天网", "xueliang": "雪亮", "traffic": "交通"}
     states = {"online": "在线", "offline": "离线", "fault": "故障"}
-    assert kinds[camera["props"]["kind"]] in text and states[camera["props"]["status"]] in text
+    assert page.get_by_test_id("camera-kind").inner_text() == kinds[camera["props"]["kind"]]
+    assert page.get_by_test_id("camera-status").inner_text() == states[camera["props"]["status"]]
     assert camera["props"]["kind"] not in text and camera["props"]["status"] not in text, text
+    assert page.locator(".feature-popup").count() == 0
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "popup-camera.png"))
     assert page.errors == []

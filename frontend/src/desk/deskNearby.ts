@@ -1,18 +1,21 @@
 /**
  * What is near a case, below its facts and actions: grid workers (the case grid's own first,
  * by cell assignment, then the nearest available, each with distance and last-seen time),
- * vehicles and cameras within the chosen radius. Each group folds (vehicles and cameras start
- * folded: a case with 31 cameras near it must not push the actions away); a group the user
- * opened or closed stays so across re-renders. Click a row to see it on the map.
+ * vehicles within the chosen radius, and the cameras that can see the case (their clipped view
+ * covers its point: coverage share, the preset to turn to, a play button opening the console's
+ * video panel). Each group folds (vehicles and cameras start folded: a case with 31 cameras near
+ * it must not push the actions away); a group the user opened or closed stays so across
+ * re-renders. Click a row to see it on the map.
  */
 
+import { videos } from '../cameras/video';
 import { t } from '../i18n';
 import { DESK_COLORS } from './deskMap';
 import { badge } from './deskDetail';
-import { el } from './dom';
-import { age, cameraStatusName, distance } from './names';
+import { button, el } from './dom';
+import { age, cameraStatusName, distance, percent } from './names';
 import type { DeskStore } from './store';
-import type { IncidentDetail, Nearby, NearbyWorker } from './types';
+import type { IncidentDetail, Nearby, NearbyCamera, NearbyWorker } from './types';
 
 const RADII = [100, 300, 500, 1000, 2000, 5000];
 type GroupKey = 'nearbyWorkers' | 'nearbyVehicles' | 'nearbyCameras';
@@ -60,7 +63,7 @@ export function renderNearby(d: IncidentDetail, store: DeskStore, focus: (lon: n
     box.append(el('p', 'panel-note', store.nearbyFailed ? `${t('nearbyFailed')}: ${store.nearbyFailed}` : t('loading')));
     return box;
   }
-  const group = (key: GroupKey, color: string, rows: HTMLElement[]): void => {
+  const group = (key: GroupKey, color: string, rows: HTMLElement[], after: HTMLElement[] = []): void => {
     const fold = el('details', 'desk-group');
     fold.dataset.testid = `desk-group-${PART[key]}`;
     fold.open = openGroups.has(key);
@@ -77,7 +80,7 @@ export function renderNearby(d: IncidentDetail, store: DeskStore, focus: (lon: n
       none.title = withheld.reason;
       list.append(none);
     } else if (!rows.length) list.append(el('li', 'desk-near-none', t('nearbyNone')));
-    list.append(...rows);
+    list.append(...rows, ...after);
     fold.append(title, list);
     box.append(fold);
   };
@@ -120,8 +123,36 @@ export function renderNearby(d: IncidentDetail, store: DeskStore, focus: (lon: n
     DESK_COLORS.camera,
     nearby.cameras.map((c) => {
       const status = badge(`desk-badge-cam desk-cam-${c.status}`, cameraStatusName(c.status));
-      return row(c.lon, c.lat, c.name ?? c.code, [distance(c.distance_m), c.code], [status]);
+      const li = row(c.lon, c.lat, c.name ?? c.code, cameraMeta(c), [status, playButton(c)]);
+      li.dataset.testid = 'desk-camera';
+      li.dataset.code = c.code;
+      return li;
     }),
+    blockedNote(nearby.cameras_blocked ?? 0),
   );
   return box;
+}
+
+/** "另有 3 台在范围内但被建筑遮挡": why a camera next to the case may be missing. */
+function blockedNote(blocked: number): HTMLElement[] {
+  if (!blocked) return [];
+  const note = el('li', 'desk-near-none', `+${blocked} ${t('camerasBlocked')}`);
+  note.dataset.testid = 'desk-cameras-blocked';
+  return [note];
+}
+
+/** "45 米 · 覆盖 62% · 预置位 2 · code": how well and from which view a camera sees the case. */
+function cameraMeta(c: NearbyCamera): string[] {
+  const share = typeof c.coverage_share === 'number' ? `${t('coverageShare')} ${percent(c.coverage_share)}` : '';
+  const preset = c.view_no ? `${t('presetNo')} ${c.view_no}` : '';
+  return [distance(c.distance_m), share, preset, c.code];
+}
+
+function playButton(c: NearbyCamera): HTMLButtonElement {
+  const play = button('desk-cam-play', `▶ ${t('playCamera')}`, () => videos.play(c.code, c.name, c.has_stream ?? true));
+  play.title = t('playCameraTitle');
+  play.dataset.testid = 'desk-camera-play';
+  // The row flies the map to the camera; the button only plays.
+  play.addEventListener('click', (e) => e.stopPropagation());
+  return play;
 }

@@ -142,15 +142,22 @@ export interface NearbyVehicle {
   distance_m: number;
 }
 
+/** A camera whose clipped view contains the case's point (the answer's SeeingCamera rows,
+ *  backend/cameras/schemas.py), online first, nearest first. */
 export interface NearbyCamera {
   code: string;
   name: string | null;
   kind: string;
   status: 'online' | 'offline' | 'fault' | string;
-  direction_deg: number | null;
   lon: number;
   lat: number;
   distance_m: number;
+  /** 0: its own heading; n >= 1: preset n (turn it there to see the case). */
+  view_no?: number;
+  heading_deg?: number | null;
+  /** Share of a small disc around the case inside the camera's view (0-1). */
+  coverage_share?: number | null;
+  has_stream?: boolean;
 }
 
 export interface Nearby {
@@ -161,6 +168,8 @@ export interface Nearby {
   workers: NearbyWorker[];
   vehicles: NearbyVehicle[];
   cameras: NearbyCamera[];
+  /** Cameras in range whose view of the case a building blocks (not listed). */
+  cameras_blocked?: number;
   /** Parts the caller has no right to (each kind of data needs its own): left empty. */
   withheld?: { part: 'workers' | 'vehicles' | 'cameras'; reason: string }[];
 }
