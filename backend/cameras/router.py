@@ -6,6 +6,7 @@ closing and making a case of one (pushed on `cameras.alarms`)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -126,30 +127,30 @@ async def post_alarm(body: CameraAlarmIn, state: AppState, request: Request,
     return alarm
 
 
+async def _alarm_step(state: AppState, hub: Hub, step: Callable[..., CameraAlarmRead],
+                      action: Literal["acknowledged", "closed"], alarm_id: int,
+                      actor: str) -> CameraAlarmRead:
+    def work() -> CameraAlarmRead:
+        with state.engine.begin() as conn:
+            return step(conn, alarm_id, actor, datetime.now(UTC))
+
+    alarm = await run_in_threadpool(work)
+    await _push(hub, action, alarm)
+    return alarm
+
+
 @router.post("/api/cameras/alarms/{alarm_id}/ack", dependencies=HANDLE)
 async def acknowledge_alarm(state: AppState, actor: Actor, hub: HubDep,
                             alarm_id: Id) -> CameraAlarmRead:
     """A dispatcher has seen the alarm (409 unless it is open)."""
-    def work() -> CameraAlarmRead:
-        with state.engine.begin() as conn:
-            return alarms.acknowledge(conn, alarm_id, actor, datetime.now(UTC))
-
-    alarm = await run_in_threadpool(work)
-    await _push(hub, "acknowledged", alarm)
-    return alarm
+    return await _alarm_step(state, hub, alarms.acknowledge, "acknowledged", alarm_id, actor)
 
 
 @router.post("/api/cameras/alarms/{alarm_id}/close", dependencies=HANDLE)
 async def close_alarm(state: AppState, actor: Actor, hub: HubDep,
                       alarm_id: Id) -> CameraAlarmRead:
     """Close an alarm (handled, or a false one); 409 when it is closed already."""
-    def work() -> CameraAlarmRead:
-        with state.engine.begin() as conn:
-            return alarms.close(conn, alarm_id, actor, datetime.now(UTC))
-
-    alarm = await run_in_threadpool(work)
-    await _push(hub, "closed", alarm)
-    return alarm
+    return await _alarm_step(state, hub, alarms.close, "closed", alarm_id, actor)
 
 
 @router.post("/api/cameras/alarms/{alarm_id}/case", status_code=201, dependencies=HANDLE)
