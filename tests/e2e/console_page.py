@@ -58,11 +58,14 @@ def open_page(browser: Any, base_url: str, size: tuple[int, int] = (1280, 800), 
     return page
 
 
-def goto_console(page: Any, base_url: str, timeout: int = 60_000) -> None:
+def goto_console(page: Any, base_url: str, timeout: int = 60_000, idle: bool = True) -> None:
     """Opens the console and waits for the catalog on the map and the map idle (a big screen
-    with imagery on needs many raster tiles rendered: give it a longer `timeout`)."""
+    with imagery on needs many raster tiles rendered: give it a longer `timeout`). Without
+    `idle`, the catalog on the map is enough: a 4K frame drawn by software GL (SwiftShader) on a
+    busy 2-core machine may not settle within minutes, and the caller waits for what it needs."""
     page.goto(base_url)
-    page.wait_for_function("() => window.__ready === true", timeout=timeout)
+    page.wait_for_function("() => window.__ready === true" if idle else
+                           "() => !!window.__catalog && !!window.__map", timeout=timeout)
     page.evaluate("window.__desk?.setOpen(false)")
 
 

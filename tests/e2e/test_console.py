@@ -206,7 +206,7 @@ def test_imagery_screenshots(browser, live_server: str, client, rasters,  # noqa
                if la.get("basemap") == "imagery"]
     page = open_page(browser, live_server, size, phone=phone)
     try:
-        goto_console(page, live_server, timeout=300_000)
+        goto_console(page, live_server, timeout=300_000, idle=size[0] < 3000)
         if phone:  # the panel starts folded on a phone
             page.get_by_test_id("layer-panel-toggle").click()
         # A wall's 3840 px one zoom level lower: the small rasters made for the test then fill
