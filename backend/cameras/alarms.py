@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -15,7 +14,13 @@ from backend.audit.chain import append as audit
 from backend.auth.permissions import Principal
 from backend.cameras.schemas import AlarmEvent, AlarmToCase, CameraAlarmRead
 from backend.errors import Conflict, NotFound, Unprocessable
-from backend.incidents.service import NewIncident, create_incident
+from backend.incidents.service import (
+    LOCAL,
+    NewIncident,
+    create_incident,
+    report_change,
+    reported_case,
+)
 
 # The kinds a console shows (zh, en). GB/T 28181 AlarmType under AlarmMethod 5 (video) maps to
 # these in backend.ingest.gb28181; analytics systems post the key.
@@ -97,7 +102,6 @@ def read_alarm(conn: sa.Connection, alarm_id: int) -> CameraAlarmRead:
 # transaction; the caller pushes it on `cameras.alarms` after the commit.
 
 StateFilter = Literal["open", "acknowledged", "closed", "all"]
-LOCAL = ZoneInfo("Asia/Shanghai")
 
 
 def find_alarm(conn: sa.Connection, source: str, key: str) -> CameraAlarmRead:
@@ -174,7 +178,7 @@ def close(conn: sa.Connection, alarm_id: int, by: str, at: datetime) -> CameraAl
 class CaseMade:
     alarm: CameraAlarmRead
     incident_id: int
-    created: bool  # False: the alarm had become this case before
+    change: dict | None  # the incidents.changes data of the new case; None: made before
 
 
 def case_description(alarm: CameraAlarmRead) -> str:
@@ -196,7 +200,7 @@ def make_case(conn: sa.Connection, alarm_id: int, request: AlarmToCase, principa
     if row is None:
         raise NotFound(f"No camera alarm {alarm_id}")
     if row.incident_id is not None:
-        return CaseMade(read_alarm(conn, alarm_id), row.incident_id, False)
+        return CaseMade(read_alarm(conn, alarm_id), row.incident_id, None)
     if row.state == "closed":
         raise Conflict(f"Camera alarm {alarm_id} is closed: a closed alarm does not become a "
                        "case", state=row.state)
@@ -213,4 +217,5 @@ def make_case(conn: sa.Connection, alarm_id: int, request: AlarmToCase, principa
         "acknowledged_at = COALESCE(acknowledged_at, :at) WHERE id = :id"),
         {"id": alarm_id, "incident": incident_id, "by": principal.username, "at": at})
     alarm = _audited(conn, read_alarm(conn, alarm_id), principal.username, "camera_alarm.case")
-    return CaseMade(alarm, incident_id, created)
+    change = report_change(reported_case(conn, incident_id), principal.username)
+    return CaseMade(alarm, incident_id, change if created else None)

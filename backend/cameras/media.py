@@ -106,6 +106,12 @@ def builtin_has_stream(settings: Settings, code: str) -> bool:
     return CODE.match(code) is not None and (stream_dir(settings, code) / PLAYLIST).is_file()
 
 
+def has_stream(settings: Settings, code: str) -> bool:
+    """A camera can play: always behind a media server; with builtin, when its test stream is
+    there."""
+    return settings.media_kind != BUILTIN or builtin_has_stream(settings, code)
+
+
 def builtin_streams(settings: Settings) -> set[str]:
     """Codes with a builtin test stream (one directory listing for a page of cameras)."""
     root = Path(settings.media_hls_dir)
@@ -137,9 +143,7 @@ class MediaLinks:
         return override or TEMPLATES[self.kind].get(protocol)
 
     def has_stream(self, code: str) -> bool:
-        """True for any camera behind a media server; for builtin, when its test stream is
-        there."""
-        return self.kind != BUILTIN or builtin_has_stream(self.settings, code)
+        return has_stream(self.settings, code)
 
     def streams(self, codes: list[str]) -> dict[str, bool]:
         if self.kind != BUILTIN:

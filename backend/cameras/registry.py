@@ -7,7 +7,6 @@ Export writes the same form (never a password or HA1)."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import defaultdict
 from collections.abc import Collection
@@ -23,6 +22,7 @@ from backend.cameras.register_io import COLUMNS, Format, format_of, read_registe
 from backend.cameras.register_report import RegisterReport
 from backend.cameras.register_rules import Checked, check_row
 from backend.errors import InvalidInput
+from backend.ingest.gb28181.digest import ha1  # the only form a device secret is kept in
 
 AUDIT_ACTION, AUDIT_ENTITY = "cameras.import", "camera_register"
 NEEDED_FOR_NEW = ("kind", "lon", "lat")
@@ -32,11 +32,6 @@ NOT_STORED_ON_CAMERA = ("lon", "lat", "keepalive_s")
 INSERT_ONLY = ("status",)  # a known camera's status is live (SIP), not the register's
 REAL_COLUMNS = ("heading_deg", "fov_deg", "range_m", "height_m", "tilt_deg")
 DEFAULT_KEEPALIVE_S = 60
-
-
-def ha1(code: str, realm: str, password: str) -> str:
-    """RFC 2617 HA1 = MD5(username:realm:password), the only form a device secret is kept in."""
-    return hashlib.md5(f"{code}:{realm}:{password}".encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass

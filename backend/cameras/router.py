@@ -166,17 +166,13 @@ async def alarm_to_case(body: AlarmToCase, state: AppState, principal: Caller, h
             return alarms.make_case(conn, alarm_id, body, who, at)
 
     made = await run_in_threadpool(work)
-    if made.created:
-        alarm = made.alarm
-        await hub.publish(INCIDENTS, {
-            "id": made.incident_id, "case_no": alarm.case_no, "action": "report",
-            "state": "reported", "category_code": body.category_code, "lon": alarm.lon,
-            "lat": alarm.lat, "actor": who.username, "at": at.isoformat()})
-        await _push(hub, "case", alarm)
+    if made.change is not None:
+        await hub.publish(INCIDENTS, made.change)
+        await _push(hub, "case", made.alarm)
     else:
         response.status_code = 200
     return AlarmCase(alarm=made.alarm, incident_id=made.incident_id,
-                     case_no=made.alarm.case_no, created=made.created)
+                     case_no=made.alarm.case_no, created=made.change is not None)
 
 
 # The registry ------------------------------------------------------------------------------

@@ -69,12 +69,6 @@ def font_file() -> Path:
     return Path(found)
 
 
-def has_stream(settings: Settings, code: str) -> bool:
-    """A camera can play: always behind a media server; with builtin, when its stream is
-    there."""
-    return settings.media_kind != BUILTIN or builtin_has_stream(settings, code)
-
-
 def _command(ffmpeg: str, seconds: int) -> list[str]:
     # The texts are files beside the output (no quoting of names into the filter graph);
     # the name's file is not expanded (a '%' in a name stays a '%').

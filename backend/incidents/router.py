@@ -107,11 +107,7 @@ async def report(body: IncidentIn, state: AppState, principal: Caller, response:
 
     detail, created = await run_in_threadpool(work)
     if created:
-        await hub.publish(INCIDENTS, {
-            "id": detail["id"], "case_no": detail["case_no"], "action": "report",
-            "state": detail["state"], "category_code": detail["category_code"],
-            "lon": detail["lon"], "lat": detail["lat"], "actor": who.username,
-            "at": detail["reported_at"]})
+        await hub.publish(INCIDENTS, service.report_change(detail, who.username))
     else:
         response.status_code = 200
     response.headers.update(PRIVATE)

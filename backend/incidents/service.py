@@ -6,7 +6,7 @@ commit."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -62,6 +62,23 @@ class StepParams:
     photos: Sequence[str] = ()
     lon: float | None = None             # where the actor was
     lat: float | None = None
+
+
+def reported_case(conn: sa.Connection, incident_id: int) -> Mapping[str, Any]:
+    """What `report_change` needs of a case."""
+    return conn.execute(sa.text(
+        "SELECT id, case_no, state, category_code, lon, lat, reported_at FROM incidents "
+        "WHERE id = :id"), {"id": incident_id}).mappings().one()
+
+
+def report_change(case: Mapping[str, Any], actor: str) -> dict[str, Any]:
+    """The `incidents.changes` data of a case just filed, however it came (the report form,
+    Open311, a camera alarm)."""
+    at = case["reported_at"]
+    return {"id": case["id"], "case_no": case["case_no"], "action": "report",
+            "state": case["state"], "category_code": case["category_code"], "lon": case["lon"],
+            "lat": case["lat"], "actor": actor,
+            "at": at.isoformat() if isinstance(at, datetime) else at}
 
 
 @dataclass

@@ -10,7 +10,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from backend.incidents.service import NewIncident, create_incident
+from backend.incidents.service import (
+    NewIncident,
+    create_incident,
+    report_change,
+    reported_case,
+)
 from backend.open311.keys import ApiClient, count_use
 from backend.open311.rules import (
     CLOSED_STATES,
@@ -112,13 +117,9 @@ def submit(conn: sa.Connection, client: ApiClient, sub: Submission, now: datetim
 def receipt(conn: sa.Connection, incident_id: int, token: str, actor: str
             ) -> tuple[dict[str, Any], dict[str, Any]]:
     """What the client is told, and the change the consoles are sent (incidents.changes)."""
-    row = conn.execute(sa.text(
-        "SELECT case_no, category_code, lon, lat, reported_at FROM incidents WHERE id = :id"),
-        {"id": incident_id}).one()
+    row = reported_case(conn, incident_id)
+    case_no = row["case_no"]
     reply = {"service_request_id": str(incident_id), "token": token,
-             "service_notice": f"已受理,案卷号 {row.case_no} · received as case {row.case_no}",
+             "service_notice": f"已受理,案卷号 {case_no} · received as case {case_no}",
              "account_id": None}
-    change = {"id": incident_id, "case_no": row.case_no, "action": "report",
-              "state": "reported", "category_code": row.category_code, "lon": row.lon,
-              "lat": row.lat, "actor": actor, "at": row.reported_at.isoformat()}
-    return reply, change
+    return reply, report_change(row, actor)

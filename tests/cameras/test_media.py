@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from backend.cameras import media
-from backend.cameras.teststreams import has_stream, make_stream
+from backend.cameras.media import has_stream
+from backend.cameras.teststreams import make_stream
 from backend.settings import Settings
 from tests.conftest import bearer
 
