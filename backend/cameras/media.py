@@ -45,6 +45,7 @@ import re
 import secrets
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,6 +105,9 @@ def stream_dir(settings: Settings, code: str) -> Path:
 
 def builtin_has_stream(settings: Settings, code: str) -> bool:
     return CODE.match(code) is not None and (stream_dir(settings, code) / PLAYLIST).is_file()
+
+
+Streams = Callable[[list[str]], dict[str, bool]]  # codes -> whether each can play (.streams)
 
 
 def has_stream(settings: Settings, code: str) -> bool:

@@ -4,12 +4,13 @@ passed in, so that a page costs one look at the stream directory."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
+from backend.cameras.media import Streams
 from backend.cameras.schemas import CameraPage, CameraRead, PresetRead
 from backend.errors import NotFound
 
@@ -17,7 +18,6 @@ COLUMNS = """c.id, c.code, c.name, c.kind, c.status, ST_X(c.geom) AS lon, ST_Y(c
   c.direction_deg AS heading_deg, c.fov_deg, c.range_m, c.height_m, c.tilt_deg, c.ptz_type,
   c.use_type, c.address, c.township_code, c.manufacturer, c.model, c.owner, c.civil_code,
   c.parent_code, c.status_changed_at, c.last_seen_at"""
-Streams = Callable[[list[str]], dict[str, bool]]
 
 
 @dataclass(frozen=True, slots=True)

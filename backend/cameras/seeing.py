@@ -11,12 +11,12 @@ county's CRS, as the cones were computed) only on the few rows the index found."
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 import sqlalchemy as sa
 
+from backend.cameras.media import Streams
 from backend.cameras.schemas import SeeingAnswer, SeeingCamera
 from backend.catalog.camera_views import load_camera_views
 from backend.errors import InvalidInput
@@ -26,7 +26,6 @@ LIMIT = (1, 50)
 DISC_SEGMENTS = 8       # quarter-circle segments of the disc: its area within 0.7 % of pi r^2
 MAX_NUMBER_CHARS = 32    # a longer query value is refused before it is parsed
 M_PER_DEG = 110_000.0   # on the small side, so that the degree box covers the range
-Streams = Callable[[list[str]], dict[str, bool]]  # codes -> whether the media server plays each
 
 # Per camera the view that sees the point: its own heading first, else the preset covering
 # the most of the disc.

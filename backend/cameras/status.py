@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from backend.cameras import rules
-from backend.cameras.alarms import KINDS, NewCameraAlarm, store_alarm
+from backend.cameras.alarms import KINDS, NewCameraAlarm, alarm_event, store_alarm
 from backend.cameras.device_id import CHANNEL_TYPES, DEVICE_TYPES, DeviceIdError, decode
-from backend.cameras.schemas import AlarmEvent, CameraAlarmRead, StatusEvent
+from backend.cameras.schemas import CameraAlarmRead, StatusEvent
 from backend.errors import NotFound
 from backend.ingest.gb28181.manscdp import AlarmNotify, CatalogItem
 from backend.ingest.gb28181.sink import DeviceSecret, Registration
@@ -100,8 +100,7 @@ class CameraStatus:
         stored = await asyncio.to_thread(self._alarm, device_id, alarm)
         if stored is None:
             return False
-        event = AlarmEvent(action="raised", alarm=stored, lon=stored.lon, lat=stored.lat)
-        await self.hub.publish(CAMERA_ALARMS, event.model_dump(mode="json"))
+        await self.hub.publish(CAMERA_ALARMS, alarm_event("raised", stored))
         return True
 
     # ---- the watchdog ------------------------------------------------------------------------

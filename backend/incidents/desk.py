@@ -16,7 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from backend.auth.permissions import Permission, Principal, has_right
-from backend.cameras.seeing import Streams, seeing
+from backend.cameras.media import Streams
+from backend.cameras.seeing import seeing
 from backend.catalog.layers import LayerCatalog
 from backend.errors import Forbidden, InvalidInput, NotFound
 from backend.grid.service import WORKER_PERSONAL

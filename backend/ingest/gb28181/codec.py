@@ -63,10 +63,6 @@ class SipMessage:
                 return v
         return None
 
-    def header_all(self, name: str) -> list[str]:
-        key = canonical(name)
-        return [v for k, v in self.headers if k == key]
-
     def set(self, name: str, value: str) -> None:
         key = canonical(name)
         self.headers = [(k, v) for k, v in self.headers if k != key]
