@@ -147,7 +147,7 @@ def warm_glyphs(settings: Settings, engine: sa.Engine) -> None:
 
 # The demo's users, one per role: (user name, display name, roles); the handler works for
 # 县城市管理局 (the unit most categories go to), the police officer for 交警大队.
-DEMO_DEPARTMENTS = {"handler": "CGJ", "police": "JJDD"}
+DEMO_DEPARTMENTS = {"handler": "CGJ", "police": "JJDD", "steward": "CGJ", "bureau": "SJJ"}
 DEMO_USERS = [
     ("admin", "系统管理员", ["admin"]),
     ("commander", "指挥中心值班长", ["commander"]),
@@ -156,7 +156,8 @@ DEMO_USERS = [
     ("grid01", "网格员（泗城镇01）", ["grid_worker"]),
     ("handler", "城管局办件人", ["department_handler"]),
     ("police", "交警指挥员", ["traffic_police"]),
-    ("steward", "数据管理员", ["data_steward"]),
+    ("steward", "城管局数据管理员", ["data_steward"]),
+    ("bureau", "数据资源管理局", ["data_bureau"]),
     ("viewer", "大屏展示", ["viewer"]),
 ]
 

@@ -24,6 +24,7 @@ from backend.audit.anchoring import AuditAnchors
 from backend.auth.permissions import Permission, requires
 from backend.auth.wiring import setup as setup_auth
 from backend.cameras.wiring import setup as setup_cameras
+from backend.datasets.wiring import setup as setup_data
 from backend.catalog.layers import load_catalog, model_columns
 from backend.db.engine import create_engine, resolve_urls
 from backend.incidents.calendar import WorkCalendar
@@ -104,6 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.mqtt = mqtt  # None unless settings.mqtt_url
         # the GB/T 28181 endpoint, camera status and views (backend.cameras.wiring)
         app.state.cameras = await setup_cameras(resources, hub)
+        # the data catalog, table exchange, quality schedule, request clocks (issue 12)
+        app.state.data = await setup_data(resources, hub)
         # bus bunching alarms (backend.transit.monitor); tests call its tick() directly
         app.state.transit_monitor = start_monitor(settings, engine, resources.fleet, hub)
         # Background work of this process, cancelled at shutdown.
@@ -131,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.transit_monitor.stop()
             await app.state.cameras.stop()
+            await app.state.data.stop()
             await app.state.traffic.stop()
             for task in background:
                 task.cancel()

@@ -183,6 +183,18 @@ class Settings(BaseSettings):
     # Analytics systems post camera alarms with `Authorization: Bearer <camera_alarm_token>`
     # (unset: the webhook refuses every call).
     camera_alarm_token: str | None = None
+    # The data catalog (issue 12). Files a steward uploads and bodies a department's system
+    # pushes are refused past these sizes (413) before they are parsed; a version's report keeps
+    # at most dataset_report_rows rejected rows. The table exchange polls each link at its own
+    # interval (dataset_exchange_links.interval_s), looking every dataset_exchange_tick_s for
+    # links that are due (0: no scheduler; tests drive it); the quality rules run on every new
+    # version and over every dataset every quality_interval_s (0: no schedule).
+    dataset_upload_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    dataset_push_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    dataset_report_rows: int = Field(default=200, ge=1, le=10_000)
+    dataset_exchange_tick_s: float = Field(default=60.0, ge=0)
+    quality_interval_s: float = Field(default=6 * 3600.0, ge=0)
+    catalog_dir: Path = PROJECT_ROOT / "scenarios" / "sixian" / "catalog"
     # Observability (backend.observability). Logs: one line per event, `kv` (key=value) or
     # `json`; the root level, and per-logger levels as "name=LEVEL,name=LEVEL" (e.g.
     # "cityops.access=WARNING,cityops.realtime=DEBUG"); one access line per request.

@@ -34,6 +34,8 @@ SMALL_SCALE = 0.02  # the demo county at 2 %: a few seconds to build and load
 TEST_HUB_TOKEN = "test-hub-token"
 TEST_INGEST_TOKEN = "test-ingest-token"
 TEST_METRICS_TOKEN = "test-metrics-token"
+# The data steward acts for 城管局 (CGJ: public toilets, waste facilities... in the catalog).
+TEST_DEPARTMENTS = {"data_steward": "CGJ"}
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +66,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         # Tests drive the traffic service themselves (tests/traffic): no timer pushing levels
         # on the session's hub between them.
         traffic_publish_s=0.0,
+        # Tests drive the table exchange and the quality runs themselves (tests/datasets, ...).
+        dataset_exchange_tick_s=0.0,
+        quality_interval_s=0.0,
     )
 
 
@@ -146,7 +151,8 @@ def users(engine: Engine) -> dict[str, str]:
     with engine.begin() as conn:
         for role in Role:
             create_user(conn, role.value, password_of(role.value), [role.value],
-                        display_name=f"测试 {role.value}")
+                        display_name=f"测试 {role.value}",
+                        department=TEST_DEPARTMENTS.get(role.value))
             made[role.value] = password_of(role.value)
     return made
 

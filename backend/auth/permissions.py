@@ -55,6 +55,11 @@ class Permission(StrEnum):
     CAMERAS_READ = "cameras:read"          # cameras, status, views, who sees a place, video
     CAMERA_ALARMS = "cameras:alarms"       # acknowledging camera alarms, making cases of them
     CAMERA_ALARMS_WRITE = "camera-alarms:write"  # analytics systems posting alarms (machine)
+    CATALOG_READ = "catalog:read"          # the data catalog: browse, search, metadata, quality
+    DATA_REQUEST = "data:request"          # requesting another department's data, subscribing
+    DATASETS_STEWARD = "datasets:steward"  # own department's versions, requests, quality tasks
+    DATASETS_GOVERN = "datasets:govern"    # the data bureau: every department, rankings, checks
+    DATASETS_PUSH = "datasets:push"        # a department's system pushing versions (machine)
 
 
 class Role(StrEnum):
@@ -65,7 +70,8 @@ class Role(StrEnum):
     GRID_WORKER = "grid_worker"                # 网格员
     DEPARTMENT_HANDLER = "department_handler"  # 责任单位
     TRAFFIC_POLICE = "traffic_police"          # 交警
-    DATA_STEWARD = "data_steward"              # 数据管理员
+    DATA_STEWARD = "data_steward"              # 数据管理员 (acts for their own department)
+    DATA_BUREAU = "data_bureau"                # 数据资源管理局 (the catalog's owner)
     VIEWER = "viewer"                          # 只读
 
 
@@ -75,26 +81,32 @@ _LIVE = {P.LIVE_READ, P.VEHICLES_READ}
 _CASES = {P.INCIDENTS_READ, P.INCIDENTS_ACT}
 _TRAFFIC = {P.TRAFFIC_READ}
 _CAMERAS = {P.CAMERAS_READ}
+_CATALOG = {P.CATALOG_READ, P.DATA_REQUEST}  # anyone with a role browses and requests data
 # The one table. PUBLIC and AUTHENTICATED need no grant; the machine rights (POSITIONS_WRITE,
 # OPEN311_SUBMIT) belong to machine credentials only, never to a user's role.
-MACHINE_RIGHTS = frozenset({P.POSITIONS_WRITE, P.OPEN311_SUBMIT, P.CAMERA_ALARMS_WRITE})
+MACHINE_RIGHTS = frozenset({P.POSITIONS_WRITE, P.OPEN311_SUBMIT, P.CAMERA_ALARMS_WRITE,
+                            P.DATASETS_PUSH})
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(set(P) - {P.PUBLIC, P.AUTHENTICATED} - MACHINE_RIGHTS),
-    Role.COMMANDER: frozenset(_MAP | _LIVE | _CASES | _TRAFFIC | _CAMERAS | {
+    Role.COMMANDER: frozenset(_MAP | _LIVE | _CASES | _TRAFFIC | _CAMERAS | _CATALOG | {
         P.CAMERA_ALARMS, P.ALARMS_HANDLE, P.KPI_READ, P.PERSONAL_DATA, P.WORKERS_READ}),
-    Role.SUPERVISOR: frozenset(_MAP | _LIVE | _CASES | {P.INCIDENTS_REPORT, P.KPI_READ,
+    Role.SUPERVISOR: frozenset(_MAP | _LIVE | _CASES | _CATALOG | {P.INCIDENTS_REPORT, P.KPI_READ,
                                                         P.PERSONAL_DATA}),
-    Role.DISPATCHER: frozenset(_MAP | _LIVE | _CASES | _TRAFFIC | _CAMERAS | {
+    Role.DISPATCHER: frozenset(_MAP | _LIVE | _CASES | _TRAFFIC | _CAMERAS | _CATALOG | {
         P.CAMERA_ALARMS, P.ALARMS_HANDLE, P.KPI_READ, P.PERSONAL_DATA, P.WORKERS_READ}),
-    Role.GRID_WORKER: frozenset(_MAP | _CASES | {P.INCIDENTS_REPORT}),
-    Role.DEPARTMENT_HANDLER: frozenset(_MAP | _CASES),
+    Role.GRID_WORKER: frozenset(_MAP | _CASES | _CATALOG | {P.INCIDENTS_REPORT}),
+    Role.DEPARTMENT_HANDLER: frozenset(_MAP | _CASES | _CATALOG),
     # 交警: traffic, vehicles, traffic alerts to handle, and their own unit's cases to read
     # (the cases routed to 交警大队: accidents, signals, signs; backend.incidents.queries
     # scopes them); they do not move cases on.
-    Role.TRAFFIC_POLICE: frozenset(_MAP | _LIVE | _TRAFFIC | _CAMERAS | {
+    Role.TRAFFIC_POLICE: frozenset(_MAP | _LIVE | _TRAFFIC | _CAMERAS | _CATALOG | {
         P.TRAFFIC_ALERTS, P.INCIDENTS_READ}),
-    Role.DATA_STEWARD: frozenset(_MAP | {P.DATA_WRITE}),
-    Role.VIEWER: frozenset(_MAP | _LIVE | {P.INCIDENTS_READ, P.KPI_READ}),
+    # live:read for the data.updates channel (their subscriptions' change notices).
+    Role.DATA_STEWARD: frozenset(_MAP | _CATALOG | {P.DATA_WRITE, P.DATASETS_STEWARD,
+                                                    P.LIVE_READ}),
+    # The bureau steers every department's data; it does not write another department's data.
+    Role.DATA_BUREAU: frozenset(_MAP | _CATALOG | {P.DATASETS_GOVERN, P.LIVE_READ}),
+    Role.VIEWER: frozenset(_MAP | _LIVE | _CATALOG | {P.INCIDENTS_READ, P.KPI_READ}),
 }
 LAYER_SCOPED = frozenset(_MAP)
 # Rights a layer's YAML also grants: a role that the layer's `roles` name has them too (the
@@ -117,19 +129,23 @@ class Principal:
     roles: frozenset[str]
     permissions: frozenset[Permission]
     user_id: int | None = None
+    # The department a person works for (users.department), or the one a push credential is
+    # for: data stewards act for their own department's datasets only.
+    department: str | None = None
 
     def may(self, permission: Permission) -> bool:
         return permission in self.permissions
 
     def as_dict(self) -> dict[str, object]:
         return {"username": self.username, "display_name": self.display_name,
-                "roles": sorted(self.roles), "permissions": sorted(self.permissions)}
+                "roles": sorted(self.roles), "permissions": sorted(self.permissions),
+                "department": self.department}
 
 
 def principal_for(user_id: int | None, username: str, display_name: str,
-                  roles: Iterable[str]) -> Principal:
+                  roles: Iterable[str], department: str | None = None) -> Principal:
     roles = frozenset(roles)
-    return Principal(username, display_name, roles, permissions_of(roles), user_id)
+    return Principal(username, display_name, roles, permissions_of(roles), user_id, department)
 
 
 CAMERA_ALARMS_PRINCIPAL = Principal("camera-alarms", "Video analytics",
@@ -238,6 +254,37 @@ def _machine_check(request: Request, permission: Permission) -> Principal:
     return _as_machine(request, principal)
 
 
+def push_principal(engine: object, token: str) -> Principal | None:
+    """The department system a push credential belongs to (dataset_push_credentials holds
+    only the token's SHA-256), None for an unknown or revoked one. Blocking."""
+    import hashlib
+
+    import sqlalchemy as sa
+
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        row = conn.execute(sa.text(
+            "SELECT id, department_code, label FROM dataset_push_credentials "
+            "WHERE token_hash = :h AND revoked_at IS NULL"), {"h": digest}).first()
+    if row is None:
+        return None
+    return Principal(f"push:{row.department_code}:{row.id}", row.label,
+                     frozenset({"machine:datasets-push"}), frozenset({P.DATASETS_PUSH}),
+                     department=row.department_code)
+
+
+async def _push_check(request: Request) -> Principal:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    principal = None
+    if scheme.lower() == "bearer" and given.strip():
+        principal = await run_in_threadpool(
+            push_principal, request.app.state.resources.engine, given.strip())
+    if principal is None:
+        raise _unauthorized("This route needs your department's push credential as a bearer "
+                            "token (cityops datasets push-key DEPT makes one)")
+    return _as_machine(request, principal)
+
+
 def _metrics_token(request: Request) -> Principal | None:
     """The scraper's credential (CITYOPS_METRICS_TOKEN); None lets a user's session decide."""
     if not _bearer_matches(request, request.app.state.resources.settings.metrics_token):
@@ -252,6 +299,8 @@ def requires(permission: Permission) -> DependsParam:
             return None
         if permission in (P.POSITIONS_WRITE, P.CAMERA_ALARMS_WRITE):
             return _machine_check(request, permission)
+        if permission is P.DATASETS_PUSH:
+            return await _push_check(request)
         if permission is P.METRICS_READ and (scraper := _metrics_token(request)) is not None:
             return scraper
         principal = await caller(request)

@@ -107,7 +107,7 @@ def list_users(conn: sa.Connection) -> list[dict[str, object]]:
 
 def verify_login(conn: sa.Connection, username: str, password: str) -> Principal | None:
     row = conn.execute(sa.text(
-        "SELECT id, username, display_name, roles, password_hash FROM users "
+        "SELECT id, username, display_name, roles, password_hash, department FROM users "
         "WHERE username = :u AND active"), {"u": username}).first()
     try:
         _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
@@ -118,7 +118,7 @@ def verify_login(conn: sa.Connection, username: str, password: str) -> Principal
     if _hasher.check_needs_rehash(row.password_hash):
         conn.execute(sa.text("UPDATE users SET password_hash = :h WHERE id = :id"),
                      {"h": _hasher.hash(password), "id": row.id})
-    return principal_for(row.id, row.username, row.display_name, row.roles)
+    return principal_for(row.id, row.username, row.display_name, row.roles, row.department)
 
 
 def attempt_login(engine: sa.Engine, guard: LoginGuard, username: str, password: str,
@@ -198,10 +198,10 @@ class SessionStore:
         generation = self._generation
         with self.engine.connect() as conn:
             row = conn.execute(sa.text("""
-SELECT u.id, u.username, u.display_name, u.roles, s.expires_at FROM sessions s
+SELECT u.id, u.username, u.display_name, u.roles, s.expires_at, u.department FROM sessions s
 JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = :h AND s.expires_at > now()
   AND u.active"""), {"h": digest}).first()
-        found = None if row is None else principal_for(row[0], row[1], row[2], row[3])
+        found = None if row is None else principal_for(row[0], row[1], row[2], row[3], row[5])
         with self._lock:
             if self._generation != generation:  # read before a revocation: do not keep it
                 return found

@@ -2,6 +2,7 @@
 
 from backend.basemap.models import Building, County, Parcel, Pipeline, Road, Township
 from backend.cameras.models import Camera
+from backend.datasets import models as dataset_models  # noqa: F401 (registers the tables)
 from backend.db.base import Base
 from backend.db.versions import LayerVersion
 from backend.grid.models import GridCell

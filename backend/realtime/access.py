@@ -20,6 +20,7 @@ from backend.realtime.messages import (
     CAMERA_ALARMS,
     CAMERA_STATUS,
     CHANNELS,
+    DATA_UPDATES,
     INCIDENTS,
     POSITIONS,
     SYSTEM,
@@ -36,6 +37,7 @@ CHANNEL_PERMISSIONS: dict[str, Permission] = {
     TRAFFIC_ALERTS: Permission.TRAFFIC_READ,
     CAMERA_STATUS: Permission.CAMERAS_READ,
     CAMERA_ALARMS: Permission.CAMERAS_READ,
+    DATA_UPDATES: Permission.CATALOG_READ,
     SYSTEM: Permission.LIVE_READ,
 }
 

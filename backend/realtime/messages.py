@@ -51,9 +51,13 @@ TRAFFIC = "traffic.segments"  # levels of the trailing five minutes and the inde
 TRAFFIC_ALERTS = "traffic.alerts"  # traffic alerts raised, updated, cleared, handled (lon/lat)
 CAMERA_STATUS = "cameras.status"  # a camera went online, offline or fault (lon/lat)
 CAMERA_ALARMS = "cameras.alarms"  # camera alarms raised, acknowledged, made cases (lon/lat)
+# A dataset has a new current version (or its pointer moved back): {dataset_id, version_id,
+# seq, arrival, rows_added, rows_changed, rows_removed, at}. Not spatial; subscribers of the
+# dataset (data_subscriptions) are told, the changes feed has the same notices.
+DATA_UPDATES = "data.updates"
 SYSTEM = "system"
 CHANNELS = frozenset({POSITIONS, ALARMS, INCIDENTS, TRAFFIC, TRAFFIC_ALERTS, CAMERA_STATUS,
-                      CAMERA_ALARMS, SYSTEM})
+                      CAMERA_ALARMS, DATA_UPDATES, SYSTEM})
 # Events on these carry `lon`/`lat` or `bbox` in their data and are filtered per viewport.
 SPATIAL = frozenset({POSITIONS, ALARMS, INCIDENTS, TRAFFIC, TRAFFIC_ALERTS, CAMERA_STATUS,
                      CAMERA_ALARMS})
