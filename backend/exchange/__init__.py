@@ -1,0 +1,1 @@
+"""Data arriving three ways: files, a department push API, table exchange."""

@@ -1,0 +1,1 @@
+"""Sharing between departments: requests, approval clocks, grants, subscriptions."""
