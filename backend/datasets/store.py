@@ -315,3 +315,27 @@ def _insert_version(cur: Cursor, dataset_id: str, seq: int | None, status: str, 
     version_id = cur.fetchone()[0]
     return VersionOutcome(version_id, dataset_id, seq, status, total, added, changed, removed,
                           rejected, report)
+
+
+def record_layer_load(cur: Cursor, *, layer_id: str, table: str, source: str | None,
+                      actor: str, added: int = 0, changed: int = 0, removed: int = 0,
+                      rejected: int = 0) -> VersionOutcome | None:
+    """A load into a map layer's own table is a new version of the dataset that layer is
+    (storage 'layer'): counted and made current here, in the load's transaction. The rows stay
+    the layer's table (a layer's history is its loads, not copies of its rows). None when no
+    dataset is that layer (the catalog not synced yet)."""
+    cur.execute("SELECT id, latest_seq FROM datasets WHERE layer_id = %s FOR UPDATE",
+                (layer_id,))
+    found = cur.fetchone()
+    if found is None:
+        return None
+    dataset_id, latest = found
+    cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
+    total = cur.fetchone()[0]
+    outcome = _insert_version(
+        cur, dataset_id, latest + 1, "accepted", "layer", "full", source, None, actor,
+        counts=(total, added, changed, removed, rejected), report={})
+    cur.execute("UPDATE datasets SET current_version_id = %s, latest_seq = %s, "
+                "last_updated_at = now(), updated_at = now() WHERE id = %s",
+                (outcome.version_id, latest + 1, dataset_id))
+    return outcome

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from backend.audit.chain import append_with_cursor
 from backend.cameras.device_id import DeviceIdError, decode
 from backend.catalog.layers import LayerCatalog
+from backend.datasets.store import record_layer_load
 from backend.errors import CityOpsError, InvalidInput
 from backend.ingest import load
 from backend.ingest.crs import choose_crs, to_wgs84
@@ -183,6 +184,11 @@ def _run(
         _enforce_policy(file, target, result)
         counts_w = load.write(cur, target.name, target.geom_column, result.columns_written,
                               source=result.source, append=result.append)
+        # the layer is a catalog dataset too: this load is its new version
+        record_layer_load(cur, layer_id=target.layer.id, table=target.name,
+                          source=result.source, actor=actor, added=counts_w.inserted,
+                          changed=counts_w.updated, removed=counts_w.deleted,
+                          rejected=len(result.rejected_rows))
         append_with_cursor(cur, actor, "data.load", target.layer.id, result.source, {
             "file": file.name, "rows": n, "rejected": len(result.rejected_rows),
             "inserted": counts_w.inserted, "updated": counts_w.updated,

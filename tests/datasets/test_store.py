@@ -112,3 +112,30 @@ def test_the_same_idempotency_key_gives_the_same_version(engine: sa.Engine,
 
 def test_repeated_and_missing_keys_get_store_keys() -> None:
     assert unique_keys(["a", "a", None, "", "b", "a"]) == ["a", "a#2", "~3", "~4", "b", "a#3"]
+
+
+def test_a_layer_load_is_a_version_of_the_layer_dataset(engine: sa.Engine) -> None:
+    from backend.datasets.store import record_layer_load
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO departments (code, name) VALUES ('TSTORE', '测试部门') "
+                             "ON CONFLICT DO NOTHING"))
+        conn.execute(sa.text(
+            "INSERT INTO datasets (id, resource_code, name, department_code, share_type, "
+            "update_cycle, storage, layer_id) VALUES ('test_layer_ds', 'TEST/LAYER', '测试图层', "
+            "'TSTORE', 'conditional', 'irregular', 'layer', 'test_layer_x')"))
+        cur = conn.connection.dbapi_connection.cursor()
+        assert record_layer_load(cur, layer_id="no_such_layer", table="parcels",
+                                 source="t", actor="tester") is None
+        out = record_layer_load(cur, layer_id="test_layer_x", table="parcels", source="file:x",
+                                actor="tester", added=3, rejected=1)
+        parcels = conn.execute(sa.text("SELECT count(*) FROM parcels")).scalar_one()
+        row = conn.execute(sa.text("SELECT current_version_id, latest_seq, last_updated_at "
+                                   "FROM datasets WHERE id = 'test_layer_ds'")).one()
+        conn.execute(sa.text("UPDATE datasets SET current_version_id = NULL "
+                             "WHERE id = 'test_layer_ds'"))
+        conn.execute(sa.text("DELETE FROM datasets WHERE id = 'test_layer_ds'"))
+    assert out is not None and (out.seq, out.rows_added, out.rows_rejected) == (1, 3, 1)
+    assert out.rows_total == parcels
+    assert row.current_version_id == out.version_id and row.latest_seq == 1
+    assert row.last_updated_at is not None
