@@ -27,10 +27,21 @@ depends_on = None
 
 CYCLES = "'realtime','daily','weekly','monthly','quarterly','half_yearly','yearly','irregular'"
 DIMENSIONS = "'completeness','validity','consistency','timeliness','geometry'"
+ROLES_BEFORE = ("admin", "commander", "supervisor", "dispatcher", "grid_worker",
+                "department_handler", "traffic_police", "data_steward", "viewer")
+ROLES = (*ROLES_BEFORE, "data_bureau")  # 数据资源管理局
+
+
+def _roles_check(roles: tuple[str, ...]) -> None:
+    listed = ", ".join(f"'{r}'" for r in roles)
+    op.execute("ALTER TABLE users DROP CONSTRAINT ck_users_roles")
+    op.execute(f"ALTER TABLE users ADD CONSTRAINT ck_users_roles CHECK "
+               f"(cardinality(roles) >= 1 AND roles <@ ARRAY[{listed}]::text[])")
 
 
 def upgrade() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    _roles_check(ROLES)
     op.execute("ALTER TABLE departments ADD COLUMN short_name text, ADD COLUMN name_en text")
 
     op.execute(f"""
@@ -307,3 +318,6 @@ def downgrade() -> None:
     op.execute("DROP TABLE dataset_fields")
     op.execute("DROP TABLE datasets")
     op.execute("ALTER TABLE departments DROP COLUMN short_name, DROP COLUMN name_en")
+    op.execute("DELETE FROM users WHERE roles = ARRAY['data_bureau']")
+    op.execute("UPDATE users SET roles = array_remove(roles, 'data_bureau')")
+    _roles_check(ROLES_BEFORE)
