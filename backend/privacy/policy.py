@@ -47,21 +47,24 @@ class View(StrEnum):
 PUBLIC = "public"  # no role: anonymous callers, Open311 readers, shared tile caches
 S, M, H = Rule.SHOWN, Rule.MASKED, Rule.HIDDEN
 _ROLES = ("admin", "commander", "supervisor", "dispatcher", "grid_worker",
-          "department_handler", "traffic_police", "data_steward", "viewer", PUBLIC)
+          "department_handler", "traffic_police", "data_steward", "viewer", "data_bureau",
+          PUBLIC)
 
 
 def _row(*rules: Rule) -> dict[str, Rule]:
     return dict(zip(_ROLES, rules, strict=True))
 
 
-# The one table: kind -> role -> rule. Columns in the order of _ROLES:
-#                admin commander supervisor dispatcher grid  handler police steward viewer public
+# The one table: kind -> role -> rule. Columns in the order of _ROLES. The data bureau judges
+# other departments' data quality: it sees personal values masked (an ID's 6 + 4 digits are
+# enough to tell a provider which record conflicts), never in full.
+#                admin commander supervisor dispatcher grid handler police steward viewer bureau public
 POLICY: dict[Kind, dict[str, Rule]] = {
-    Kind.PHONE:     _row(S, S, S, S, M, M, M, M, M, H),
-    Kind.NAME:      _row(S, S, S, S, M, M, M, M, M, H),
-    Kind.EMAIL:     _row(S, S, S, S, M, M, M, M, M, H),
-    Kind.ID_NUMBER: _row(S, M, M, M, H, H, M, H, H, H),
-    Kind.ADDRESS:   _row(S, S, S, S, M, M, M, M, H, H),
+    Kind.PHONE:     _row(S, S, S, S, M, M, M, M, M, M, H),
+    Kind.NAME:      _row(S, S, S, S, M, M, M, M, M, M, H),
+    Kind.EMAIL:     _row(S, S, S, S, M, M, M, M, M, M, H),
+    Kind.ID_NUMBER: _row(S, M, M, M, H, H, M, H, H, M, H),
+    Kind.ADDRESS:   _row(S, S, S, S, M, M, M, M, H, M, H),
 }
 _ORDER = {Rule.HIDDEN: 0, Rule.MASKED: 1, Rule.SHOWN: 2}
 

@@ -29,7 +29,7 @@ MASKED = {Kind.PHONE: "139****5678", Kind.NAME: "张**", Kind.EMAIL: "a***@sx.go
 EXPECTED = {
     "admin": "SSSSS", "commander": "SSSMS", "supervisor": "SSSMS", "dispatcher": "SSSMS",
     "grid_worker": "MMMHM", "department_handler": "MMMHM", "traffic_police": "MMMMM",
-    "data_steward": "MMMHM", "viewer": "MMMHH", PUBLIC: "HHHHH",
+    "data_steward": "MMMHM", "viewer": "MMMHH", "data_bureau": "MMMMM", PUBLIC: "HHHHH",
 }
 KINDS = [Kind.PHONE, Kind.NAME, Kind.EMAIL, Kind.ID_NUMBER, Kind.ADDRESS]
 
