@@ -117,7 +117,7 @@ function fields(d: DatasetDetail): HTMLElement {
   const { root, body } = section(`${s('fields')} (${d.fields.length})`, 'fields');
   body.append(table(['fieldName', 'fieldZh', 'fieldType', 'required', 'personal', 'authority', 'link', 'description'],
     d.fields.map((f) => [
-      f.name === d.key_field ? `${f.name} 🔑` : f.name,
+      f.name === d.key_field ? (() => { const n = el('span', '', `${f.name} `); n.append(badge(s('key'), 'key')); return n; })() : f.name,
       f.name_zh,
       f.data_type,
       f.required ? '✓' : '',

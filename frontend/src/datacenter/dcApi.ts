@@ -4,7 +4,7 @@
  * server's `detail`).
  */
 
-import { ApiError, apiFetch, getJSON, postJSON } from '../api';
+import { ApiError, apiFetch, getJSON, postJSON, reportUnauthorized } from '../api';
 import type {
   Changes, DataRequest, DatasetDetail, DatasetPage, Department, DepartmentPage, Me, Overview,
   QualityReport, RankingRow, RowsPage, ScoreTrend, Subscription, Task, Version,
@@ -100,6 +100,9 @@ export async function upload(id: string, file: File): Promise<UploadOutcome> {
   const detail = typeof b.detail === 'string' ? b.detail
     : nested && typeof nested.detail === 'string' ? nested.detail
       : Array.isArray(b.detail) ? JSON.stringify(b.detail) : `HTTP ${response.status}`;
-  if (response.status === 401) throw new ApiError(401, detail, url, detail);
+  if (response.status === 401) {
+    reportUnauthorized();
+    throw new ApiError(401, detail, url, detail);
+  }
   return { ok: false, status: response.status, detail, report: b.report ?? nested?.report ?? null };
 }

@@ -112,6 +112,7 @@ const STRINGS = {
   request: { zh: '申请数据', en: 'Request the data' },
   requestTitle: { zh: '数据共享申请', en: 'Data request' },
   purpose: { zh: '用途（必填）', en: 'Purpose (required)' },
+  purposeShort: { zh: '用途', en: 'Purpose' },
   fieldsNeeded: { zh: '所需信息项', en: 'Fields needed' },
   periodDays: { zh: '使用期限（天）', en: 'Period (days)' },
   submit: { zh: '提交', en: 'Submit' },

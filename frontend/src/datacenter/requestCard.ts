@@ -81,7 +81,7 @@ export function requestCard(r: DataRequest, mode: CardMode, onChanged: (r: DataR
   };
   pair('provider', r.provider_department);
   pair('requester', `${r.requester}${r.requester_department ? ` (${r.requester_department})` : ''}`);
-  pair('purpose', r.purpose);
+  pair('purposeShort', r.purpose);
   if (r.fields?.length) pair('fieldsNeeded', r.fields.join('、'));
   pair('period', `${r.period_days} ${s('days')}`);
   pair('createdAt', fmtTime(r.created_at));
