@@ -66,7 +66,7 @@ function render(view: HTMLElement, ctx: Ctx, page: DepartmentPage, reload: () =>
   const outcome = el('div', 'dc-upload-slot');
   outcome.dataset.testid = 'upload-slot';
   const ds = section(`${s('datasets')} (${page.datasets.length})`, 'department-datasets');
-  ds.body.append(table(['name', 'shareType', 'updateCycle', 'score', 'failing', 'lastUpdated', ...(own ? ['upload'] as const : [])],
+  ds.body.append(table(['name', 'shareType', 'updateCycle', 'score', 'failingHead', 'lastUpdated', ...(own ? ['upload'] as const : [])],
     page.datasets.map((d) => {
       const name = el('span', 'dc-name-cell');
       name.append(datasetLink(d));
@@ -90,7 +90,7 @@ function render(view: HTMLElement, ctx: Ctx, page: DepartmentPage, reload: () =>
   reqs.body.append(requestList(page.requests_to_answer, own ? 'answer' : 'view', reload, 'answer-list'));
   const tasks = section(`${s('tasks')} (${page.tasks.length})`, 'tasks');
   if (!page.tasks.length) tasks.body.append(el('p', 'dc-empty', s('none')));
-  else tasks.body.append(table(['datasets', 'ruleKind', 'failed', 'createdAt', 'due', 'status', ...(own ? [''] : [])],
+  else tasks.body.append(table(['dataset', 'ruleKind', 'failed', 'createdAt', 'due', 'status', ...(own ? [''] : [])],
     page.tasks.map((t) => {
       const a = el('a', 'dc-link', t.dataset_name);
       a.href = `#dataset/${encodeURIComponent(t.dataset_id)}`;

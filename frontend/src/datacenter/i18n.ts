@@ -42,6 +42,8 @@ const STRINGS = {
   page: { zh: '页', en: 'page' },
   score: { zh: '质量评分', en: 'Quality score' },
   failing: { zh: '项检查未通过', en: 'failing checks' },
+  failingHead: { zh: '未通过检查', en: 'Failing checks' },
+  dataset: { zh: '数据资源', en: 'Dataset' },
   noScore: { zh: '未评分', en: 'no score' },
   mapLayer: { zh: '地图图层', en: 'Map layer' },
   synthetic: { zh: '示意', en: 'synthetic' },

@@ -8,6 +8,7 @@
  */
 
 import './datacenter.css';
+import './chrome.css';
 import { Auth } from '../auth';
 import { initHeader } from '../header';
 import { LiveConnection } from '../live';

@@ -5,7 +5,7 @@
  */
 
 import { upload, type UploadOutcome } from './dcApi';
-import { s } from './i18n';
+import { named, s } from './i18n';
 import type { DatasetSummary, ReportRow, VersionReport } from './types';
 import { badge, el, errorText, fmtCount, section, table, type Cell } from './ui';
 
@@ -27,7 +27,7 @@ function show(value: unknown): string {
 
 /** The outcome of an upload as a section. */
 export function outcomeNode(d: DatasetSummary, outcome: UploadOutcome): HTMLElement {
-  const { root, body } = section(`${s('upload')} · ${d.name}`, 'upload-outcome');
+  const { root, body } = section(`${s('upload')} · ${named(d.name, d.name_en)}`, 'upload-outcome');
   root.dataset.outcome = outcome.ok ? 'accepted' : 'refused';
   const report = outcome.ok ? outcome.version.report : outcome.report;
   if (outcome.ok) {
