@@ -134,13 +134,25 @@ export function initHeader(root: HTMLElement): Header {
         link.textContent = getLang() === 'zh' ? '数据' : 'Data';
         link.title = getLang() === 'zh' ? '数据资源中心：目录、质量、共享申请' : 'Data center: catalog, quality, data requests';
       };
+      // Shown when allowed and when the header has room for it (a phone's header is full:
+      // the data center is at /datacenter there).
+      let known = false; // the user is known (before that, allowed() says yes to everything)
       const check = (): void => {
+        known = true;
         link.style.display = allowed() ? 'inline-flex' : 'none';
+        if (allowed() && tools.getBoundingClientRect().right > window.innerWidth + 0.5) link.style.display = 'none';
+      };
+      const recheck = (): void => {
+        if (known) check();
       };
       texts();
-      onLangChange(texts);
+      onLangChange(() => {
+        texts();
+        recheck();
+      });
       addTool(link, 'start');
       changes(check);
+      window.addEventListener('resize', recheck);
     },
   };
 }
