@@ -237,3 +237,58 @@ def test_the_console_links_to_the_data_center(browser, live_server: str) -> None
     page.wait_for_url("**/datacenter.html", timeout=30_000)
     rendered(page, "catalog/")
     page.context.close()
+
+
+LIVE_DATASET = "waste_facilities"  # 城管局's (the session steward's), content in the version store
+
+
+def test_an_upload_reaches_a_subscriber_live(
+    browser, live_server: str, live_api: httpx.Client, client: TestClient,  # noqa: ANN001
+) -> None:
+    """The steward uploads a new version of their department's dataset from the department
+    page (its counts shown); a viewer subscribed on the dataset page is told live (data.updates:
+    a toast) and the page's changes feed shows the new version."""
+    steward = bearer(client, "data_steward")
+    csv = live_api.get(f"/api/datasets/{LIVE_DATASET}/download", params={"format": "csv"},
+                       headers=steward)
+    assert csv.status_code == 200, csv.text
+    lines = csv.content.decode("utf-8-sig").splitlines()
+    if len(lines) < 3:
+        pytest.skip(f"{LIVE_DATASET} has no content in this session")
+    changed = ("\n".join(lines[:-1]) + "\n").encode()  # one row fewer: a real change
+
+    viewer = new_page(browser, live_server, "viewer", size=(1280, 800))
+    viewer.goto(f"{live_server}/datacenter.html#dataset/{LIVE_DATASET}")
+    rendered(viewer, f"dataset/{LIVE_DATASET}")
+    viewer.wait_for_function("() => window.__dc.live.currentState === 'connected'", timeout=20_000)
+    toggle = viewer.get_by_test_id("subscribe-toggle")
+    if toggle.get_attribute("aria-pressed") != "true":
+        toggle.click()
+        viewer.wait_for_function("() => document.querySelector('[data-testid=subscribe-toggle]')"
+                                 "?.getAttribute('aria-pressed') === 'true'", timeout=10_000)
+    before = live_api.get(f"/api/datasets/{LIVE_DATASET}/changes", headers=steward).json()
+
+    page = new_page(browser, live_server, "data_steward", size=(1920, 1080))
+    page.goto(f"{live_server}/datacenter.html#department")
+    rendered(page, "department/")
+    page.locator(f"[data-testid=upload-input][data-dataset-id='{LIVE_DATASET}']").set_input_files(
+        files=[{"name": f"{LIVE_DATASET}.csv", "mimeType": "text/csv", "buffer": changed}])
+    outcome = page.get_by_test_id("upload-outcome")
+    outcome.wait_for(timeout=30_000)
+    assert outcome.get_attribute("data-outcome") == "accepted", outcome.inner_text()
+    page.screenshot(path=str(SHOTS / "datacenter-upload-1920.png"), full_page=True)
+    check_clean(page, live_server)
+    page.context.close()
+
+    viewer.wait_for_function(
+        "(id) => window.__dc.updates.some(u => u.dataset_id === id)", arg=LIVE_DATASET,
+        timeout=20_000)
+    viewer.get_by_test_id("toast").first.wait_for(timeout=10_000)
+    after = live_api.get(f"/api/datasets/{LIVE_DATASET}/changes", headers=steward).json()
+    assert after["last_seq"] > (before["last_seq"] or 0)
+    viewer.wait_for_function(
+        "(seq) => document.querySelector('[data-testid=changes-table] tbody tr td')"
+        "?.textContent === String(seq)", arg=after["last_seq"], timeout=15_000)
+    viewer.screenshot(path=str(SHOTS / "datacenter-live-1280.png"))
+    check_clean(viewer, live_server, allowed=("/rows",))
+    viewer.context.close()

@@ -159,7 +159,8 @@ async function start(): Promise<void> {
     },
   };
   if (auth.can(CAN.request)) {
-    fetchSubscriptions()
+    // Before the first page: the dataset page's subscribe toggle shows what is true.
+    await fetchSubscriptions()
       .then((list) => {
         for (const item of list) subs.add(typeof item === 'string' ? item : item.dataset_id);
       })
