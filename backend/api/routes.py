@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
 
 from backend.api.route import GuardedRoute
 from backend.auth.permissions import Permission, requires
@@ -31,6 +32,13 @@ health = APIRouter(route_class=GuardedRoute)
 @health.get("/api/health", dependencies=[requires(Permission.PUBLIC)])
 def get_health() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@health.get("/datacenter", include_in_schema=False, dependencies=[requires(Permission.PUBLIC)])
+def datacenter_page() -> RedirectResponse:
+    """The data center (catalog, quality, requests) is a static page of the console's build,
+    served like /report -> report.html; its data calls need catalog:read."""
+    return RedirectResponse("datacenter.html", status_code=307)
 
 
 def include_routers(app: FastAPI) -> None:

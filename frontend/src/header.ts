@@ -26,6 +26,9 @@ export interface Header {
   /** Puts another module's element into the header's tools: before the status ('start'), or
    *  between the clock and the language toggle ('end'). */
   addTool(node: HTMLElement, where: 'start' | 'end'): void;
+  /** A link to the data center (datacenter.html), shown while `allowed()` (catalog:read);
+   *  `changes` registers the re-check (the user signing in). */
+  linkDatacenter(allowed: () => boolean, changes: (recheck: () => void) => void): void;
 }
 
 export function initHeader(root: HTMLElement): Header {
@@ -117,10 +120,39 @@ export function initHeader(root: HTMLElement): Header {
   void checkHealth();
   window.setInterval(() => void checkHealth(), HEALTH_EVERY_MS);
 
+  const addTool = (node: HTMLElement, where: 'start' | 'end'): void => {
+    if (where === 'start') tools.insertBefore(node, status);
+    else tools.insertBefore(node, langButton);
+  };
   return {
-    addTool(node: HTMLElement, where: 'start' | 'end'): void {
-      if (where === 'start') tools.insertBefore(node, status);
-      else tools.insertBefore(node, langButton);
+    addTool,
+    linkDatacenter(allowed, changes): void {
+      const link = el('a', 'header-button', { href: './datacenter.html', 'data-testid': 'datacenter-link' });
+      // An anchor among the header's buttons: laid out like them (CSSOM, not inline markup).
+      Object.assign(link.style, { display: 'none', alignItems: 'center', textDecoration: 'none' });
+      const texts = (): void => {
+        link.textContent = getLang() === 'zh' ? '数据' : 'Data';
+        link.title = getLang() === 'zh' ? '数据资源中心：目录、质量、共享申请' : 'Data center: catalog, quality, data requests';
+      };
+      // Shown when allowed and when the header has room for it (a phone's header is full:
+      // the data center is at /datacenter there).
+      let known = false; // the user is known (before that, allowed() says yes to everything)
+      const check = (): void => {
+        known = true;
+        link.style.display = allowed() ? 'inline-flex' : 'none';
+        if (allowed() && tools.getBoundingClientRect().right > window.innerWidth + 0.5) link.style.display = 'none';
+      };
+      const recheck = (): void => {
+        if (known) check();
+      };
+      texts();
+      onLangChange(() => {
+        texts();
+        recheck();
+      });
+      addTool(link, 'start');
+      changes(check);
+      window.addEventListener('resize', recheck);
     },
   };
 }

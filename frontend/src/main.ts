@@ -164,6 +164,7 @@ header.addTool(replay.toggleButton, 'start');
 const liveLight = liveIndicator(live);
 header.addTool(liveLight, 'start');
 header.addTool(auth.headerElement, 'end');
+header.linkDatacenter(() => auth.can('catalog:read'), (check) => { void auth.ready.then(check); auth.onUser(check); });
 
 let catalog: Catalog | null = null;
 
