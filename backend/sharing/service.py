@@ -91,12 +91,15 @@ def create_request(conn: sa.Connection, *, dataset_id: str, principal: Principal
                             f"(its fields: {', '.join(sorted(known)) or 'none described'})",
                             unknown=unknown)
     outcome = rules.on_create(dataset.share_type, dataset.share_condition)
+    # users.department is free text: only a catalogued department is recorded as the requester's
+    department = conn.execute(sa.text("SELECT code FROM departments WHERE code = :c"),
+                              {"c": principal.department}).scalar()
     request_id = conn.execute(sa.text(
         "INSERT INTO data_requests (dataset_id, requester, requester_department, purpose, "
         "fields, period_days, status, created_at, bureau_due_at, decided_at, decided_by, reason)"
         " VALUES (:d, :who, :dept, :purpose, :fields, :days, :status, :now, :due, :decided, "
         ":by, :reason) RETURNING id"),
-        {"d": dataset_id, "who": principal.username, "dept": principal.department,
+        {"d": dataset_id, "who": principal.username, "dept": department,
          "purpose": purpose.strip(), "fields": wanted, "days": period_days,  # type: ignore[union-attr]
          "status": outcome.status, "now": now,
          "due": rules.due(calendar, now, rules.BUREAU_DAYS),
