@@ -84,6 +84,7 @@ def create_request(conn: sa.Connection, *, dataset_id: str, principal: Principal
         raise NotFound(f"no dataset {dataset_id!r}")
     known = set(conn.execute(sa.text("SELECT name FROM dataset_fields WHERE dataset_id = :d"),
                              {"d": dataset_id}).scalars())
+    known.add("geometry")  # the rows' geometry (backend.sharing.access), asked for by name
     wanted = list(dict.fromkeys(f.strip() for f in fields if f.strip()))
     unknown = [f for f in wanted if f not in known]
     if unknown:
