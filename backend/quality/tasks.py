@@ -138,3 +138,15 @@ def close_task(conn: sa.Connection, *, task_id: int, status: str, note: str | No
           {"note": note})
     return _task(conn.execute(sa.text(_TASKS + " WHERE t.id = :id"),  # noqa: S608
                               {"id": task_id}).one())
+
+
+def after_run(engine: sa.Engine, run_id: int, calendar: WorkCalendar,
+              weights: QualityWeights) -> dict[str, int]:
+    """What follows a finished quality run (the runner calls it): its dataset's tasks, then
+    today's scores of every dataset and department. Blocking."""
+    from backend.quality.scores import score_all
+
+    with engine.begin() as conn:
+        counts = sync_run(conn, run_id, calendar, weights)
+    score_all(engine, weights=weights)
+    return counts

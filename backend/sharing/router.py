@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from backend.api.deps import AppState
 from backend.api.route import GuardedRoute
 from backend.api.types import Id, Offset
 from backend.auth.permissions import Caller, Permission, Principal, requires
-from backend.errors import NotConfigured
+from backend.errors import NotConfigured, Unprocessable
 from backend.incidents.calendar import WorkCalendar
 from backend.sharing import access, feeds, service
 from backend.sharing.schemas import (
@@ -38,6 +38,14 @@ def _who(principal: Principal | None) -> Principal:
     return principal
 
 
+def _counted(request: Request, what: str) -> None:
+    """A refused request body (no purpose, no reason, unknown fields) on the edge counters
+    (/metrics), as validation errors are."""
+    counters = getattr(request.app.state, "edge", None)
+    if counters is not None:
+        counters.count("invalid_input", what)
+
+
 def _calendar(state: AppState) -> WorkCalendar:
     if state.calendar is None:
         raise NotConfigured("the work calendar is not loaded (settings.work_calendars)")
@@ -47,14 +55,18 @@ def _calendar(state: AppState) -> WorkCalendar:
 @router.post("/api/datasets/{dataset_id}/requests", status_code=201, response_model=RequestRead,
              dependencies=[requires(Permission.DATA_REQUEST)])
 def make_request(dataset_id: DatasetId, body: RequestIn, state: AppState,
-                 principal: Caller) -> dict:
+                 principal: Caller, request: Request) -> dict:
     """Request another department's dataset: the purpose is required (422 without), fields
-    must be the dataset's. 无条件/有条件共享 go to the data bureau (2 working days); 不予共享
-    is refused at once, citing the share condition."""
-    with state.engine.begin() as conn:
-        return service.create_request(
-            conn, dataset_id=dataset_id, principal=_who(principal), purpose=body.purpose,
-            fields=body.fields, period_days=body.period_days, calendar=_calendar(state))
+    must be the dataset's (or `geometry`). 无条件/有条件共享 go to the data bureau (2 working
+    days); 不予共享 is refused at once, citing the share condition."""
+    try:
+        with state.engine.begin() as conn:
+            return service.create_request(
+                conn, dataset_id=dataset_id, principal=_who(principal), purpose=body.purpose,
+                fields=body.fields, period_days=body.period_days, calendar=_calendar(state))
+    except Unprocessable:
+        _counted(request, "data_request")
+        raise
 
 
 @router.get("/api/requests", response_model=list[RequestRead],
@@ -75,43 +87,51 @@ def get_request(request_id: Id, state: AppState, principal: Caller) -> dict:
 
 
 def _act(state: AppState, principal: Principal | None, request_id: int, action: str,
-         reason: str | None) -> dict:
-    with state.engine.begin() as conn:
-        return service.act(conn, request_id=request_id, action=action, reason=reason,
-                           principal=_who(principal), calendar=_calendar(state))
+         reason: str | None, request: Request) -> dict:
+    try:
+        with state.engine.begin() as conn:
+            return service.act(conn, request_id=request_id, action=action, reason=reason,
+                               principal=_who(principal), calendar=_calendar(state))
+    except Unprocessable:
+        _counted(request, f"data_request.{action}")
+        raise
 
 
 @router.post("/api/requests/{request_id}/review", response_model=RequestRead,
              dependencies=[requires(Permission.DATASETS_GOVERN)])
-def review(request_id: Id, body: ReviewIn, state: AppState, principal: Caller) -> dict:
+def review(request: Request, request_id: Id, body: ReviewIn, state: AppState,
+           principal: Caller) -> dict:
     """The data bureau's check: pass (无条件共享: granted; 有条件共享: to the provider, 5
     working days) or refuse (a reason is required)."""
     action = "review_pass" if body.decision == "pass" else "review_refuse"
-    return _act(state, principal, request_id, action, body.reason)
+    return _act(state, principal, request_id, action, body.reason, request)
 
 
 @router.post("/api/requests/{request_id}/answer", response_model=RequestRead,
              dependencies=[requires(Permission.DATASETS_STEWARD)])
-def answer(request_id: Id, body: AnswerIn, state: AppState, principal: Caller) -> dict:
+def answer(request: Request, request_id: Id, body: AnswerIn, state: AppState,
+           principal: Caller) -> dict:
     """The providing department's steward approves (granted) or refuses (reason required)."""
     action = "approve" if body.decision == "approve" else "answer_refuse"
-    return _act(state, principal, request_id, action, body.reason)
+    return _act(state, principal, request_id, action, body.reason, request)
 
 
 @router.post("/api/requests/{request_id}/escalate", response_model=RequestRead,
              dependencies=[requires(Permission.DATASETS_GOVERN)])
-def escalate(request_id: Id, body: ReasonIn, state: AppState, principal: Caller) -> dict:
+def escalate(request: Request, request_id: Id, body: ReasonIn, state: AppState,
+             principal: Caller) -> dict:
     """The bureau sends a request refused by the 不予共享 rule to the provider (reason
     required)."""
-    return _act(state, principal, request_id, "escalate", body.reason)
+    return _act(state, principal, request_id, "escalate", body.reason, request)
 
 
 @router.post("/api/requests/{request_id}/withdraw", response_model=RequestRead,
              dependencies=[requires(Permission.DATA_REQUEST)])
-def withdraw(request_id: Id, state: AppState, principal: Caller,
+def withdraw(request: Request, request_id: Id, state: AppState, principal: Caller,
              body: ReasonIn | None = None) -> dict:
     """The requester withdraws a request that is still open."""
-    return _act(state, principal, request_id, "withdraw", body.reason if body else None)
+    return _act(state, principal, request_id, "withdraw",
+                body.reason if body else None, request)
 
 
 @router.put("/api/datasets/{dataset_id}/subscription", response_model=SubscriptionRead,

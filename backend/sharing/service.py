@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from backend.audit.chain import append as audit
 from backend.auth.permissions import Permission, Principal, Role
-from backend.errors import Forbidden, NotFound, Unprocessable
+from backend.errors import Conflict, Forbidden, NotFound, Unprocessable
 from backend.incidents.calendar import WorkCalendar
 from backend.sharing import grants, rules
 
@@ -78,10 +78,13 @@ def create_request(conn: sa.Connection, *, dataset_id: str, principal: Principal
                             "is for and which work it serves")
     if not 1 <= period_days <= 1830:
         raise Unprocessable("period_days must be between 1 and 1830")
-    dataset = conn.execute(sa.text("SELECT share_type, share_condition FROM datasets "
-                                   "WHERE id = :d"), {"d": dataset_id}).first()
+    dataset = conn.execute(sa.text("SELECT share_type, share_condition, department_code "
+                                   "FROM datasets WHERE id = :d"), {"d": dataset_id}).first()
     if dataset is None:
         raise NotFound(f"no dataset {dataset_id!r}")
+    if principal.department is not None and principal.department == dataset.department_code:
+        raise Conflict(f"dataset {dataset_id} is your own department's: read it at "
+                       f"/api/datasets/{dataset_id}/rows, no request needed")
     known = set(conn.execute(sa.text("SELECT name FROM dataset_fields WHERE dataset_id = :d"),
                              {"d": dataset_id}).scalars())
     known.add("geometry")  # the rows' geometry (backend.sharing.access), asked for by name

@@ -235,3 +235,16 @@ def test_overdue_requests_are_flagged_once_and_the_provider_step_escalates(
             "AND action IN ('data_request.overdue', 'data_request.escalated')"),
             {"id": str(late["id"])}).scalar_one()
     assert audited == 3
+
+
+def test_refused_bodies_are_counted_and_own_data_needs_no_request(
+        engine: sa.Engine, app: object, anonymous: TestClient, headers: H) -> None:
+    edge = app.state.edge  # type: ignore[attr-defined]
+    before = edge.rejected[("invalid_input", "data_request")]
+    ds = add_dataset(engine, "CGJ")
+    assert anonymous.post(f"/api/datasets/{ds}/requests", headers=headers("viewer"),
+                          json={"purpose": " "}).status_code == 422
+    assert edge.rejected[("invalid_input", "data_request")] == before + 1
+    own = anonymous.post(f"/api/datasets/{ds}/requests", headers=headers("data_steward"),
+                         json={"purpose": "自查"})
+    assert own.status_code == 409 and f"/api/datasets/{ds}/rows" in own.json()["detail"]

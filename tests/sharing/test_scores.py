@@ -200,3 +200,12 @@ def test_scores_module_reads_nothing_but_stored_runs(engine: sa.Engine,
     today = datetime.now(TZ).date()
     assert written == (today - max(today - timedelta(days=3),
                                    first.astimezone(TZ).date())).days + 1
+
+
+def test_after_a_run_the_tasks_and_todays_scores_follow(engine: sa.Engine, app: object,
+                                                        weights: QualityWeights) -> None:
+    calendar = app.state.resources.calendar  # type: ignore[attr-defined]
+    ds = add_dataset(engine, "SCD")
+    run = add_run(engine, ds, [("required:name", "completeness", 20, 5)])
+    assert tasks.after_run(engine, run, calendar, weights)["opened"] == 1
+    assert _stored(engine, ds).total == 75.0
