@@ -21,7 +21,8 @@ from backend.privacy.policy import Kind, Rule, View, present, rule_for
 from backend.sharing.grants import may_read
 
 MAX_PAGE = 1000
-STREAM_BATCH = 2000
+STREAM_BATCH = 2000  # rows fetched per round trip of the server-side cursor
+CHUNK_ROWS = 500     # rows per chunk of a download
 GEOMETRY = "geometry"
 
 
@@ -136,7 +137,7 @@ def stream_csv(engine: sa.Engine, p: Plan) -> Iterator[bytes]:
         item, _ = _item(p, key, data, None)
         out.writerow([key, *(_cell(item[f]) for f in p.fields),
                       *([geom or ""] if p.geometry else [])])
-        if n % 500 == 0:
+        if n % CHUNK_ROWS == 0:
             yield _take(buf)
     yield _take(buf)
 
@@ -158,13 +159,17 @@ def _cell(value: Any) -> str:
 
 
 def stream_geojson(engine: sa.Engine, p: Plan) -> Iterator[bytes]:
-    yield b'{"type":"FeatureCollection","features":['
-    first = True
-    for key, data, geom in _rows(engine, p):
+    """A FeatureCollection, sent in chunks of CHUNK_ROWS features (one chunk per row costs a
+    thread hop each in the server: 80 s instead of 2 s for 100,000 rows)."""
+    parts: list[bytes] = [b'{"type":"FeatureCollection","features":[']
+    for n, (key, data, geom) in enumerate(_rows(engine, p)):
         item, _ = _item(p, key, data, None)
         item.pop(GEOMETRY, None)
         feature = {"type": "Feature", "id": key, "properties": item,
                    "geometry": orjson.loads(geom) if geom else None}
-        yield (b"" if first else b",") + orjson.dumps(feature, default=str)
-        first = False
-    yield b"]}"
+        parts.append((b"," if n else b"") + orjson.dumps(feature, default=str))
+        if len(parts) >= CHUNK_ROWS:
+            yield b"".join(parts)
+            parts = []
+    parts.append(b"]}")
+    yield b"".join(parts)
