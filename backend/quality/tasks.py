@@ -71,7 +71,7 @@ def sync_run(conn: sa.Connection, run_id: int, calendar: WorkCalendar,
             closed += 1
     counts = {"opened": opened, "updated": updated, "closed": closed}
     if opened or updated or closed:
-        audit(conn, "system", "quality.tasks", "dataset", dataset_id, {"run_id": run_id, **counts})
+        audit(conn, None, "quality.tasks", "dataset", dataset_id, {"run_id": run_id, **counts})
     return counts
 
 

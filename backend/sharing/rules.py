@@ -3,7 +3,8 @@ own: the service passes `now` and the county's work calendar.
 
     无条件共享 (unconditional): bureau_review (2 working days) --pass--> approved (the platform
         grants)
-    有条件共享 (conditional):   bureau_review (2 wd) --pass--> provider_review (5 wd)
+    有条件共享 (conditional):   bureau_review (2 wd) --pass--> provider_review (5 wd; 10
+        when the data is not yet on the platform)
         --approve--> approved | --refuse (reason)--> refused
     不予共享 (none):            refused at once, the share condition cited; the bureau may
         escalate (reason) --> provider_review (5 wd)
@@ -23,6 +24,7 @@ from backend.incidents.calendar import WorkCalendar
 
 BUREAU_DAYS = 2
 PROVIDER_DAYS = 5
+PROVIDER_DAYS_OFF_PLATFORM = 10  # the data is not yet on the platform (DOMAIN.md §10)
 OPEN = ("bureau_review", "provider_review")
 SHARE_TYPES = ("unconditional", "conditional", "none")
 # action -> the statuses it may start from
@@ -67,6 +69,12 @@ def working_day_seconds(calendar: WorkCalendar) -> float:
 
 def due(calendar: WorkCalendar, start: datetime, working_days: int) -> datetime:
     return calendar.add_working(start, working_days * working_day_seconds(calendar))
+
+
+def provider_days(on_platform: bool) -> int:
+    """The provider's working days: 5, or 10 when the data is not yet on the platform (a
+    catalogue entry whose content was never collected)."""
+    return PROVIDER_DAYS if on_platform else PROVIDER_DAYS_OFF_PLATFORM
 
 
 def on_create(share_type: str, share_condition: str | None) -> Outcome:

@@ -24,7 +24,8 @@ _SELECT = """
 SELECT r.id, r.dataset_id, d.name AS dataset_name, d.department_code AS provider_department,
   d.share_type, r.requester, r.requester_department, r.purpose, r.fields, r.period_days,
   r.status, r.created_at, r.bureau_due_at, r.provider_due_at, r.decided_at, r.decided_by,
-  r.reason, r.escalated_at, g.valid_from, g.valid_until
+  r.reason, r.escalated_at, g.valid_from, g.valid_until,
+  (d.storage = 'layer' OR d.current_version_id IS NOT NULL) AS on_platform
 FROM data_requests r JOIN datasets d ON d.id = r.dataset_id
 LEFT JOIN LATERAL (SELECT valid_from, valid_until FROM data_grants x WHERE x.request_id = r.id
                    ORDER BY x.id DESC LIMIT 1) g ON true"""
@@ -42,7 +43,8 @@ def _read(conn: sa.Connection, rows: Sequence[Any], now: datetime) -> list[dict[
                                         "note": s.note})
     out = []
     for r in rows:
-        item = {k: v for k, v in r._mapping.items() if k not in ("valid_from", "valid_until")}
+        item = {k: v for k, v in r._mapping.items()
+                if k not in ("valid_from", "valid_until", "on_platform")}
         item["fields"] = list(r.fields or [])
         item["overdue"] = rules.is_overdue(r.status, r.bureau_due_at, r.provider_due_at, now)
         item["steps"] = steps[r.id]
@@ -66,7 +68,10 @@ def record_step(conn: sa.Connection, request_id: int, actor: str, action: str,
     conn.execute(sa.text("INSERT INTO data_request_steps (request_id, at, actor, action, note) "
                          "VALUES (:r, :at, :actor, :action, :note)"),
                  {"r": request_id, "at": at, "actor": actor, "action": action, "note": note})
-    audit(conn, actor, f"data_request.{action}", "data_request", request_id, {"note": note})
+    # the platform's own steps are audited as whoever's act caused them (None: the bound
+    # caller, 'system' in the sweep); the step row says 'system'
+    audit(conn, None if actor == SYSTEM else actor, f"data_request.{action}", "data_request",
+          request_id, {"note": note, "by": actor})
 
 
 def create_request(conn: sa.Connection, *, dataset_id: str, principal: Principal,
@@ -144,7 +149,8 @@ def act(conn: sa.Connection, *, request_id: int, action: str, reason: str | None
     outcome = rules.step(state, action, reason)
     values: dict[str, Any] = {"status": outcome.status}
     if outcome.provider_clock:
-        values["provider_due_at"] = rules.due(calendar, now, rules.PROVIDER_DAYS)
+        values["provider_due_at"] = rules.due(calendar, now,
+                                              rules.provider_days(row.on_platform))
     if outcome.escalated:
         values["escalated_at"] = now
     if outcome.decided:

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from backend.auth.permissions import principal_for
 from backend.sharing import service
-from tests.sharing.conftest import add_dataset
+from tests.sharing.conftest import add_dataset, add_version
 
 H = Callable[[str], dict[str, str]]
 TZ = ZoneInfo("Asia/Shanghai")
@@ -198,7 +198,15 @@ def test_the_clock_crosses_a_weekend(engine: sa.Engine, app: object,
         passed = service.act(conn, request_id=made["id"], action="review_pass", reason=None,
                              principal=bureau, calendar=calendar, now=monday)
     assert made["bureau_due_at"] == datetime(2026, 12, 8, 15, 0, tzinfo=TZ)  # Tuesday
-    # Monday 09:00 + 5 working days: the next Monday 09:00
+    # Monday 09:00 + 10 working days (the data is not on the platform yet): two weeks on
+    assert passed["provider_due_at"] == datetime(2026, 12, 21, 9, 0, tzinfo=TZ)
+    add_version(engine, ds, [{"k": "a", "name": "一"}])
+    with engine.begin() as conn:
+        again = service.create_request(conn, dataset_id=ds, principal=viewer, purpose="再次",
+                                       fields=[], period_days=30, calendar=calendar, now=friday)
+        passed = service.act(conn, request_id=again["id"], action="review_pass", reason=None,
+                             principal=bureau, calendar=calendar, now=monday)
+    # on the platform: Monday 09:00 + 5 working days, the next Monday 09:00
     assert passed["provider_due_at"] == datetime(2026, 12, 14, 9, 0, tzinfo=TZ)
 
 
