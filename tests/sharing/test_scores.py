@@ -6,12 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from backend.catalog.quality_weights import QualityWeights, quality_weights
+from backend.catalog.quality_weights import (
+    QualityWeights,
+    QualityWeightsError,
+    load_quality_weights,
+    quality_weights,
+)
 from backend.quality import scores, tasks
 from backend.quality.scores import TZ, Score, from_results, score_all, weighted
 from backend.settings import Settings
@@ -209,3 +215,13 @@ def test_after_a_run_the_tasks_and_todays_scores_follow(engine: sa.Engine, app: 
     run = add_run(engine, ds, [("required:name", "completeness", 20, 5)])
     assert tasks.after_run(engine, run, calendar, weights)["opened"] == 1
     assert _stored(engine, ds).total == 75.0
+
+
+def test_the_weights_file_is_strict(tmp_path: Path) -> None:
+    good = (Settings().catalog_dir / "quality_weights.yaml").read_text("utf-8")
+    (tmp_path / "quality_weights.yaml").write_text(good.replace("weights:", "wieghts:", 1))
+    with pytest.raises(QualityWeightsError, match="wieghts: unknown key"):
+        load_quality_weights(tmp_path)
+    (tmp_path / "quality_weights.yaml").write_text(good.replace("  yearly: 366\n", ""))
+    with pytest.raises(QualityWeightsError, match="yearly"):
+        load_quality_weights(tmp_path)
