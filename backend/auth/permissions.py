@@ -159,13 +159,25 @@ METRICS_PRINCIPAL = Principal("metrics", "Prometheus scraper", frozenset({"machi
 
 # Layers -------------------------------------------------------------------------------------
 
+# The layers a person's approved data requests open (issue 12): backend.sharing.grants
+# registers its lookup (username -> layer ids, cached ~30 s) at start; None: no grants.
+_layer_grants: Callable[[Principal], frozenset[str]] | None = None
+
+
+def use_layer_grants(lookup: Callable[[Principal], frozenset[str]] | None) -> None:
+    global _layer_grants
+    _layer_grants = lookup
+
+
 def may_see_layer(principal: Principal | None, spec: LayerSpec,
                   permission: Permission = P.LAYERS_READ) -> bool:
     if spec.is_public:
         return True
     if principal is None or not principal.may(permission):
         return False
-    return Role.ADMIN in principal.roles or bool(principal.roles & set(spec.roles))
+    if Role.ADMIN in principal.roles or bool(principal.roles & set(spec.roles)):
+        return True
+    return _layer_grants is not None and spec.id in _layer_grants(principal)
 
 
 def has_right(principal: Principal | None, permission: Permission,

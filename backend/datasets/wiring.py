@@ -31,4 +31,7 @@ async def setup(resources: Resources, hub: Hub) -> DataRuntime:
     """Call in the lifespan after the hub has started."""
     runtime = DataRuntime()
     # Each part adds its start here (the catalog sync first: the others read its records).
+    from backend.sharing.wiring import start as start_sharing
+
+    runtime.tasks += start_sharing(resources)  # layer grants, request sweep, daily scores
     return runtime
