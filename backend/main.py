@@ -24,8 +24,8 @@ from backend.audit.anchoring import AuditAnchors
 from backend.auth.permissions import Permission, requires
 from backend.auth.wiring import setup as setup_auth
 from backend.cameras.wiring import setup as setup_cameras
-from backend.datasets.wiring import setup as setup_data
 from backend.catalog.layers import load_catalog, model_columns
+from backend.datasets.wiring import setup as setup_data
 from backend.db.engine import create_engine, resolve_urls
 from backend.incidents.calendar import WorkCalendar
 from backend.incidents.categories import load_categories

@@ -58,7 +58,7 @@ def _row(*rules: Rule) -> dict[str, Rule]:
 # The one table: kind -> role -> rule. Columns in the order of _ROLES. The data bureau judges
 # other departments' data quality: it sees personal values masked (an ID's 6 + 4 digits are
 # enough to tell a provider which record conflicts), never in full.
-#                admin commander supervisor dispatcher grid handler police steward viewer bureau public
+#            admin commander supervisor dispatcher grid handler police steward viewer bureau public
 POLICY: dict[Kind, dict[str, Rule]] = {
     Kind.PHONE:     _row(S, S, S, S, M, M, M, M, M, M, H),
     Kind.NAME:      _row(S, S, S, S, M, M, M, M, M, M, H),
