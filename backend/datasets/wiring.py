@@ -10,6 +10,8 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from backend.exchange.wiring import start as exchange_start
+
 if TYPE_CHECKING:
     from backend.api.deps import Resources
     from backend.realtime.hub import Hub
@@ -31,4 +33,5 @@ async def setup(resources: Resources, hub: Hub) -> DataRuntime:
     """Call in the lifespan after the hub has started."""
     runtime = DataRuntime()
     # Each part adds its start here (the catalog sync first: the others read its records).
+    runtime.tasks += exchange_start(resources, hub)
     return runtime
