@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -54,6 +55,9 @@ INDUSTRIES = ["农、林、牧、渔业", "制造业", "建筑业", "批发和�
 STALE_DAYS = 200
 TZ = timezone(timedelta(hours=8))
 OUTSIDE_SHIFT_DEG = 0.3  # beyond the county's bounding box
+# Versions written at once: the next dataset is built (Python) while the database loads the
+# last (COPY, index, diff in the server): two overlap on a 2-core machine; more only contend.
+WRITERS = 2
 
 
 # -- columns ---------------------------------------------------------------------------------
@@ -358,13 +362,9 @@ def generate_content(engine: sa.Engine, *, scale: float = 1.0, seed: int = 20201
         raise ValueError(f"not content datasets of content.yaml: {', '.join(sorted(unknown))}")
     with engine.connect() as conn:
         ctx = Context(seed, scale, place_of(conn))
-    made: dict[str, VersionOutcome] = {}
-    for entry in entries:
-        if entry.id not in wanted:
-            continue
-        started = time.perf_counter()
-        cols, geoms, _ = ctx.built.pop(entry.id, None) or build(entry, ctx)
-        hexes = to_ewkb(geoms) if geoms is not None else None
+
+    def write(entry: ContentDataset, cols: dict[str, list[Any]], hexes: list[str | None] | None,
+              started: float) -> VersionOutcome:
         with engine.begin() as conn:
             outcome = write_version(conn, dataset_id=entry.id, rows=_rows(entry, cols, hexes),
                                     arrival="generator", actor="demo",
@@ -372,8 +372,20 @@ def generate_content(engine: sa.Engine, *, scale: float = 1.0, seed: int = 20201
             if entry.stale:
                 _age(conn, entry.id, outcome.version_id)
         outcome.report["seconds"] = round(time.perf_counter() - started, 2)
-        made[entry.id] = outcome
-    return made
+        return outcome
+
+    futures: dict[str, Future[VersionOutcome]] = {}
+    with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="content") as pool:
+        for entry in entries:
+            if entry.id not in wanted:
+                continue
+            started = time.perf_counter()
+            cols, geoms, _ = ctx.built.get(entry.id) or build(entry, ctx)
+            # linked datasets read only the key column of a target already written
+            ctx.built[entry.id] = ({entry.key: cols[entry.key]}, None, {})
+            hexes = to_ewkb(geoms) if geoms is not None else None
+            futures[entry.id] = pool.submit(write, entry, cols, hexes, started)
+    return {dataset_id: f.result() for dataset_id, f in futures.items()}
 
 
 def _age(conn: sa.Connection, dataset_id: str, version_id: int) -> None:
