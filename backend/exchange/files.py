@@ -190,11 +190,19 @@ def points_from(records: list[dict[str, Any]], lon: str, lat: str
             xs[i], ys[i] = float(x), float(y)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             errors[i + 1] = f"{lon}/{lat} must be numbers, got {x!r}, {y!r}"
+    return point_ewkb(xs, ys), errors
+
+
+POINT_4326 = "0101000020E6100000"  # EWKB header: little-endian, Point with SRID, 4326
+
+
+def point_ewkb(xs: np.ndarray, ys: np.ndarray) -> list[str | None]:
+    """Hex EWKB points straight from the coordinates (a NaN pair: None); a tenth of the time
+    of shapely objects, which a 100,000-row table does not need."""
     ok = np.isfinite(xs) & np.isfinite(ys)
-    geoms = np.full(n, None, dtype=object)
-    if ok.any():
-        geoms[ok] = shapely.points(xs[ok], ys[ok])
-    return to_ewkb(geoms), errors
+    raw = np.column_stack([xs, ys]).astype("<f8").tobytes()
+    return [POINT_4326 + raw[16 * i:16 * i + 16].hex() if good else None
+            for i, good in enumerate(ok.tolist())]
 
 
 def iter_records(table: FileTable) -> Iterator[tuple[int, dict[str, Any], str | None]]:
