@@ -35,6 +35,7 @@ SAMPLES = {
     "fmt": "json", "service_code": "E0101.json", "service_request_id": "1.json", "token": "t",
     "sha256": "0" * 64, "grid_code": "341324000000000", "segment": "2", "alert_id": "1",
     "code": "34132400001320000001", "file": "index.m3u8",
+    "dataset_id": "no_such_dataset", "version_id": "1",
 }
 Caller = str | None  # a role name, or None for no credential
 
@@ -100,7 +101,8 @@ def test_role_route_matrix(app, client: TestClient, anonymous: TestClient,  # no
                          f"expected {'through' if expect else '401/403'}")
         elif denied and response.status_code != (401 if caller is None or
                                                   permission in (Permission.POSITIONS_WRITE,
-                                                                 Permission.CAMERA_ALARMS_WRITE)
+                                                                 Permission.CAMERA_ALARMS_WRITE,
+                                                                 Permission.DATASETS_PUSH)
                                                   else 403):
             wrong.append(f"{method} {path}: {response.status_code} instead of "
                          f"{'401' if caller is None else '403'}")
