@@ -222,6 +222,10 @@ def to_rows(spec: DatasetSpec, records: Iterable[tuple[int, Mapping[str, Any], s
             if is_missing(value):
                 data[name] = None
                 continue
+            if isinstance(value, dict | list | tuple):
+                bad.append(Rejection(number, "must be a single value, not a list or object",
+                                     field=name, value=str(value)[:80]))
+                continue
             coerced, error = coerce(value)
             if error is not None:
                 bad.append(Rejection(number, error, field=name, value=_text(value)[:80]))

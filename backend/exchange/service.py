@@ -72,8 +72,9 @@ def _refuse(path: str, reason: str, message: str, report: dict[str, Any]) -> Unp
 
 
 def _columns(spec: DatasetSpec, table: FileTable, filename: str, path: str) -> ColumnMap:
+    fields = spec.by_header()
     columns = [c for c in table.columns if not (table.geoms is not None and c.lower()
-                                                 in FORMAT_COLUMNS)]
+                                                 in FORMAT_COLUMNS and c not in fields)]
     cmap = map_columns(spec, columns, coordinates=table.geoms is None)
     if cmap.unknown or cmap.missing:
         parts = []

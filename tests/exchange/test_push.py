@@ -82,6 +82,12 @@ def test_bad_rows_refuse_the_push_with_reasons(anonymous: TestClient, cgj_key: d
     assert r.status_code == 422
     assert "colour" in r.json()["detail"]
     r = anonymous.post(f"/api/datasets/{toilets}/versions", headers=cgj_key,
+                       json={"mode": "full", "rows": [{"toilet_id": "X2", "name": "b",
+                                                       "open_hours": {"a": 1}}]})
+    assert r.status_code == 422
+    assert r.json()["report"]["rejected_rows"][0]["reason"] == (
+        "must be a single value, not a list or object")
+    r = anonymous.post(f"/api/datasets/{toilets}/versions", headers=cgj_key,
                        json={"mode": "full", "rows": bad[:1]})
     assert r.status_code == 422
     assert r.json()["report"]["rejected_rows"][0] == {
