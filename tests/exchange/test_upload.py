@@ -236,3 +236,25 @@ def test_read_csv_keeps_leading_zeros() -> None:
 
     table = read_csv(b"a,b\n007,x\n", "a.csv")
     assert table.records == [{"a": "007", "b": "x"}]
+
+
+def test_a_version_the_gate_refuses_is_kept_as_rejected(
+        client: TestClient, steward: dict[str, str], toilets: str, engine: sa.Engine,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quality slice's gate replaces the placeholder at merge; any gate's refusal is a 422
+    with the version's report, and the version stays rejected, never current."""
+    from backend.exchange import service
+
+    def refuse(cur, dataset_id: str, relation: str) -> list[dict]:  # noqa: ANN001
+        return [{"rule": "toilet_id:unique", "failed": 1, "samples": []}]
+
+    monkeypatch.setattr(service, "blocking_gate", refuse)
+    r = post(client, steward, toilets, "a.csv", toilet_csv(3))
+    assert r.status_code == 422 and "toilet_id:unique" in r.json()["detail"]
+    report = r.json()["report"]
+    assert report["status"] == "rejected" and report["blocking"][0]["rule"] == "toilet_id:unique"
+    with engine.connect() as conn:
+        status, current = conn.execute(sa.text(
+            "SELECT v.status, d.current_version_id FROM dataset_versions v JOIN datasets d ON "
+            "d.id = v.dataset_id WHERE v.id = :v"), {"v": report["version_id"]}).one()
+    assert (status, current) == ("rejected", None)
