@@ -112,6 +112,14 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from backend.db.engine import create_engine, resolve_urls
     from backend.ingest.files import ingest_file
 
+    if args.dataset:  # a version of a catalog dataset: backend.exchange
+        from backend.exchange.cli import ingest_dataset
+
+        return ingest_dataset(args, settings)
+    if not args.layer:
+        print("cityops: ingest needs --layer LAYER (a map layer) or --dataset ID (a catalog "
+              "dataset's new version)", file=sys.stderr)
+        return 2
     if is_register(Path(args.file), args.layer):  # a camera register: backend.cameras.registry
         return import_register_file(args, settings)
     _prepare_database(settings)
@@ -398,7 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
                                            "a GeoTIFF into a raster (cog or dem) layer, or a "
                                            "camera register (.csv/.json, --layer cameras)")
     ingest.add_argument("file")
-    ingest.add_argument("--layer", required=True, help="the catalog layer to load into")
+    ingest.add_argument("--layer", help="the catalog layer to load into")
+    ingest.add_argument("--dataset", help="instead of --layer: a data catalog dataset, the file "
+                                          "becomes its new version (CSV/XLSX/GeoJSON/GPKG/zip)")
     ingest.add_argument("--crs", help="the file's CRS when it declares none (e.g. 4548)")
     ingest.add_argument("--from-gcj02", action="store_true",
                         help="coordinates are GCJ-02 (Chinese web maps): convert back to WGS84")
@@ -467,6 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
     from backend.cameras.cli import add_parser as camera_commands
 
     camera_commands(sub)
+
+    from backend.exchange.cli import add_parser as dataset_commands
+
+    dataset_commands(sub)
 
     open311 = sub.add_parser("open311", help="Open311 api keys: add-key, list-keys, disable-key")
     open311.add_argument("action", choices=["add-key", "list-keys", "disable-key"])

@@ -30,11 +30,19 @@ class BodyClass:
 JSON_API = BodyClass("JSON API request", "json_body_max_bytes")
 GPS_BATCH = BodyClass("GPS batch", "gps_body_max_bytes")
 PHOTO = BodyClass("photo", "photo_max_bytes", MULTIPART_SLACK)
+DATASET_FILE = BodyClass("dataset file", "dataset_upload_max_bytes", MULTIPART_SLACK)
+DATASET_PUSH = BodyClass("dataset push", "dataset_push_max_bytes")
 # (method, path) -> class; every other body is a JSON API request.
 ROUTE_CLASSES: dict[tuple[str, str], BodyClass] = {
     ("POST", "/api/ingest/positions"): GPS_BATCH,
     ("POST", "/api/photos"): PHOTO,
 }
+# (method, path prefix, path suffix) -> class, for paths with an id in between
+# (backend.exchange.router: /api/datasets/{id}/upload and /versions).
+PATTERN_CLASSES: list[tuple[str, str, str, BodyClass]] = [
+    ("POST", "/api/datasets/", "/upload", DATASET_FILE),
+    ("POST", "/api/datasets/", "/versions", DATASET_PUSH),
+]
 
 
 @dataclass
@@ -49,7 +57,12 @@ class EdgeCounters:
 
 
 def body_class(method: str, path: str) -> BodyClass:
-    return ROUTE_CLASSES.get((method, path.rstrip("/") or "/"), JSON_API)
+    path = path.rstrip("/") or "/"
+    for verb, prefix, suffix, kind in PATTERN_CLASSES:
+        if method == verb and path.startswith(prefix) and path.endswith(suffix) and "/" not in \
+                path[len(prefix):-len(suffix)]:
+            return kind
+    return ROUTE_CLASSES.get((method, path), JSON_API)
 
 
 def _size(n: int) -> str:

@@ -10,6 +10,9 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from backend.exchange.wiring import start as start_exchange
+from backend.sharing.wiring import start as start_sharing
+
 if TYPE_CHECKING:
     from backend.api.deps import Resources
     from backend.realtime.hub import Hub
@@ -31,7 +34,6 @@ async def setup(resources: Resources, hub: Hub) -> DataRuntime:
     """Call in the lifespan after the hub has started."""
     runtime = DataRuntime()
     # Each part adds its start here (the catalog sync first: the others read its records).
-    from backend.sharing.wiring import start as start_sharing
-
+    runtime.tasks += start_exchange(resources, hub)  # the table exchange's scheduler
     runtime.tasks += start_sharing(resources)  # layer grants, request sweep, daily scores
     return runtime

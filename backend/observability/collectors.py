@@ -57,6 +57,9 @@ COUNTER_TABLE: list[tuple[str, str, str, tuple[str, ...]]] = [
      "cameras.status.counters", ("outcome",)),
     ("cityops_traffic_service", "The traffic service's counts (buckets closed, accident "
      "reports and segments it could not place)", "resources.traffic.counters", ("outcome",)),
+    ("cityops_dataset_arrivals_refused", "Data catalog arrivals refused, by path (upload, push, "
+     "exchange) and reason (columns, encoding, rows, too_large, blocking, ...)",
+     "resources.exchange_refusals", ("path", "reason")),
     ("cityops_camera_views", "Camera views the server computed, by status (ok, and the flagged "
      "inside_building, no_heading, empty), and failed refreshes", "cameras.view_counts",
      ("status",)),

@@ -37,6 +37,7 @@ SAMPLES = {
     "code": "34132400001320000001", "file": "index.m3u8",
     # objects that do not exist: object-level checks answer 404 before 403
     "dataset_id": "no_such_dataset", "request_id": "999999999", "task_id": "999999999",
+    "version_id": "1",
 }
 Caller = str | None  # a role name, or None for no credential
 
@@ -102,7 +103,8 @@ def test_role_route_matrix(app, client: TestClient, anonymous: TestClient,  # no
                          f"expected {'through' if expect else '401/403'}")
         elif denied and response.status_code != (401 if caller is None or
                                                   permission in (Permission.POSITIONS_WRITE,
-                                                                 Permission.CAMERA_ALARMS_WRITE)
+                                                                 Permission.CAMERA_ALARMS_WRITE,
+                                                                 Permission.DATASETS_PUSH)
                                                   else 403):
             wrong.append(f"{method} {path}: {response.status_code} instead of "
                          f"{'401' if caller is None else '403'}")

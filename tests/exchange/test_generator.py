@@ -1,0 +1,174 @@
+"""The demo's generated content at a small scale: every dataset of content.yaml gets a version;
+every plant is present at exactly its share and the IDs are valid where nothing was planted;
+linked datasets reference real keys; the stale dataset is 200 days old; audit entries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from stdnum.cn import ric, uscc
+
+from backend.catalog.dataset_content import load_content
+from backend.datasets.store import VersionOutcome
+from backend.simulation.dataset_content import Context, build, generate_content, planted
+from tests.exchange.helpers import drop_dataset, make_dataset
+
+SCALE = 0.02
+SEED = 7
+
+
+@pytest.fixture(scope="module")
+def generated(engine: sa.Engine, county: dict[str, int]) -> Iterator[dict[str, VersionOutcome]]:
+    entries = load_content()
+    for entry in entries:
+        make_dataset(engine, entry.id)
+    yield generate_content(engine, scale=SCALE, seed=SEED)
+    for entry in entries:
+        drop_dataset(engine, entry.id)
+
+
+def n_of(entry_id: str) -> int:
+    entry = next(d for d in load_content() if d.id == entry_id)
+    return max(1, round(entry.rows * SCALE))
+
+
+def q(engine: sa.Engine, sql: str, **params: object) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(sql), params).scalar_one()
+
+
+CURRENT = ("FROM dataset_rows r WHERE r.dataset_id = :d AND r.last_seq IS NULL")
+
+
+def values(engine: sa.Engine, dataset: str, field: str) -> list[object]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.text(f"SELECT r.data->>:f {CURRENT}"),  # noqa: S608
+                                 {"d": dataset, "f": field}).scalars())
+
+
+def test_every_dataset_has_its_rows(generated: dict[str, VersionOutcome],
+                                    engine: sa.Engine) -> None:
+    assert set(generated) == {d.id for d in load_content()}
+    for dataset_id, outcome in generated.items():
+        assert outcome.status == "accepted", dataset_id
+        assert outcome.rows_total == n_of(dataset_id), dataset_id
+    assert q(engine, "SELECT count(*) FROM audit_log WHERE action = 'dataset.version' AND "
+                     "data->>'arrival' = 'generator'") >= len(generated)
+    assert q(engine, "SELECT count(*) FROM datasets WHERE id = 'gdp_quarterly' AND "
+                     "last_updated_at < now() - interval '199 days'") == 1
+    assert q(engine, "SELECT count(*) FROM dataset_versions v JOIN datasets d ON "
+                     "d.current_version_id = v.id WHERE d.id = 'gdp_quarterly' AND "
+                     "v.created_at < now() - interval '199 days'") == 1
+
+
+def test_ids_valid_except_the_planted(generated: dict[str, VersionOutcome],
+                                      engine: sa.Engine) -> None:
+    ids = values(engine, "household_population", "citizen_id")
+    n = n_of("household_population")
+    bad = [x for x in ids if not ric.is_valid(x)]
+    assert len(bad) == planted(0.002, n)
+    assert len(ids) - len(set(ids)) == planted(0.0005, n)           # duplicate_key
+    assert values(engine, "household_population", "phone").count(None) == planted(0.2, n)
+    firms = values(engine, "enterprises", "uscc")
+    assert len([x for x in firms if not uscc.is_valid(x)]) == planted(0.002, n_of("enterprises"))
+    orgs = values(engine, "social_organisations", "uscc")
+    assert len([x for x in orgs if not uscc.is_valid(x)]) == planted(
+        0.01, n_of("social_organisations"))
+    employers = [x for x in values(engine, "employment_registrations", "employer_uscc") if x]
+    assert len([x for x in employers if not uscc.is_valid(x)]) == planted(
+        0.004, n_of("employment_registrations"))
+
+
+def test_links_and_authority_conflicts(generated: dict[str, VersionOutcome],
+                                       engine: sa.Engine) -> None:
+    def conflicts(dataset: str) -> int:
+        return q(engine, """
+            SELECT count(*) FROM dataset_rows r JOIN dataset_rows p
+              ON p.dataset_id = 'household_population' AND p.last_seq IS NULL
+             AND p.data->>'citizen_id' = r.data->>'citizen_id'
+            WHERE r.dataset_id = :d AND r.last_seq IS NULL AND (p.data->>'name' <>
+              r.data->>'name' OR p.data->>'birth_date' <> coalesce(r.data->>'birth_date',
+              p.data->>'birth_date'))""", d=dataset)
+
+    def orphans(dataset: str, field: str, target: str, key: str) -> int:
+        return q(engine, f"""
+            SELECT count(*) {CURRENT} AND r.data->>:f IS NOT NULL AND NOT EXISTS (
+              SELECT 1 FROM dataset_rows t WHERE t.dataset_id = :t AND t.last_seq IS NULL
+              AND t.data->>:k = r.data->>:f)""", d=dataset, f=field, t=target, k=key)  # noqa: S608
+
+    assert conflicts("health_records") == planted(0.004, n_of("health_records"))
+    assert conflicts("minimum_living_allowance") == planted(0.01, n_of("minimum_living_allowance"))
+    assert orphans("minimum_living_allowance", "citizen_id", "household_population",
+                   "citizen_id") == planted(0.003, n_of("minimum_living_allowance"))
+    # health records: the planted invalid IDs are not in the population either
+    assert orphans("health_records", "citizen_id", "household_population",
+                   "citizen_id") == planted(0.001, n_of("health_records"))
+    assert orphans("taxpayers", "uscc", "enterprises", "uscc") == planted(
+        0.002, n_of("taxpayers"))
+    assert orphans("employer_insurance", "uscc", "enterprises", "uscc") == 0
+    names = q(engine, """SELECT count(*) FROM dataset_rows r JOIN dataset_rows e
+        ON e.dataset_id = 'enterprises' AND e.last_seq IS NULL AND e.data->>'uscc' =
+        r.data->>'uscc' WHERE r.dataset_id = 'taxpayers' AND r.last_seq IS NULL
+        AND e.data->>'name' <> r.data->>'name'""")
+    assert names == planted(0.005, n_of("taxpayers"))
+
+
+def test_value_plants(generated: dict[str, VersionOutcome], engine: sa.Engine) -> None:
+    amounts = [float(x) for x in values(engine, "minimum_living_allowance", "monthly_amount")]
+    assert len([a for a in amounts if not 0 <= a <= 3000]) == planted(
+        0.002, n_of("minimum_living_allowance"))
+    kinds = values(engine, "disabled_persons", "disability_type")
+    assert len([k for k in kinds if k not in ("视力", "听力", "言语", "肢体", "智力", "精神",
+                                              "多重")]) == planted(0.003, n_of(
+                                                  "disabled_persons"))
+    import re
+
+    lic = values(engine, "food_business_licences", "licence_no")
+    assert len([x for x in lic if not re.match(r"^JY[0-9]{14}$", str(x))]) == planted(
+        0.003, n_of("food_business_licences"))
+    assert values(engine, "urban_green_space", "name").count(None) == planted(
+        0.05, n_of("urban_green_space"))
+
+
+def test_geometry_plants(generated: dict[str, VersionOutcome], engine: sa.Engine) -> None:
+    def count(dataset: str, cond: str) -> int:
+        return q(engine, f"SELECT count(*) {CURRENT} AND {cond}", d=dataset)  # noqa: S608
+
+    assert count("traffic_accidents", "ST_IsEmpty(r.geom)") == planted(
+        0.003, n_of("traffic_accidents"))
+    assert count("highway_projects", "NOT ST_IsValid(r.geom)") == planted(
+        0.02, n_of("highway_projects"))
+    assert count("rural_water_works", "GeometryType(r.geom) = 'POINT'") == planted(
+        0.01, n_of("rural_water_works"))
+    outside = "NOT ST_Intersects(r.geom, (SELECT ST_Union(geom) FROM county))"
+    assert count("lottery_outlets", outside) == planted(0.02, n_of("lottery_outlets"))
+    assert count("enterprises", outside) == planted(0.001, n_of("enterprises"))
+    assert count("care_homes", outside) == 0
+    parcels = n_of("land_rights_parcels")
+    assert count("land_rights_parcels", "NOT ST_IsValid(r.geom)") == planted(0.001, parcels)
+    overlapping = q(engine, """SELECT count(*) FROM dataset_rows a JOIN dataset_rows b
+        ON b.dataset_id = a.dataset_id AND b.last_seq IS NULL AND a.key < b.key
+        AND ST_Overlaps(a.geom, b.geom) WHERE a.dataset_id = 'land_rights_parcels'
+        AND a.last_seq IS NULL AND ST_IsValid(a.geom) AND ST_IsValid(b.geom)""")
+    assert overlapping == planted(0.002, parcels)
+    shrunk = q(engine, f"""SELECT count(*) {CURRENT} AND ST_IsValid(r.geom) AND  -- noqa: S608
+        ST_Area(r.geom) < 0.8 * (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY
+        ST_Area(geom)) FROM dataset_rows WHERE dataset_id = :d AND last_seq IS NULL)""",
+               d="land_rights_parcels")
+    assert shrunk == planted(0.002, parcels)  # each leaves a gap to its right neighbour
+    toilets = count("public_toilets", "ST_Intersects(r.geom, (SELECT ST_Union(geom) FROM "
+                                      "county))")
+    assert toilets <= n_of("public_toilets")  # all shifted by GCJ-02 (~500 m): most inside
+
+
+def test_deterministic(county: dict[str, int], engine: sa.Engine) -> None:
+    from backend.simulation.dataset_values import place_of
+
+    with engine.connect() as conn:
+        place = place_of(conn)
+    entry = next(d for d in load_content() if d.id == "health_records")
+    a, _, pa = build(entry, Context(SEED, 0.005, place))
+    b, _, pb = build(entry, Context(SEED, 0.005, place))
+    assert a == b and pa == pb
