@@ -10,6 +10,10 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from starlette.concurrency import run_in_threadpool
+
+from backend.datasets.sync import sync_from
+
 if TYPE_CHECKING:
     from backend.api.deps import Resources
     from backend.realtime.hub import Hub
@@ -31,4 +35,5 @@ async def setup(resources: Resources, hub: Hub) -> DataRuntime:
     """Call in the lifespan after the hub has started."""
     runtime = DataRuntime()
     # Each part adds its start here (the catalog sync first: the others read its records).
+    await run_in_threadpool(sync_from, resources.settings, resources.engine, resources.catalog)
     return runtime
