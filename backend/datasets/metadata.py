@@ -35,14 +35,16 @@ REALTIME_WORDS = ("实时", "监控", "实测", "GPS", "在线")
 LAWS = ("《中华人民共和国个人信息保护法》", "《中华人民共和国保守国家秘密法》",
         "《信访工作条例》", "《中华人民共和国数据安全法》")
 CONDITIONS = {"unconditional": None,
-              "conditional": "仅限履行法定职责所需，经审核、提供部门同意后共享（示意）",
+              "conditional": ("仅限履行法定职责所需，经数据资源管理局审核、提供部门同意后"
+                              "共享（示意）"),
               "none": "依据《信访工作条例》，涉及个人隐私，不予共享（示意）"}
 # (name, name_zh, data_type, kind)
 PEOPLE_FIELDS = [("name", "姓名", "string", "name"),
                  ("citizen_id", "公民身份号码", "string", "id_number"),
                  ("gender", "性别", "string", None), ("birth_date", "出生日期", "date", None),
                  ("phone", "联系电话", "string", "phone"), ("address", "住址", "string", "address"),
-                 ("township", "所属乡镇", "string", None), ("registered_on", "登记日期", "date", None)]
+                 ("township", "所属乡镇", "string", None),
+                 ("registered_on", "登记日期", "date", None)]
 COMPANY_FIELDS = [("uscc", "统一社会信用代码", "string", None),
                   ("org_name", "单位名称", "string", None),
                   ("legal_representative", "法定代表人", "string", "name"),
@@ -105,7 +107,7 @@ def _share(name: str, rng: random.Random) -> tuple[str, str | None]:
         law = LAWS[rng.randrange(len(LAWS))]
         return "none", f"依据{law}，涉及个人隐私或国家秘密，不予共享（示意）"
     if sensitive and roll < 0.9 or roll < 0.2:
-        return "conditional", "仅限履行法定职责所需，经数据资源管理局审核、提供部门同意后共享（示意）"
+        return "conditional", CONDITIONS["conditional"]
     return "unconditional", None
 
 

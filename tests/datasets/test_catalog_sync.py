@@ -44,7 +44,8 @@ def test_loader_names_the_problems(settings: Settings, layers: LayerCatalog,
     with pytest.raises(CatalogError) as err:
         load_data_catalog(folder, layers)
     problems = "\n".join(err.value.problems)
-    assert "sixian_catalog_2020.csv: row 324 (某某信息): department '无名局' has no code" in problems
+    assert ("sixian_catalog_2020.csv: row 324 (某某信息): department '无名局' has no code"
+            in problems)
     assert "content.yaml: layers.no_such_layer: layer: 'no_such_layer' is not a layer" in problems
     assert "health_records: fields.birth_date: authority: household_population has no field " \
            "'birthday'" in problems
@@ -78,7 +79,7 @@ def test_records_are_deterministic_with_unique_ids_and_codes(settings: Settings,
     people = next(r for r in first if r.values["name"] == "高中学籍信息")
     assert {("姓名", "name"), ("公民身份号码", "id_number")} <= {
         (f.name_zh, f.kind) for f in people.fields}
-    assert all(3 <= len(r.fields) for r in first if r.values["storage"] == "metadata")
+    assert all(len(r.fields) >= 3 for r in first if r.values["storage"] == "metadata")
     county = next(r for r in first if r.id == "county")
     assert (county.values["synthetic"], county.values["department_code"]) == (False, "SJJ")
 
