@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from backend.api.deps import AppState
 from backend.api.route import GuardedRoute
 from backend.auth.permissions import Caller, Permission, Principal, requires
 from backend.datasets import search as svc
+from backend.datasets.dcat import catalog_graph
 from backend.errors import Forbidden
 
 router = APIRouter(route_class=GuardedRoute, tags=["catalog"])
@@ -80,3 +81,21 @@ def get_version(dataset_id: str, version_id: Annotated[int, Path(ge=1, le=2**62)
             raise Forbidden(f"Only the stewards of {department} or the data bureau may read "
                             "a version's report")
         return svc.version(conn, dataset_id, version_id)
+
+
+# PUBLIC by design: the export holds the open datasets only (open_type 'open').
+@router.get("/api/catalog/dcat.jsonld", dependencies=[requires(Permission.PUBLIC)])
+def dcat_jsonld(request: Request, state: AppState) -> Response:
+    """The open catalog as DCAT-AP in JSON-LD."""
+    with state.engine.connect() as conn:
+        graph = catalog_graph(conn, state.base_url(request))
+    return Response(graph.serialize(format="json-ld", auto_compact=True),
+                    media_type="application/ld+json")
+
+
+@router.get("/api/catalog/dcat.ttl", dependencies=[requires(Permission.PUBLIC)])
+def dcat_turtle(request: Request, state: AppState) -> Response:
+    """The open catalog as DCAT-AP in Turtle."""
+    with state.engine.connect() as conn:
+        graph = catalog_graph(conn, state.base_url(request))
+    return Response(graph.serialize(format="turtle"), media_type="text/turtle; charset=utf-8")

@@ -46,7 +46,6 @@ class Filters:
     has_layer: bool | None = None
     storage: str | None = None
     open_only: bool = False          # anonymous CKAN / DCAT callers
-    res_format: str | None = None
     tag: str | None = None
 
 
@@ -102,27 +101,26 @@ def _where(f: Filters) -> list[Any]:
         conds.append(datasets.c.storage == f.storage)
     if f.open_only:
         conds.append(datasets.c.open_type == "open")
-    if f.res_format:
-        conds.append(datasets.c.resource_format == f.res_format)
     if f.tag:
-        conds.append(datasets.c.keywords.any(f.tag))
+        conds.append(sa.literal(f.tag, sa.Text) == sa.any_(datasets.c.keywords))
     return conds
 
 
-def search(conn: sa.Connection, f: Filters, *, limit: int = 50, offset: int = 0
+def search(conn: sa.Connection, f: Filters, *, limit: int = 50, offset: int = 0,
+           extra: list[Any] | None = None, max_limit: int = MAX_LIMIT, min_q: int = 2
            ) -> tuple[int, list[dict[str, Any]]]:
-    """(total, page of DatasetSummary dicts)."""
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+    """(total, page of DatasetSummary dicts); `extra`: more conditions on `datasets`."""
+    if not 1 <= limit <= max_limit:
+        raise InvalidInput(f"limit must be between 1 and {max_limit}")
     if offset < 0:
         raise InvalidInput("offset must be 0 or more")
-    conds = _where(f)
+    conds = _where(f) + list(extra or [])
     stmt = _summary_select()
     order: list[Any] = []
     q = (f.q or "").strip()
     if q:
-        if len(q) < 2 or len(q) > MAX_Q:
-            raise InvalidInput(f"q must have 2 to {MAX_Q} characters")
+        if len(q) < min_q or len(q) > MAX_Q:
+            raise InvalidInput(f"q must have {min_q} to {MAX_Q} characters")
         pattern = f"%{_escape_like(q)}%"
         qp = sa.bindparam("q", q, type_=sa.Text)
         substring = datasets.c.search_text.ilike(pattern, escape="\\")
