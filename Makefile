@@ -46,6 +46,7 @@ bench: system python frontend
 	$(BIN)/python -m tests.perf.bench_cameras $(CAMERA_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_coverage $(COVERAGE_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_sip $(SIP_BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_catalog $(CATALOG_BENCH_ARGS)
 
 lint: python
 	$(BIN)/ruff check .

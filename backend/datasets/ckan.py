@@ -168,8 +168,8 @@ def package_search(conn: sa.Connection, *, q: str, fq: str, rows: int, start: in
     f, extra = _filters(q, fq, open_only)
     total, items = svc.search(conn, f, limit=max(rows, 1), offset=start, extra=extra,
                               max_limit=MAX_ROWS, min_q=1)
-    results = [package_show(conn, i["id"], open_only=open_only, base=base)
-               for i in items[:rows]]
+    found = svc.get_datasets(conn, [i["id"] for i in items[:rows]], open_only=open_only)
+    results = [package_dict(d, base) for d in found]
     return {"count": total, "results": results, "sort": "score desc, metadata_modified desc",
             "facets": {}, "search_facets": {}}
 

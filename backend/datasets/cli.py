@@ -23,9 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     from backend.catalog.layers import load_catalog, model_columns
+    from backend.datasets.sync import sync_from
     from backend.db.engine import create_engine, ensure_database, resolve_urls
     from backend.db.migrate import upgrade
-    from backend.datasets.sync import sync_from
 
     layers = load_catalog(settings.layers_dir, known_columns=model_columns())
     upgrade(ensure_database(settings))

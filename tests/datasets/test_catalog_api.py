@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from backend.auth.permissions import Permission, Role, permissions_of
-from backend.datasets.store import Row, write_version
+from backend.datasets.store import Row, set_current, write_version
 from tests.conftest import bearer
 
 SUMMARY_KEYS = {"id", "resource_code", "name", "name_en", "department_code", "department_name",
@@ -110,6 +110,13 @@ def test_versions_and_the_report(client: TestClient, engine: sa.Engine) -> None:
     assert client.get("/api/datasets/waste_facilities/versions/99999999").status_code == 404
     summary = client.get("/api/datasets/waste_facilities").json()
     assert summary["current_seq"] == out.seq and summary["versions"] >= 1
+    with engine.begin() as conn:  # a second version, then back: current_seq follows the pointer
+        second = write_version(conn, dataset_id="waste_facilities", arrival="generator",
+                               actor="test", rows=[Row("t2", {"facility_id": "t2"})])
+        set_current(conn, dataset_id="waste_facilities", version_id=out.version_id,
+                    actor="test")
+    summary = client.get("/api/datasets/waste_facilities").json()
+    assert (summary["current_seq"], second.seq) == (out.seq, out.seq + 1)
 
 
 def test_departments(client: TestClient) -> None:

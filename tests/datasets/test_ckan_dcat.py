@@ -71,8 +71,12 @@ def test_ckanapi_with_a_session_token_sees_everything(live_server: str, client: 
         bad.action.package_list()
 
 
-def test_ckan_get_form_and_envelope(live_server: str) -> None:
+def test_ckan_get_form_and_envelope(live_server: str, client: TestClient,
+                                    open_count: int) -> None:
     with httpx.Client(base_url=live_server) as http:
+        bearer = {"Authorization": f"Bearer {login_token(client, 'data_bureau')}"}
+        listed = http.get("/api/3/action/package_list", headers=bearer).json()["result"]
+        assert len(listed) > open_count
         r = http.get("/api/3/action/package_search", params={"q": "气象", "rows": 2})
         body = r.json()
         assert r.status_code == 200 and body["success"] is True and "help" in body
