@@ -17,9 +17,9 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from backend.api.responses import JSONBytes
 from backend.api.route import GuardedRoute
 from backend.auth.permissions import Permission, Principal, requires
 from backend.datasets import ckan
@@ -42,13 +42,13 @@ def _help(request: Request, action: str) -> str:
     return f"{str(request.base_url).rstrip('/')}/api/3/action/help_show?name={action}"
 
 
-def _answer(request: Request, action: str, result: Any) -> JSONResponse:
-    return JSONResponse({"help": _help(request, action), "success": True, "result": result})
+def _answer(request: Request, action: str, result: Any) -> JSONBytes:
+    return JSONBytes({"help": _help(request, action), "success": True, "result": result})
 
 
-def _error(request: Request, action: str, err: CkanError) -> JSONResponse:
+def _error(request: Request, action: str, err: CkanError) -> JSONBytes:
     body: dict[str, Any] = {"__type": err.kind, "message": f"{err.kind}: {err.message}"}
-    return JSONResponse({"help": _help(request, action), "success": False, "error": body},
+    return JSONBytes({"help": _help(request, action), "success": False, "error": body},
                         status_code=err.status)
 
 
@@ -128,7 +128,7 @@ def _run(request: Request, action: str, params: dict[str, Any]) -> Any:
         return calls[action]()
 
 
-async def _action(request: Request, action: str, body: bytes | None) -> JSONResponse:
+async def _action(request: Request, action: str, body: bytes | None) -> JSONBytes:
     if action not in ACTIONS:
         return _error(request, action, CkanError(
             400, "Bad request", f"Action name not known: {action}; this catalog answers "
@@ -158,7 +158,7 @@ async def _action(request: Request, action: str, body: bytes | None) -> JSONResp
 @router.get("/api/3/action/{action}", dependencies=[requires(Permission.PUBLIC)])
 @router.get("/api/action/{action}", dependencies=[requires(Permission.PUBLIC)],
             include_in_schema=False)
-async def ckan_get(action: Action, request: Request) -> JSONResponse:
+async def ckan_get(action: Action, request: Request) -> JSONBytes:
     """A CKAN read action with its parameters in the query string."""
     return await _action(request, action, None)
 
@@ -166,7 +166,7 @@ async def ckan_get(action: Action, request: Request) -> JSONResponse:
 @router.post("/api/3/action/{action}", dependencies=[requires(Permission.PUBLIC)])
 @router.post("/api/action/{action}", dependencies=[requires(Permission.PUBLIC)],
              include_in_schema=False)
-async def ckan_post(action: Action, request: Request) -> JSONResponse:
+async def ckan_post(action: Action, request: Request) -> JSONBytes:
     """A CKAN read action with its parameters in a JSON body (as ckanapi sends them)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:

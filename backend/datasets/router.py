@@ -3,11 +3,12 @@ report. Thin: parse, call backend.datasets.search, answer (shapes: the issue's p
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from backend.api.deps import AppState
+from backend.api.responses import PRIVATE, JSONBytes
 from backend.api.route import GuardedRoute
 from backend.auth.permissions import Caller, Permission, Principal, requires
 from backend.datasets import search as svc
@@ -29,9 +30,9 @@ def may_steward(principal: Principal | None, department: str) -> bool:
 
 
 @router.get("/api/catalog/departments", dependencies=READ)
-def list_departments(state: AppState) -> list[dict[str, Any]]:
+def list_departments(state: AppState) -> JSONBytes:
     with state.engine.connect() as conn:
-        return svc.department_list(conn)
+        return JSONBytes(svc.department_list(conn), headers=PRIVATE)
 
 
 @router.get("/api/datasets", dependencies=READ)
@@ -47,40 +48,40 @@ def search_datasets(
     storage: Literal["rows", "layer", "metadata"] | None = None,
     limit: Annotated[int, Query(ge=1, le=svc.MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> dict[str, Any]:
+) -> JSONBytes:
     """Search in Chinese (substring and trigram) with filters; `{total, items}`."""
     f = svc.Filters(q=q, department=department, class_code=class_code, share_type=share_type,
                     update_cycle=update_cycle, has_layer=has_layer, storage=storage)
     with state.engine.connect() as conn:
         total, items = svc.search(conn, f, limit=limit, offset=offset)
-    return {"total": total, "items": items}
+    return JSONBytes({"total": total, "items": items}, headers=PRIVATE)
 
 
 
 
 @router.get("/api/datasets/{dataset_id}", dependencies=READ)
-def get_dataset(dataset_id: str, state: AppState) -> dict[str, Any]:
+def get_dataset(dataset_id: str, state: AppState) -> JSONBytes:
     with state.engine.connect() as conn:
-        return svc.get_dataset(conn, dataset_id)
+        return JSONBytes(svc.get_dataset(conn, dataset_id), headers=PRIVATE)
 
 
 @router.get("/api/datasets/{dataset_id}/versions", dependencies=READ)
-def list_versions(dataset_id: str, state: AppState) -> list[dict[str, Any]]:
+def list_versions(dataset_id: str, state: AppState) -> JSONBytes:
     with state.engine.connect() as conn:
-        return svc.versions(conn, dataset_id)
+        return JSONBytes(svc.versions(conn, dataset_id), headers=PRIVATE)
 
 
 # Declared catalog:read (every reader reaches it); the report names rejected rows, so the body
 # admits only the department's steward or the data bureau (may_steward): one check, here.
 @router.get("/api/datasets/{dataset_id}/versions/{version_id}", dependencies=READ)
 def get_version(dataset_id: str, version_id: Annotated[int, Path(ge=1, le=2**62)], state: AppState,
-                principal: Caller) -> dict[str, Any]:
+                principal: Caller) -> JSONBytes:
     with state.engine.connect() as conn:
         department = svc.dataset_department(conn, dataset_id)
         if not may_steward(principal, department):
             raise Forbidden(f"Only the stewards of {department} or the data bureau may read "
                             "a version's report")
-        return svc.version(conn, dataset_id, version_id)
+        return JSONBytes(svc.version(conn, dataset_id, version_id), headers=PRIVATE)
 
 
 # PUBLIC by design: the export holds the open datasets only (open_type 'open').
