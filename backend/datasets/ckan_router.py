@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.responses import JSONBytes
@@ -30,6 +31,31 @@ MAX_BODY = 64 * 1024
 ACTIONS = ("package_list", "package_show", "package_search", "organization_list",
            "organization_show", "group_list", "tag_list", "status_show")
 Action = Annotated[str, Path(max_length=40, pattern=r"^[a-z_]+$")]
+
+
+class CkanErrorBody(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    type: str = Field(alias="__type", description="Not Found Error, Validation Error, ...")
+    message: str
+
+
+class CkanEnvelope(BaseModel):
+    """CKAN's answer: `result` on success, `error` otherwise."""
+
+    help: str
+    success: bool
+    result: Any = None
+    error: CkanErrorBody | None = None
+
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": CkanEnvelope, "description": text} for status, text in (
+        (200, "CKAN's envelope with the action's result"),
+        (400, "An unknown action or a body that is not a JSON object"),
+        (403, "Authorization Error: the API key (session token) is not valid"),
+        (404, "Not Found Error: no such package or organization (or not open)"),
+        (409, "Validation Error / Search Query Error: a parameter is wrong"),
+        (413, "The body is over 64 KiB"))}
 
 
 class CkanError(Exception):
@@ -155,17 +181,19 @@ async def _action(request: Request, action: str, body: bytes | None) -> JSONByte
 
 
 # PUBLIC by design (see the module's note): visibility is filtered inside, by _may_see_all.
-@router.get("/api/3/action/{action}", dependencies=[requires(Permission.PUBLIC)])
+@router.get("/api/3/action/{action}", dependencies=[requires(Permission.PUBLIC)],
+            responses=RESPONSES)
 @router.get("/api/action/{action}", dependencies=[requires(Permission.PUBLIC)],
-            include_in_schema=False)
+            include_in_schema=False, responses=RESPONSES)
 async def ckan_get(action: Action, request: Request) -> JSONBytes:
     """A CKAN read action with its parameters in the query string."""
     return await _action(request, action, None)
 
 
-@router.post("/api/3/action/{action}", dependencies=[requires(Permission.PUBLIC)])
+@router.post("/api/3/action/{action}", dependencies=[requires(Permission.PUBLIC)],
+            responses=RESPONSES)
 @router.post("/api/action/{action}", dependencies=[requires(Permission.PUBLIC)],
-             include_in_schema=False)
+             include_in_schema=False, responses=RESPONSES)
 async def ckan_post(action: Action, request: Request) -> JSONBytes:
     """A CKAN read action with its parameters in a JSON body (as ckanapi sends them)."""
     declared = request.headers.get("content-length")

@@ -78,14 +78,19 @@ def get_version(dataset_id: str, version_id: Annotated[int, Path(ge=1, le=2**62)
                 principal: Caller) -> JSONBytes:
     with state.engine.connect() as conn:
         department = svc.dataset_department(conn, dataset_id)
-        if not may_steward(principal, department):
-            raise Forbidden(f"Only the stewards of {department} or the data bureau may read "
-                            "a version's report")
-        return JSONBytes(svc.version(conn, dataset_id, version_id), headers=PRIVATE)
+        # 404 first: that a version exists is no secret (GET .../versions lists them all)
+        found = svc.version(conn, dataset_id, version_id)
+    if not may_steward(principal, department):
+        raise Forbidden(f"Only the stewards of {department} or the data bureau may read "
+                        "a version's report")
+    return JSONBytes(found, headers=PRIVATE)
 
 
 # PUBLIC by design: the export holds the open datasets only (open_type 'open').
-@router.get("/api/catalog/dcat.jsonld", dependencies=[requires(Permission.PUBLIC)])
+@router.get("/api/catalog/dcat.jsonld", dependencies=[requires(Permission.PUBLIC)],
+            response_class=Response,
+            responses={200: {"content": {"application/ld+json": {}},
+                             "description": "DCAT-AP in JSON-LD"}})
 def dcat_jsonld(request: Request, state: AppState) -> Response:
     """The open catalog as DCAT-AP in JSON-LD."""
     with state.engine.connect() as conn:
@@ -94,7 +99,9 @@ def dcat_jsonld(request: Request, state: AppState) -> Response:
                     media_type="application/ld+json")
 
 
-@router.get("/api/catalog/dcat.ttl", dependencies=[requires(Permission.PUBLIC)])
+@router.get("/api/catalog/dcat.ttl", dependencies=[requires(Permission.PUBLIC)],
+            response_class=Response,
+            responses={200: {"content": {"text/turtle": {}}, "description": "DCAT-AP in Turtle"}})
 def dcat_turtle(request: Request, state: AppState) -> Response:
     """The open catalog as DCAT-AP in Turtle."""
     with state.engine.connect() as conn:

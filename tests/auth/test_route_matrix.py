@@ -35,6 +35,7 @@ SAMPLES = {
     "fmt": "json", "service_code": "E0101.json", "service_request_id": "1.json", "token": "t",
     "sha256": "0" * 64, "grid_code": "341324000000000", "segment": "2", "alert_id": "1",
     "code": "34132400001320000001", "file": "index.m3u8",
+    "dataset_id": "sx001", "version_id": "1",
 }
 Caller = str | None  # a role name, or None for no credential
 
