@@ -104,9 +104,12 @@ def test_versions_and_the_report(client: TestClient, engine: sa.Engine) -> None:
     assert steward.status_code == 200 and "report" in steward.json()
     assert client.get(path, headers=bearer(client, "data_bureau")).status_code == 200
     assert client.get(path, headers=bearer(client, "viewer")).status_code == 403
-    other = client.get("/api/datasets/household_population/versions/1",
+    with engine.begin() as conn:  # another department's (民政局) version
+        theirs = write_version(conn, dataset_id="care_homes", arrival="generator",
+                               actor="test", rows=[Row("h1", {"home_id": "h1"})])
+    other = client.get(f"/api/datasets/care_homes/versions/{theirs.version_id}",
                        headers=bearer(client, "data_steward"))
-    assert other.status_code == 403
+    assert other.status_code == 403 and "MZJ" in other.json()["detail"]
     assert client.get("/api/datasets/waste_facilities/versions/99999999").status_code == 404
     summary = client.get("/api/datasets/waste_facilities").json()
     assert summary["current_seq"] == out.seq and summary["versions"] >= 1
