@@ -1,5 +1,5 @@
 """The `cityops` command: serve, demo, db, users, ingest, layers, gateway, scenario, open311,
-terminals, cameras."""
+terminals, cameras, datasets."""
 
 from __future__ import annotations
 

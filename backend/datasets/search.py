@@ -9,6 +9,7 @@ ranked exact name, then name substring, then search_text substring, then similar
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,7 @@ def _score_columns() -> list[Any]:
     return [latest_score.label("score"), failing.label("failing")]
 
 
+@functools.cache  # statements are immutable (each .where() makes a new one): build it once
 def _summary_select() -> sa.Select:
     current = dataset_versions.alias("current_version")
     current_seq = (sa.select(current.c.seq).where(current.c.id == datasets.c.current_version_id)
