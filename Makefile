@@ -47,6 +47,7 @@ bench: system python frontend
 	$(BIN)/python -m tests.perf.bench_coverage $(COVERAGE_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_sip $(SIP_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_upload $(UPLOAD_BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_catalog $(CATALOG_BENCH_ARGS)
 
 lint: python
 	$(BIN)/ruff check .

@@ -1,5 +1,5 @@
 """The `cityops` command: serve, demo, db, users, ingest, layers, gateway, scenario, open311,
-terminals, cameras."""
+terminals, cameras, datasets."""
 
 from __future__ import annotations
 
@@ -478,9 +478,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     camera_commands(sub)
 
-    from backend.exchange.cli import add_parser as dataset_commands
+    from backend.datasets.cli import add_parser as dataset_commands
+    from backend.exchange.cli import add_actions as arrival_commands
 
-    dataset_commands(sub)
+    arrival_commands(dataset_commands(sub))
 
     open311 = sub.add_parser("open311", help="Open311 api keys: add-key, list-keys, disable-key")
     open311.add_argument("action", choices=["add-key", "list-keys", "disable-key"])

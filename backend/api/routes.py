@@ -11,6 +11,8 @@ from backend.auth.router import router as auth_router
 from backend.cameras.coverage_router import router as camera_coverage_router
 from backend.cameras.router import router as cameras_router
 from backend.cameras.views_router import router as camera_views_router
+from backend.datasets.ckan_router import router as ckan_router
+from backend.datasets.router import router as datasets_router
 from backend.exchange.router import router as exchange_router
 from backend.grid.router import router as grid_router
 from backend.incidents.desk_router import router as desk_router
@@ -50,7 +52,8 @@ def include_routers(app: FastAPI) -> None:
     for router in (health, auth_router, maps_router, ogc_router, realtime_router, ingest_router,
                    vehicles_router, alarm_router, transit_router, gtfs_router, incidents_router,
                    desk_router, open311_router, photo_router, grid_router, traffic_router,
-                   camera_coverage_router, exchange_router, sharing_router, governance_router,
+                   camera_coverage_router, datasets_router, ckan_router, exchange_router,
+                   sharing_router, governance_router,
                    # last: its /api/cameras/{code} would take any fixed /api/cameras/... path
                    cameras_router):
         app.include_router(router)

@@ -120,11 +120,9 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
-    """`cityops datasets ACTION`; backend/cli.py calls this once."""
-    datasets = sub.add_parser("datasets", help="data catalog arrivals: push keys, table "
-                                               "exchange, demo content")
-    actions = datasets.add_subparsers(dest="action", required=True)
+def add_actions(actions: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """The arrival commands of the `cityops datasets` group (backend/datasets/cli.py makes the
+    group): push keys, the table exchange, the demo's content."""
     key = actions.add_parser("push-key", help="make a department's push credential (the token "
                                               "is printed once), list them, or --revoke ID")
     key.add_argument("department", nargs="?", help="department code, e.g. CGJ")
@@ -150,4 +148,3 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
     gen.add_argument("--seed", type=int, default=20201)
     gen.add_argument("--only", action="append", help="dataset id (repeatable)")
     gen.set_defaults(handler=_generate)
-    return datasets

@@ -1,0 +1,234 @@
+"""The data resource catalog's source files (scenarios/sixian/catalog), read strictly.
+
+- `sixian_catalog_2020.csv`: the plan's annex, one row per dataset (department as the annex
+  writes it, dataset name); `annex_no` is the row number, 1..323.
+- `departments.yaml`: the 41 departments (code, annex spelling, full name, English) and the
+  data bureau (SJJ) that runs the catalog.
+- `content.yaml`: the datasets whose content the platform holds (fields, key, geometry, share
+  type, update cycle...) and the map layers that are annex entries.
+
+Every problem names the file, the entry and what was expected (backend.catalog.strict). Only
+this package reads scenarios/ (import rule 4); backend/datasets builds the records from it.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import Field
+
+from backend.catalog.layers import SHARE_TYPES, UPDATE_CYCLES
+from backend.catalog.sources import IDENT
+from backend.catalog.strict import CatalogError, Strict, read_yaml
+from backend.privacy.policy import Kind
+
+if TYPE_CHECKING:
+    from backend.catalog.layers import LayerCatalog
+
+ANNEX_FILE = "sixian_catalog_2020.csv"
+DEPARTMENTS_FILE = "departments.yaml"
+CONTENT_FILE = "content.yaml"
+DATA_TYPES = Literal["string", "integer", "number", "date", "datetime", "boolean"]
+Code = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{0,9}$")]
+
+
+class DepartmentEntry(Strict):
+    code: Code
+    annex: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class BureauEntry(Strict):
+    code: Code
+    name: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class DepartmentsFile(Strict):
+    departments: list[DepartmentEntry] = Field(min_length=1)
+    bureau: BureauEntry
+
+
+class AnnexRef(Strict):
+    department: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+
+
+class ContentField(Strict):
+    name: Annotated[str, Field(pattern=IDENT)]
+    zh: str = Field(min_length=1)
+    type: DATA_TYPES
+    required: bool = False
+    kind: Kind | None = None
+    values: list[str | int] | None = None
+    range: tuple[float, float] | None = None
+    regex: str | None = None
+    authority: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")] | None = None
+    link: Annotated[str, Field(pattern=IDENT)] | None = None
+
+
+class ContentDataset(Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    annex: AnnexRef
+    en: str = Field(min_length=1)
+    key: Annotated[str, Field(pattern=IDENT)]
+    rows: int = Field(ge=1)
+    geometry: Literal["point", "line", "polygon"] | None = None
+    coverage: bool = False
+    update_cycle: UPDATE_CYCLES
+    share_type: SHARE_TYPES
+    open: bool = False
+    stale: bool = False
+    fields: list[ContentField] = Field(min_length=1)
+    plant: dict[str, Any] = {}
+
+
+class LayerEntry(Strict):
+    layer: Annotated[str, Field(pattern=IDENT)]
+    annex: AnnexRef
+
+
+class ContentFile(Strict):
+    datasets: list[ContentDataset]
+    layers: list[LayerEntry] = []
+
+
+@dataclass(frozen=True, slots=True)
+class AnnexRow:
+    annex_no: int          # the row number in the annex, 1..323
+    department: str        # the department's code
+    name: str
+
+
+@dataclass(frozen=True)
+class DataCatalog:
+    """The annex with department codes, the departments, and the content declarations with
+    the annex row each one is (`content_rows` / `layer_rows`: id -> annex_no)."""
+
+    annex: list[AnnexRow]
+    departments: list[DepartmentEntry]
+    bureau: BureauEntry
+    content: list[ContentDataset]
+    layers: list[LayerEntry]
+    content_rows: dict[str, int]
+    layer_rows: dict[str, int]
+
+
+def _read_annex(path: Path, by_annex_name: dict[str, str]) -> tuple[list[AnnexRow], list[str]]:
+    label = path.name
+    problems: list[str] = []
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            records = list(reader)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogError([f"{label}: (file): cannot read as UTF-8 CSV: {exc}"]) from exc
+    if header != ["department", "dataset"]:
+        raise CatalogError([f"{label}: (header): expected the columns department,dataset, "
+                            f"got {header!r}"])
+    rows = []
+    for no, record in enumerate(records, start=1):
+        if len(record) != 2 or not record[0].strip() or not record[1].strip():
+            problems.append(f"{label}: row {no}: expected a department and a dataset name, "
+                            f"got {record!r}")
+            continue
+        dept, name = record[0].strip(), record[1].strip()
+        code = by_annex_name.get(dept)
+        if code is None:
+            problems.append(f"{label}: row {no} ({name}): department {dept!r} has no code in "
+                            f"{DEPARTMENTS_FILE} (add it with its `annex` spelling)")
+            continue
+        rows.append(AnnexRow(no, code, name))
+    return rows, problems
+
+
+def _annex_ref(label: str, ref: AnnexRef, by_annex_name: dict[str, str],
+               index: dict[tuple[str, str], int]) -> tuple[int | None, str | None]:
+    code = by_annex_name.get(ref.department)
+    if code is None:
+        return None, (f"{label}: annex.department: {ref.department!r} is not a department "
+                      f"of {DEPARTMENTS_FILE}")
+    no = index.get((code, ref.name))
+    if no is None:
+        return None, (f"{label}: annex.name: {ref.name!r} is not a dataset of {ref.department} "
+                      f"in {ANNEX_FILE}")
+    return no, None
+
+
+def _check_fields(content: list[ContentDataset], layer_ids: set[str]) -> list[str]:
+    fields_of = {d.id: {f.name for f in d.fields} for d in content}
+    problems = []
+    for d in content:
+        if d.key not in fields_of[d.id]:
+            problems.append(f"{CONTENT_FILE}: {d.id}: key: {d.key!r} is not one of its fields")
+        for f in d.fields:
+            where = f"{CONTENT_FILE}: {d.id}: fields.{f.name}"
+            if f.link is not None and f.link not in fields_of and f.link not in layer_ids:
+                problems.append(f"{where}: link: {f.link!r} is not a dataset of the catalog")
+            if f.authority is not None:
+                ds, _, name = f.authority.partition(".")
+                if ds not in fields_of:
+                    problems.append(f"{where}: authority: {ds!r} is not a content dataset")
+                elif name not in fields_of[ds]:
+                    problems.append(f"{where}: authority: {ds} has no field {name!r}")
+    return problems
+
+
+def load_data_catalog(directory: Path, layers: LayerCatalog | None = None) -> DataCatalog:
+    """The catalog files of `directory`, checked together; `layers` (the layer catalog) checks
+    every `layer:` named. Raises CatalogError with every problem found."""
+    deps = read_yaml(directory / DEPARTMENTS_FILE, DepartmentsFile, DEPARTMENTS_FILE)
+    problems: list[str] = []
+    by_annex_name: dict[str, str] = {}
+    seen_codes: set[str] = {deps.bureau.code}
+    for i, d in enumerate(deps.departments):
+        if d.code in seen_codes:
+            problems.append(f"{DEPARTMENTS_FILE}: departments.{i}: code {d.code} is used twice")
+        seen_codes.add(d.code)
+        by_annex_name[d.annex] = d.code
+    annex, annex_problems = _read_annex(directory / ANNEX_FILE, by_annex_name)
+    problems += annex_problems
+    index: dict[tuple[str, str], int] = {}
+    for row in annex:  # the first match of department + name (the annex has one repeat)
+        index.setdefault((row.department, row.name), row.annex_no)
+
+    content = read_yaml(directory / CONTENT_FILE, ContentFile, CONTENT_FILE)
+    content_rows: dict[str, int] = {}
+    layer_rows: dict[str, int] = {}
+    taken: dict[int, str] = {}
+    for d in content.datasets:
+        no, problem = _annex_ref(f"{CONTENT_FILE}: {d.id}", d.annex, by_annex_name, index)
+        if d.id in content_rows:
+            problems.append(f"{CONTENT_FILE}: {d.id}: id is used twice")
+        if problem:
+            problems.append(problem)
+        elif no is not None:
+            if no in taken:
+                problems.append(f"{CONTENT_FILE}: {d.id}: annex row {no} is already {taken[no]}")
+            taken[no] = d.id
+            content_rows[d.id] = no
+    for entry in content.layers:
+        label = f"{CONTENT_FILE}: layers.{entry.layer}"
+        if layers is not None and entry.layer not in layers:
+            problems.append(f"{label}: layer: {entry.layer!r} is not a layer of layers/")
+        if entry.layer in content_rows:
+            problems.append(f"{label}: layer: {entry.layer!r} is also a content dataset id")
+        no, problem = _annex_ref(label, entry.annex, by_annex_name, index)
+        if problem:
+            problems.append(problem)
+        elif no is not None:
+            if no in taken:
+                problems.append(f"{label}: annex row {no} is already {taken[no]}")
+            taken[no] = entry.layer
+            layer_rows[entry.layer] = no
+    layer_ids = set(layers.ids) if layers is not None else {e.layer for e in content.layers}
+    problems += _check_fields(content.datasets, layer_ids)
+    if problems:
+        raise CatalogError(problems)
+    return DataCatalog(annex, deps.departments, deps.bureau, content.datasets, content.layers,
+                       content_rows, layer_rows)
