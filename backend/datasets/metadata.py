@@ -26,10 +26,13 @@ CYCLE_ZH = {"realtime": "实时", "daily": "每日", "weekly": "每周", "monthl
             "quarterly": "每季度", "half_yearly": "每半年", "yearly": "每年", "irregular": "不定期"}
 SHARE_ZH = {"unconditional": "无条件共享", "conditional": "有条件共享", "none": "不予共享"}
 PEOPLE_WORDS = ("人员", "人口", "学籍", "患者", "驾驶员", "幼儿", "教师", "职工", "居民", "户籍",
-                "残疾", "低保", "老人", "党员", "婚姻", "出生", "死亡", "就业", "失业", "参保人")
+                "残疾", "低保", "老人", "党员", "婚姻", "出生", "死亡", "就业", "失业", "参保人",
+                "护照", "出入境", "驾驶证", "驾证", "学员", "住宿", "乘客", "运动员", "律师", "社工",
+                "志愿者", "医生", "病历", "健康档案", "慢性病", "捐献", "扶贫人员", "农民工")
 COMPANY_WORDS = ("企业", "法人", "单位", "纳税人", "商户", "个体工商户", "社会组织", "社会团体")
 FINANCE_WORDS = ("财政", "金融", "税", "银行", "资金", "预算", "贷款", "审计")
-SECRET_WORDS = ("信访", "涉密", "案件", "侦查", "审计", "犯罪", "吸毒", "社区矫正")
+SECRET_WORDS = ("信访", "涉密", "案件", "侦查", "审计", "犯罪", "吸毒", "社区矫正", "嫌疑人", "在押",
+                "戒毒", "服刑", "帮教", "器官", "稽查")
 GEO_WORDS = ("地图", "影像", "地形", "地籍", "管线", "坐标", "点位", "分布", "规划", "土地", "宗地")
 REALTIME_WORDS = ("实时", "监控", "实测", "GPS", "在线")
 LAWS = ("《中华人民共和国个人信息保护法》", "《中华人民共和国保守国家秘密法》",
@@ -103,7 +106,7 @@ def _generic_fields(name: str, rng: random.Random) -> list[FieldRecord]:
 def _share(name: str, rng: random.Random) -> tuple[str, str | None]:
     roll = rng.random()
     sensitive = _has(name, PEOPLE_WORDS) or _has(name, FINANCE_WORDS)
-    if _has(name, SECRET_WORDS) and roll < 0.6 or roll < 0.04:
+    if _has(name, SECRET_WORDS) or roll < 0.04:
         law = LAWS[rng.randrange(len(LAWS))]
         return "none", f"依据{law}，涉及个人隐私或国家秘密，不予共享（示意）"
     if sensitive and roll < 0.9 or roll < 0.2:
