@@ -330,6 +330,16 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         play_for_demo(settings, engine)  # yesterday's grid cases, once
     finally:
         engine.dispose()
+    from backend.catalog.layers import load_catalog, model_columns
+    from backend.demo_data import prepare_demo_data
+
+    # the data catalog: records, generated content, quality, demo requests (issue 12)
+    engine = create_engine(resolve_urls(settings).app, pool_size=2)
+    try:
+        prepare_demo_data(settings, engine,
+                          load_catalog(settings.layers_dir, known_columns=model_columns()))
+    finally:
+        engine.dispose()
     print(f"demo ready in {time.perf_counter() - started:.1f} s", flush=True)
     if args.no_serve:
         return 0
