@@ -1,0 +1,195 @@
+"""Evaluating a dataset's rules over one relation (`key text, data jsonb, geom geometry`) with
+one psycopg2 cursor: every predicate rule in ONE scan, the check-digit columns in one stream,
+each linked dataset in one join, uniqueness and coverage each once. Used by the runner (the
+current content, the layer's table) and by the blocking gate (the store's temporary view)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg2 import sql
+from psycopg2.extensions import cursor as Cursor
+
+from backend.quality import digits
+from backend.quality.kinds import KINDS, Params, field_text, parse_params, predicate
+
+SAMPLES = 5
+STREAM_BATCH = 50_000
+
+
+@dataclass
+class RuleRow:
+    id: int
+    rule_key: str
+    kind: str
+    dimension: str
+    params: dict[str, Any]
+    blocking: bool = False
+
+    @property
+    def parsed(self) -> Params:
+        return parse_params(self.kind, self.params)
+
+
+@dataclass
+class Outcome:
+    rule: RuleRow
+    checked: int
+    failed: int
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    message: str = ""
+
+
+# How another dataset's rows are read: (relation SQL giving key, data; or None when empty).
+Resolver = Any  # Callable[[str], sql.Composable | None]
+
+
+def sample(key: Any, value: Any, reason: str, **extra: Any) -> dict[str, Any]:
+    return {"key": key, "value": value, "reason": reason, **extra}
+
+
+def _message(rule: RuleRow, checked: int, failed: int) -> str:
+    name = KINDS[rule.kind].name
+    if checked == 0:
+        return f"{name}：无可检查的数据"
+    if failed == 0:
+        return f"{name}：{checked} 条全部通过"
+    return f"{name}：{checked} 条中 {failed} 条未通过"
+
+
+def _samples(raw: Sequence[Any] | None) -> list[dict[str, Any]]:
+    return [sample(k, v, r) for k, v, r in (raw or [])]
+
+
+def scan(cur: Cursor, relation: sql.Composable, rules: Sequence[RuleRow]
+         ) -> tuple[int, list[Outcome]]:
+    """(rows in the relation, the predicate rules' outcomes), in one scan."""
+    checks = [predicate(r.kind, r.parsed) for r in rules]
+    cols: list[sql.Composable] = [sql.SQL("count(*)")]
+    for c in checks:
+        fails = sql.SQL("NOT coalesce({}, true)").format(c.passes)
+        cols.append(sql.SQL("count(*) FILTER (WHERE {})").format(fails))
+        cols.append(sql.SQL("(array_agg(json_build_array(key, {v}, {r})) FILTER (WHERE {f}))"
+                            "[1:{n}]").format(v=c.value, r=c.reason, f=fails,
+                                              n=sql.Literal(SAMPLES)))
+    cur.execute(sql.SQL("SELECT {} FROM {} AS rel").format(sql.SQL(", ").join(cols), relation))
+    row = cur.fetchone()
+    total = int(row[0])
+    out = []
+    for i, rule in enumerate(rules):
+        failed = int(row[1 + 2 * i])
+        out.append(Outcome(rule, total, failed, _samples(row[2 + 2 * i]),
+                           _message(rule, total, failed)))
+    return total, out
+
+
+def check_digit_columns(cur: Cursor, relation: sql.Composable, rules: Sequence[RuleRow]
+                        ) -> list[Outcome]:
+    """Every check-digit column of the dataset in one stream (named cursor, in batches)."""
+    if not rules:
+        return []
+    params = [r.parsed for r in rules]
+    columns = sql.SQL(", ").join(field_text(p.field) for p in params)  # type: ignore[attr-defined]
+    stream = cur.connection.cursor(name="quality_digits")
+    stream.itersize = STREAM_BATCH
+    stream.execute(sql.SQL("SELECT key, {} FROM {} AS rel").format(columns, relation))
+    checked = [0] * len(rules)
+    failed = [0] * len(rules)
+    found: list[list[dict[str, Any]]] = [[] for _ in rules]
+    while batch := stream.fetchmany(STREAM_BATCH):
+        for i, p in enumerate(params):
+            keys, values = [], []
+            for row in batch:
+                v = row[1 + i]
+                if v is not None and v.strip():
+                    keys.append(row[0])
+                    values.append(v)
+            checked[i] += len(values)
+            bad = digits.failures(values, p.scheme, p.check_region)  # type: ignore[attr-defined]
+            failed[i] += len(bad)
+            for j, reason in bad[:SAMPLES - len(found[i])]:
+                found[i].append(sample(keys[j], values[j], reason))
+    stream.close()
+    return [Outcome(r, checked[i], failed[i], found[i], _message(r, checked[i], failed[i]))
+            for i, r in enumerate(rules)]
+
+
+def unique(cur: Cursor, relation: sql.Composable, rule: RuleRow) -> Outcome:
+    v = field_text(rule.params["field"])
+    cur.execute(sql.SQL(
+        "SELECT coalesce(sum(n), 0), coalesce(sum(n - 1) FILTER (WHERE n > 1), 0), "
+        "(array_agg(json_build_array(k, v, n) ORDER BY n DESC) FILTER (WHERE n > 1))[1:{s}] "
+        "FROM (SELECT {v} AS v, count(*) AS n, min(key) AS k FROM {rel} AS rel "
+        "WHERE {v} IS NOT NULL AND btrim({v}) <> '' GROUP BY 1) g"
+    ).format(v=v, rel=relation, s=sql.Literal(SAMPLES)))
+    checked, failed, raw = cur.fetchone()
+    samples = [sample(k, val, f"重复 {n} 次") for k, val, n in (raw or [])]
+    return Outcome(rule, int(checked), int(failed), samples,
+                   _message(rule, int(checked), int(failed)))
+
+
+def joins(cur: Cursor, relation: sql.Composable, rules: Sequence[RuleRow],
+          resolve: Resolver) -> list[Outcome]:
+    """Reference and authority rules, one join per (linking field, linked dataset)."""
+    groups: dict[tuple[str, str], list[RuleRow]] = defaultdict(list)
+    for r in rules:
+        if r.kind == "reference":
+            groups[(r.params["field"], r.params["dataset"])].append(r)
+        else:
+            groups[(r.params["via"], r.params["source"].split(".", 1)[0])].append(r)
+    out = []
+    for (via, target), members in groups.items():
+        other = resolve(target)
+        if other is None:
+            out += [Outcome(r, 0, 0, [], f"{KINDS[r.kind].name}：{target} 尚无数据，未检查")
+                    for r in members]
+            continue
+        out += _join(cur, relation, via, target, other, members)
+    return out
+
+
+def _join(cur: Cursor, relation: sql.Composable, via: str, target: str,
+          other: sql.Composable, members: Sequence[RuleRow]) -> list[Outcome]:
+    link = sql.SQL("(d.data->>{})").format(sql.Literal(via))
+    has_link = sql.SQL("({l} IS NOT NULL AND btrim({l}) <> '')").format(l=link)
+    cols: list[sql.Composable] = []
+    for r in members:
+        if r.kind == "reference":
+            bad = sql.SQL("{h} AND s.key IS NULL").format(h=has_link)
+            cols += [sql.SQL("count(*) FILTER (WHERE {})").format(has_link),
+                     sql.SQL("count(*) FILTER (WHERE {})").format(bad),
+                     sql.SQL("(array_agg(json_build_array(d.key, {l}, null)) FILTER (WHERE {b}))"
+                             "[1:{n}]").format(l=link, b=bad, n=sql.Literal(SAMPLES))]
+        else:
+            mine = sql.SQL("(d.data->>{})").format(sql.Literal(r.params["field"]))
+            theirs = sql.SQL("(s.data->>{})").format(
+                sql.Literal(r.params["source"].split(".", 1)[1]))
+            both = sql.SQL("s.key IS NOT NULL AND {m} IS NOT NULL AND btrim({m}) <> ''"
+                           ).format(m=mine)
+            bad = sql.SQL("{b} AND btrim({m}) IS DISTINCT FROM btrim({t})").format(
+                b=both, m=mine, t=theirs)
+            cols += [sql.SQL("count(*) FILTER (WHERE {})").format(both),
+                     sql.SQL("count(*) FILTER (WHERE {})").format(bad),
+                     sql.SQL("(array_agg(json_build_array(d.key, {m}, {t})) FILTER (WHERE {b}))"
+                             "[1:{n}]").format(m=mine, t=theirs, b=bad, n=sql.Literal(SAMPLES))]
+    cur.execute(sql.SQL("SELECT {cols} FROM {rel} AS d LEFT JOIN {other} AS s ON s.key = {l}"
+                        ).format(cols=sql.SQL(", ").join(cols), rel=relation, other=other,
+                                 l=link))
+    row = cur.fetchone()
+    out = []
+    for i, r in enumerate(members):
+        checked, failed, raw = int(row[3 * i]), int(row[3 * i + 1]), row[3 * i + 2] or []
+        if r.kind == "reference":
+            samples = [sample(k, v, f"{target} 中没有这个键") for k, v, _ in raw]
+            message = _message(r, checked, failed)
+        else:
+            source = r.params["source"]
+            samples = [sample(k, v, f"与权威来源 {source} 不一致", source_value=t)
+                       for k, v, t in raw]
+            message = _message(r, checked, failed) + (
+                f"（冲突已列出，请提供方以 {source} 为准核对）" if failed else "")
+        out.append(Outcome(r, checked, failed, samples, message))
+    return out
