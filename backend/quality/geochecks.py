@@ -106,7 +106,8 @@ def gcj02(cur: Cursor, relation: sql.Composable, rule: RuleRow) -> Outcome:
     unshifted = [float(r[0]) for r in cur.fetchall()]
     med_given, med_un = statistics.median(given), statistics.median(unshifted)
     closer = [i for i in range(len(rows)) if unshifted[i] < given[i]]
-    flagged = (med_un < rule.params["ratio"] * med_given
+    flagged = (len(closer) >= rule.params.get("share", 0.7) * len(rows)
+               and med_un < rule.params["ratio"] * med_given
                and med_given - med_un >= rule.params["min_gain_m"])
     if not flagged:
         return Outcome(rule, len(rows), 0, [],

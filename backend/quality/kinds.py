@@ -111,10 +111,13 @@ class GapParams(Params):
 
 class Gcj02Params(Params):
     sample: int = Field(default=300, ge=10, le=5000)
-    # flagged when the median distance to the nearest road after un-shifting is below this
-    # share of the median as given, and at least `min_gain_m` shorter
+    # flagged when at least `share` of the points are closer to their nearest road after
+    # un-shifting, the median distance after un-shifting is below `ratio` x the median as
+    # given, and that is at least `min_gain_m` shorter (dense streets keep shifted points
+    # within tens of metres of some road, so the gain is small; the consistency decides)
+    share: float = Field(default=0.7, gt=0.5, le=1)
     ratio: float = Field(default=0.6, gt=0, lt=1)
-    min_gain_m: float = Field(default=50.0, ge=0)
+    min_gain_m: float = Field(default=10.0, ge=0)
 
 
 Mode = Literal["predicate", "column", "group", "join", "dataset"]
