@@ -58,7 +58,10 @@ class RegexParams(FieldParams):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        re.compile(value)  # the common subset of Python's and PostgreSQL's syntax
+        try:
+            re.compile(value)  # the common subset of Python's and PostgreSQL's syntax
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from exc
         return value
 
 
