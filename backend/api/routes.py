@@ -18,6 +18,7 @@ from backend.ingest.router import router as ingest_router
 from backend.maps.router import router as maps_router
 from backend.ogc.router import router as ogc_router
 from backend.open311.router import router as open311_router
+from backend.quality.router import router as quality_router
 from backend.realtime.router import router as realtime_router
 from backend.traffic.router import router as traffic_router
 from backend.transit.gtfs_router import router as gtfs_router
@@ -39,7 +40,7 @@ def include_routers(app: FastAPI) -> None:
     for router in (health, auth_router, maps_router, ogc_router, realtime_router, ingest_router,
                    vehicles_router, alarm_router, transit_router, gtfs_router, incidents_router,
                    desk_router, open311_router, photo_router, grid_router, traffic_router,
-                   camera_coverage_router,
+                   camera_coverage_router, quality_router,
                    # last: its /api/cameras/{code} would take any fixed /api/cameras/... path
                    cameras_router):
         app.include_router(router)
