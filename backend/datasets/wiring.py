@@ -31,4 +31,8 @@ async def setup(resources: Resources, hub: Hub) -> DataRuntime:
     """Call in the lifespan after the hub has started."""
     runtime = DataRuntime()
     # Each part adds its start here (the catalog sync first: the others read its records).
+    from backend.quality.wiring import start as start_quality  # rules synced, then scheduled
+
+    if (quality := await start_quality(resources)) is not None:
+        runtime.tasks.append(quality)
     return runtime

@@ -8,6 +8,7 @@ as data, geom; table and key from the layer catalog) and nothing for metadata-on
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from backend.incidents.calendar import WorkCalendar
 
 TRIGGERS = ("version", "schedule", "manual")
+log = logging.getLogger("cityops.quality")
 
 
 @dataclass
@@ -179,11 +181,22 @@ def datasets_with_data(engine: sa.Engine) -> list[str]:
             "NULL) OR storage = 'layer' ORDER BY id")).scalars())
 
 
+def _each(engine: sa.Engine, ids: list[str], **kw: Any) -> list[int]:
+    """A run per dataset; one that fails is logged and the others still run."""
+    runs = []
+    for dataset_id in ids:
+        try:
+            runs.append(run_dataset(engine, dataset_id, **kw))
+        except Exception:  # noqa: BLE001 (a broken dataset must not stop the others)
+            log.exception("quality run of %s failed", dataset_id)
+    return runs
+
+
 def run_all(engine: sa.Engine, calendar: WorkCalendar | None, *,
             layers: LayerCatalog | None = None, trigger: str = "schedule") -> list[int]:
     """A run of every dataset with data (the schedule)."""
-    return [run_dataset(engine, d, trigger=trigger, calendar=calendar, layers=layers)
-            for d in datasets_with_data(engine)]
+    return _each(engine, datasets_with_data(engine), trigger=trigger, calendar=calendar,
+                 layers=layers)
 
 
 def run_new_versions(engine: sa.Engine, calendar: WorkCalendar | None, *,
@@ -194,5 +207,4 @@ def run_new_versions(engine: sa.Engine, calendar: WorkCalendar | None, *,
             "SELECT d.id FROM datasets d WHERE d.storage = 'rows' AND d.current_version_id IS "
             "NOT NULL AND NOT EXISTS (SELECT 1 FROM quality_runs r WHERE r.dataset_id = d.id "
             "AND r.version_id = d.current_version_id) ORDER BY d.id")).scalars())
-    return [run_dataset(engine, d, trigger="version", calendar=calendar, layers=layers)
-            for d in due]
+    return _each(engine, due, trigger="version", calendar=calendar, layers=layers)

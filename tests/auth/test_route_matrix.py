@@ -34,7 +34,7 @@ SAMPLES = {
     "username": "viewer", "incident_id": "0", "action": "file",
     "fmt": "json", "service_code": "E0101.json", "service_request_id": "1.json", "token": "t",
     "sha256": "0" * 64, "grid_code": "341324000000000", "segment": "2", "alert_id": "1",
-    "code": "34132400001320000001", "file": "index.m3u8",
+    "code": "34132400001320000001", "file": "index.m3u8", "dataset_id": "matrix_none",
 }
 Caller = str | None  # a role name, or None for no credential
 
