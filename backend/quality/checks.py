@@ -66,16 +66,36 @@ def _samples(raw: Sequence[Any] | None) -> list[dict[str, Any]]:
 
 def scan(cur: Cursor, relation: sql.Composable, rules: Sequence[RuleRow]
          ) -> tuple[int, list[Outcome]]:
-    """(rows in the relation, the predicate rules' outcomes), in one scan."""
-    checks = [predicate(r.kind, r.parsed) for r in rules]
+    """(rows in the relation, the predicate rules' outcomes), in one scan. Each field is
+    extracted from the jsonb once per row and each predicate evaluated once per row (the
+    OFFSET 0 fences keep the planner from inlining them into every aggregate that uses them);
+    the aggregates count the failures and keep the first failing rows as samples."""
+    fields: dict[str, sql.Composable] = {}
+    for r in rules:
+        name = r.params.get("field")
+        if name is not None and name not in fields:
+            fields[name] = sql.Identifier(f"c{len(fields)}")
+
+    def column(name: str) -> sql.Composable:
+        return fields[name]
+
+    checks = [predicate(r.kind, r.parsed, column) for r in rules]
+    extract = sql.SQL(", ").join([sql.SQL("key, geom")] + [
+        sql.SQL("(data->>{}) AS {}").format(sql.Literal(f), c) for f, c in fields.items()])
+    failing = sql.SQL(", ").join([sql.SQL("x.*")] + [
+        sql.SQL("NOT coalesce({}, true) AS {}").format(c.passes, sql.Identifier(f"f{i}"))
+        for i, c in enumerate(checks)])
     cols: list[sql.Composable] = [sql.SQL("count(*)")]
-    for c in checks:
-        fails = sql.SQL("NOT coalesce({}, true)").format(c.passes)
-        cols.append(sql.SQL("count(*) FILTER (WHERE {})").format(fails))
+    for i, c in enumerate(checks):
+        f = sql.Identifier(f"f{i}")
+        cols.append(sql.SQL("count(*) FILTER (WHERE {})").format(f))
         cols.append(sql.SQL("(array_agg(json_build_array(key, {v}, {r})) FILTER (WHERE {f}))"
-                            "[1:{n}]").format(v=c.value, r=c.reason, f=fails,
+                            "[1:{n}]").format(v=c.value, r=c.reason, f=f,
                                               n=sql.Literal(SAMPLES)))
-    cur.execute(sql.SQL("SELECT {} FROM {} AS rel").format(sql.SQL(", ").join(cols), relation))
+    cur.execute(sql.SQL(
+        "SELECT {cols} FROM (SELECT {failing} FROM (SELECT {extract} FROM {rel} AS rel "
+        "OFFSET 0) x OFFSET 0) y").format(cols=sql.SQL(", ").join(cols), failing=failing,
+                                          extract=extract, rel=relation))
     row = cur.fetchone()
     total = int(row[0])
     out = []
@@ -175,7 +195,9 @@ def _join(cur: Cursor, relation: sql.Composable, via: str, target: str,
                      sql.SQL("count(*) FILTER (WHERE {})").format(bad),
                      sql.SQL("(array_agg(json_build_array(d.key, {m}, {t})) FILTER (WHERE {b}))"
                              "[1:{n}]").format(m=mine, t=theirs, b=bad, n=sql.Literal(SAMPLES))]
-    cur.execute(sql.SQL("SELECT {cols} FROM {rel} AS d LEFT JOIN {other} AS s ON s.key = {l}"
+    # The linked dataset materialised (a hash join on its keys, not an index probe per row).
+    cur.execute(sql.SQL("WITH s AS MATERIALIZED (SELECT key, data FROM {other} AS o) "
+                        "SELECT {cols} FROM {rel} AS d LEFT JOIN s ON s.key = {l}"
                         ).format(cols=sql.SQL(", ").join(cols), rel=relation, other=other,
                                  l=link))
     row = cur.fetchone()

@@ -21,6 +21,7 @@ consistency here means agreeing with other datasets (reference, 一数一源 aut
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -184,10 +185,10 @@ def parse_params(kind: str, params: dict[str, Any]) -> Params:
 # Castable text forms (a regex, so that no row can raise a cast error mid-scan).
 INTEGER_RE = r"^\s*[-+]?[0-9]+\s*$"
 NUMBER_RE = r"^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
-DATE_RE = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
-DATETIME_RE = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3])"
-               r":[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$")
-BOOLEAN_RE = r"^(true|false|t|f|1|0|yes|no|是|否)$"
+DATE_RE = r"^\s*[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])\s*$"
+DATETIME_RE = (r"^\s*[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3])"
+               r":[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?\s*$")
+BOOLEAN_RE = r"^\s*(true|false|t|f|1|0|yes|no|是|否)\s*$"  # matched case-insensitively
 TYPE_RE = {"integer": INTEGER_RE, "number": NUMBER_RE, "date": DATE_RE,
            "datetime": DATETIME_RE, "boolean": BOOLEAN_RE}
 GEOMETRY_TYPES = {"point": ("POINT", "MULTIPOINT"),
@@ -215,13 +216,15 @@ def _present(v: sql.Composable) -> sql.Composable:
     return sql.SQL("({v} IS NOT NULL AND btrim({v}) <> '')").format(v=v)
 
 
-def predicate(kind: str, params: Params) -> Check:
-    """The SQL check of a predicate kind (ValueError for other modes)."""
+def predicate(kind: str, params: Params,
+              column: Callable[[str], sql.Composable] = field_text) -> Check:
+    """The SQL check of a predicate kind (ValueError for other modes). `column` gives the
+    text of a field: `data->>'f'` by default, or a column the caller extracted once."""
     if KINDS[kind].mode != "predicate":
         raise ValueError(f"{kind} is not checked by a row predicate")
     lit = sql.Literal
     if isinstance(params, FieldParams):
-        v = field_text(params.field)
+        v = column(params.field)
         present = _present(v)
     else:
         v = sql.SQL("ST_AsText(ST_PointOnSurface(geom))")
@@ -232,7 +235,7 @@ def predicate(kind: str, params: Params) -> Check:
         assert isinstance(params, TypeParams)
         if params.type == "string":
             return Check(sql.SQL("true"), v, lit(""))
-        return Check(sql.SQL("(NOT {p} OR lower(btrim({v})) ~ {re})").format(
+        return Check(sql.SQL("(NOT {p} OR {v} ~* {re})").format(
             p=present, v=v, re=lit(TYPE_RE[params.type])), v,
             lit(f"不是有效的{_TYPE_ZH[params.type]}（{params.type}）"))
     if kind == "range":
