@@ -108,11 +108,14 @@ def scan(cur: Cursor, relation: sql.Composable, rules: Sequence[RuleRow]
 
 def check_digit_columns(cur: Cursor, relation: sql.Composable, rules: Sequence[RuleRow]
                         ) -> list[Outcome]:
-    """Every check-digit column of the dataset in one stream (named cursor, in batches)."""
+    """Every check-digit column of the dataset in one stream (named cursor, in batches): the
+    columns are transposed per batch and judged by backend.quality.digits (blank: unchecked)."""
     if not rules:
         return []
     params = [r.parsed for r in rules]
-    columns = sql.SQL(", ").join(field_text(p.field) for p in params)  # type: ignore[attr-defined]
+    columns = sql.SQL(", ").join(
+        sql.SQL("coalesce(btrim({}), '')").format(field_text(p.field))  # type: ignore[attr-defined]
+        for p in params)
     stream = cur.connection.cursor(name="quality_digits")
     stream.itersize = STREAM_BATCH
     stream.execute(sql.SQL("SELECT key, {} FROM {} AS rel").format(columns, relation))
@@ -120,17 +123,13 @@ def check_digit_columns(cur: Cursor, relation: sql.Composable, rules: Sequence[R
     failed = [0] * len(rules)
     found: list[list[dict[str, Any]]] = [[] for _ in rules]
     while batch := stream.fetchmany(STREAM_BATCH):
+        keys, *cols = zip(*batch, strict=True)
         for i, p in enumerate(params):
-            keys, values = [], []
-            for row in batch:
-                v = row[1 + i]
-                if v is not None and v.strip():
-                    keys.append(row[0])
-                    values.append(v)
-            checked[i] += len(values)
+            values = cols[i]
+            checked[i] += len(values) - values.count("")
             bad = digits.failures(values, p.scheme, p.check_region)  # type: ignore[attr-defined]
             failed[i] += len(bad)
-            for j, reason in bad[:SAMPLES - len(found[i])]:
+            for j, reason in bad[:max(0, SAMPLES - len(found[i]))]:
                 found[i].append(sample(keys[j], values[j], reason))
     stream.close()
     return [Outcome(r, checked[i], failed[i], found[i], _message(r, checked[i], failed[i]))
@@ -173,8 +172,18 @@ def joins(cur: Cursor, relation: sql.Composable, rules: Sequence[RuleRow],
 
 def _join(cur: Cursor, relation: sql.Composable, via: str, target: str,
           other: sql.Composable, members: Sequence[RuleRow]) -> list[Outcome]:
-    link = sql.SQL("(d.data->>{})").format(sql.Literal(via))
-    has_link = sql.SQL("({l} IS NOT NULL AND btrim({l}) <> '')").format(l=link)
+    """One hash join of the relation's linking field with the linked dataset's keys; each
+    side extracts the fields it needs once, in a fenced subquery."""
+    lit, ident = sql.Literal, sql.Identifier
+    mine_cols = {via: ident("l")}
+    theirs_cols: dict[str, sql.Composable] = {}
+    for r in members:
+        if r.kind == "authority":
+            mine_cols.setdefault(r.params["field"], ident(f"m{len(mine_cols)}"))
+            src = r.params["source"].split(".", 1)[1]
+            theirs_cols.setdefault(src, ident(f"t{len(theirs_cols)}"))
+    link = ident("l")
+    has_link = sql.SQL("(l IS NOT NULL AND l <> '')")
     cols: list[sql.Composable] = []
     for r in members:
         if r.kind == "reference":
@@ -182,24 +191,27 @@ def _join(cur: Cursor, relation: sql.Composable, via: str, target: str,
             cols += [sql.SQL("count(*) FILTER (WHERE {})").format(has_link),
                      sql.SQL("count(*) FILTER (WHERE {})").format(bad),
                      sql.SQL("(array_agg(json_build_array(d.key, {l}, null)) FILTER (WHERE {b}))"
-                             "[1:{n}]").format(l=link, b=bad, n=sql.Literal(SAMPLES))]
+                             "[1:{n}]").format(l=link, b=bad, n=lit(SAMPLES))]
         else:
-            mine = sql.SQL("(d.data->>{})").format(sql.Literal(r.params["field"]))
-            theirs = sql.SQL("(s.data->>{})").format(
-                sql.Literal(r.params["source"].split(".", 1)[1]))
-            both = sql.SQL("s.key IS NOT NULL AND {m} IS NOT NULL AND btrim({m}) <> ''"
-                           ).format(m=mine)
-            bad = sql.SQL("{b} AND btrim({m}) IS DISTINCT FROM btrim({t})").format(
-                b=both, m=mine, t=theirs)
+            mine = mine_cols[r.params["field"]]
+            theirs = sql.SQL("s.{}").format(theirs_cols[r.params["source"].split(".", 1)[1]])
+            both = sql.SQL("s.key IS NOT NULL AND {m} IS NOT NULL AND {m} <> ''").format(m=mine)
+            bad = sql.SQL("{b} AND {m} IS DISTINCT FROM {t}").format(b=both, m=mine, t=theirs)
             cols += [sql.SQL("count(*) FILTER (WHERE {})").format(both),
                      sql.SQL("count(*) FILTER (WHERE {})").format(bad),
                      sql.SQL("(array_agg(json_build_array(d.key, {m}, {t})) FILTER (WHERE {b}))"
-                             "[1:{n}]").format(m=mine, t=theirs, b=bad, n=sql.Literal(SAMPLES))]
-    # The linked dataset materialised (a hash join on its keys, not an index probe per row).
-    cur.execute(sql.SQL("WITH s AS MATERIALIZED (SELECT key, data FROM {other} AS o) "
-                        "SELECT {cols} FROM {rel} AS d LEFT JOIN s ON s.key = {l}"
-                        ).format(cols=sql.SQL(", ").join(cols), rel=relation, other=other,
-                                 l=link))
+                             "[1:{n}]").format(m=mine, t=theirs, b=bad, n=lit(SAMPLES))]
+    mine_sql = sql.SQL(", ").join([sql.SQL("key")] + [
+        sql.SQL("btrim(data->>{}) AS {}").format(lit(f), c) for f, c in mine_cols.items()])
+    theirs_sql = sql.SQL(", ").join([sql.SQL("key")] + [
+        sql.SQL("btrim(data->>{}) AS {}").format(lit(f), c) for f, c in theirs_cols.items()])
+    # The linked dataset materialised: a hash join on its keys, not an index probe per row.
+    cur.execute(sql.SQL(
+        "WITH s AS MATERIALIZED (SELECT {theirs} FROM {other} AS o) "
+        "SELECT {cols} FROM (SELECT {mine} FROM {rel} AS rel OFFSET 0) d "
+        "LEFT JOIN s ON s.key = d.l").format(theirs=theirs_sql, other=other,
+                                            cols=sql.SQL(", ").join(cols), mine=mine_sql,
+                                            rel=relation))
     row = cur.fetchone()
     out = []
     for i, r in enumerate(members):

@@ -105,6 +105,8 @@ def failures(values: Sequence[str], scheme: str, check_region: bool = False
         plain[:] = False  # the region needs stdnum's table: every value goes to stdnum
     out = []
     for i in np.flatnonzero(~plain):
+        if not values[i].strip():
+            continue  # blank: the required rule's business, not checked here
         reason = (ric_error(values[i], check_region) if scheme == "citizen_id"
                   else uscc_error(values[i]))
         if reason is not None:

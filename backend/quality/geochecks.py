@@ -48,7 +48,7 @@ def _overlaps(cur: Cursor, table: sql.Composable, rule: RuleRow, total: int) -> 
         "AND ST_Relate(a.geom, b.geom, '2********')"
     ).format(t=table))
     pairs = [(a, b, area) for a, b, area in cur.fetchall()
-             if area >= rule.params["min_area_m2"]]
+             if area >= rule.parsed.min_area_m2]  # type: ignore[attr-defined]
     involved = {k for a, b, _ in pairs for k in (a, b)}
     pairs.sort(key=lambda p: -p[2])
     samples = [sample(a, b, f"与 {b} 重叠 {area:.1f} ㎡") for a, b, area in pairs[:SAMPLES]]
@@ -65,10 +65,11 @@ def _gaps(cur: Cursor, table: sql.Composable, rule: RuleRow, total: int) -> Outc
         "SELECT ST_Area(geom::geography) AS area, ST_AsText(ST_PointOnSurface(geom)) "
         "FROM r WHERE path[1] > 0"
     ).format(t=table))
-    gaps = sorted(((a, p) for a, p in cur.fetchall() if a < rule.params["max_area_m2"]),
+    limit = rule.parsed.max_area_m2  # type: ignore[attr-defined]
+    gaps = sorted(((a, p) for a, p in cur.fetchall() if a < limit),
                   key=lambda g: -g[0])
     samples = [sample(None, p, f"缝隙 {a:.1f} ㎡") for a, p in gaps[:SAMPLES]]
-    message = (f"无缝隙：{len(gaps)} 处缝隙（小于 {rule.params['max_area_m2']:g} ㎡ 的孔洞）"
+    message = (f"无缝隙：{len(gaps)} 处缝隙（小于 {limit:g} ㎡ 的孔洞）"
                if gaps else "无缝隙：未发现缝隙")
     return Outcome(rule, total, len(gaps), samples, message)
 
@@ -85,7 +86,8 @@ def gcj02(cur: Cursor, relation: sql.Composable, rule: RuleRow) -> Outcome:
     """Median distance to the nearest reference road of a sample of points (line vertices) as
     given and after gcj02_to_wgs84: consistently closer after un-shifting -> probably GCJ-02
     coordinates that were never converted."""
-    n = int(rule.params["sample"])
+    p = rule.parsed
+    n = int(p.sample)  # type: ignore[attr-defined]
     cur.execute(sql.SQL(
         "SELECT key, ST_X(p), ST_Y(p) FROM (SELECT key, (ST_DumpPoints(geom)).geom AS p "
         "FROM (SELECT key, geom FROM {rel} AS rel WHERE geom IS NOT NULL "
@@ -106,9 +108,9 @@ def gcj02(cur: Cursor, relation: sql.Composable, rule: RuleRow) -> Outcome:
     unshifted = [float(r[0]) for r in cur.fetchall()]
     med_given, med_un = statistics.median(given), statistics.median(unshifted)
     closer = [i for i in range(len(rows)) if unshifted[i] < given[i]]
-    flagged = (len(closer) >= rule.params.get("share", 0.7) * len(rows)
-               and med_un < rule.params["ratio"] * med_given
-               and med_given - med_un >= rule.params["min_gain_m"])
+    flagged = (len(closer) >= p.share * len(rows)  # type: ignore[attr-defined]
+               and med_un < p.ratio * med_given  # type: ignore[attr-defined]
+               and med_given - med_un >= p.min_gain_m)  # type: ignore[attr-defined]
     if not flagged:
         return Outcome(rule, len(rows), 0, [],
                        f"GCJ-02 检查：未见偏移（距最近道路中位数 原值 {med_given:.0f} 米，"

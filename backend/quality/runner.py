@@ -159,6 +159,8 @@ def run_dataset(engine: sa.Engine, dataset_id: str, *, trigger: str,
         elif ds.storage == "layer" and ds.layer_id:
             relation = layer_relation(layers, ds.layer_id)
         rules = load_rules(cur, dataset_id)
+        # Hash joins and aggregates in memory for this run's transaction only.
+        cur.execute("SET LOCAL work_mem = '64MB'")
         total, outcomes = evaluate(cur, rules, relation, resolve=resolver(cur, layers),
                                    dataset=ds, calendar=calendar, now=now)
         cur.execute("INSERT INTO quality_runs (dataset_id, version_id, trigger, started_at, "

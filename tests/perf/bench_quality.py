@@ -102,16 +102,6 @@ def write_synthetic(engine: sa.Engine, n: int, catalog_dir: object) -> None:
             ("phone", "string", False, "phone", None, None)], "record_no", "point")
         _dataset(conn, "bench_parcels", [("parcel_no", "string", True, None, None, None)],
                  "parcel_no", "polygon", coverage=True)
-        for key, kind, params in (
-                ("range:amount", "range", '{"field": "amount", "min": 0, "max": 3000}'),
-                ("enum:level", "enum", '{"field": "level", "values": ["1", "2", "3", "4"]}'),
-                ("regex:phone", "regex", '{"field": "phone", "pattern": "^1[3-9][0-9]{9}$"}'),
-                ("gcj02_plausible", "gcj02_plausible", '{"sample": 300}')):
-            conn.execute(sa.text(
-                "INSERT INTO quality_rules (dataset_id, rule_key, kind, dimension, params) "
-                "VALUES ('bench_people', :k, :kind, :dim, CAST(:p AS jsonb))"),
-                {"k": key, "kind": kind, "p": params,
-                 "dim": "geometry" if kind.startswith("gcj") else "validity"})
     with engine.begin() as conn:
         store_write(conn, dataset_id="bench_registry", arrival="generator", actor="bench",
                     rows=(Row(c, {"citizen_id": c, "name": f"居民{i}",
@@ -152,6 +142,18 @@ def write_synthetic(engine: sa.Engine, n: int, catalog_dir: object) -> None:
         store_write(conn, dataset_id="bench_parcels", rows=parcels(), arrival="generator",
                     actor="bench")
     report = sync_rules(engine, catalog_dir, None)  # type: ignore[arg-type]
+    with engine.begin() as conn:  # what content.yaml and quality_rules.yaml add for real ones
+        for key, kind, params in (
+                ("range:amount", "range", '{"field": "amount", "min": 0, "max": 3000}'),
+                ("enum:level", "enum", '{"field": "level", "values": ["1", "2", "3", "4"]}'),
+                ("regex:phone", "regex", '{"field": "phone", "pattern": "^1[3-9][0-9]{9}$"}'),
+                ("gcj02_plausible", "gcj02_plausible", '{"sample": 300}')):
+            conn.execute(sa.text(
+                "INSERT INTO quality_rules (dataset_id, rule_key, kind, dimension, params) "
+                "VALUES ('bench_people', :k, :kind, :dim, CAST(:p AS jsonb)) "
+                "ON CONFLICT (dataset_id, rule_key) DO UPDATE SET enabled = true"),
+                {"k": key, "kind": kind, "p": params,
+                 "dim": "geometry" if kind.startswith("gcj") else "validity"})
     print(f"synthetic: {n} people, {len(registry)} registry, {side * side} parcel cells; "
           f"{report.rules} rules synced")
 
