@@ -198,6 +198,10 @@ def main() -> None:
     layers = load_catalog(settings.layers_dir)
     try:
         ids = datasets_with_data(engine)
+        if not ids:
+            print("quality: no dataset with data in this database (run `cityops demo` first, "
+                  "or pass --rows N for synthetic rows of the bench's own)")
+            return
         scans, runs, per = [], [], {d: [] for d in ids}
         rows = 0
         for _ in range(max(1, args.runs)):
