@@ -136,3 +136,13 @@ def test_params_are_strict() -> None:
         parse_params("no_such_kind", {})
     assert {k.dimension for k in KINDS.values()} == {"completeness", "validity", "consistency",
                                                      "timeliness", "geometry"}
+
+
+def test_the_cli_has_a_quality_group() -> None:
+    from backend.cli import build_parser
+    from backend.quality.cli import cmd_quality
+
+    args = build_parser().parse_args(["quality", "run", "household_population"])
+    assert (args.handler, args.action, args.dataset, args.new) == (
+        cmd_quality, "run", "household_population", False)
+    assert build_parser().parse_args(["quality", "sync"]).dataset is None
