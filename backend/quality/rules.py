@@ -158,6 +158,7 @@ def sync_rules(engine: sa.Engine, catalog_dir: Path, dataset_id: str | None = No
         for ds in catalog_datasets(conn, dataset_id):
             try:
                 specs = derive(ds, book)
+                _check_patterns(conn, specs)
             except ValueError as exc:
                 report.problems.append(f"{ds.id}: {exc}")
                 continue
@@ -177,3 +178,17 @@ def sync_rules(engine: sa.Engine, catalog_dir: Path, dataset_id: str | None = No
                 "AND NOT (rule_key = ANY (:keys))"),
                 {"d": ds.id, "keys": [s.rule_key for s in specs]}).rowcount
     return report
+
+
+def _check_patterns(conn: sa.Connection, specs: list[RuleSpec]) -> None:
+    """Each regex compiles in PostgreSQL too (its syntax is not Python's): a pattern that did
+    not would fail every scan of the dataset, and every new version at the gate."""
+    for s in specs:
+        if s.kind != "regex":
+            continue
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.text("SELECT '' ~ :p"), {"p": s.params["pattern"]})
+        except sa.exc.DBAPIError as exc:
+            raise ValueError(f"{s.rule_key}: PostgreSQL cannot compile the pattern "
+                             f"{s.params['pattern']!r}") from exc

@@ -4,12 +4,17 @@ conflicts listed with both values; references to another dataset's current versi
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import sqlalchemy as sa
 from stdnum.cn import ric, uscc
 
 from backend.datasets.store import Row
 from backend.incidents.calendar import WorkCalendar
+from backend.quality.rules import RuleBook, sync_rules
 from backend.quality.runner import run_dataset, run_new_versions
+from backend.settings import Settings
 from tests.quality.conftest import Made, results
 
 
@@ -106,3 +111,20 @@ def test_new_versions_are_run_once(made: Made, engine: sa.Engine,
         trigger = conn.execute(sa.text("SELECT trigger FROM quality_runs WHERE dataset_id = "
                                        "'q_people'")).scalar_one()
     assert trigger == "version"
+
+
+def test_a_pattern_postgresql_cannot_compile_is_reported_not_synced(
+        made: Made, engine: sa.Engine, settings: Settings,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    real = RuleBook.load
+
+    def with_pattern(catalog_dir: Path) -> RuleBook:  # a named group: Python's syntax only
+        book = real(catalog_dir)
+        book.content["q_pattern"] = [{"kind": "regex", "params": {
+            "field": "code", "pattern": "^(?P<n>[0-9]+)$"}}]
+        return book
+
+    monkeypatch.setattr(RuleBook, "load", staticmethod(with_pattern))
+    made.create("q_pattern", [("code", "string", True)], key="code")
+    report = sync_rules(engine, settings.catalog_dir, "q_pattern")
+    assert report.datasets == 0 and "PostgreSQL cannot compile" in report.problems[0]
