@@ -64,14 +64,15 @@ def _samples(raw: Sequence[Any] | None) -> list[dict[str, Any]]:
     return [sample(k, v, r) for k, v, r in (raw or [])]
 
 
-def scan(cur: Cursor, relation: sql.Composable, rules: Sequence[RuleRow]
-         ) -> tuple[int, list[Outcome]]:
-    """(rows in the relation, the predicate rules' outcomes), in one scan. Each field is
-    extracted from the jsonb once per row and each predicate evaluated once per row (the
-    OFFSET 0 fences keep the planner from inlining them into every aggregate that uses them);
-    the aggregates count the failures and keep the first failing rows as samples."""
+def scan(cur: Cursor, relation: sql.Composable, rules: Sequence[RuleRow],
+         uniques: Sequence[RuleRow] = ()) -> tuple[int, list[Outcome], dict[int, tuple[int, int]]]:
+    """(rows in the relation, the predicate rules' outcomes, per unique rule (values present,
+    rows whose store key is not their value)), in one scan. Each field is extracted from the
+    jsonb once per row and each predicate evaluated once per row (the OFFSET 0 fences keep the
+    planner from inlining them into every aggregate that uses them); the aggregates count the
+    failures and keep the first failing rows as samples."""
     fields: dict[str, sql.Composable] = {}
-    for r in rules:
+    for r in [*rules, *uniques]:
         name = r.params.get("field")
         if name is not None and name not in fields:
             fields[name] = sql.Identifier(f"c{len(fields)}")
@@ -92,6 +93,12 @@ def scan(cur: Cursor, relation: sql.Composable, rules: Sequence[RuleRow]
         cols.append(sql.SQL("(array_agg(json_build_array(key, {v}, {r})) FILTER (WHERE {f}))"
                             "[1:{n}]").format(v=c.value, r=c.reason, f=f,
                                               n=sql.Literal(SAMPLES)))
+    for r in uniques:
+        v = fields[r.params["field"]]
+        present = sql.SQL("{v} IS NOT NULL AND btrim({v}) <> ''").format(v=v)
+        cols.append(sql.SQL("count(*) FILTER (WHERE {})").format(present))
+        cols.append(sql.SQL("count(*) FILTER (WHERE {p} AND key IS DISTINCT FROM {v})").format(
+            p=present, v=v))
     cur.execute(sql.SQL(
         "SELECT {cols} FROM (SELECT {failing} FROM (SELECT {extract} FROM {rel} AS rel "
         "OFFSET 0) x OFFSET 0) y").format(cols=sql.SQL(", ").join(cols), failing=failing,
@@ -103,7 +110,10 @@ def scan(cur: Cursor, relation: sql.Composable, rules: Sequence[RuleRow]
         failed = int(row[1 + 2 * i])
         out.append(Outcome(rule, total, failed, _samples(row[2 + 2 * i]),
                            _message(rule, total, failed)))
-    return total, out
+    base = 1 + 2 * len(rules)
+    keyed = {r.id: (int(row[base + 2 * i]), int(row[base + 2 * i + 1]))
+             for i, r in enumerate(uniques)}
+    return total, out, keyed
 
 
 def check_digit_columns(cur: Cursor, relation: sql.Composable, rules: Sequence[RuleRow]
@@ -134,6 +144,13 @@ def check_digit_columns(cur: Cursor, relation: sql.Composable, rules: Sequence[R
     stream.close()
     return [Outcome(r, checked[i], failed[i], found[i], _message(r, checked[i], failed[i]))
             for i, r in enumerate(rules)]
+
+
+def unique_from_keys(rule: RuleRow, present: int, unkeyed: int) -> Outcome | None:
+    """When every present value is its row's store key, the values are unique: store keys are
+    (one live row per key in a version, the stage's unique index, a layer's primary key).
+    None: some row is keyed otherwise, group the values (`unique`)."""
+    return Outcome(rule, present, 0, [], _message(rule, present, 0)) if unkeyed == 0 else None
 
 
 def unique(cur: Cursor, relation: sql.Composable, rule: RuleRow) -> Outcome:

@@ -101,22 +101,20 @@ def evaluate(cur: Cursor, rules: Sequence[checks.RuleRow], relation: sql.Composa
     total = 0
     if relation is not None:
         preds = by_mode.get("predicate", [])
-        if preds:
-            total, found = checks.scan(cur, relation, preds)
-            out += found
+        groups = by_mode.get("group", [])
+        uniques = [r for r in groups if r.kind == "unique"]
+        total, found, keyed = checks.scan(cur, relation, preds, uniques)
+        out += found
         out += checks.check_digit_columns(cur, relation, by_mode.get("column", []))
         out += checks.joins(cur, relation, by_mode.get("join", []), resolve)
-        groups = by_mode.get("group", [])
         for r in groups:
             if r.kind == "unique":
-                out.append(checks.unique(cur, relation, r))
+                fast = checks.unique_from_keys(r, *keyed[r.id])
+                out.append(fast if fast is not None else checks.unique(cur, relation, r))
             elif r.kind == "gcj02_plausible":
                 out.append(geochecks.gcj02(cur, relation, r))
         out += geochecks.coverage(cur, relation, [r for r in groups if r.kind in
                                                   ("no_overlaps", "no_gaps")])
-        if not preds:
-            cur.execute(sql.SQL("SELECT count(*) FROM {} AS rel").format(relation))
-            total = int(cur.fetchone()[0])
     if dataset is not None and calendar is not None:
         for r in by_mode.get("dataset", []):
             out.append(timely(r, dataset.last_updated_at, calendar, now or datetime.now(UTC)))
