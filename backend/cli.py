@@ -1,5 +1,5 @@
 """The `cityops` command: serve, demo, db, users, ingest, layers, gateway, scenario, open311,
-terminals, cameras, datasets."""
+terminals, cameras, datasets, quality."""
 
 from __future__ import annotations
 
@@ -492,6 +492,10 @@ def build_parser() -> argparse.ArgumentParser:
     from backend.exchange.cli import add_actions as arrival_commands
 
     arrival_commands(dataset_commands(sub))
+
+    from backend.quality.cli import add_parser as quality_commands
+
+    quality_commands(sub)
 
     open311 = sub.add_parser("open311", help="Open311 api keys: add-key, list-keys, disable-key")
     open311.add_argument("action", choices=["add-key", "list-keys", "disable-key"])

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.datasets.sync import sync_from
 from backend.exchange.wiring import start as start_exchange
+from backend.quality.wiring import start as start_quality
 from backend.sharing.wiring import start as start_sharing
 
 if TYPE_CHECKING:
@@ -36,9 +37,10 @@ class DataRuntime:
 async def setup(resources: Resources, hub: Hub) -> DataRuntime:
     """Call in the lifespan after the hub has started."""
     runtime = DataRuntime()
-    # Each part adds its start here (the catalog sync first: the others read its records).
     # the catalog records first: the other parts read them
     await run_in_threadpool(sync_from, resources.settings, resources.engine, resources.catalog)
     runtime.tasks += start_exchange(resources, hub)  # the table exchange's scheduler
+    if (quality := await start_quality(resources)) is not None:  # rules synced, then scheduled
+        runtime.tasks.append(quality)
     runtime.tasks += start_sharing(resources)  # layer grants, request sweep, daily scores
     return runtime
