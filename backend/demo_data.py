@@ -61,20 +61,16 @@ def _generate(engine: sa.Engine) -> int:
 
 def _quality(settings: Settings, engine: sa.Engine, layers: LayerCatalog) -> int:
     from backend.incidents.calendar import WorkCalendar
-    from backend.quality.follow import run_and_follow
     from backend.quality.rules import sync_rules
-    from backend.quality.runner import datasets_with_data
+    from backend.quality.runner import run_all
 
     sync_rules(engine, settings.catalog_dir)
     with engine.connect() as conn:
         if conn.execute(sa.text("SELECT count(*) FROM quality_runs")).scalar_one():
             return 0
     calendar = WorkCalendar.load(*settings.work_calendars)
-    ids = datasets_with_data(engine)
-    for dataset_id in ids:
-        run_and_follow(engine, dataset_id, trigger="manual", calendar=calendar, layers=layers,
-                       catalog_dir=settings.catalog_dir)
-    return len(ids)
+    return len(run_all(engine, calendar, layers=layers, trigger="manual",
+                       catalog_dir=settings.catalog_dir))
 
 
 # (requester, dataset, purpose, fields, what follows: bureau pass, provider approve)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
@@ -39,6 +40,8 @@ class Resources:
     positions: PositionPipeline | None = None  # the position pipeline (backend.positions)
     fleet: FleetDirectory | None = None  # the fleet register (vehicle -> line), cached
     traffic: TrafficService | None = None  # levels, index, alerts (backend.traffic.wiring)
+    # set when a dataset has a new current version: the quality schedule checks it at once
+    data_changed: asyncio.Event = field(default_factory=asyncio.Event)
     _bounds: list[float] | None = field(default=None, repr=False)
 
     def base_url(self, request: Request) -> str:

@@ -109,6 +109,26 @@ def department_rows(data: DataCatalog) -> list[dict[str, str]]:
     return rows
 
 
+def keep_codes(conn: sa.Connection, docs: list[dict[str, Any]]) -> None:
+    """A published resource code never changes: a record already in the database keeps its
+    code, and a new record whose generated code another record holds (a layer added between
+    others shifts the sequence) takes the next free sequence number of its department."""
+    held = dict(conn.execute(sa.text("SELECT id, resource_code FROM datasets")).all())
+    used = set(held.values())
+    for doc in docs:
+        if doc["id"] in held:
+            doc["resource_code"] = held[doc["id"]]
+            continue
+        code = doc["resource_code"]
+        head, _, seq = code.rpartition("-")
+        n = int(seq)
+        while code in used:
+            n += 1
+            code = f"{head}-{n:04d}"
+        doc["resource_code"] = code
+        used.add(code)
+
+
 def sync_catalog(engine: sa.Engine, data: DataCatalog, layers: LayerCatalog) -> SyncResult:
     """Upsert the catalog (idempotent; see the module's note). One transaction, audited when
     something changed."""
@@ -131,6 +151,7 @@ def sync_catalog(engine: sa.Engine, data: DataCatalog, layers: LayerCatalog) -> 
                              "jsonb_to_recordset(CAST(:doc AS jsonb)) AS x(code text, name text) "
                              "ON CONFLICT (code) DO NOTHING"), {"doc": dep_doc})
         dep_changed = len(conn.execute(DEPARTMENTS_SQL, {"doc": dep_doc}).all())
+        keep_codes(conn, docs)
         ds_changed = len(conn.execute(DATASETS_SQL, {"doc": orjson.dumps(docs).decode()}).all())
         field_doc = orjson.dumps(fields).decode()
         f_changed = len(conn.execute(FIELDS_SQL, {"doc": field_doc}).all())

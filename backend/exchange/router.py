@@ -121,7 +121,7 @@ async def upload(dataset_id: str, request: Request, state: AppState, actor: Acto
     if outcome.status != "accepted":
         raise _refused_version(state, outcome)
     spec = await run_in_threadpool(service.dataset_for, state.engine, dataset_id, caller)
-    await after_version(hub, outcome, name=spec.name)
+    await after_version(hub, outcome, name=spec.name, changed=state.data_changed)
     return await run_in_threadpool(service.outcome_read, state.engine, outcome,
                                    {"notes": outcome.report.get("notes", [])})
 
@@ -151,7 +151,7 @@ async def push(dataset_id: str, request: Request, response: Response, state: App
         raise _refused_version(state, outcome)
     else:
         spec = await run_in_threadpool(service.dataset_for, state.engine, dataset_id, caller)
-        await after_version(hub, outcome, name=spec.name)
+        await after_version(hub, outcome, name=spec.name, changed=state.data_changed)
     return await run_in_threadpool(service.version_read, state.engine, outcome.version_id)
 
 
@@ -170,7 +170,7 @@ async def move_current(dataset_id: str, body: CurrentBody, state: AppState, acto
         lambda: service.move_current(state.engine, dataset_id=dataset_id,
                                      version_id=body.version_id, principal=caller, actor=actor))
     spec = await run_in_threadpool(service.dataset_for, state.engine, dataset_id, caller)
-    await after_version(hub, outcome, name=spec.name)
+    await after_version(hub, outcome, name=spec.name, changed=state.data_changed)
     return await run_in_threadpool(service.version_read, state.engine, outcome.version_id)
 
 
@@ -193,5 +193,5 @@ async def run_exchange(dataset_id: str, state: AppState, caller: Caller,
                                       actor=caller.username if caller else "exchange")
     if outcome is not None:
         name = await run_in_threadpool(tables.dataset_name, state.engine, dataset_id)
-        await after_version(hub, outcome, name=name)
+        await after_version(hub, outcome, name=name, changed=state.data_changed)
     return await run_in_threadpool(tables.link_read, state.engine, dataset_id, caller)

@@ -234,22 +234,24 @@ def dataset_name(engine: sa.Engine, dataset_id: str) -> str:
                             {"d": dataset_id}).scalar() or dataset_id
 
 
-async def run_due(engine: sa.Engine, hub: Hub | None) -> int:
+async def run_due(engine: sa.Engine, hub: Hub | None,
+                  changed: asyncio.Event | None = None) -> int:
     """Pull every due link, one after another, in a worker thread; publish each version."""
     done = 0
     for dataset_id in await run_in_threadpool(due_links, engine):
         try:
             outcome = await run_in_threadpool(run_link, engine, dataset_id)
             if outcome is not None:
-                await after_version(hub, outcome,
-                                    name=await run_in_threadpool(dataset_name, engine, dataset_id))
+                name = await run_in_threadpool(dataset_name, engine, dataset_id)
+                await after_version(hub, outcome, name=name, changed=changed)
             done += 1
         except Exception:  # the scheduler outlives any one link
             log.exception("exchange: link %s failed", dataset_id)
     return done
 
 
-async def scheduler(engine: sa.Engine, hub: Hub | None, tick_s: float) -> None:
+async def scheduler(engine: sa.Engine, hub: Hub | None, tick_s: float,
+                    changed: asyncio.Event | None = None) -> None:
     while True:
-        await run_due(engine, hub)
+        await run_due(engine, hub, changed)
         await asyncio.sleep(tick_s)

@@ -20,5 +20,5 @@ def start(resources: Resources, hub: Hub) -> list[asyncio.Task[None]]:
     tick = resources.settings.dataset_exchange_tick_s
     if tick <= 0:
         return []
-    return [asyncio.create_task(scheduler(resources.engine, hub, tick),
+    return [asyncio.create_task(scheduler(resources.engine, hub, tick, resources.data_changed),
                                 name="dataset-exchange")]

@@ -42,11 +42,13 @@ def cmd_quality(args: argparse.Namespace, settings: Settings) -> int:
         t0 = time.perf_counter()
         if args.dataset:
             runs = [run_dataset(engine, args.dataset, trigger="manual", calendar=calendar,
-                                layers=layers)]
+                                layers=layers, catalog_dir=settings.catalog_dir)]
         elif args.new:
-            runs = run_new_versions(engine, calendar, layers=layers)
+            runs = run_new_versions(engine, calendar, layers=layers,
+                                    catalog_dir=settings.catalog_dir)
         else:
-            runs = run_all(engine, calendar, layers=layers, trigger="manual")
+            runs = run_all(engine, calendar, layers=layers, trigger="manual",
+                           catalog_dir=settings.catalog_dir)
         print(f"quality runs: {len(runs)} in {time.perf_counter() - t0:.1f} s "
               f"(run ids {runs[0]}..{runs[-1]})" if runs else "quality runs: none due")
         return 0

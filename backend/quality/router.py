@@ -50,7 +50,7 @@ def run_quality(dataset_id: DatasetId, state: AppState, caller: Caller, actor: A
         department = service.dataset_department(conn, dataset_id)
     service.check_may_run(caller, department)
     run_dataset(state.engine, dataset_id, trigger="manual", calendar=state.calendar,
-                layers=state.catalog)
+                layers=state.catalog, catalog_dir=state.settings.catalog_dir)
     return _answer(state, dataset_id, caller, actor, response)
 
 

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -134,9 +135,11 @@ def _dataset(cur: Cursor, dataset_id: str) -> DatasetInfo:
 
 def run_dataset(engine: sa.Engine, dataset_id: str, *, trigger: str,
                 calendar: WorkCalendar | None, version_id: int | None = None,
-                layers: LayerCatalog | None = None, now: datetime | None = None) -> int:
+                layers: LayerCatalog | None = None, now: datetime | None = None,
+                catalog_dir: Path | None = None) -> int:
     """Run every enabled rule of the dataset over the current version (or `version_id`, an
-    accepted one); returns the quality run's id."""
+    accepted one); returns the quality run's id. With `catalog_dir` (its quality weights) and
+    a calendar, what follows a run follows it: the dataset's tasks, today's scores."""
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger must be one of {TRIGGERS}")
     with engine.begin() as conn:
@@ -171,6 +174,11 @@ def run_dataset(engine: sa.Engine, dataset_id: str, *, trigger: str,
                         "samples, message) VALUES (%s, %s, %s, %s, %s::jsonb, %s)",
                         (run_id, o.rule.id, o.checked, o.failed,
                          orjson.dumps(o.samples, default=str).decode(), o.message))
+    if catalog_dir is not None and calendar is not None:
+        from backend.catalog.quality_weights import quality_weights
+        from backend.quality.tasks import after_run
+
+        after_run(engine, run_id, calendar, quality_weights(catalog_dir))
     return run_id
 
 
@@ -193,18 +201,21 @@ def _each(engine: sa.Engine, ids: list[str], **kw: Any) -> list[int]:
 
 
 def run_all(engine: sa.Engine, calendar: WorkCalendar | None, *,
-            layers: LayerCatalog | None = None, trigger: str = "schedule") -> list[int]:
+            layers: LayerCatalog | None = None, trigger: str = "schedule",
+            catalog_dir: Path | None = None) -> list[int]:
     """A run of every dataset with data (the schedule)."""
     return _each(engine, datasets_with_data(engine), trigger=trigger, calendar=calendar,
-                 layers=layers)
+                 layers=layers, catalog_dir=catalog_dir)
 
 
 def run_new_versions(engine: sa.Engine, calendar: WorkCalendar | None, *,
-                     layers: LayerCatalog | None = None) -> list[int]:
+                     layers: LayerCatalog | None = None,
+                     catalog_dir: Path | None = None) -> list[int]:
     """Runs of the datasets whose current version has no run yet (after accepted versions)."""
     with engine.connect() as conn:
         due = list(conn.execute(sa.text(
             "SELECT d.id FROM datasets d WHERE d.storage = 'rows' AND d.current_version_id IS "
             "NOT NULL AND NOT EXISTS (SELECT 1 FROM quality_runs r WHERE r.dataset_id = d.id "
             "AND r.version_id = d.current_version_id) ORDER BY d.id")).scalars())
-    return _each(engine, due, trigger="version", calendar=calendar, layers=layers)
+    return _each(engine, due, trigger="version", calendar=calendar, layers=layers,
+                 catalog_dir=catalog_dir)

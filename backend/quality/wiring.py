@@ -6,7 +6,9 @@ thread so that the event loop never waits on it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from backend.quality.rules import sync_rules
@@ -30,12 +32,19 @@ async def start(resources: Resources) -> asyncio.Task[None] | None:
 
 
 async def _schedule(resources: Resources, interval_s: float) -> None:
+    """New versions are checked as soon as they are announced (resources.data_changed, set by
+    backend.exchange.notify.after_version), every dataset every interval_s."""
+    changed = resources.data_changed
+    kw = {"layers": resources.catalog, "catalog_dir": resources.settings.catalog_dir}
+    full_due = time.monotonic()
     while True:
         try:
-            await asyncio.to_thread(run_new_versions, resources.engine, resources.calendar,
-                                    layers=resources.catalog)
-            await asyncio.to_thread(run_all, resources.engine, resources.calendar,
-                                    layers=resources.catalog)
+            await asyncio.to_thread(run_new_versions, resources.engine, resources.calendar, **kw)
+            if time.monotonic() >= full_due:
+                full_due = time.monotonic() + interval_s
+                await asyncio.to_thread(run_all, resources.engine, resources.calendar, **kw)
         except Exception:  # a failing dataset must not stop the schedule
             log.exception("scheduled quality run failed")
-        await asyncio.sleep(interval_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), timeout=full_due - time.monotonic())
+        changed.clear()

@@ -114,3 +114,21 @@ def test_sync_puts_the_catalog_in_the_database_idempotently(
         conn.commit()
     fixed = sync_from(settings, engine, layers)
     assert (fixed.datasets_changed, fixed.fields_changed) == (1, 0)
+
+
+def test_published_codes_never_change_and_new_ones_never_collide(engine: sa.Engine) -> None:
+    from backend.datasets.sync import keep_codes
+
+    with engine.connect() as conn:
+        held = conn.execute(sa.text(
+            "SELECT id, resource_code FROM datasets ORDER BY id LIMIT 2")).all()
+        if len(held) < 2:
+            pytest.skip("the catalog is not synced in this session yet")
+        (a, code_a), (_, code_b) = held
+        docs = [{"id": a, "resource_code": "999999999-XXX-0001"},
+                {"id": "brand_new", "resource_code": code_b}]
+        keep_codes(conn, docs)
+    assert docs[0]["resource_code"] == code_a
+    head, _, seq = code_b.rpartition("-")
+    assert docs[1]["resource_code"].startswith(head + "-")
+    assert docs[1]["resource_code"] not in {code_a, code_b}
