@@ -61,10 +61,12 @@ def _score_columns() -> list[Any]:
                     .scalar_subquery())
     latest_run = (sa.select(quality_runs.c.id).where(quality_runs.c.dataset_id == datasets.c.id)
                   .order_by(quality_runs.c.started_at.desc(), quality_runs.c.id.desc()).limit(1)
-                  .scalar_subquery())
+                  .correlate(datasets).scalar_subquery())
+    # correlated explicitly: nested in `failing`, the run's subquery would otherwise take
+    # `datasets` into its own FROM and answer the newest run of any dataset
     failing = (sa.select(sa.func.count()).select_from(quality_results)
                .where(quality_results.c.run_id == latest_run, quality_results.c.failed > 0)
-               .scalar_subquery())
+               .correlate(datasets).scalar_subquery())
     return [latest_score.label("score"), failing.label("failing")]
 
 

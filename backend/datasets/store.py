@@ -132,10 +132,9 @@ def write_version(
     if found is None:
         raise NotFound(f"no dataset {dataset_id!r}")
     storage, latest = found
-    if storage != "rows":
-        raise Conflict(f"dataset {dataset_id} is a {storage} dataset: its data is not kept in "
-                       "versions here" + (" (load its layer with cityops ingest --layer)"
-                                          if storage == "layer" else ""))
+    if storage == "layer":  # a catalog entry with metadata only is collected by its first
+        raise Conflict(f"dataset {dataset_id} is a map layer: its data is its layer's table "
+                       "(load it with cityops ingest --layer)")
     if idempotency_key is not None:
         replay = _by_key(cur, dataset_id, idempotency_key)
         if replay is not None:
@@ -165,7 +164,7 @@ def write_version(
         cur, dataset_id, seq, "accepted", arrival, mode, source, idempotency_key, actor,
         counts=(total, added, changed, removed, len(rejected)), report=report)
     cur.execute("UPDATE datasets SET current_version_id = %s, latest_seq = %s, "
-                "last_updated_at = now(), updated_at = now() WHERE id = %s",
+                "last_updated_at = now(), updated_at = now(), storage = 'rows' WHERE id = %s",
                 (outcome.version_id, seq, dataset_id))
     _drop_temp(cur)
     append_with_cursor(cur, actor, "dataset.version", "dataset", dataset_id,

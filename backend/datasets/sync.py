@@ -110,14 +110,18 @@ def department_rows(data: DataCatalog) -> list[dict[str, str]]:
 
 
 def keep_codes(conn: sa.Connection, docs: list[dict[str, Any]]) -> None:
-    """A published resource code never changes: a record already in the database keeps its
-    code, and a new record whose generated code another record holds (a layer added between
-    others shifts the sequence) takes the next free sequence number of its department."""
-    held = dict(conn.execute(sa.text("SELECT id, resource_code FROM datasets")).all())
-    used = set(held.values())
+    """What the platform has made of a record stays: a published resource code never changes
+    (a new record whose generated code another record holds, as when a layer is added between
+    others, takes the next free sequence number of its department), and a catalog entry whose
+    data has been collected since (its first version: storage 'rows') stays collected."""
+    held = {r.id: r for r in conn.execute(sa.text(
+        "SELECT id, resource_code, storage FROM datasets"))}
+    used = {r.resource_code for r in held.values()}
     for doc in docs:
         if doc["id"] in held:
-            doc["resource_code"] = held[doc["id"]]
+            doc["resource_code"] = held[doc["id"]].resource_code
+            if doc["storage"] == "metadata" and held[doc["id"]].storage == "rows":
+                doc["storage"] = "rows"
             continue
         code = doc["resource_code"]
         head, _, seq = code.rpartition("-")

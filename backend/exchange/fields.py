@@ -64,9 +64,9 @@ def load_spec(conn: sa.Connection, dataset_id: str) -> DatasetSpec:
         "ORDER BY position, name"), {"id": dataset_id}).all()
     spec = DatasetSpec(row.id, row.name, row.department_code, row.storage, row.key_field,
                        row.geometry_type, tuple(Field(*f) for f in fields))
-    if spec.storage != "rows":
-        raise Conflict(f"dataset {dataset_id} ({spec.name}) is a {spec.storage} dataset: its "
-                       "data does not arrive as versions here")
+    if spec.storage == "layer":  # a metadata-only entry is collected by its first version
+        raise Conflict(f"dataset {dataset_id} ({spec.name}) is a map layer: its data is the "
+                       "layer's table (cityops ingest FILE --layer)")
     return spec
 
 

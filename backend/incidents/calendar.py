@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from backend.errors import NotConfigured
 
 log = logging.getLogger("cityops.incidents")
+_WARNED_YEARS: set[int] = set()
 
 
 class _CalendarFile(BaseModel):
@@ -89,8 +90,11 @@ class WorkCalendar:
             return True
         if day in self.holidays:
             return False
-        if day.year not in self.years:
-            log.warning("no work calendar for %d: counting %s by weekday alone", day.year, day)
+        if day.year not in self.years and day.year not in _WARNED_YEARS:
+            _WARNED_YEARS.add(day.year)  # once per year and process: limits reach years ahead
+            log.warning("no work calendar for %d: counting its days by weekday alone (add "
+                        "work_calendar_%d.yaml when the State Council publishes its holidays)",
+                        day.year, day.year)
         return day.weekday() < 5
 
     def _intervals(self, day: date) -> list[tuple[datetime, datetime]]:

@@ -90,7 +90,7 @@ def quality_view(conn: sa.Connection, dataset_id: str, principal: Principal | No
             "id": r["id"], "rule_key": r["rule_key"], "kind": r["kind"],
             "name": KINDS[r["kind"]].name if r["kind"] in KINDS else r["kind"],
             "dimension": r["dimension"], "blocking": r["blocking"], "params": r["params"],
-            "checked": checked, "failed": failed, "passed": checked - failed,
+            "checked": checked, "failed": failed, "passed": failed == 0,
             "message": r["message"] if r["message"] is not None else "尚未检查",
             "samples": samples})
     answer = {"dataset_id": dataset_id, "run": dict(run) if run else None, "rules": rules}

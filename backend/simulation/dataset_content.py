@@ -43,7 +43,7 @@ from backend.simulation.dataset_values import (
     people,
     place_of,
     planted,
-    points_in,
+    points_by_roads,
     rectangles_around,
     tessellation,
     uscc_codes,
@@ -206,8 +206,7 @@ def columns(entry: ContentDataset, n: int, g: np.random.Generator, ctx: Context
 def geometries(entry: ContentDataset, n: int, g: np.random.Generator, place: Place
                ) -> tuple[np.ndarray | None, int]:
     if entry.geometry == "point":
-        xy = points_in(g, place.county, n)
-        return shapely.points(xy), 0
+        return shapely.points(points_by_roads(g, place, n)), 0
     if entry.geometry == "line":
         return lines_in(g, place.county, n), 0
     if entry.geometry == "polygon" and entry.coverage:

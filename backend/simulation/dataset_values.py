@@ -28,6 +28,7 @@ GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞
 class Place:
     county: shapely.Geometry
     townships: list[tuple[str, str]]   # (code, name)
+    roads: np.ndarray | None = None    # the county's road lines (points of interest face them)
 
 
 def place_of(conn: sa.Connection) -> Place:
@@ -36,8 +37,24 @@ def place_of(conn: sa.Connection) -> Place:
         raise RuntimeError("no county polygon: load the county first (cityops demo)")
     towns = [(c, n) for c, n in conn.execute(sa.text(
         "SELECT code, name FROM townships ORDER BY code"))]
+    roads = [bytes(r) for r in conn.execute(sa.text(
+        "SELECT ST_AsBinary(geom) FROM roads ORDER BY id")).scalars()]
     return Place(shapely.from_wkb(bytes(wkb)), towns or [(f"{COUNTY_CODE}{100 + i}", f"镇{i}")
-                                                          for i in range(15)])
+                                                          for i in range(15)],
+                 shapely.from_wkb(roads) if roads else None)
+
+
+def points_by_roads(g: np.random.Generator, place: Place, n: int) -> np.ndarray:
+    """Points of interest (shops, toilets, hospitals...) stand by a street: a random place
+    along the county's roads (by length), a few metres off it; inside the county anywhere when
+    it has no roads. (GCJ-02 checks compare points with the roads: ~500 m shifts show.)"""
+    if place.roads is None or len(place.roads) == 0:
+        return points_in(g, place.county, n)
+    lengths = shapely.length(place.roads)
+    which = g.choice(len(place.roads), size=n, p=lengths / lengths.sum())
+    at = shapely.line_interpolate_point(place.roads[which], g.random(n), normalized=True)
+    xy = shapely.get_coordinates(at) + g.normal(0.0, 4e-5, size=(n, 2))  # ~4 m
+    return xy
 
 
 def planted(share: float, n: int) -> int:

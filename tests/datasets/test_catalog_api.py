@@ -139,3 +139,29 @@ def test_who_may_read_the_catalog(client: TestClient, anonymous: TestClient) -> 
     for role in readers:
         r = client.get("/api/datasets", params={"q": "人口"}, headers=bearer(client, role.value))
         assert r.status_code == 200, (role, r.text)
+
+
+def test_failing_counts_the_rules_of_each_dataset_s_own_latest_run(
+        client: TestClient, engine: sa.Engine) -> None:
+    headers = bearer(client, "viewer")
+    with engine.begin() as conn:
+        rules = [conn.execute(sa.text(
+            "INSERT INTO quality_rules (dataset_id, rule_key, kind, dimension) "
+            "VALUES ('sx002', :k, 'required', 'completeness') RETURNING id"), {"k": k})
+            .scalar_one() for k in ("t:failing:a", "t:failing:b")]
+        run = conn.execute(sa.text("INSERT INTO quality_runs (dataset_id, trigger) "
+                                   "VALUES ('sx002', 'manual') RETURNING id")).scalar_one()
+        for rule, failed in zip(rules, (3, 1), strict=True):
+            conn.execute(sa.text("INSERT INTO quality_results (run_id, rule_id, checked, failed) "
+                                 "VALUES (:r, :q, 10, :f)"), {"r": run, "q": rule, "f": failed})
+    try:
+        got = {d["id"]: d["failing"] for d in client.get(
+            "/api/datasets", params={"department": "FGW", "limit": 200},
+            headers=headers).json()["items"]}
+        assert got["sx002"] == 2
+        assert got["sx001"] == 0  # a newer run of another dataset is not sx001's
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM quality_runs WHERE id = :r"), {"r": run})
+            conn.execute(sa.text("DELETE FROM quality_rules WHERE id = ANY(:ids)"),
+                         {"ids": rules})

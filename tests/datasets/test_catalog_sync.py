@@ -125,8 +125,8 @@ def test_published_codes_never_change_and_new_ones_never_collide(engine: sa.Engi
         if len(held) < 2:
             pytest.skip("the catalog is not synced in this session yet")
         (a, code_a), (_, code_b) = held
-        docs = [{"id": a, "resource_code": "999999999-XXX-0001"},
-                {"id": "brand_new", "resource_code": code_b}]
+        docs = [{"id": a, "resource_code": "999999999-XXX-0001", "storage": "metadata"},
+                {"id": "brand_new", "resource_code": code_b, "storage": "metadata"}]
         keep_codes(conn, docs)
     assert docs[0]["resource_code"] == code_a
     head, _, seq = code_b.rpartition("-")

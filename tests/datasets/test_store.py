@@ -139,3 +139,32 @@ def test_a_layer_load_is_a_version_of_the_layer_dataset(engine: sa.Engine) -> No
     assert out.rows_total == parcels
     assert row.current_version_id == out.version_id and row.latest_seq == 1
     assert row.last_updated_at is not None
+
+
+def test_the_first_version_collects_a_metadata_only_entry(engine: sa.Engine) -> None:
+    from backend.datasets.sync import keep_codes
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO departments (code, name) VALUES ('TSTORE', '测试部门') "
+                             "ON CONFLICT DO NOTHING"))
+        conn.execute(sa.text(
+            "INSERT INTO datasets (id, resource_code, name, department_code, share_type, "
+            "update_cycle, storage) VALUES ('test_collect', 'TEST/COLLECT', '待归集数据', "
+            "'TSTORE', 'unconditional', 'monthly', 'metadata')"))
+    try:
+        with engine.begin() as conn:
+            out = write_version(conn, dataset_id="test_collect", rows=_rows(("a", 1)),
+                                arrival="file", actor="tester")
+        with engine.connect() as conn:
+            storage = conn.execute(sa.text("SELECT storage FROM datasets "
+                                           "WHERE id = 'test_collect'")).scalar_one()
+            docs = [{"id": "test_collect", "resource_code": "X", "storage": "metadata"}]
+            keep_codes(conn, docs)  # the catalog file still says metadata: the sync keeps rows
+        assert out.status == "accepted" and storage == "rows"
+        assert docs[0]["storage"] == "rows" and docs[0]["resource_code"] == "TEST/COLLECT"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM dataset_rows WHERE dataset_id = 'test_collect'"))
+            conn.execute(sa.text("UPDATE datasets SET current_version_id = NULL "
+                                 "WHERE id = 'test_collect'"))
+            conn.execute(sa.text("DELETE FROM datasets WHERE id = 'test_collect'"))

@@ -147,7 +147,8 @@ export async function rowsPanel(d: DatasetDetail): Promise<HTMLElement> {
     tools.push(geo);
   }
   const { root, body } = section(`${s('preview')} (${fmtCount(page.items.length)} / ${fmtCount(page.total)})`, 'rows-preview', ...tools);
-  const names = page.fields.map((f) => (typeof f === 'string' ? f : f.name));
+  // the geometry has its own column (its type), not the field list's raw GeoJSON
+  const names = page.fields.map((f) => (typeof f === 'string' ? f : f.name)).filter((n) => n !== 'geometry');
   const heads = names.map((n) => {
     const f = d.fields.find((x) => x.name === n);
     return f ? `${f.name_zh}` : n;

@@ -73,7 +73,8 @@ function render(view: HTMLElement, ctx: Ctx, page: DepartmentPage, reload: () =>
       if (d.synthetic) name.append(' ', syntheticTag());
       const cells = [name, shareBadge(d.share_type), label('update_cycle', d.update_cycle), scoreChip(d.score), failingChip(d.failing ?? 0), fmtTime(d.last_updated_at)];
       if (own) {
-        cells.push(d.storage === 'rows'
+        // a metadata-only entry is collected (归集) by its first upload
+        cells.push(d.storage !== 'layer'
           ? uploadControl(d, (node, accepted) => {
             outcome.replaceChildren(node);
             node.scrollIntoView({ block: 'nearest' });
