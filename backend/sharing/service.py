@@ -167,7 +167,7 @@ def act(conn: sa.Connection, *, request_id: int, action: str, reason: str | None
                           grantee=row.requester, department=row.requester_department,
                           fields=list(row.fields or []), valid_from=now, valid_until=valid_until)
         record_step(conn, request_id, SYSTEM, "granted",
-                    f"access until {valid_until.isoformat()}", now)
+                    f"授权至 {valid_until.astimezone(calendar.tz):%Y-%m-%d %H:%M}", now)
     return _read(conn, [_one(conn, request_id, now)], now)[0]
 
 

@@ -229,6 +229,19 @@ const ENUMS: Record<string, Record<string, Pair>> = {
     generator: { zh: '生成', en: 'Generated' },
     layer: { zh: '图层', en: 'Layer' },
   },
+  // data_request_steps.action (backend/sharing/rules.py STEP_NAMES, service.py)
+  request_step: {
+    created: { zh: '提出申请', en: 'Requested' },
+    refused: { zh: '按规则不予共享', en: 'Refused by the rule' },
+    bureau_passed: { zh: '数据局审核通过', en: 'Passed by the bureau' },
+    bureau_refused: { zh: '数据局退回', en: 'Refused by the bureau' },
+    approved: { zh: '提供部门同意', en: 'Approved by the provider' },
+    provider_refused: { zh: '提供部门拒绝', en: 'Refused by the provider' },
+    escalated: { zh: '提请协调', en: 'Escalated' },
+    withdrawn: { zh: '申请人撤回', en: 'Withdrawn' },
+    granted: { zh: '授权开通', en: 'Access granted' },
+    overdue: { zh: '超期', en: 'Overdue' },
+  },
   version_status: {
     accepted: { zh: '已接收', en: 'Accepted' },
     rejected: { zh: '已拒收', en: 'Rejected' },

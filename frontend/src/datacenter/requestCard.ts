@@ -52,7 +52,7 @@ function steps(r: DataRequest): HTMLElement {
   list.dataset.testid = 'request-steps';
   for (const step of r.steps ?? []) {
     const li = el('li', 'dc-step');
-    li.append(el('span', 'dc-step-at', fmtTime(step.at)), el('strong', '', step.action), el('span', 'dc-dim', ` · ${step.actor}`));
+    li.append(el('span', 'dc-step-at', fmtTime(step.at)), el('strong', '', label('request_step', step.action)), el('span', 'dc-dim', ` · ${step.actor}`));
     if (step.note) li.append(el('div', 'dc-step-note', step.note));
     list.append(li);
   }
