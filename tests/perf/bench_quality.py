@@ -178,13 +178,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=0,
                         help="write N synthetic rows into a scratch database first")
+    parser.add_argument("--demo", action="store_true",
+                        help="a scratch database with the demo's catalog and generated content "
+                             "(--content-scale x ~1.03 M rows), as `make bench` runs it")
+    parser.add_argument("--content-scale", type=float, default=1.0)
     parser.add_argument("--scale", type=float, default=0.05, help="scratch county's scale")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
     settings = get_settings()
     db = None
-    if args.rows:
+    if args.demo:
+        from backend.datasets.sync import sync_from
+        from backend.simulation.dataset_content import generate_content
+
+        db = ScratchDatabase("cityops_bench_quality", args.scale, "bench_quality", pool_size=2)
+        engine, admin = db.engine, db.urls.admin
+        sync_from(settings, engine, load_catalog(settings.layers_dir))
+        t0 = time.perf_counter()
+        made = generate_content(engine, scale=args.content_scale)
+        print(f"demo content: {sum(o.rows_total for o in made.values()):,} rows generated in "
+              f"{time.perf_counter() - t0:.1f} s")
+        sync_rules(engine, settings.catalog_dir)
+        analyze(admin)
+    elif args.rows:
         db = ScratchDatabase("cityops_bench_quality", args.scale, "bench_quality", pool_size=2)
         engine, admin = db.engine, db.urls.admin
         write_synthetic(engine, args.rows, settings.catalog_dir)
