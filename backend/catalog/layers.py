@@ -31,6 +31,9 @@ STYLE_TYPES = set().union(*STYLE_TYPES_BY_KIND.values())
 UPDATE_CYCLES = Literal["realtime", "daily", "weekly", "monthly", "quarterly", "half_yearly",
                         "yearly", "irregular"]  # 实时/每日/每周/每月/每季度/每半年/每年/不定期
 SHARE_TYPES = Literal["unconditional", "conditional", "none"]  # 无条件/有条件/不予共享
+CYCLE_ZH = {"realtime": "实时", "daily": "每日", "weekly": "每周", "monthly": "每月",
+            "quarterly": "每季度", "half_yearly": "每半年", "yearly": "每年", "irregular": "不定期"}
+SHARE_ZH = {"unconditional": "无条件共享", "conditional": "有条件共享", "none": "不予共享"}
 STYLE_KEYS = {"type", "paint", "layout", "filter", "minzoom", "maxzoom", "id"}
 PUBLIC = "public"
 

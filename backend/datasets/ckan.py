@@ -15,9 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from backend.catalog.layers import CYCLE_ZH, SHARE_ZH
 from backend.datasets import search as svc
 from backend.datasets.codes import CLASSES
-from backend.datasets.metadata import CYCLE_ZH, SHARE_ZH
 from backend.datasets.models import datasets
 from backend.errors import InvalidInput, NotFound
 

@@ -19,12 +19,9 @@ from datetime import date
 from typing import Any
 
 from backend.catalog.data_catalog import AnnexRow, ContentDataset, DataCatalog
-from backend.catalog.layers import LayerCatalog, LayerSpec
+from backend.catalog.layers import CYCLE_ZH, SHARE_ZH, LayerCatalog, LayerSpec
 from backend.datasets.codes import CodeBook, item_name
 
-CYCLE_ZH = {"realtime": "实时", "daily": "每日", "weekly": "每周", "monthly": "每月",
-            "quarterly": "每季度", "half_yearly": "每半年", "yearly": "每年", "irregular": "不定期"}
-SHARE_ZH = {"unconditional": "无条件共享", "conditional": "有条件共享", "none": "不予共享"}
 PEOPLE_WORDS = ("人员", "人口", "学籍", "患者", "驾驶员", "幼儿", "教师", "职工", "居民", "户籍",
                 "残疾", "低保", "老人", "党员", "婚姻", "出生", "死亡", "就业", "失业", "参保人",
                 "护照", "出入境", "驾驶证", "驾证", "学员", "住宿", "乘客", "运动员", "律师",

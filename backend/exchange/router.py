@@ -13,10 +13,10 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Message
 
 from backend.api.deps import AppState, get_hub
 from backend.api.route import GuardedRoute
+from backend.api.uploads import buffered_form, is_multipart, read_capped
 from backend.auth.permissions import Actor, Caller, Permission, requires
 from backend.errors import InvalidInput, Unprocessable
 from backend.exchange import service, tables
@@ -40,36 +40,17 @@ def _too_large(what: str, limit: int, setting: str, path: str) -> HTTPException:
 
 async def _read_capped(request: Request, limit: int, what: str, setting: str,
                        path: str) -> bytes:
-    """The body in chunks, refused (413) as soon as it passes `limit`, declared or not."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(what, limit, setting, path)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(what, limit, setting, path)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_capped(request, limit, lambda: _too_large(what, limit, setting, path))
 
 
 async def _save_upload(request: Request, limit: int, folder: Path) -> tuple[Path, str]:
     body = await _read_capped(request, limit + MULTIPART_SLACK, "file",
                               "dataset_upload_max_bytes", "upload")
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+    if not is_multipart(request):
         refused("upload", "not_multipart")
         raise InvalidInput("Send the file as multipart/form-data in the field 'file'")
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
     try:
-        async with Request(request.scope, replay).form(max_files=1, max_fields=10) as form:
+        async with buffered_form(request, body) as form:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 refused("upload", "no_file")

@@ -118,6 +118,16 @@ class WorkCalendar:
             day += timedelta(days=1)
         return total
 
+    @property
+    def working_day_s(self) -> float:
+        """One working day: the office hours of a day (time limits in working days, like the
+        data-sharing rules' "within 2 working days", count in these)."""
+        return float(sum((b.hour * 3600 + b.minute * 60) - (a.hour * 3600 + a.minute * 60)
+                         for a, b in self.periods))
+
+    def add_working_days(self, start: datetime, days: float) -> datetime:
+        return self.add_working(start, days * self.working_day_s)
+
     def add_working(self, start: datetime, seconds: float) -> datetime:
         """The instant at which `seconds` of working time have passed since `start`."""
         left = max(0.0, seconds)

@@ -10,10 +10,10 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Message
 
 from backend.api.deps import AppState
 from backend.api.route import GuardedRoute
+from backend.api.uploads import buffered_form, is_multipart, read_capped
 from backend.auth.permissions import Actor, Permission, requires
 from backend.errors import InvalidInput
 from backend.incidents import photos
@@ -29,36 +29,14 @@ def _too_large(limit: int) -> HTTPException:
                               "smaller one (the camera's normal size is fine)")
 
 
-async def _read_capped(request: Request, limit: int) -> bytes:
-    """The body, refused (413) as soon as it passes `limit` bytes, declared or not."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit - MULTIPART_SLACK)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit - MULTIPART_SLACK)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _photo_bytes(request: Request, max_bytes: int) -> bytes:
-    body = await _read_capped(request, max_bytes + MULTIPART_SLACK)
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+    body = await read_capped(request, max_bytes + MULTIPART_SLACK,
+                             lambda: _too_large(max_bytes))
+    if not is_multipart(request):
         data = body  # the raw bytes; whatever type was declared, the content decides
     else:
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
         try:
-            async with Request(request.scope, replay).form(max_files=1, max_fields=10) as form:
+            async with buffered_form(request, body) as form:
                 upload = form.get("file")
                 if not isinstance(upload, UploadFile):
                     upload = next((v for v in form.values() if isinstance(v, UploadFile)), None)

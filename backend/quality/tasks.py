@@ -20,16 +20,6 @@ from backend.incidents.calendar import WorkCalendar
 CLOSING = ("fixed", "dismissed")
 
 
-def working_day_seconds(calendar: WorkCalendar) -> float:
-    """One working day: the sum of the calendar's office-hour periods."""
-    return sum((b.hour * 3600 + b.minute * 60) - (a.hour * 3600 + a.minute * 60)
-               for a, b in calendar.periods)
-
-
-def add_working_days(calendar: WorkCalendar, start: datetime, days: float) -> datetime:
-    return calendar.add_working(start, days * working_day_seconds(calendar))
-
-
 _LATEST_RESULTS = sa.text("""
 SELECT r.id AS rule_id, r.rule_key, r.dimension, res.checked, res.failed, d.department_code
 FROM quality_results res JOIN quality_rules r ON r.id = res.rule_id
@@ -52,7 +42,7 @@ def sync_run(conn: sa.Connection, run_id: int, calendar: WorkCalendar,
             "SELECT id, failed FROM quality_tasks WHERE dataset_id = :d AND rule_id = :r "
             "AND status = 'open' FOR UPDATE"), {"d": dataset_id, "r": row.rule_id}).first()
         if row.failed > 0 and task is None:
-            due = add_working_days(calendar, now, weights.task_working_days(row.dimension))
+            due = calendar.add_working_days(now, weights.task_working_days(row.dimension))
             conn.execute(sa.text(
                 "INSERT INTO quality_tasks (dataset_id, rule_id, department_code, failed, "
                 "opened_at, due_at) VALUES (:d, :r, :dept, :f, :now, :due)"),

@@ -6,19 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from backend.catalog.layers import CYCLE_ZH
 from backend.quality.checks import Outcome, RuleRow, sample
 
 if TYPE_CHECKING:
     from backend.incidents.calendar import WorkCalendar
 
-CYCLE_ZH = {"realtime": "实时", "daily": "每日", "weekly": "每周", "monthly": "每月",
-            "quarterly": "每季度", "half_yearly": "每半年", "yearly": "每年",
-            "irregular": "不定期"}
-
-
-def working_day_seconds(calendar: WorkCalendar) -> float:
-    return sum((b.hour * 3600 + b.minute * 60) - (a.hour * 3600 + a.minute * 60)
-               for a, b in calendar.periods)
 
 
 def due_at(last: datetime, calendar: WorkCalendar, *, working_days: float | None,
@@ -27,7 +20,7 @@ def due_at(last: datetime, calendar: WorkCalendar, *, working_days: float | None
     if working_hours:
         return calendar.add_working(last, working_hours * 3600)
     if working_days:
-        return calendar.add_working(last, working_days * working_day_seconds(calendar))
+        return calendar.add_working_days(last, working_days)
     return None
 
 
@@ -46,7 +39,7 @@ def timely(rule: RuleRow, last: datetime | None, calendar: WorkCalendar,
     if now <= due:
         return Outcome(rule, 1, 0, [], f"更新及时：{cycle}（{allowed}），"
                                        f"最近更新 {last.isoformat()}，{due.isoformat()} 前应再更新")
-    late = calendar.working_seconds(due, now) / working_day_seconds(calendar)
+    late = calendar.working_seconds(due, now) / calendar.working_day_s
     reason = f"应于 {due.isoformat()} 前更新，已逾期 {late:.1f} 个工作日"
     return Outcome(rule, 1, 1, [sample(None, last.isoformat(), reason)],
                    f"更新不及时：{cycle}（{allowed}），最近更新 {last.isoformat()}，"

@@ -61,14 +61,8 @@ class Outcome:
     escalated: bool = False       # escalated_at = now
 
 
-def working_day_seconds(calendar: WorkCalendar) -> float:
-    """One working day: the sum of the calendar's office-hour periods (7 h in 泗县)."""
-    return float(sum((b.hour * 60 + b.minute) - (a.hour * 60 + a.minute)
-                     for a, b in calendar.periods) * 60)
-
-
 def due(calendar: WorkCalendar, start: datetime, working_days: int) -> datetime:
-    return calendar.add_working(start, working_days * working_day_seconds(calendar))
+    return calendar.add_working_days(start, working_days)
 
 
 def provider_days(on_platform: bool) -> int:

@@ -12,29 +12,15 @@ import sqlalchemy as sa
 
 from backend.auth.permissions import Permission, Principal, Role
 from backend.catalog.quality_weights import DIMENSIONS, QualityWeights
+from backend.datasets.search import Filters, search
 from backend.errors import Forbidden, NotFound
 from backend.quality import scores, tasks
 from backend.sharing import service
 
-_SUMMARY = """
-SELECT d.id, d.resource_code, d.name, d.name_en, d.department_code,
-  dep.name AS department_name, d.share_type, d.open_type, d.update_cycle, d.layer_id,
-  d.storage, d.geometry_type, d.synthetic, d.last_updated_at, v.seq AS current_seq,
-  (SELECT s.total FROM quality_scores s WHERE s.dataset_id = d.id ORDER BY s.day DESC LIMIT 1)
-    AS score,
-  coalesce((SELECT count(*) FROM quality_results x JOIN quality_runs q ON q.id = x.run_id
-    WHERE q.id = (SELECT q2.id FROM quality_runs q2 WHERE q2.dataset_id = d.id AND EXISTS (
-      SELECT 1 FROM quality_results y WHERE y.run_id = q2.id)
-      ORDER BY q2.started_at DESC, q2.id DESC LIMIT 1) AND x.failed > 0), 0)::int AS failing
-FROM datasets d JOIN departments dep ON dep.code = d.department_code
-LEFT JOIN dataset_versions v ON v.id = d.current_version_id"""
-
 
 def dataset_summaries(conn: sa.Connection, department: str) -> list[dict[str, Any]]:
-    """DatasetSummary (the catalog's shape) of a department's datasets, by name."""
-    return [dict(r._mapping) for r in conn.execute(sa.text(
-        _SUMMARY + " WHERE d.department_code = :dept ORDER BY d.annex_no NULLS LAST, d.id"),
-        {"dept": department})]
+    """DatasetSummary of a department's datasets: the catalog's own answer."""
+    return search(conn, Filters(department=department), limit=1000, max_limit=1000)[1]
 
 
 _CYCLED = sa.text(

@@ -21,7 +21,7 @@ def calendar() -> WorkCalendar:
 
 
 def test_a_working_day_is_the_office_hours(calendar: WorkCalendar) -> None:
-    assert rules.working_day_seconds(calendar) == 7 * 3600
+    assert calendar.working_day_s == 7 * 3600
 
 
 def test_a_request_made_on_friday_afternoon_is_due_on_tuesday(calendar: WorkCalendar) -> None:
