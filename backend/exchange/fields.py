@@ -23,6 +23,10 @@ MAX_TEXT = 10_000  # characters in one value: a longer one is a wrong column, no
 DBF_NAME_BYTES = 10
 LON_NAMES = ("lon", "lng", "longitude", "x", "经度", "东经")
 LAT_NAMES = ("lat", "latitude", "y", "纬度", "北纬")
+# A table's geometry as one column (GeoJSON or WKT text), as this platform's own CSV download
+# writes it; and the store's key column of a download (not a field: read again, it is ignored).
+GEOMETRY_NAMES = ("geometry", "geom", "wkt", "geojson", "几何", "空间位置")
+STORE_KEY = "key"
 
 
 @dataclass(frozen=True)
@@ -44,9 +48,12 @@ class DatasetSpec:
     fields: tuple[Field, ...]
 
     def by_header(self) -> dict[str, Field]:
-        """Field by every header that names it (name, name_zh, name in any case)."""
+        """Field by every header that names it (name, name_zh, name in any case); the geometry
+        field comes from the source's geometry, never from a value column."""
         found: dict[str, Field] = {}
         for f in self.fields:
+            if f.data_type == "geometry":
+                continue
             found[f.name] = f
             found[f.name.lower()] = f
             found[f.name_zh] = f
@@ -77,6 +84,7 @@ class ColumnMap:
     missing: list[str]           # required fields no column names
     lon: str | None = None
     lat: str | None = None
+    geometry: str | None = None  # a column of GeoJSON or WKT text
 
 
 def map_columns(spec: DatasetSpec, columns: Sequence[str], *,
@@ -85,12 +93,19 @@ def map_columns(spec: DatasetSpec, columns: Sequence[str], *,
     headers = spec.by_header()
     mapped: dict[str, Field] = {}
     unknown: list[str] = []
-    lon = lat = None
+    lon = lat = geometry = None
+    geometry_names = {*GEOMETRY_NAMES, *(f.name.lower() for f in spec.fields
+                                         if f.data_type == "geometry")}
     for col in columns:
         name = str(col).strip()
         f = headers.get(name) or headers.get(name.lower()) or _dbf_match(spec, name)
         if f is not None and f not in mapped.values():
             mapped[col] = f
+        elif name.lower() == STORE_KEY:
+            continue  # the store key of this platform's own download
+        elif (coordinates and spec.geometry_type and name.lower() in geometry_names
+              and geometry is None):
+            geometry = col
         elif coordinates and spec.geometry_type and name.lower() in LON_NAMES and lon is None:
             lon = col
         elif coordinates and spec.geometry_type and name.lower() in LAT_NAMES and lat is None:
@@ -99,8 +114,8 @@ def map_columns(spec: DatasetSpec, columns: Sequence[str], *,
             unknown.append(name)
     present = {f.name for f in mapped.values()}
     missing = [f"{f.name} ({f.name_zh})" for f in spec.fields if f.required
-               and f.name not in present]
-    return ColumnMap(mapped, unknown, missing, lon, lat)
+               and f.name not in present and f.data_type != "geometry"]
+    return ColumnMap(mapped, unknown, missing, lon, lat, geometry)
 
 
 def _dbf_match(spec: DatasetSpec, name: str) -> Field | None:

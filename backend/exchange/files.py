@@ -193,6 +193,29 @@ def points_from(records: list[dict[str, Any]], lon: str, lat: str
     return point_ewkb(xs, ys), errors
 
 
+def geometries_from(records: list[dict[str, Any]], column: str
+                    ) -> tuple[list[str | None], dict[int, str]]:
+    """Geometries from a table's column of GeoJSON or WKT text (EPSG:4326), as this
+    platform's CSV download writes them; blank: no geometry; unreadable: a geometry error."""
+    out: list[str | None] = []
+    errors: dict[int, str] = {}
+    for i, r in enumerate(records):
+        text = str(r.get(column) or "").strip()
+        if not text:
+            out.append(None)
+            continue
+        try:
+            geom = (shapely.from_geojson(text) if text.startswith("{")
+                    else shapely.from_wkt(text))
+        except shapely.errors.GEOSException as exc:
+            errors[i + 1] = f"{column} is neither GeoJSON nor WKT: {str(exc)[:80]}"
+            out.append(None)
+            continue
+        out.append(str(shapely.to_wkb(shapely.set_srid(geom, 4326), hex=True,
+                                      include_srid=True)))
+    return out, errors
+
+
 POINT_4326 = "0101000020E6100000"  # EWKB header: little-endian, Point with SRID, 4326
 
 

@@ -22,6 +22,7 @@ from backend.exchange.counters import refused
 from backend.exchange.fields import ColumnMap, DatasetSpec, load_spec, map_columns, to_rows
 from backend.exchange.files import (
     FileTable,
+    geometries_from,
     iter_records,
     points_from,
     read_csv,
@@ -99,7 +100,10 @@ def read_rows(spec: DatasetSpec, table: FileTable, filename: str, *, path: str,
               limits: Limits) -> tuple[list[Row], list[Rejection]]:
     cmap = _columns(spec, table, filename, path)
     geom_errors = dict(table.geom_errors)
-    if table.geoms is None and cmap.lon and cmap.lat:
+    if table.geoms is None and cmap.geometry:
+        table.geoms, errors = geometries_from(table.records, cmap.geometry)
+        geom_errors.update(errors)
+    elif table.geoms is None and cmap.lon and cmap.lat:
         table.geoms, errors = points_from(table.records, cmap.lon, cmap.lat)
         geom_errors.update(errors)
     rejected: list[Rejection] = []
@@ -228,7 +232,10 @@ def push_rows(engine: sa.Engine, *, dataset_id: str, principal: Principal, body:
     rejected: list[Rejection] = []
     rows: list[Row] = []
     if cmap is not None:
-        if table.geoms is None and cmap.lon and cmap.lat:
+        if table.geoms is None and cmap.geometry:
+            table.geoms, errs = geometries_from(table.records, cmap.geometry)
+            table.geom_errors.update(errs)
+        elif table.geoms is None and cmap.lon and cmap.lat:
             table.geoms, errs = points_from(table.records, cmap.lon, cmap.lat)
             table.geom_errors.update(errs)
         rows = list(to_rows(spec, iter_records(table), cmap, rejected, table.geom_errors))

@@ -93,12 +93,14 @@ def test_sync_puts_the_catalog_in_the_database_idempotently(
     assert not again.changed, again
     assert elapsed < 1.0, f"an unchanged sync took {elapsed:.2f}s"
     print(f"unchanged sync: {elapsed * 1000:.0f} ms")
+    # the catalog's own records (other tests of the session add records of their own)
+    ids = [r.id for r in build_records(load_data_catalog(settings.catalog_dir, layers), layers)]
     with engine.connect() as conn:
         counts = conn.execute(sa.text(
             "SELECT count(*) FILTER (WHERE annex_no IS NOT NULL), "
             "count(*) FILTER (WHERE storage = 'layer'), count(*) FILTER (WHERE storage = 'rows'),"
-            " count(DISTINCT resource_code) FROM datasets WHERE resource_code NOT LIKE 'TEST%'"
-        )).one()
+            " count(DISTINCT resource_code) FROM datasets WHERE id = ANY(:ids)"), {"ids": ids}
+        ).one()
         assert tuple(counts) == (323, len(layers.layers), 28, again.datasets)
         cgj = conn.execute(sa.text("SELECT name, short_name, name_en FROM departments "
                                    "WHERE code = 'CGJ'")).one()

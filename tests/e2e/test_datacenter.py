@@ -243,15 +243,10 @@ LIVE_DATASET = "waste_facilities"  # 城管局's (the session steward's), conten
 
 
 def _content(client: TestClient, dataset_id: str) -> None:
-    """The demo's generated content of the dataset (示意), written once per session."""
+    """A version of the demo's generated content of the dataset (示意, full size: 60 rows)."""
     from backend.simulation.dataset_content import generate_content
 
-    engine = client.app.state.resources.engine
-    with engine.connect() as conn:
-        seq = conn.execute(sa.text("SELECT latest_seq FROM datasets WHERE id = :d"),
-                           {"d": dataset_id}).scalar_one()
-    if not seq:
-        generate_content(engine, scale=1.0, only=[dataset_id])
+    generate_content(client.app.state.resources.engine, scale=1.0, only=[dataset_id])
 
 
 def test_an_upload_reaches_a_subscriber_live(

@@ -48,6 +48,18 @@ def drop_dataset(engine: sa.Engine, dataset_id: str) -> None:
         conn.execute(sa.text("DELETE FROM datasets WHERE id = :d"), params)
 
 
+def clear_content(engine: sa.Engine, dataset_id: str) -> None:
+    """A catalog record (synced from the catalog files) back to no version: its record, fields
+    and rules stay."""
+    with engine.begin() as conn:
+        params = {"d": dataset_id}
+        conn.execute(sa.text("UPDATE datasets SET current_version_id = NULL, latest_seq = 0, "
+                             "last_updated_at = NULL WHERE id = :d"), params)
+        for table in ("dataset_rows", "dataset_exchange_links", "dataset_versions"):
+            conn.execute(sa.text(f"DELETE FROM {table} WHERE dataset_id = :d"),  # noqa: S608
+                         params)
+
+
 def content_of(engine: sa.Engine, dataset_id: str) -> dict[str, dict]:
     with engine.connect() as conn:
         rows = conn.execute(sa.text(

@@ -5,7 +5,7 @@ live on other branches), and signed-in headers per role."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -18,6 +18,19 @@ from tests.conftest import bearer
 DEPARTMENTS = {"CGJ": "县城管局", "GVA": "县测试甲局", "GVB": "县测试乙局"}
 POINT = "0101000020E6100000295C8FC2F5785D40E17A14AE47BD4040"  # EWKB POINT(117.89 33.48)
 _ids = itertools.count(1)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cleanup(engine: sa.Engine) -> Iterator[None]:
+    """The module's test datasets go at its end: the session's other tests count the
+    catalog's own records (requests, grants, runs, scores, tasks go with them)."""
+    yield
+    with engine.begin() as conn:
+        ids = {"p": "gov\\_test\\_%"}
+        conn.execute(sa.text("UPDATE datasets SET current_version_id = NULL "
+                             "WHERE id LIKE :p"), ids)
+        conn.execute(sa.text("DELETE FROM dataset_rows WHERE dataset_id LIKE :p"), ids)
+        conn.execute(sa.text("DELETE FROM datasets WHERE id LIKE :p"), ids)
 
 
 @pytest.fixture(scope="session")
