@@ -16,6 +16,7 @@ empty catalogue entries). Ranks 1..n by total, ties by code.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,7 +54,8 @@ class Record:
 
 
 def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
+    """One decimal, rounded down: 100.0 only when nothing failed (99.96 is not perfect)."""
+    return None if value is None else math.floor(value * 10 + 1e-9) / 10
 
 
 def weighted(parts: Mapping[str, float | None], weights: QualityWeights) -> Score:
