@@ -13,9 +13,9 @@ from backend.api.deps import AppState
 from backend.api.route import GuardedRoute
 from backend.api.types import Id, Offset
 from backend.auth.permissions import Caller, Permission, Principal, requires
-from backend.errors import NotConfigured, Unprocessable
+from backend.errors import NotConfigured, NotFound, Unprocessable
 from backend.incidents.calendar import WorkCalendar
-from backend.sharing import access, feeds, service
+from backend.sharing import access, feeds, grants, service
 from backend.sharing.schemas import (
     AnswerIn,
     ChangesRead,
@@ -163,6 +163,17 @@ def changes(dataset_id: DatasetId, state: AppState, since: Seq = 0) -> dict:
     """Accepted versions after `since`, oldest first, at most 500; ask again with last_seq."""
     with state.engine.connect() as conn:
         return feeds.changes(conn, dataset_id=dataset_id, since=since)
+
+
+@router.get("/api/datasets/{dataset_id}/access", dependencies=[requires(Permission.CATALOG_READ)])
+def data_access(dataset_id: DatasetId, state: AppState, principal: Caller) -> dict:
+    """Whether you may read the dataset's rows (own department, the data bureau, or an active
+    grant) and which fields (null: all): what the dataset page asks before it shows rows."""
+    with state.engine.connect() as conn:
+        allowed, why, fields = grants.may_read(conn, _who(principal), dataset_id)
+    if why == "no such dataset":
+        raise NotFound(f"no dataset {dataset_id!r}")
+    return {"dataset_id": dataset_id, "may_read": allowed, "why": why, "fields": fields}
 
 
 @router.get("/api/datasets/{dataset_id}/rows", response_model=RowsRead,

@@ -46,7 +46,14 @@ def test_no_grant_no_rows_then_the_granted_fields_masked_for_the_role(
     add_version(engine, ds, ROWS)
     refused = anonymous.get(f"/api/datasets/{ds}/rows", headers=headers("viewer"))
     assert refused.status_code == 403 and "/requests" in refused.json()["detail"]
+    asked = anonymous.get(f"/api/datasets/{ds}/access", headers=headers("viewer")).json()
+    assert asked["may_read"] is False and "/requests" in asked["why"]
     _granted(anonymous, headers, ds, "viewer", ["name", "district", "geometry"])
+    asked = anonymous.get(f"/api/datasets/{ds}/access", headers=headers("viewer")).json()
+    assert asked == {"dataset_id": ds, "may_read": True, "why": "grant",
+                     "fields": ["district", "geometry", "name"]}
+    assert anonymous.get("/api/datasets/no_such_one/access",
+                         headers=headers("viewer")).status_code == 404
     page = anonymous.get(f"/api/datasets/{ds}/rows?limit=10", headers=headers("viewer"))
     assert page.status_code == 200, page.text
     body = page.json()

@@ -10,7 +10,7 @@ import { PanelPrefs } from '../prefs';
 import { toast } from '../toast';
 import { ownSteward, CAN, type Ctx } from './context';
 import { changesPanel, qualityPanel, rowsPanel, scorePanel } from './datasetPanels';
-import { dataset as fetchDataset, makeCurrent, setSubscribed, versions as fetchVersions } from './dcApi';
+import { dataAccess, dataset as fetchDataset, makeCurrent, setSubscribed, versions as fetchVersions } from './dcApi';
 import { label, s, sf } from './i18n';
 import { requestForm } from './requestForm';
 import type { DatasetDetail, Version } from './types';
@@ -193,19 +193,26 @@ export async function renderDataset(view: HTMLElement, ctx: Ctx, id: string, sta
       if (!stale()) versionSlot.replaceChildren(failure(err, () => void loadVersions()));
     }
   };
+  const noAccess = (): void => {
+    if (d.storage !== 'metadata' && ctx.can(CAN.request)) {
+      const { root, body } = section(s('preview'), 'rows-preview');
+      body.append(el('p', 'dc-note', s('noAccess')));
+      rowsSlot.replaceChildren(root);
+    } else rowsSlot.replaceChildren();
+  };
   const loadRows = async (): Promise<void> => {
     try {
+      // asked first, so that a caller without a grant sees a hint, not a refused request
+      if (!(await dataAccess(d.id)).may_read) {
+        if (!stale()) noAccess();
+        return;
+      }
       rowsSlot.replaceChildren(await rowsPanel(d));
     } catch (err) {
-      // 403/404: no grant (or no rows here): a hint to request, not an error.
+      // 403/404: no rows here (a layer, a catalogue entry): a hint, not an error.
       if (stale()) return;
-      if (isStatus(err, 403, 404)) {
-        if (d.storage !== 'metadata' && ctx.can(CAN.request)) {
-          const { root, body } = section(s('preview'), 'rows-preview');
-          body.append(el('p', 'dc-note', s('noAccess')));
-          rowsSlot.replaceChildren(root);
-        } else rowsSlot.replaceChildren();
-      } else rowsSlot.replaceChildren(failure(err, () => void loadRows()));
+      if (isStatus(err, 403, 404, 409)) noAccess();
+      else rowsSlot.replaceChildren(failure(err, () => void loadRows()));
     }
   };
   const refresh = async (): Promise<void> => {

@@ -40,6 +40,8 @@ export const scores = (id: string, days = 30): Promise<ScoreTrend> =>
   getJSON(`/api/datasets/${enc(id)}/scores?days=${days}`);
 export const changes = (id: string, since = 0): Promise<Changes> =>
   getJSON(`/api/datasets/${enc(id)}/changes?since=${since}`);
+export const dataAccess = (id: string): Promise<{ may_read: boolean; why: string; fields: string[] | null }> =>
+  getJSON(`/api/datasets/${enc(id)}/access`);
 export const rows = (id: string, limit = 20, offset = 0): Promise<RowsPage> =>
   getJSON(`/api/datasets/${enc(id)}/rows?limit=${limit}&offset=${offset}`);
 export const downloadUrl = (id: string, format: 'csv' | 'geojson'): string =>
