@@ -170,14 +170,22 @@ def use_layer_grants(lookup: Callable[[Principal], frozenset[str]] | None) -> No
 
 
 def may_see_layer(principal: Principal | None, spec: LayerSpec,
-                  permission: Permission = P.LAYERS_READ) -> bool:
+                  permission: Permission = P.LAYERS_READ, *, grants: bool = True) -> bool:
+    """By the layer's roles, then (with `grants`) by the caller's approved data requests:
+    that lookup may query the database, so async callers pass grants=False and ask
+    `granted_layers` in a worker thread."""
     if spec.is_public:
         return True
     if principal is None or not principal.may(permission):
         return False
     if Role.ADMIN in principal.roles or bool(principal.roles & set(spec.roles)):
         return True
-    return _layer_grants is not None and spec.id in _layer_grants(principal)
+    return grants and spec.id in granted_layers(principal)
+
+
+def granted_layers(principal: Principal) -> frozenset[str]:
+    """The layers the principal's active grants open (blocking: a cached database lookup)."""
+    return _layer_grants(principal) if _layer_grants is not None else frozenset()
 
 
 def has_right(principal: Principal | None, permission: Permission,
@@ -317,7 +325,7 @@ def requires(permission: Permission) -> DependsParam:
             return scraper
         principal = await caller(request)
         if permission in LAYER_SCOPED:
-            _check_layers(request, principal, permission)
+            await _check_layers(request, principal, permission)
             return principal
         if principal is None:
             raise _unauthorized(f"Log in first: this needs the {permission} right")
@@ -332,10 +340,15 @@ def requires(permission: Permission) -> DependsParam:
     return Depends(check)
 
 
-def _check_layers(request: Request, principal: Principal | None, permission: Permission) -> None:
+async def _check_layers(request: Request, principal: Principal | None,
+                        permission: Permission) -> None:
     catalog = request.app.state.resources.catalog
     hidden = [s.id for s in _path_layers(request, catalog)
-              if not may_see_layer(principal, s, permission)]
+              if not may_see_layer(principal, s, permission, grants=False)]
+    if hidden and principal is not None and principal.may(permission):
+        # only layers the roles do not open: their grants, off the event loop
+        granted = await run_in_threadpool(granted_layers, principal)
+        hidden = [h for h in hidden if h not in granted]
     if not hidden:
         return
     if principal is None:
