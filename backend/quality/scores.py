@@ -16,7 +16,6 @@ empty catalogue entries). Ranks 1..n by total, ties by code.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,8 +53,11 @@ class Record:
 
 
 def _round(value: float | None) -> float | None:
-    """One decimal, rounded down: 100.0 only when nothing failed (99.96 is not perfect)."""
-    return None if value is None else math.floor(value * 10 + 1e-9) / 10
+    """One decimal, but 100.0 only when nothing failed (99.96 shows 99.9: not perfect)."""
+    if value is None:
+        return None
+    shown = round(value, 1)
+    return 99.9 if shown >= 100.0 > value else shown
 
 
 def weighted(parts: Mapping[str, float | None], weights: QualityWeights) -> Score:
@@ -63,7 +65,7 @@ def weighted(parts: Mapping[str, float | None], weights: QualityWeights) -> Scor
     have = [(weights.weight(d), parts[d]) for d in DIMENSIONS if parts.get(d) is not None]
     weight = sum(w for w, _ in have)
     total = sum(w * v for w, v in have) / weight if weight > 0 else 0.0  # type: ignore[operator]
-    return Score(*(_round(parts.get(d)) for d in DIMENSIONS), total=round(total, 1))
+    return Score(*(_round(parts.get(d)) for d in DIMENSIONS), total=_round(total) or 0.0)
 
 
 def from_results(results: Iterable[tuple[str, int, int]], weights: QualityWeights) -> Score | None:
