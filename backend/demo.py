@@ -147,7 +147,8 @@ def warm_glyphs(settings: Settings, engine: sa.Engine) -> None:
 
 # The demo's users, one per role: (user name, display name, roles); the handler works for
 # 县城市管理局 (the unit most categories go to), the police officer for 交警大队.
-DEMO_DEPARTMENTS = {"handler": "CGJ", "police": "JJDD", "steward": "CGJ", "bureau": "SJJ"}
+DEMO_DEPARTMENTS = {"handler": "CGJ", "police": "JJDD", "steward": "CGJ", "bureau": "SJJ",
+                    "popofficer": "GAJ"}
 DEMO_USERS = [
     ("admin", "系统管理员", ["admin"]),
     ("commander", "指挥中心值班长", ["commander"]),
@@ -158,6 +159,7 @@ DEMO_USERS = [
     ("police", "交警指挥员", ["traffic_police"]),
     ("steward", "城管局数据管理员", ["data_steward"]),
     ("bureau", "数据资源管理局", ["data_bureau"]),
+    ("popofficer", "公安局人口管理民警", ["population_officer"]),
     ("viewer", "大屏展示", ["viewer"]),
 ]
 

@@ -195,6 +195,14 @@ class Settings(BaseSettings):
     dataset_exchange_tick_s: float = Field(default=60.0, ge=0)
     quality_interval_s: float = Field(default=6 * 3600.0, ge=0)
     catalog_dir: Path = PROJECT_ROOT / "scenarios" / "sixian" / "catalog"
+    # The population base (issue 13). Counts below population_k are suppressed (plus the
+    # complementary cells that would give them away); a search answers at most
+    # people_search_limit persons; the access log looks back people_access_days by default; a
+    # change from the field is refused past people_change_max_bytes.
+    population_k: int = Field(default=5, ge=2, le=100)
+    people_search_limit: int = Field(default=50, ge=1, le=500)
+    people_access_days: int = Field(default=90, ge=1, le=3660)
+    people_change_max_bytes: int = Field(default=64 * 1024, ge=1024)
     # Observability (backend.observability). Logs: one line per event, `kv` (key=value) or
     # `json`; the root level, and per-logger levels as "name=LEVEL,name=LEVEL" (e.g.
     # "cityops.access=WARNING,cityops.realtime=DEBUG"); one access line per request.

@@ -35,7 +35,7 @@ TEST_HUB_TOKEN = "test-hub-token"
 TEST_INGEST_TOKEN = "test-ingest-token"
 TEST_METRICS_TOKEN = "test-metrics-token"
 # The data steward acts for 城管局 (CGJ: public toilets, waste facilities... in the catalog).
-TEST_DEPARTMENTS = {"data_steward": "CGJ"}
+TEST_DEPARTMENTS = {"data_steward": "CGJ", "population_officer": "GAJ"}
 
 
 @pytest.fixture(scope="session")

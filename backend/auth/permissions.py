@@ -60,6 +60,11 @@ class Permission(StrEnum):
     DATASETS_STEWARD = "datasets:steward"  # own department's versions, requests, quality tasks
     DATASETS_GOVERN = "datasets:govern"    # the data bureau: every department, rankings, checks
     DATASETS_PUSH = "datasets:push"        # a department's system pushing versions (machine)
+    PEOPLE_READ = "people:read"            # search the population, a person's record (purpose)
+    PEOPLE_CELLS = "people:cells"          # the households of one's own grid cells (masked)
+    PEOPLE_REPORT = "people:report"        # visits and changes from the field (grid workers)
+    PEOPLE_CONFIRM = "people:confirm"      # accept / reject changes for one's own department
+    POPULATION_STATS = "population:stats"  # counts by grid, community, township (suppressed)
 
 
 class Role(StrEnum):
@@ -72,6 +77,7 @@ class Role(StrEnum):
     TRAFFIC_POLICE = "traffic_police"          # 交警
     DATA_STEWARD = "data_steward"              # 数据管理员 (acts for their own department)
     DATA_BUREAU = "data_bureau"                # 数据资源管理局 (the catalog's owner)
+    POPULATION_OFFICER = "population_officer"  # 人口管理 (公安、民政 staff): persons, with a purpose
     VIEWER = "viewer"                          # 只读
 
 
@@ -82,19 +88,23 @@ _CASES = {P.INCIDENTS_READ, P.INCIDENTS_ACT}
 _TRAFFIC = {P.TRAFFIC_READ}
 _CAMERAS = {P.CAMERAS_READ}
 _CATALOG = {P.CATALOG_READ, P.DATA_REQUEST}  # anyone with a role browses and requests data
+_STATS = {P.POPULATION_STATS}  # counts per grid, never names (issue 13)
 # The one table. PUBLIC and AUTHENTICATED need no grant; the machine rights (POSITIONS_WRITE,
 # OPEN311_SUBMIT) belong to machine credentials only, never to a user's role.
 MACHINE_RIGHTS = frozenset({P.POSITIONS_WRITE, P.OPEN311_SUBMIT, P.CAMERA_ALARMS_WRITE,
                             P.DATASETS_PUSH})
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(set(P) - {P.PUBLIC, P.AUTHENTICATED} - MACHINE_RIGHTS),
-    Role.COMMANDER: frozenset(_MAP | _LIVE | _CASES | _TRAFFIC | _CAMERAS | _CATALOG | {
+    Role.COMMANDER: frozenset(_MAP | _LIVE | _CASES | _TRAFFIC | _CAMERAS | _CATALOG | _STATS | {
         P.CAMERA_ALARMS, P.ALARMS_HANDLE, P.KPI_READ, P.PERSONAL_DATA, P.WORKERS_READ}),
-    Role.SUPERVISOR: frozenset(_MAP | _LIVE | _CASES | _CATALOG | {P.INCIDENTS_REPORT, P.KPI_READ,
+    Role.SUPERVISOR: frozenset(_MAP | _LIVE | _CASES | _CATALOG | _STATS | {
+        P.INCIDENTS_REPORT, P.KPI_READ,
                                                         P.PERSONAL_DATA}),
-    Role.DISPATCHER: frozenset(_MAP | _LIVE | _CASES | _TRAFFIC | _CAMERAS | _CATALOG | {
+    Role.DISPATCHER: frozenset(_MAP | _LIVE | _CASES | _TRAFFIC | _CAMERAS | _CATALOG | _STATS | {
         P.CAMERA_ALARMS, P.ALARMS_HANDLE, P.KPI_READ, P.PERSONAL_DATA, P.WORKERS_READ}),
-    Role.GRID_WORKER: frozenset(_MAP | _CASES | _CATALOG | {P.INCIDENTS_REPORT}),
+    # Grid workers: the households of their own cells, masked; visits and changes from there.
+    Role.GRID_WORKER: frozenset(_MAP | _CASES | _CATALOG | _STATS | {
+        P.INCIDENTS_REPORT, P.PEOPLE_CELLS, P.PEOPLE_REPORT}),
     Role.DEPARTMENT_HANDLER: frozenset(_MAP | _CASES | _CATALOG),
     # 交警: traffic, vehicles, traffic alerts to handle, and their own unit's cases to read
     # (the cases routed to 交警大队: accidents, signals, signs; backend.incidents.queries
@@ -105,8 +115,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DATA_STEWARD: frozenset(_MAP | _CATALOG | {P.DATA_WRITE, P.DATASETS_STEWARD,
                                                     P.LIVE_READ}),
     # The bureau steers every department's data; it does not write another department's data.
-    Role.DATA_BUREAU: frozenset(_MAP | _CATALOG | {P.DATASETS_GOVERN, P.LIVE_READ}),
-    Role.VIEWER: frozenset(_MAP | _LIVE | _CATALOG | {P.INCIDENTS_READ, P.KPI_READ}),
+    Role.DATA_BUREAU: frozenset(_MAP | _CATALOG | _STATS | {P.DATASETS_GOVERN, P.LIVE_READ}),
+    # Population officers search persons (with a purpose the purposes list allows them),
+    # confirm the field's changes for their own department, and read the households of their
+    # scope (their township when users.township_code is set, else the county).
+    Role.POPULATION_OFFICER: frozenset(_MAP | _CATALOG | _STATS | {
+        P.PEOPLE_READ, P.PEOPLE_CELLS, P.PEOPLE_CONFIRM, P.PERSONAL_DATA}),
+    Role.VIEWER: frozenset(_MAP | _LIVE | _CATALOG | _STATS | {P.INCIDENTS_READ, P.KPI_READ}),
 }
 LAYER_SCOPED = frozenset(_MAP)
 # Rights a layer's YAML also grants: a role that the layer's `roles` name has them too (the

@@ -1,12 +1,14 @@
 """The one masking policy: for each kind of personal field and each role, whether a value is
-shown in full, masked by the kind's pattern, or withheld. Pure: no database, no web framework.
+shown in full, masked by the kind's pattern, withheld, or shown only for a stated purpose the
+role may use (backend.privacy.purposes). The table and the widths of the masks are data
+(policy.yaml). Pure: no database, no web framework.
 
 Every answer that carries a person's data (cases, the dispatch desk, grid workers, OGC items
 and tiles of layers whose YAML marks a field with a `kind`) goes through `present()`; the
 Open311 answers carry none (`public` withholds every kind). Rules:
 
 - A caller with several roles gets the most revealing rule of any of them.
-- `shown` is only ever granted to roles holding `personal:read` (a test checks the table
+- `shown` and `purpose` are only granted to roles holding `personal:read` (a test checks the table
   against backend.auth.permissions), and every answer that shows a value in full is audited
   by the caller (backend.privacy.looks), one row per answer.
 - A list (the queue, the grid workers' list) never shows a person in full: `shown` becomes
@@ -22,7 +24,11 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict
 
 
 class Kind(StrEnum):
@@ -37,6 +43,7 @@ class Rule(StrEnum):
     SHOWN = "shown"
     MASKED = "masked"
     HIDDEN = "hidden"
+    PURPOSE = "purpose"  # shown for a stated purpose the role may use (purposes.yaml), else masked
 
 
 class View(StrEnum):
@@ -45,41 +52,47 @@ class View(StrEnum):
 
 
 PUBLIC = "public"  # no role: anonymous callers, Open311 readers, shared tile caches
-S, M, H = Rule.SHOWN, Rule.MASKED, Rule.HIDDEN
-_ROLES = ("admin", "commander", "supervisor", "dispatcher", "grid_worker",
-          "department_handler", "traffic_police", "data_steward", "viewer", "data_bureau",
-          PUBLIC)
+POLICY_FILE = Path(__file__).with_name("policy.yaml")
 
 
-def _row(*rules: Rule) -> dict[str, Rule]:
-    return dict(zip(_ROLES, rules, strict=True))
+class _PolicyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    roles: list[str]
+    rules: dict[Kind, list[Rule]]
+    masks: dict[str, Any]
 
 
-# The one table: kind -> role -> rule. Columns in the order of _ROLES. The data bureau judges
-# other departments' data quality: it sees personal values masked (an ID's 6 + 4 digits are
-# enough to tell a provider which record conflicts), never in full.
-#            admin commander supervisor dispatcher grid handler police steward viewer bureau public
-POLICY: dict[Kind, dict[str, Rule]] = {
-    Kind.PHONE:     _row(S, S, S, S, M, M, M, M, M, M, H),
-    Kind.NAME:      _row(S, S, S, S, M, M, M, M, M, M, H),
-    Kind.EMAIL:     _row(S, S, S, S, M, M, M, M, M, M, H),
-    Kind.ID_NUMBER: _row(S, M, M, M, H, H, M, H, H, M, H),
-    Kind.ADDRESS:   _row(S, S, S, S, M, M, M, M, H, M, H),
-}
-_ORDER = {Rule.HIDDEN: 0, Rule.MASKED: 1, Rule.SHOWN: 2}
+def _read_policy(path: Path) -> tuple[dict[Kind, dict[str, Rule]], dict[str, Any]]:
+    data = _PolicyFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    if PUBLIC not in data.roles or set(data.rules) != set(Kind):
+        raise ValueError(f"{path}: every kind needs a rule and `public` a column")
+    table = {kind: dict(zip(data.roles, rules, strict=True)) for kind, rules in data.rules.items()}
+    return table, data.masks
 
 
-def rule_for(kind: Kind, roles: Iterable[str], view: View = View.RECORD) -> Rule:
-    """The most revealing rule any of `roles` has (unknown roles count as `public`)."""
-    return _rule(kind, frozenset(roles), view)
+# The one table: kind -> role -> rule (policy.yaml, read once: it is part of the code's data),
+# and the widths of the masks.
+POLICY, MASKS = _read_policy(POLICY_FILE)
+_ORDER = {Rule.HIDDEN: 0, Rule.MASKED: 1, Rule.PURPOSE: 2, Rule.SHOWN: 3}
+
+
+def rule_for(kind: Kind, roles: Iterable[str], view: View = View.RECORD,
+             purposeful: bool = False) -> Rule:
+    """The most revealing rule any of `roles` has (unknown roles count as `public`), resolved
+    to shown, masked or hidden. `purposeful`: the answer is given for a purpose the caller
+    stated and may use (backend.privacy.purposes.check_purpose), which turns `purpose` into
+    shown; otherwise it is masked."""
+    return _rule(kind, frozenset(roles), view, purposeful)
 
 
 @lru_cache(maxsize=1024)
-def _rule(kind: Kind, roles: frozenset[str], view: View) -> Rule:
+def _rule(kind: Kind, roles: frozenset[str], view: View, purposeful: bool = False) -> Rule:
     """Cached: a page of 300 cases asks the same question 900 times."""
     table = POLICY[kind]
     rule = max((table.get(r, table[PUBLIC]) for r in roles), key=_ORDER.__getitem__,
                default=table[PUBLIC])
+    if rule is Rule.PURPOSE:
+        rule = Rule.SHOWN if purposeful else Rule.MASKED
     if view is View.LIST and rule is Rule.SHOWN:
         return Rule.MASKED
     return rule
@@ -114,8 +127,10 @@ def mask_phone(phone: str) -> str:
     national = digits
     if phone.lstrip().startswith("+86") or (len(digits) == 13 and digits.startswith("86")):
         prefix, national = "+86 ", digits[2:]
+    mobile = MASKS["mobile"]
     if len(national) == 11 and national.startswith("1"):
-        return f"{prefix}{national[:3]}****{national[-4:]}"
+        first, last = mobile["first"], mobile["last"]
+        return f"{prefix}{national[:first]}{'*' * (11 - first - last)}{national[-last:]}"
     head = re.match(r"\s*(\+?\d{1,4})[-\s]", phone) if national.startswith("0") else None
     if head:
         area, rest = phone[:head.end()], phone[head.end():]
@@ -125,7 +140,8 @@ def mask_phone(phone: str) -> str:
     else:
         area, rest = "", phone
     n = len(_DIGITS.findall(rest))
-    return area + _keep_last_digits(rest, 4 if n >= 7 else n // 2)
+    last = int(MASKS["phone_last"])
+    return area + _keep_last_digits(rest, last if n >= 7 else min(last, n // 2))
 
 
 def mask_name(name: str) -> str:
@@ -133,27 +149,34 @@ def mask_name(name: str) -> str:
     name = name.strip()
     if not name:
         return name
-    stars = max(1, len(name) - 1) if _CJK.match(name) else 3
-    return name[0] + "*" * min(stars, 3)
+    first, most = MASKS["name"]["first"], MASKS["name"]["max_stars"]
+    stars = max(1, len(name) - first) if _CJK.match(name) else most
+    return name[:first] + "*" * min(stars, most)
 
 
 def mask_email(email: str) -> str:
     name, at, domain = email.partition("@")
-    return f"{name[:1]}***@{domain}" if at else "***"
+    return f"{name[:MASKS['email']['first']]}***@{domain}" if at else "***"
 
 
 def mask_id_number(number: str) -> str:
-    """First 6 (the region) and last 4: 340822********1234."""
+    """First 6 (the region) and last 4: 340822********1234 (widths in policy.yaml)."""
     number = number.strip()
-    if len(number) <= 10:
+    first, last = MASKS["id_number"]["first"], MASKS["id_number"]["last"]
+    if len(number) <= first + last:
         return "*" * len(number)
-    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+    return number[:first] + "*" * (len(number) - first - last) + number[len(number) - last:]
 
 
 def mask_address(address: str) -> str:
-    """The first part (at most 6 characters, at most half of it), then ****."""
+    """Through the last building marker when a unit or room follows it (汴河大道12号楼****);
+    else the first part (at most 6 characters, at most half of it), then ****."""
     address = address.strip()
-    return address[:min(6, len(address) // 2)] + "****"
+    rule = MASKS["address"]
+    cut = max((address.rfind(m) + len(m) for m in rule["through"] if m in address), default=0)
+    if 0 < cut < len(address):
+        return address[:cut] + "****"
+    return address[:min(int(rule["first_max"]), len(address) // 2)] + "****"
 
 
 PATTERNS: dict[Kind, Callable[[str], str]] = {
@@ -178,15 +201,16 @@ def apply(kind: Kind, value: Any, rule: Rule) -> Any:
 
 
 def present(record: dict[str, Any], fields: Mapping[str, Kind], roles: Iterable[str],
-            view: View = View.RECORD) -> list[str]:
+            view: View = View.RECORD, purposeful: bool = False) -> list[str]:
     """Apply the policy to `record`'s personal `fields` in place (a withheld value becomes
-    None). Returns the fields whose non-empty value went out in full, for the audit."""
+    None). Returns the fields whose non-empty value went out in full, for the audit.
+    `purposeful`: see rule_for."""
     roles = frozenset(roles)
     full = []
     for name, kind in fields.items():
         if name not in record:
             continue
-        rule = _rule(kind, roles, view)
+        rule = _rule(kind, roles, view, purposeful)
         value = record[name]
         if rule is Rule.SHOWN and value not in (None, ""):
             full.append(name)

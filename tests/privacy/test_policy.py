@@ -28,8 +28,9 @@ MASKED = {Kind.PHONE: "139****5678", Kind.NAME: "张**", Kind.EMAIL: "a***@sx.go
 # phone, name, email, id_number, address: S shown, M masked, H withheld.
 EXPECTED = {
     "admin": "SSSSS", "commander": "SSSMS", "supervisor": "SSSMS", "dispatcher": "SSSMS",
-    "grid_worker": "MMMHM", "department_handler": "MMMHM", "traffic_police": "MMMMM",
-    "data_steward": "MMMHM", "viewer": "MMMHH", "data_bureau": "MMMMM", PUBLIC: "HHHHH",
+    "grid_worker": "MMMMM", "department_handler": "MMMHM", "traffic_police": "MMMMM",
+    "data_steward": "MMMHM", "viewer": "MMMHH", "data_bureau": "MMMMM",
+    "population_officer": "MMMMM", PUBLIC: "HHHHH",  # in full only for a purpose (below)
 }
 KINDS = [Kind.PHONE, Kind.NAME, Kind.EMAIL, Kind.ID_NUMBER, Kind.ADDRESS]
 
@@ -44,7 +45,7 @@ def test_the_table_covers_every_kind_and_role() -> None:
 def test_only_roles_with_personal_read_see_anything_in_full() -> None:
     for kind, table in POLICY.items():
         for role, rule in table.items():
-            if rule is Rule.SHOWN:
+            if rule in (Rule.SHOWN, Rule.PURPOSE):
                 assert Permission.PERSONAL_DATA in ROLE_PERMISSIONS[Role(role)], (kind, role)
 
 
@@ -101,3 +102,18 @@ def test_several_roles_get_the_most_revealing_rule_and_unknown_roles_nothing() -
     assert rule_for(Kind.PHONE, ["grid_worker", "dispatcher"], View.LIST) is Rule.MASKED
     assert rule_for(Kind.PHONE, ["machine:ingest"]) is Rule.HIDDEN
     assert rule_for(Kind.PHONE, []) is Rule.HIDDEN
+
+
+def test_a_purpose_opens_the_population_officers_view_and_nothing_else() -> None:
+    for kind in KINDS:
+        record = {"f": SAMPLE[kind]}
+        assert present(record, {"f": kind}, ["population_officer"], purposeful=True) == ["f"]
+        assert record["f"] == SAMPLE[kind]
+        # A list stays masked even for a purpose; a purpose changes nothing for other roles.
+        assert rule_for(kind, ["population_officer"], View.LIST, purposeful=True) is Rule.MASKED
+        assert rule_for(kind, ["viewer"], purposeful=True) is not Rule.SHOWN
+
+
+def test_an_address_is_masked_to_its_building() -> None:
+    assert mask(Kind.ADDRESS, "泗城镇汴河社区汴河大道12号楼3单元502室") == "泗城镇汴河社区汴河大道12号楼****"
+    assert mask(Kind.ADDRESS, "大庄镇前进村3组18号院东屋") == "大庄镇前进村3组18号院****"
