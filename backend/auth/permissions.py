@@ -77,7 +77,7 @@ class Role(StrEnum):
     TRAFFIC_POLICE = "traffic_police"          # 交警
     DATA_STEWARD = "data_steward"              # 数据管理员 (acts for their own department)
     DATA_BUREAU = "data_bureau"                # 数据资源管理局 (the catalog's owner)
-    POPULATION_OFFICER = "population_officer"  # 人口管理 (公安、民政 staff): persons, with a purpose
+    POPULATION_OFFICER = "population_officer"  # 人口管理 (公安、民政): persons, for a purpose
     VIEWER = "viewer"                          # 只读
 
 

@@ -58,7 +58,8 @@ WHERE g.township_code = ANY(:t) ORDER BY g.grid_code"""), {"t": towns}).all()
 INSERT INTO addresses (building_id, grid_code, township_code, community, building_label, unit,
   geom) VALUES (:b, :g, :t, :c, :label, :unit, ST_SetSRID(ST_MakePoint(:x, :y), 4326))
 RETURNING id"""), {"b": c[5], "g": c.grid_code, "t": c.township_code, "c": c.community,
-                   "label": f"{c.community or '社区'}测试路{i + 1}号楼", "unit": f"{h + 1}单元101室",
+                   "label": f"{c.community or '社区'}测试路{i + 1}号楼",
+                   "unit": f"{h + 1}单元101室",
                    "x": c.lon, "y": c.lat}).scalar_one()
             household_id = conn.execute(sa.text("""
 INSERT INTO households (household_no, address_id, grid_code, township_code)

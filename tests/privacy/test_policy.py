@@ -115,5 +115,6 @@ def test_a_purpose_opens_the_population_officers_view_and_nothing_else() -> None
 
 
 def test_an_address_is_masked_to_its_building() -> None:
-    assert mask(Kind.ADDRESS, "泗城镇汴河社区汴河大道12号楼3单元502室") == "泗城镇汴河社区汴河大道12号楼****"
+    building = "泗城镇汴河社区汴河大道12号楼"
+    assert mask(Kind.ADDRESS, building + "3单元502室") == building + "****"
     assert mask(Kind.ADDRESS, "大庄镇前进村3组18号院东屋") == "大庄镇前进村3组18号院****"
