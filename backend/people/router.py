@@ -59,10 +59,13 @@ def search(state: AppState, principal: Caller, response: Response,
 
 
 @router.get("/api/people/export.csv", dependencies=[requires(Permission.PEOPLE_READ)])
-def export_csv(state: AppState, principal: Caller, grid_code: GridCode | None = None,
-               purpose: PurposeId = None) -> Response:
+def export_csv(state: AppState, principal: Caller,
+               purpose: Annotated[str, Query(max_length=64, pattern=r"^[a-z][a-z0-9_]*$",
+                                             description="why you export (required)")],
+               grid_code: GridCode | None = None) -> Response:
     """The current residents of your area (or one cell of it) as CSV, for a purpose you may
-    use; audited like a read of each person (kind export)."""
+    use (required: 422 without, 403 naming the allowed ones for another); audited like a
+    read of each person (kind export)."""
     who = _who(principal)
     with state.engine.begin() as conn:
         text, ids, shown, stated = export.export_csv(conn, principal=who, grid_code=grid_code,

@@ -206,4 +206,7 @@ def test_export_is_full_and_bounded_to_the_cell(client: TestClient, officer: dic
     assert not any("*" in r["name"] for r in rows)
     no_purpose = client.get("/api/people/export.csv", headers=officer,
                             params={"grid_code": cell})
-    assert no_purpose.status_code == 403 and no_purpose.json()["allowed_purposes"]
+    assert no_purpose.status_code == 422
+    foreign = client.get("/api/people/export.csv", headers=officer,
+                         params={"grid_code": cell, "purpose": "marketing"})
+    assert foreign.status_code == 403 and foreign.json()["allowed_purposes"]
