@@ -48,6 +48,7 @@ bench: system python frontend
 	$(BIN)/python -m tests.perf.bench_sip $(SIP_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_upload $(UPLOAD_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_catalog $(CATALOG_BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_people $(PEOPLE_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_quality $(or $(QUALITY_BENCH_ARGS),--demo)
 
 lint: python
