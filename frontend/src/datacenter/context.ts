@@ -19,6 +19,8 @@ export const CAN = {
   govern: 'datasets:govern',
   personal: 'personal:read',
   live: 'live:read',
+  peopleRead: 'people:read',
+  peopleCells: 'people:cells',
 } as const;
 
 /** Whether the user may act as the steward of `department` (or governs every department). */

@@ -20,6 +20,7 @@ import { renderDataset } from './datasetView';
 import { me as fetchMe, subscriptions as fetchSubscriptions } from './dcApi';
 import { renderDepartment } from './departmentView';
 import { onLangChange, s, type Key } from './i18n';
+import { renderPeople } from './peopleView';
 import { renderRequests } from './requestsView';
 import type { DataUpdate, Me } from './types';
 import { el, failure } from './ui';
@@ -41,7 +42,7 @@ function byId(id: string): HTMLElement {
 }
 
 interface Tab {
-  id: 'catalog' | 'department' | 'bureau' | 'requests';
+  id: 'catalog' | 'department' | 'bureau' | 'requests' | 'people';
   label: Key;
   allowed(ctx: Ctx): boolean;
 }
@@ -51,6 +52,7 @@ const TABS: Tab[] = [
   { id: 'department', label: 'tabDepartment', allowed: (c) => c.can(CAN.govern) || (c.can(CAN.steward) && !!c.me.department) },
   { id: 'bureau', label: 'tabBureau', allowed: (c) => c.can(CAN.govern) },
   { id: 'requests', label: 'tabRequests', allowed: (c) => c.can(CAN.request) },
+  { id: 'people', label: 'tabPeople', allowed: (c) => c.can(CAN.peopleRead) || c.can(CAN.peopleCells) },
 ];
 
 initToasts(byId('toasts'));
@@ -111,6 +113,7 @@ async function render(): Promise<void> {
     else if (tab === 'department') await renderDepartment(view, ctx, arg, stale);
     else if (tab === 'bureau') await renderBureau(view, ctx, stale);
     else if (tab === 'requests') await renderRequests(view, ctx, stale);
+    else if (tab === 'people') await renderPeople(view, ctx, stale, arg);
     else await renderCatalog(view, ctx, stale, arg);
   } catch (err) {
     if (!stale()) view.replaceChildren(failure(err, () => void render()));
