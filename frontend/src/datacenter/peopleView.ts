@@ -75,7 +75,8 @@ function statusText(status: string): string {
 async function showPerson(box: HTMLElement, id: number, stale: () => boolean): Promise<void> {
   box.replaceChildren(loadingNode());
   try {
-    const [p, log] = await Promise.all([person(id, chosen), accessLog(id)]);
+    const p = await person(id, chosen);  // first: this look is then in the log
+    const log = await accessLog(id);
     if (stale()) return;
     box.replaceChildren(recordSection(p), householdSection(p), versionsSection(p), logSection(log));
   } catch (err) {
