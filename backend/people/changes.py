@@ -205,17 +205,19 @@ INSERT INTO person_versions (person_id, version, data, source_dataset, source_ve
   change_id, made_by)
 SELECT id, version, to_jsonb(p) - 'id', source_dataset, source_version, :change, :by
 FROM persons p WHERE id = :p"""
-_BUMP = ", version = version + 1, updated_at = now() WHERE id = :p"
 # What each accepted kind does to the person: fixed statements (a correction's field picks
 # one of them, never text from the payload).
-APPLY = {
-    "move_out": "UPDATE persons SET status = 'moved', address_id = NULL" + _BUMP,
-    "death": "UPDATE persons SET status = 'deceased'" + _BUMP,
-    "correction.name": "UPDATE persons SET name = :value" + _BUMP,
-    "correction.phone": "UPDATE persons SET phone = :value" + _BUMP,
-    "correction.ethnicity": "UPDATE persons SET ethnicity = :value" + _BUMP,
-    "correction.relation": "UPDATE persons SET relation = :value" + _BUMP,
+_SET = {
+    "move_out": "status = 'moved', address_id = NULL",
+    "death": "status = 'deceased'",
+    "correction.name": "name = :value",
+    "correction.phone": "phone = :value",
+    "correction.ethnicity": "ethnicity = :value",
+    "correction.relation": "relation = :value",
 }
+APPLY = {what: sa.text("UPDATE persons SET " + sets  # noqa: S608 (constants above)
+                       + ", version = version + 1, updated_at = now() WHERE id = :p")
+         for what, sets in _SET.items()}
 
 
 def decide(conn: sa.Connection, *, principal: Principal, change_id: int, decision: str,
@@ -261,7 +263,7 @@ def _apply(conn: sa.Connection, change: sa.Row, actor: str) -> tuple[int, int]:
                        f"{person.version}, {person.status}): reject it, and ask for a new "
                        "report if it still applies")
     what = f"correction.{payload['field']}" if change.kind == "correction" else change.kind
-    conn.execute(sa.text(APPLY[what]), {"p": person.id, "value": payload.get("value")})
+    conn.execute(APPLY[what], {"p": person.id, "value": payload.get("value")})
     conn.execute(sa.text(VERSION_SQL), {"p": person.id, "change": change.id, "by": actor})
     return person.id, person.version + 1
 
