@@ -15,6 +15,7 @@ import { LiveConnection } from '../live';
 import { describeError, initToasts, toast } from '../toast';
 import { renderBureau } from './bureauView';
 import { renderCatalog } from './catalogView';
+import { renderChanges } from './changesView';
 import { CAN, type Ctx } from './context';
 import { renderDataset } from './datasetView';
 import { me as fetchMe, subscriptions as fetchSubscriptions } from './dcApi';
@@ -41,7 +42,7 @@ function byId(id: string): HTMLElement {
 }
 
 interface Tab {
-  id: 'catalog' | 'department' | 'bureau' | 'requests';
+  id: 'catalog' | 'department' | 'bureau' | 'requests' | 'changes';
   label: Key;
   allowed(ctx: Ctx): boolean;
 }
@@ -51,6 +52,7 @@ const TABS: Tab[] = [
   { id: 'department', label: 'tabDepartment', allowed: (c) => c.can(CAN.govern) || (c.can(CAN.steward) && !!c.me.department) },
   { id: 'bureau', label: 'tabBureau', allowed: (c) => c.can(CAN.govern) },
   { id: 'requests', label: 'tabRequests', allowed: (c) => c.can(CAN.request) },
+  { id: 'changes', label: 'tabChanges', allowed: (c) => c.can('people:confirm') },
 ];
 
 initToasts(byId('toasts'));
@@ -111,6 +113,7 @@ async function render(): Promise<void> {
     else if (tab === 'department') await renderDepartment(view, ctx, arg, stale);
     else if (tab === 'bureau') await renderBureau(view, ctx, stale);
     else if (tab === 'requests') await renderRequests(view, ctx, stale);
+    else if (tab === 'changes') await renderChanges(view, ctx, stale);
     else await renderCatalog(view, ctx, stale, arg);
   } catch (err) {
     if (!stale()) view.replaceChildren(failure(err, () => void render()));
