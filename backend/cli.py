@@ -271,13 +271,17 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
-    """`cityops audit verify | anchor` (backend.audit.commands)."""
+    """`cityops audit verify | anchor | person ID` (backend.audit.commands, backend.people)."""
     from backend.audit.commands import run
     from backend.db.engine import create_engine, resolve_urls
 
     _prepare_database(settings)
     engine = create_engine(resolve_urls(settings).app, pool_size=1)
     try:
+        if args.action == "person":  # who looked at a person (issue 13): backend.people.access
+            from backend.people.access import print_person_log
+            with engine.connect() as conn:
+                return print_person_log(conn, args.citizen_id or "", args.days)
         return run(args.action, settings, engine)
     finally:
         engine.dispose()
@@ -376,7 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="the tamper-evident audit log: verify its hash chain "
                                          "and its signed anchors, or anchor its head now")
-    audit.add_argument("action", choices=["verify", "anchor"])
+    audit.add_argument("action", choices=["verify", "anchor", "person"])
+    audit.add_argument("citizen_id", nargs="?", help="person: the citizen ID whose looks to list")
+    audit.add_argument("--days", type=int, default=90, help="person: how far back (days)")
     audit.set_defaults(handler=cmd_audit)
 
     from backend.vehicles.terminals_cli import add_arguments as terminal_arguments
