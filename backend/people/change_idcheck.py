@@ -12,7 +12,11 @@ from stdnum.cn import ric
 from stdnum.exceptions import InvalidComponent
 
 try:  # the load helper's checker, once merged: one check for loads and the field
-    from backend.people.idcheck import check_citizen_id  # type: ignore[attr-defined]
+    from backend.people.idcheck import check_id  # type: ignore[attr-defined]
+
+    def check_citizen_id(value: str, sex: str) -> tuple[str, str] | None:
+        problem = check_id(value, sex)
+        return None if problem is None else (problem.check, problem.reason)
 except ImportError:
 
     def check_citizen_id(value: str, sex: str) -> tuple[str, str] | None:  # type: ignore[misc]
