@@ -51,7 +51,10 @@ export class MyGrid {
     );
     applyTexts(this.element);
     onLang(() => void this.refresh());
-    outbox.onChange(() => void this.renderChanges());
+    // Only while the tab is shown: the outbox changes as cases are drafted and sent too.
+    outbox.onChange(() => {
+      if (!this.element.hidden) void this.renderChanges();
+    });
   }
 
   setUser(username: string | null): void {

@@ -69,6 +69,13 @@ const PREFIX = 'cityops.report.people:';
 /** An answer fresh from the server, or the last one kept on the phone when offline. */
 export async function cachedJSON<T>(path: string, owner: string): Promise<{ data: T; cached: boolean }> {
   const key = `${PREFIX}${owner}:${path}`;
+  const kept = (): string | null => localStorage.getItem(key);
+  if (!navigator.onLine) {
+    // No request at all while the browser says it is offline (nothing would answer it).
+    const copy = kept();
+    if (copy) return { data: JSON.parse(copy) as T, cached: true };
+    throw new HttpError(0, 'offline');
+  }
   try {
     const data = await getJSON<T>(path);
     try {
@@ -79,8 +86,8 @@ export async function cachedJSON<T>(path: string, owner: string): Promise<{ data
     return { data, cached: false };
   } catch (err) {
     const transient = !(err instanceof HttpError) || err.transient;
-    const kept = transient ? localStorage.getItem(key) : null;
-    if (kept) return { data: JSON.parse(kept) as T, cached: true };
+    const copy = transient ? kept() : null;
+    if (copy) return { data: JSON.parse(copy) as T, cached: true };
     throw err;
   }
 }
