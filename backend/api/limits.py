@@ -32,10 +32,12 @@ GPS_BATCH = BodyClass("GPS batch", "gps_body_max_bytes")
 PHOTO = BodyClass("photo", "photo_max_bytes", MULTIPART_SLACK)
 DATASET_FILE = BodyClass("dataset file", "dataset_upload_max_bytes", MULTIPART_SLACK)
 DATASET_PUSH = BodyClass("dataset push", "dataset_push_max_bytes")
+PEOPLE_CHANGE = BodyClass("change from the field", "people_change_max_bytes")
 # (method, path) -> class; every other body is a JSON API request.
 ROUTE_CLASSES: dict[tuple[str, str], BodyClass] = {
     ("POST", "/api/ingest/positions"): GPS_BATCH,
     ("POST", "/api/photos"): PHOTO,
+    ("POST", "/api/people/changes"): PEOPLE_CHANGE,
 }
 # (method, path prefix, path suffix) -> class, for paths with an id in between
 # (backend.exchange.router: /api/datasets/{id}/upload and /versions).

@@ -22,6 +22,7 @@ from backend.ingest.router import router as ingest_router
 from backend.maps.router import router as maps_router
 from backend.ogc.router import router as ogc_router
 from backend.open311.router import router as open311_router
+from backend.people.changes_router import router as people_changes_router
 from backend.people.router import router as people_router
 from backend.quality.router import router as quality_router
 from backend.realtime.router import router as realtime_router
@@ -51,6 +52,7 @@ def datacenter_page() -> RedirectResponse:
 def include_routers(app: FastAPI) -> None:
     # First: /api/cameras/seeing before any /api/cameras/{code} route ("seeing" is no code).
     app.include_router(camera_views_router)
+    app.include_router(people_changes_router)  # before any /api/people/{person_id}
     for router in (health, auth_router, maps_router, ogc_router, realtime_router, ingest_router,
                    vehicles_router, alarm_router, transit_router, gtfs_router, incidents_router,
                    desk_router, open311_router, photo_router, grid_router, traffic_router,

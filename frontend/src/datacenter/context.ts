@@ -21,6 +21,7 @@ export const CAN = {
   live: 'live:read',
   peopleRead: 'people:read',
   peopleCells: 'people:cells',
+  peopleConfirm: 'people:confirm',
 } as const;
 
 /** Whether the user may act as the steward of `department` (or governs every department). */

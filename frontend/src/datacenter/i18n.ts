@@ -20,6 +20,7 @@ const STRINGS = {
   tabDepartment: { zh: '本部门', en: 'My department' },
   tabBureau: { zh: '数据局', en: 'Data bureau' },
   tabRequests: { zh: '我的申请', en: 'My requests' },
+  tabChanges: { zh: '变更确认', en: 'Changes to confirm' },
   loading: { zh: '加载中…', en: 'Loading…' },
   loadFailed: { zh: '加载失败', en: 'Failed to load' },
   notAllowed: { zh: '您的角色无权查看此页', en: 'Your role may not see this page' },

@@ -15,6 +15,7 @@ import { LiveConnection } from '../live';
 import { describeError, initToasts, toast } from '../toast';
 import { renderBureau } from './bureauView';
 import { renderCatalog } from './catalogView';
+import { renderChanges } from './changesView';
 import { CAN, type Ctx } from './context';
 import { renderDataset } from './datasetView';
 import { me as fetchMe, subscriptions as fetchSubscriptions } from './dcApi';
@@ -42,7 +43,7 @@ function byId(id: string): HTMLElement {
 }
 
 interface Tab {
-  id: 'catalog' | 'department' | 'bureau' | 'requests' | 'people';
+  id: 'catalog' | 'department' | 'bureau' | 'requests' | 'people' | 'changes';
   label: Key;
   allowed(ctx: Ctx): boolean;
 }
@@ -53,6 +54,7 @@ const TABS: Tab[] = [
   { id: 'bureau', label: 'tabBureau', allowed: (c) => c.can(CAN.govern) },
   { id: 'requests', label: 'tabRequests', allowed: (c) => c.can(CAN.request) },
   { id: 'people', label: 'tabPeople', allowed: (c) => c.can(CAN.peopleRead) || c.can(CAN.peopleCells) },
+  { id: 'changes', label: 'tabChanges', allowed: (c) => c.can(CAN.peopleConfirm) },
 ];
 
 initToasts(byId('toasts'));
@@ -114,6 +116,7 @@ async function render(): Promise<void> {
     else if (tab === 'bureau') await renderBureau(view, ctx, stale);
     else if (tab === 'requests') await renderRequests(view, ctx, stale);
     else if (tab === 'people') await renderPeople(view, ctx, stale, arg);
+    else if (tab === 'changes') await renderChanges(view, ctx, stale);
     else await renderCatalog(view, ctx, stale, arg);
   } catch (err) {
     if (!stale()) view.replaceChildren(failure(err, () => void render()));

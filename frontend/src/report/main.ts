@@ -11,6 +11,7 @@ import { LocationMap } from './locmap';
 import { installOffline } from './offline';
 import { HttpError, getJSON, messageOf, onUnauthorized, request, type Category, type User } from './net';
 import { ReportForm } from './form';
+import { MyGrid } from './mygrid';
 import { Outbox } from './outbox';
 import type { Draft } from './store';
 import { TaskList } from './tasks';
@@ -26,7 +27,7 @@ declare global {
 const USER_KEY = 'cityops.report.user';
 const CATEGORIES_KEY = 'cityops.report.categories';
 const CENTER_KEY = 'cityops.report.center';
-type Tab = 'report' | 'queue' | 'tasks';
+type Tab = 'report' | 'queue' | 'tasks' | 'grid';
 
 function cached<T>(key: string): T | null {
   try {
@@ -51,6 +52,7 @@ const outbox = new Outbox();
 const sharing = new PositionSharing();
 const form = new ReportForm(outbox);
 const tasks = new TaskList(sharing);
+const grid = new MyGrid(outbox);
 const state = { outbox, ready: false, user: null as User | null };
 outbox.owner = () => state.user?.username ?? null;
 window.__report = state;
@@ -77,10 +79,11 @@ const tabs: Record<Tab, { button: HTMLButtonElement; count?: HTMLElement; panel:
   report: { button: h('button', {}), panel: h('section', { class: 'rp-panel', testid: 'panel-report' }, form.element) },
   queue: { button: h('button', {}), count: h('span', { class: 'rp-count', testid: 'queue-count' }), panel: h('section', { class: 'rp-panel', testid: 'panel-queue' }) },
   tasks: { button: h('button', {}), panel: tasks.element },
+  grid: { button: h('button', {}), panel: grid.element },
 };
 const tabBar = h('nav', { class: 'rp-tabs', role: 'tablist' });
 for (const [name, tab] of Object.entries(tabs) as Array<[Tab, (typeof tabs)[Tab]]>) {
-  const label: Key = name === 'report' ? 'tabReport' : name === 'queue' ? 'tabQueue' : 'tabTasks';
+  const label: Key = name === 'report' ? 'tabReport' : name === 'queue' ? 'tabQueue' : name === 'grid' ? 'tabGrid' : 'tabTasks';
   tab.button = h('button', { type: 'button', role: 'tab', class: 'rp-tab', testid: `tab-${name}` }, h('span', { t: label }), tab.count ?? null);
   tab.button.addEventListener('click', () => show(name));
   tabBar.append(tab.button);
@@ -91,8 +94,10 @@ function show(name: Tab): void {
     tab.button.setAttribute('aria-selected', String(key === name));
     tab.panel.hidden = key !== name;
   }
+  tabs.grid.button.hidden = !state.user?.permissions.includes('people:cells');
   if (name === 'report') map?.resize();
   if (name === 'tasks') void tasks.refresh();
+  if (name === 'grid') void grid.refresh();
 }
 
 // Login ------------------------------------------------------------------------------------
@@ -124,6 +129,7 @@ function signedIn(user: User): void {
   keep(USER_KEY, user);
   who.textContent = user.display_name || user.username;
   tasks.setUser(user);
+  grid.setUser(user.username);
   loginForm.hidden = true;
   tabBar.hidden = false;
   userLine.hidden = false;
@@ -257,7 +263,7 @@ function renderQueue(): void {
         h('span', { class: 'rp-note rp-push' }, shortTime(d.created_at)),
       ),
       h('p', { class: 'rp-card-text' }, d.body.description),
-      h('p', { class: 'rp-note' }, `${category ? `${category} · ` : ''}${d.body.category_code} · ${d.photo_count} `, h('span', { t: 'photoCount' }),
+      d.change ? null : h('p', { class: 'rp-note' }, `${category ? `${category} · ` : ''}${d.body.category_code} · ${d.photo_count} `, h('span', { t: 'photoCount' }),
         d.attempts ? ` · ${d.attempts} ` : '', d.attempts ? h('span', { t: 'attempts' }) : null),
       d.error && d.state !== 'sent' ? h('p', { class: 'rp-warn' }, h('span', { t: 'lastError' }), `: ${d.error}`) : null,
       buttons.length ? h('div', { class: 'rp-actions' }, ...buttons) : null,

@@ -8,11 +8,12 @@
  * right after a new draft is saved; never while the browser says it is offline. No network, a
  * timeout, a server fault or a lost login leave the draft queued; a refusal (the server said
  * the draft is wrong) marks it failed with the server's reason, to be retried or deleted by hand.
- * One pass runs at a time, across tabs too (Web Locks when available).
+ * One pass runs at a time, across tabs too (Web Locks when available). Changes from 我的网格
+ * go the same way to POST /api/people/changes, their client_id being the draft's id.
  */
 
 import { HttpError, messageOf, postJSON, request, type Incident, type Photo } from './net';
-import { allDrafts, deleteDraft, getDraft, newDraftId, putDraft, tidy, type Draft, type DraftBody } from './store';
+import { allDrafts, deleteDraft, getDraft, newDraftId, putDraft, tidy, type ChangeBody, type Draft, type DraftBody } from './store';
 
 const RETRY_MS = 30_000;
 const UPLOAD_TIMEOUT_MS = 120_000;
@@ -69,6 +70,31 @@ export class Outbox {
       photo_count: photos.length,
       state: 'queued',
       attempts: 0,
+    };
+    await putDraft(draft);
+    await this.changed();
+    void this.flush();
+    return draft;
+  }
+
+  /**
+   * Saves a change from 我的网格 as a draft (client_id = the draft's id, so that a second send
+   * is answered with the change the first one made) and tries to send it.
+   */
+  async addChange(change: Omit<ChangeBody, 'client_id'>, summary: string): Promise<Draft> {
+    const owner = this.owner();
+    if (!owner) throw new Error('not signed in');
+    const id = newDraftId();
+    const draft: Draft = {
+      id,
+      owner,
+      created_at: new Date().toISOString(),
+      body: { category_code: `people.${change.kind}`, description: summary, urgency: 'normal', lon: 0, lat: 0 },
+      photos: [],
+      photo_count: 0,
+      state: 'queued',
+      attempts: 0,
+      change: { ...change, client_id: id },
     };
     await putDraft(draft);
     await this.changed();
@@ -133,6 +159,14 @@ export class Outbox {
     await putDraft(draft);
     await this.changed();
     try {
+      if (draft.change) {
+        // 201 made now, or 200: the server had it from an earlier send (sent once).
+        const sent = await postJSON<{ id: number; status: string }>('/api/people/changes', draft.change);
+        draft = { ...draft, state: 'sent', sent_at: new Date().toISOString(), change_id: sent.body.id, change_status: sent.body.status, error: undefined };
+        await putDraft(draft);
+        await this.changed();
+        return true;
+      }
       for (const [i, photo] of draft.photos.entries()) {
         if (photo.sha256) continue;
         const form = new FormData();

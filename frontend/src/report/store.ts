@@ -2,7 +2,8 @@
  * Drafts kept on the phone (IndexedDB `cityops-report`, store `drafts`): every report is saved
  * here first, with its photos as Blobs and its idempotency key (the draft's id, made by
  * crypto.randomUUID), and only then sent. A sent draft keeps its case number and drops its
- * photos; sent drafts older than a week are pruned.
+ * photos; sent drafts older than a week are pruned. Changes from 我的网格 are drafts too, sent
+ * by the same outbox to POST /api/people/changes with the draft's id as client_id.
  */
 
 export type DraftState = 'queued' | 'sending' | 'sent' | 'failed';
@@ -14,6 +15,17 @@ export interface DraftBody {
   lon: number;
   lat: number;
   address?: string;
+}
+
+/** A change from the field (POST /api/people/changes); client_id is the draft's id. */
+export interface ChangeBody {
+  client_id: string;
+  kind: 'visit' | 'move_in' | 'move_out' | 'correction' | 'death';
+  grid_code: string;
+  person_id?: number;
+  household_id?: number;
+  payload: Record<string, unknown>;
+  note?: string;
 }
 
 export interface DraftPhoto {
@@ -40,6 +52,11 @@ export interface Draft {
   sent_at?: string;
   case_no?: string;
   incident_id?: number;
+  /** Set for a change from 我的网格 (then `body.description` is its one-line summary). */
+  change?: ChangeBody;
+  /** The change's id and status once sent. */
+  change_id?: number;
+  change_status?: string;
 }
 
 const DB_NAME = 'cityops-report';
