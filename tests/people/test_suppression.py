@@ -26,7 +26,8 @@ def counts(ages: list[int], sexes: list[str], households: list[int]) -> dict[str
         "age_0_14": sum(a <= 14 for a in ages),
         "age_15_59": sum(15 <= a <= 59 for a in ages),
         "age_60_plus": sum(a >= 60 for a in ages),
-        "elderly_alone": sum(a >= 60 and size[h] == 1 for a, h in zip(ages, households, strict=True)),
+        "elderly_alone": sum(a >= 60 and size[h] == 1
+                             for a, h in zip(ages, households, strict=True)),
         "children": sum(a < 18 for a in ages),
     }
 
