@@ -33,6 +33,7 @@ from backend.incidents.photos import PhotoDecoder
 from backend.incidents.supervision import load_category_book, supervision_loop
 from backend.maps.labels import glyph_store
 from backend.maps.service import build_tile_service
+from backend.people.wiring import setup as setup_people
 from backend.positions import build_position_pipeline, start_gateway, start_mqtt
 from backend.realtime.hub import Hub
 from backend.settings import Settings, get_settings
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.cameras = await setup_cameras(resources, hub)
         # the data catalog, table exchange, quality schedule, request clocks (issue 12)
         app.state.data = await setup_data(resources, hub)
+        await setup_people(resources)  # population counts computed when missing (issue 13)
         # bus bunching alarms (backend.transit.monitor); tests call its tick() directly
         app.state.transit_monitor = start_monitor(settings, engine, resources.fleet, hub)
         # Background work of this process, cancelled at shutdown.

@@ -24,6 +24,7 @@ from backend.ogc.router import router as ogc_router
 from backend.open311.router import router as open311_router
 from backend.people.changes_router import router as people_changes_router
 from backend.people.router import router as people_router
+from backend.people.stats_router import router as population_stats_router
 from backend.quality.router import router as quality_router
 from backend.realtime.router import router as realtime_router
 from backend.sharing.governance_router import router as governance_router
@@ -58,6 +59,7 @@ def include_routers(app: FastAPI) -> None:
                    desk_router, open311_router, photo_router, grid_router, traffic_router,
                    camera_coverage_router, datasets_router, ckan_router, exchange_router,
                    quality_router, sharing_router, governance_router, people_router,
+                   population_stats_router,
                    # last: its /api/cameras/{code} would take any fixed /api/cameras/... path
                    cameras_router):
         app.include_router(router)

@@ -1,0 +1,45 @@
+"""`cityops people stats`: recount, suppress and store the population counts (what the server
+does at start when the table is empty, the load after a load and a decision after an accepted
+change). Registered from backend/cli.py; when another `people` command group already exists
+(the loader's), `add_stats` adds the action to it."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.db.engine import create_engine, ensure_database, resolve_urls
+    from backend.db.migrate import upgrade
+    from backend.people.aggregates import population_stats, refresh
+
+    upgrade(ensure_database(settings))
+    engine = create_engine(resolve_urls(settings).app, pool_size=1)
+    try:
+        t0 = time.perf_counter()
+        with engine.begin() as conn:
+            rows = refresh(conn, args.k or settings.population_k)
+            hidden = conn.execute(population_stats.select().where(
+                population_stats.c.suppressed != [])).all()
+        print(f"population stats: {rows} units counted in {time.perf_counter() - t0:.2f} s; "
+              f"{len(hidden)} with suppressed figures (k = {args.k or settings.population_k})")
+        return 0
+    finally:
+        engine.dispose()
+
+
+def add_stats(actions: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    stats = actions.add_parser("stats", help="recount and suppress the population counts")
+    stats.add_argument("--k", type=int, default=None, help="the threshold (default: setting)")
+    stats.set_defaults(handler=cmd_stats)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """`cityops people stats`; backend/cli.py calls this once."""
+    people = sub.add_parser("people", help="the population base")
+    add_stats(people.add_subparsers(dest="people_action", required=True))
