@@ -398,6 +398,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     quality_commands(sub)
 
+    from backend.people.cli import add_parser as people_commands
+
+    people_commands(sub)
+
     open311 = sub.add_parser("open311", help="Open311 api keys: add-key, list-keys, disable-key")
     open311.add_argument("action", choices=["add-key", "list-keys", "disable-key"])
     open311.add_argument("name", nargs="?", help="the api client's name (add-key, disable-key)")

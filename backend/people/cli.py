@@ -1,0 +1,63 @@
+"""`cityops people generate [--scale]` (the demo population, 示意/synthetic, written as source
+versions and loaded), `cityops people load DATASET` (a source's current version into the base),
+`cityops people quarantine [--dataset]` (refused rows by check). Writes are audited with the
+CLI actor (backend/cli.py binds it)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from backend.settings import Settings
+
+
+def _engine(settings: Settings) -> sa.Engine:
+    from backend.db.engine import create_engine, ensure_database, resolve_urls
+    from backend.db.migrate import upgrade
+
+    upgrade(ensure_database(settings))
+    return create_engine(resolve_urls(settings).app, pool_size=1)
+
+
+def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.audit.actor import bound_actor
+    from backend.people.load import load_dataset, quarantine_counts
+
+    engine = _engine(settings)
+    actor = bound_actor() or "cli"
+    try:
+        if args.action == "generate":
+            from backend.simulation.population import generate_population
+
+            for report in generate_population(engine, scale=args.scale, actor=actor):
+                print(f"population (示意/synthetic): {report.line()}")
+        elif args.action == "load":
+            if not args.dataset:
+                print("cityops: people load needs a DATASET")
+                return 2
+            with engine.begin() as conn:
+                print(load_dataset(conn, args.dataset, actor=actor).line())
+        else:
+            with engine.connect() as conn:
+                counts = quarantine_counts(conn, args.dataset_filter or args.dataset)
+            print(f"quarantine: {sum(counts.values()):,} unresolved rows")
+            for check, n in counts.most_common():
+                print(f"  {check:12} {n:,}")
+        return 0
+    finally:
+        engine.dispose()
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    """`cityops people ACTION`; backend/cli.py calls this once."""
+    people = sub.add_parser("people", help="the population base: generate the demo population, "
+                                           "load a source dataset, list the quarantine")
+    people.add_argument("action", choices=["generate", "load", "quarantine"])
+    people.add_argument("dataset", nargs="?", help="load: the source dataset id")
+    people.add_argument("--dataset", dest="dataset_filter", help="quarantine: one dataset")
+    people.add_argument("--scale", type=float, default=1.0, help="generate: 1.0 = 763,310")
+    people.set_defaults(handler=cmd_people)
+    return people
