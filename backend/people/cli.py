@@ -32,8 +32,10 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "generate":
             from backend.simulation.population import generate_population
 
-            for report in generate_population(engine, scale=args.scale, actor=actor):
-                print(f"population (示意/synthetic): {report.line()}")
+            run = generate_population(engine, scale=args.scale, actor=actor)
+            for report in run.reports:
+                print(f"  {report.line()}")
+            print(run.line())
         elif args.action == "load":
             if not args.dataset:
                 print("cityops: people load needs a DATASET")

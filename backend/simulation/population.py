@@ -7,14 +7,21 @@ Per-township shares: no cited per-township population source exists in the proje
 proportion to their capacity (floors x footprint); a township's share is its buildings' share.
 Households of 1-6 (户主/配偶/子女/父母/孙子女; ~1 % collective), ages from a rural-Anhui-like
 pyramid (many elderly, fewer 20-40s: the head's age is drawn older, children follow the head),
-almost all 汉族 (0.4 % 回族), phones for adults, valid IDs (341324, or 342225 for births before
-1998 when Sixian was in 宿县地区; about 5 % born outside the county with other GB/T 2260 codes).
+almost all 汉族 (0.4 % 回族), phones (a minor: the head's), valid IDs (341324, or 342225 for
+births before 1998 when Sixian was in 宿县地区; about 5 % born outside the county with other
+GB/T 2260 codes).
 About 5 % of the current residents are registered elsewhere (暂住); 3 % + 1 % extra registered
 people are 人户分离/迁出 (moved) or 死亡 (deceased), so that current = 763,310 x scale.
-The planted defects (~0.2 %) are content.yaml's `plant` for the two datasets."""
+The planted defects (~0.2 %) are content.yaml's `plant` for the two datasets, applied by
+backend.simulation.dataset_content.plant (one defect per row, each at exactly its share): bad
+check character, impossible birth date, unknown region, sex mismatch, duplicate ID (the
+quarantine's demo), and missing phones (a quality finding; minors carry the household head's
+phone, so the missing ones are exactly the plant)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -91,6 +98,7 @@ def generate(seed: int, scale: float, homes: Homes) -> dict[str, dict[str, list[
     hh = np.repeat(np.arange(nh), sizes)
     pos = np.arange(len(hh)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     n = len(hh)
+    heads = np.repeat(np.cumsum(sizes) - sizes, sizes)  # each person's household head
     building = g.choice(len(homes.ids), size=nh, p=homes.capacity / homes.capacity.sum())
     elsewhere_h = g.random(nh) < ELSEWHERE
     collective = g.random(nh) < 0.01
@@ -117,8 +125,7 @@ def generate(seed: int, scale: float, homes: Homes) -> dict[str, dict[str, list[
                          COUNTY, OLD_COUNTY_CODE)
     born_out = (g.random(n) < OUTSIDE_BORN) | elsewhere_h[hh]
     region = np.where(born_out, others[g.integers(0, len(others), n)], home_code)
-    region = np.where(elsewhere_h[hh], region[np.repeat(np.cumsum(sizes) - sizes, sizes)],
-                      region)  # a 暂住 household comes from one place
+    region = np.where(elsewhere_h[hh], region[heads], region)  # a 暂住 household: one place
     ids = citizen_ids(region, births, male)
     surname = g.choice(list(SURNAMES), nh)
     given = np.char.add(g.choice(list(GIVEN), n),
@@ -134,7 +141,7 @@ def generate(seed: int, scale: float, homes: Homes) -> dict[str, dict[str, list[
             np.char.zfill((1 + hh % 3).astype(str), 2), "室"))), "")
     phone = np.char.add(np.char.add("1", g.choice(["38", "39", "58", "87", "77", "55"], n)),
                         np.char.zfill(g.integers(0, 10**8, n).astype(str), 8))
-    adult = age >= 16
+    phone = np.where(age >= 16, phone, phone[heads])  # a minor: the head's (guardian) phone
     moved = np.isin(status, ["人户分离", "迁出"])
     hno = np.char.add(town, np.char.add(np.where(elsewhere_h[hh], "Z", "0"),
                                         np.char.zfill(hh.astype(str), 7)))
@@ -152,7 +159,6 @@ def generate(seed: int, scale: float, homes: Homes) -> dict[str, dict[str, list[
                           ("temporary_population", elsewhere_h[hh])):
         idx = np.flatnonzero(mask)
         c = {k: v[idx].tolist() for k, v in cols.items()}
-        c["phone"] = [p if a else None for p, a in zip(c["phone"], adult[idx], strict=True)]
         c["residence_unit"] = [u or None for u in c["residence_unit"]]
         c["building_id"] = [None if m else int(x) for x, m in zip(c["building_id"], moved[idx],
                                                                    strict=True)]
@@ -164,56 +170,103 @@ def generate(seed: int, scale: float, homes: Homes) -> dict[str, dict[str, list[
     return out
 
 
-def plant_bad_rows(cols: dict[str, list[Any]], share: float, g: np.random.Generator) -> int:
-    """~`share` of rows made bad, one defect each in turn: check character, impossible date,
-    unknown region, sex mismatch, duplicate ID (the quarantine's demo)."""
-    from stdnum.cn import ric
+def plant_bad_rows(dataset: str, cols: dict[str, list[Any]], seed: int) -> dict[str, list[int]]:
+    """content.yaml's `plant` of `dataset` applied in place (dataset_content.plant, the one
+    implementation of the plants): {defect: row indices}."""
+    from backend.catalog.dataset_content import load_content
+    from backend.simulation.dataset_content import plant
 
-    n = len(cols["citizen_id"])
-    k = min(n, max(5, round(share * n)))
-    ids = cols["citizen_id"]
-    for j, i in enumerate(g.choice(n, size=k, replace=False).tolist()):
-        kind = j % 5
-        if kind == 0:
-            ids[i] = ids[i][:17] + ("0" if ids[i][17] != "0" else "1")
-        elif kind in (1, 2):
-            body = (ids[i][:10] + "0230" + ids[i][14:17] if kind == 1
-                    else "349901" + ids[i][6:17])
-            ids[i] = body + ric.calc_check_digit(body + "0")
-            if kind == 1:
-                cols["birth_date"][i] = f"{body[6:10]}-02-30"
-        elif kind == 3:
-            cols["gender"][i] = "女" if cols["gender"][i] == "男" else "男"
-        else:
-            ids[i] = ids[(i + 1) % n]
-    return k
+    entries = load_content()
+    entry = next(e for e in entries if e.id == dataset)
+    g = np.random.default_rng([seed, 100 + [e.id for e in entries].index(dataset)])
+    return plant(entry, cols, None, 0, g, None)
+
+
+@dataclass
+class PopulationRun:
+    """One generation: the versions written, the load reports, and where the time went."""
+
+    outcomes: dict[str, Any]     # dataset id -> VersionOutcome
+    reports: list[Any]           # LoadReport per dataset
+    generate_s: float
+    write_s: float
+    load_s: float
+
+    @property
+    def current(self) -> int:
+        return sum(r.loaded + r.changed + r.unchanged for r in self.reports)
+
+    def line(self) -> str:
+        bad = sum(sum(r.quarantined.values()) for r in self.reports)
+        rows = sum(o.rows_total for o in self.outcomes.values())
+        total = self.generate_s + self.write_s + self.load_s
+        return (f"population (示意/synthetic): {rows:,} source rows, {self.current:,} persons in "
+                f"the base, {bad:,} quarantined; generated {self.generate_s:.1f} s, written "
+                f"{self.write_s:.1f} s, loaded {self.load_s:.1f} s ({total:.1f} s, "
+                f"{rows / max(total, 1e-9):,.0f} rows/s)")
 
 
 def generate_population(engine: sa.Engine, *, scale: float = 1.0, seed: int = 20201,
-                        actor: str = "demo", bad_share: float = 0.002) -> list[Any]:
+                        actor: str = "demo") -> PopulationRun:
     """Write one generated version of each source dataset (arrival 'generator', 示意) and load
     it into the base with backend.people.load: the path of a real department's delivery."""
-    from backend.datasets.store import Row, write_version
+    from backend.datasets.store import write_version
     from backend.people.load import load_dataset
 
+    started = time.perf_counter()
     with engine.connect() as conn:
         homes = homes_of(conn)
-    g = np.random.default_rng([seed, 14])
-    reports = []
-    for dataset, cols in generate(seed, scale, homes).items():
-        plant_bad_rows(cols, bad_share, g)
-        names = list(cols)
-        rows = (Row(None, dict(zip(names, values, strict=True)))
-                for values in zip(*cols.values(), strict=True))
+    made = generate(seed, scale, homes)
+    for dataset, cols in made.items():
+        plant_bad_rows(dataset, cols, seed)
+    run = PopulationRun({}, [], time.perf_counter() - started, 0.0, 0.0)
+    for dataset, cols in made.items():
+        t0 = time.perf_counter()
         with engine.begin() as conn:
-            write_version(conn, dataset_id=dataset, rows=_keyed(rows), arrival="generator",
-                          actor=actor, source=f"population generator seed={seed} "
-                                               f"scale={scale} (示意/synthetic)")
+            run.outcomes[dataset] = write_version(
+                conn, dataset_id=dataset, rows=_rows(cols), arrival="generator", actor=actor,
+                source=f"population generator seed={seed} scale={scale} (示意/synthetic)")
+        t1 = time.perf_counter()
         with engine.begin() as conn:
-            reports.append(load_dataset(conn, dataset, actor=actor))
-    return reports
+            run.reports.append(load_dataset(conn, dataset, actor=actor))
+        run.write_s += t1 - t0
+        run.load_s += time.perf_counter() - t1
+    return run
 
 
-def _keyed(rows: Any) -> Any:
-    for r in rows:
-        yield type(r)(str(r.data["citizen_id"]), r.data, None)
+def _rows(cols: dict[str, list[Any]]) -> Iterator[Any]:
+    """Rows keyed by the citizen ID (a repeated or missing one gets a store key)."""
+    from backend.datasets.store import Row
+
+    names = list(cols)
+    for values in zip(*cols.values(), strict=True):
+        data = dict(zip(names, values, strict=True))
+        yield Row(None if data["citizen_id"] is None else str(data["citizen_id"]), data, None)
+
+
+@dataclass
+class BasePeople:
+    """The registered people of the base as the linked content datasets reference them."""
+
+    ids: list[str]
+    names: list[str]
+    births: list[str]
+
+
+def people_of(conn: sa.Connection) -> BasePeople:
+    """The persons loaded from household_population's current version whose row there is the
+    only one with their ID and carries the same name and birth date (so a linked dataset's
+    planted defects stay its only ones); deceased persons left out; ordered by ID."""
+    rows = conn.execute(sa.text("""
+SELECT p.citizen_id, p.name, p.birth_date::text FROM persons p
+JOIN (SELECT data->>'citizen_id' AS cid, min(data->>'name') AS name,
+             min(data->>'birth_date') AS born
+      FROM dataset_rows WHERE dataset_id = 'household_population' AND last_seq IS NULL
+      GROUP BY 1 HAVING count(*) = 1) r
+  ON r.cid = p.citizen_id AND r.name = p.name AND r.born = p.birth_date::text
+WHERE p.source_dataset = 'household_population' AND p.status <> 'deceased'
+ORDER BY p.citizen_id""")).all()
+    if not rows:
+        raise RuntimeError("no population in the base: run `cityops people generate` first")
+    ids, names, births = (list(c) for c in zip(*rows, strict=True))
+    return BasePeople(ids, names, births)

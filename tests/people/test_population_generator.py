@@ -43,11 +43,24 @@ def test_counts_ids_and_statuses() -> None:
 
 
 def test_planted_rows_are_refused() -> None:
+    """content.yaml's plants of household_population, each at exactly its share and refused by
+    its own check (a copied ID keeps its row's own sex and birth date: it may fail those too)."""
+    from backend.simulation.dataset_values import planted
+
     cols = generate(7, SCALE, homes())["household_population"]
-    k = plant_bad_rows(cols, 0.002, np.random.default_rng(1))
-    found = check_ids(cols["citizen_id"], cols["gender"])
-    checks = Counter(p.check for _, p in found)
-    assert {"check_digit", "birth_date", "region", "sex"} <= set(checks)
-    dupes = len(cols["citizen_id"]) - len(set(cols["citizen_id"]))
-    # a copied ID keeps its row's own sex: about half the duplicates fail the sex check too
-    assert k <= sum(checks.values()) + dupes <= k + dupes
+    n = len(cols["citizen_id"])
+    done = plant_bad_rows("household_population", cols, 7)
+    assert {k: len(v) for k, v in done.items()} == {
+        "invalid_citizen_id": planted(0.0006, n), "impossible_birth_date": planted(0.0004, n),
+        "unknown_region": planted(0.0003, n), "sex_mismatch": planted(0.0003, n),
+        "missing:phone": planted(0.2, n), "duplicate_key": planted(0.0004, n)}
+    assert cols["phone"].count(None) == planted(0.2, n)
+    found = dict(check_ids(cols["citizen_id"], cols["gender"]))
+    for defect, check in (("invalid_citizen_id", "check_digit"), ("sex_mismatch", "sex"),
+                          ("impossible_birth_date", "birth_date"), ("unknown_region", "region")):
+        assert {found[i].check for i in done[defect]} == {check}, defect
+    planted_ids = {i for k, v in done.items() if k != "missing:phone" for i in v}
+    assert set(found) - planted_ids <= {j for i in done["duplicate_key"] for j in range(n)
+                                        if cols["citizen_id"][j] == cols["citizen_id"][i]}
+    dupes = n - len(set(cols["citizen_id"]))
+    assert dupes == len(done["duplicate_key"])
