@@ -32,6 +32,7 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "generate":
             from backend.simulation.population import generate_population
 
+            _ensure_sources(settings, engine)
             run = generate_population(engine, scale=args.scale, actor=actor)
             for report in run.reports:
                 print(f"  {report.line()}")
@@ -51,6 +52,23 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         engine.dispose()
+
+
+def _ensure_sources(settings: Settings, engine: sa.Engine) -> None:
+    """The source datasets need their catalog records: sync the catalog (as the server does
+    when it starts) when one is missing, e.g. a database made before temporary_population."""
+    import sqlalchemy as sa
+
+    from backend.catalog.layers import load_catalog
+    from backend.datasets.sync import sync_from
+    from backend.simulation.dataset_content import POPULATION
+
+    with engine.connect() as conn:
+        have = conn.execute(sa.text("SELECT count(*) FROM datasets WHERE id = ANY(:d)"),
+                            {"d": list(POPULATION)}).scalar_one()
+    if have < len(POPULATION):
+        result = sync_from(settings, engine, load_catalog(settings.layers_dir))
+        print(f"catalog synced: {result.datasets} datasets")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
