@@ -100,6 +100,9 @@ def load_dataset(conn: sa.Connection, dataset_id: str, *, actor: str = "system",
     steps += [f for f in _after_load() if f not in steps]
     for step in steps:
         step(conn)
+    # ON COMMIT DROP alone would keep them for a second load in the same transaction
+    cur.execute("DROP TABLE IF EXISTS pop_src, pop_bad, pop_building, pop_good, pop_addr, "
+                "pop_new, pop_diff")
     report.seconds = round(time.perf_counter() - started, 2)
     append_with_cursor(cur, actor, "people.load", "dataset", dataset_id, {
         "version_id": version_id, "rows": report.rows, "loaded": report.loaded,
