@@ -50,6 +50,7 @@ bench: system python frontend
 	$(BIN)/python -m tests.perf.bench_catalog $(CATALOG_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_people $(PEOPLE_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_quality $(or $(QUALITY_BENCH_ARGS),--demo)
+	$(BIN)/python -m tests.perf.bench_population $(or $(POPULATION_BENCH_ARGS),--demo)
 
 lint: python
 	$(BIN)/ruff check .

@@ -403,9 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
     from backend.quality.cli import add_parser as quality_commands
 
     quality_commands(sub)
-    from backend.people.stats_cli import add_parser as people_commands
 
-    people_commands(sub)  # cityops people stats
+    from backend.people.cli import add_parser as people_commands
+
+    people_commands(sub)
 
     open311 = sub.add_parser("open311", help="Open311 api keys: add-key, list-keys, disable-key")
     open311.add_argument("action", choices=["add-key", "list-keys", "disable-key"])

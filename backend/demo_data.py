@@ -21,6 +21,7 @@ def prepare_demo_data(settings: Settings, engine: sa.Engine, layers: LayerCatalo
     started = time.perf_counter()
     result = sync_from(settings, engine, layers)
     _record_layer_loads(engine, layers)
+    _population(settings, engine)
     generated = _generate(engine)
     runs = _quality(settings, engine, layers)
     made = _requests(settings, engine)
@@ -45,17 +46,34 @@ def _record_layer_loads(engine: sa.Engine, layers: LayerCatalog) -> None:
                                   source="demo", actor="demo")
 
 
+def _population(settings: Settings, engine: sa.Engine) -> None:
+    """The demo population (示意/synthetic, 763,310 current residents) written as the two
+    source datasets and loaded into the base, before the content that links to it."""
+    from backend.simulation.population import generate_population
+
+    with engine.connect() as conn:
+        if conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM persons WHERE source_version IS "
+                                "NOT NULL)")).scalar_one():
+            return
+    print("population: generating and loading the demo population (示意, 763,310 residents)...",
+          flush=True)
+    print(generate_population(engine, stats_k=settings.population_k).line(), flush=True)
+
+
 def _generate(engine: sa.Engine) -> int:
-    from backend.simulation.dataset_content import generate_content
+    from backend.catalog.dataset_content import load_content
+    from backend.simulation.dataset_content import POPULATION, generate_content
 
     with engine.connect() as conn:
         done = conn.execute(sa.text(
-            "SELECT count(*) FROM dataset_versions WHERE arrival = 'generator'")).scalar_one()
+            "SELECT count(*) FROM dataset_versions WHERE arrival = 'generator' AND "
+            "NOT (dataset_id = ANY(:p))"), {"p": list(POPULATION)}).scalar_one()
     if done:
         return 0
     print("data catalog: generating the content datasets (示意, about 1 M rows, a minute)...",
           flush=True)
-    outcomes = generate_content(engine)
+    only = [e.id for e in load_content() if e.id not in POPULATION]
+    outcomes = generate_content(engine, only=only)
     return sum(o.rows_total for o in outcomes.values())
 
 

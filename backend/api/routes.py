@@ -23,6 +23,7 @@ from backend.maps.router import router as maps_router
 from backend.ogc.router import router as ogc_router
 from backend.open311.router import router as open311_router
 from backend.people.changes_router import router as people_changes_router
+from backend.people.quarantine_router import router as people_quarantine_router
 from backend.people.router import router as people_router
 from backend.people.stats_router import router as population_stats_router
 from backend.quality.router import router as quality_router
@@ -58,8 +59,8 @@ def include_routers(app: FastAPI) -> None:
                    vehicles_router, alarm_router, transit_router, gtfs_router, incidents_router,
                    desk_router, open311_router, photo_router, grid_router, traffic_router,
                    camera_coverage_router, datasets_router, ckan_router, exchange_router,
-                   quality_router, sharing_router, governance_router, people_router,
-                   population_stats_router,
+                   quality_router, sharing_router, governance_router, people_quarantine_router,
+                   people_router, population_stats_router,
                    # last: its /api/cameras/{code} would take any fixed /api/cameras/... path
                    cameras_router):
         app.include_router(router)

@@ -156,6 +156,11 @@ def sync_catalog(engine: sa.Engine, data: DataCatalog, layers: LayerCatalog) -> 
                              "ON CONFLICT (code) DO NOTHING"), {"doc": dep_doc})
         dep_changed = len(conn.execute(DEPARTMENTS_SQL, {"doc": dep_doc}).all())
         keep_codes(conn, docs)
+        # An annex row now served by another record (e.g. 暂住人口信息: metadata sx029, then
+        # the content dataset temporary_population): the old record lets go of the number.
+        conn.execute(sa.text("UPDATE datasets SET annex_no = NULL WHERE NOT (id = ANY(:ids)) "
+                             "AND annex_no = ANY(:nos)"),
+                     {"ids": ids, "nos": [d["annex_no"] for d in docs if d["annex_no"]]})
         ds_changed = len(conn.execute(DATASETS_SQL, {"doc": orjson.dumps(docs).decode()}).all())
         field_doc = orjson.dumps(fields).decode()
         f_changed = len(conn.execute(FIELDS_SQL, {"doc": field_doc}).all())

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from backend.audit.chain import append as audit
 from backend.auth.permissions import Principal
 from backend.errors import Conflict, Forbidden, NotFound, Unprocessable
-from backend.people.change_idcheck import check_citizen_id
 from backend.people.change_schemas import ChangeIn
+from backend.people.idcheck import check_id
 from backend.people.models import CURRENT_STATUSES
 from backend.people.scope import Scope, scope_of
 from backend.privacy.policy import Kind, mask
@@ -114,10 +114,10 @@ def _household(conn: sa.Connection, household_id: int, scope: Scope, grid_code: 
 
 
 def _check_move_in(conn: sa.Connection, payload: dict[str, Any]) -> None:
-    failed = check_citizen_id(payload["citizen_id"], payload["sex"])
+    failed = check_id(payload["citizen_id"], payload["sex"])  # the loads' check, the same list
     if failed is not None:
-        check, reason = failed
-        raise Unprocessable(f"The citizen ID failed the {check} check: {reason}", check=check)
+        raise Unprocessable(f"The citizen ID failed the {failed.check} check: {failed.reason}",
+                            check=failed.check)
     cid = payload["citizen_id"].upper()
     if f"{cid[6:10]}-{cid[10:12]}-{cid[12:14]}" != payload["birth_date"]:
         raise Unprocessable("birth_date differs from the date in the citizen ID (characters "

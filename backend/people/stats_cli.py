@@ -1,7 +1,6 @@
 """`cityops people stats`: recount, suppress and store the population counts (what the server
 does at start when the table is empty, the load after a load and a decision after an accepted
-change). Registered from backend/cli.py; when another `people` command group already exists
-(the loader's), `add_stats` adds the action to it."""
+change). An action of `cityops people` (backend/people/cli.py)."""
 
 from __future__ import annotations
 
@@ -31,15 +30,3 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         engine.dispose()
-
-
-def add_stats(actions: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    stats = actions.add_parser("stats", help="recount and suppress the population counts")
-    stats.add_argument("--k", type=int, default=None, help="the threshold (default: setting)")
-    stats.set_defaults(handler=cmd_stats)
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """`cityops people stats`; backend/cli.py calls this once."""
-    people = sub.add_parser("people", help="the population base")
-    add_stats(people.add_subparsers(dest="people_action", required=True))

@@ -55,6 +55,12 @@ def _ric_plain(values: Sequence[str]) -> np.ndarray:
     return ok
 
 
+def ric_well_formed(values: Sequence[str]) -> np.ndarray:
+    """Mask of citizen IDs that are plainly valid (18 characters, 17 digits, the right MOD 11-2
+    check character, a real calendar date), vectorised; False means: ask stdnum (ric_error)."""
+    return _ric_plain(values)
+
+
 def _uscc_plain(values: Sequence[str]) -> np.ndarray:
     raw, ok = _codes(values)
     val = _USCC_VALUE[raw]

@@ -4,9 +4,12 @@ version store (arrival 'generator', actor 'demo'), with the defects `plant` asks
 their shares, so that the quality rules have real things to find.
 
 People carry valid citizen IDs (GB 11643, stdnum.cn.ric: 341324 + birth date + sequence +
-check char) and companies valid unified social credit codes (GB 32100, stdnum.cn.uscc); a
-dataset linked to household_population or enterprises references their real keys, and its
-authority fields (一数一源) copy the source's values except where a conflict is planted.
+check char) and companies valid unified social credit codes (GB 32100, stdnum.cn.uscc). The
+two population sources (household_population, temporary_population) are the population
+generator's (backend/simulation/population.py: written and loaded into the base first); a
+dataset linked to household_population draws its people from the base's persons, one linked
+to enterprises from its keys, and their authority fields (一数一源) copy the source's values
+except where a conflict is planted.
 Places lie inside the county polygon; land parcels tile a rectangle inside it."""
 
 from __future__ import annotations
@@ -22,26 +25,23 @@ from typing import Any
 import numpy as np
 import shapely
 import sqlalchemy as sa
-from shapely.geometry import box
 
 from backend.catalog.dataset_content import ContentDataset, ContentField, load_content
 from backend.datasets.store import Row, VersionOutcome, write_version
 from backend.exchange.files import to_ewkb
-from backend.geo.gcj02 import wgs84_to_gcj02
 from backend.simulation.dataset_values import (
     COUNTY_CODE,
     Companies,
-    People,
     Picker,
     Place,
-    bow_tie,
+    bad_id,
     citizen_ids,
     companies,
     days,
     lines_in,
     names,
-    people,
     place_of,
+    plant_geometry,
     planted,
     points_by_roads,
     rectangles_around,
@@ -49,15 +49,17 @@ from backend.simulation.dataset_values import (
     uscc_codes,
     wrong_check,
 )
+from backend.simulation.population import BasePeople, generate_population, people_of
 
 INDUSTRIES = ["农、林、牧、渔业", "制造业", "建筑业", "批发和零售业", "住宿和餐饮业",
               "交通运输、仓储和邮政业", "信息传输、软件和信息技术服务业", "租赁和商务服务业"]
 STALE_DAYS = 200
 TZ = timezone(timedelta(hours=8))
-OUTSIDE_SHIFT_DEG = 0.3  # beyond the county's bounding box
 # Versions written at once: the next dataset is built (Python) while the database loads the
 # last (COPY, index, diff in the server): two overlap on a 2-core machine; more only contend.
 WRITERS = 2
+# Written and loaded by the population generator (backend/simulation/population.py).
+POPULATION = ("household_population", "temporary_population")
 
 
 # -- columns ---------------------------------------------------------------------------------
@@ -67,13 +69,17 @@ class Context:
     seed: int
     scale: float
     place: Place
-    _people: People | None = None
+    engine: sa.Engine | None = None   # the base the linked datasets' people come from
+    _people: BasePeople | None = None
     _companies: Companies | None = None
     built: dict[str, Any] = field(default_factory=dict)
 
     def clean(self, entry_id: str, key: str, original: list[str]) -> np.ndarray:
         """Rows of a link target whose key no plant touched (not made invalid, not repeated):
-        what linked datasets reference, so that their own plants are the only defects."""
+        what linked datasets reference, so that their own plants are the only defects. The
+        population's people are clean by construction (population.people_of)."""
+        if entry_id in POPULATION:
+            return np.arange(len(original), dtype=np.int64)
         if entry_id not in self.built:
             entry = next(d for d in load_content() if d.id == entry_id)
             self.built[entry_id] = build(entry, self)
@@ -87,9 +93,14 @@ class Context:
         return max(1, round(entry.rows * self.scale))
 
     @property
-    def people(self) -> People:
+    def people(self) -> BasePeople:
+        """The base's registered people (generated and loaded before the linked datasets)."""
         if self._people is None:
-            self._people = people(self.seed, self.rows_of("household_population"), self.place)
+            if self.engine is None:
+                raise RuntimeError("linked to household_population: the Context needs the "
+                                   "engine of a database with the population loaded")
+            with self.engine.connect() as conn:
+                self._people = people_of(conn)
         return self._people
 
     @property
@@ -165,17 +176,9 @@ def _generic(entry: ContentDataset, f: ContentField, n: int, g: np.random.Genera
 def columns(entry: ContentDataset, n: int, g: np.random.Generator, ctx: Context
             ) -> dict[str, list[Any]]:
     fields = {f.name: f for f in entry.fields}
-    if entry.id == "household_population":
-        p = ctx.people
-        towns = ctx.place.townships
-        return {"citizen_id": list(p.ids), "name": list(p.names), "gender": list(p.sex),
-                "birth_date": list(p.births),
-                "household_no": [f"{towns[t][0]}{i // 3:07d}" for i, t in enumerate(p.towns)],
-                "relation": ["户主" if i % 3 == 0 else str(r) for i, r in
-                             enumerate(g.choice(["配偶", "子女", "父母", "其他"], n))],
-                "township_code": [towns[t][0] for t in p.towns],
-                "address": [f"泗县{towns[t][1]}{i % 300 + 1}号" for i, t in enumerate(p.towns)],
-                "phone": _generic(entry, fields["phone"], n, g, ctx, None, None)}
+    if entry.id in POPULATION:
+        raise ValueError(f"{entry.id} is written by the population generator "
+                         "(backend/simulation/population.py)")
     if entry.id == "gdp_quarterly":
         cells = [(f"{2005 + q // 4}Q{q % 4 + 1}", ind) for q in range(400)
                  for ind in fields["industry"].values or []][:n]
@@ -223,8 +226,10 @@ def _id_field(entry: ContentDataset) -> str:
 
 
 def plant(entry: ContentDataset, cols: dict[str, list[Any]], geoms: np.ndarray | None,
-          per_row: int, g: np.random.Generator, ctx: Context) -> dict[str, list[int]]:
-    """Apply content.yaml's defects in place; returns {defect[:field]: row indices}."""
+          per_row: int, g: np.random.Generator, ctx: Context | None) -> dict[str, list[int]]:
+    """Apply content.yaml's defects in place; returns {defect[:field]: row indices}. The
+    ID defects (invalid_citizen_id, impossible_birth_date, unknown_region, sex_mismatch) each
+    fail one check of backend.people.idcheck; `ctx` is needed by the geometry plants only."""
     n = len(next(iter(cols.values())))
     pick = Picker(g, n)
     done: dict[str, list[int]] = {}
@@ -245,6 +250,8 @@ def plant(entry: ContentDataset, cols: dict[str, list[Any]], geoms: np.ndarray |
             if defect == "invalid_citizen_id":
                 c = cols[_id_field(entry)]
                 mark(label, pick.take(k), lambda i, c=c: c.__setitem__(i, wrong_check(c[i])))
+            elif defect in ("impossible_birth_date", "unknown_region", "sex_mismatch"):
+                mark(label, pick.take(k), lambda i, d=defect: _bad_id(entry, cols, i, d))
             elif defect == "invalid_uscc":
                 mark(label, pick.take(k), lambda i, c=col: c.__setitem__(i, wrong_check(c[i])))
             elif defect == "missing":
@@ -281,51 +288,24 @@ def plant(entry: ContentDataset, cols: dict[str, list[Any]], geoms: np.ndarray |
                 for i, v in zip(idx, fresh, strict=True):
                     c[i] = v
                 done[label] = [int(i) for i in idx]
-            elif geoms is not None:
-                done[label] = _plant_geometry(defect, k, geoms, per_row, pick, ctx, g)
+            elif geoms is not None and ctx is not None:
+                done[label] = plant_geometry(defect, k, geoms, per_row, pick,
+                                             ctx.place.county, g)
+            else:
+                raise ValueError(f"{entry.id}: no plant {defect!r} for a table without geometry")
     return done
 
 
-def _plant_geometry(defect: str, k: int, geoms: np.ndarray, per_row: int, pick: Picker,
-                    ctx: Context, g: np.random.Generator) -> list[int]:
-    n = len(geoms)
-    if defect == "gcj02_shift":
-        idx = pick.take(k)
-        xy = shapely.get_coordinates(geoms[idx])
-        lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
-        geoms[idx] = shapely.points(lon, lat)
-    elif defect == "empty_geometry":
-        idx = pick.take(k)
-        geoms[idx] = shapely.from_wkt("POINT EMPTY")
-    elif defect == "invalid_geometry":
-        idx = pick.take(k)
-        for i in idx:
-            if geoms[i].geom_type == "LineString":
-                x, y = geoms[i].coords[0]
-                geoms[i] = shapely.LineString([(x, y), (x, y)])  # too few distinct points
-            else:
-                geoms[i] = bow_tie(geoms[i])
-    elif defect == "wrong_type":
-        idx = pick.take(k)
-        geoms[idx] = shapely.points(shapely.get_coordinates(geoms[idx])[::3][:len(idx)])
-    elif defect == "outside_county":
-        idx = pick.take(k)
-        maxx = ctx.place.county.bounds[2]
-        xy = shapely.get_coordinates(geoms[idx])
-        geoms[idx] = shapely.points(np.full(len(idx), maxx + OUTSIDE_SHIFT_DEG), xy[:, 1])
-    elif defect in ("overlap", "gap"):
-        # a cell with a right neighbour in its row grows into it (overlap) or shrinks away
-        # from it (gap); the neighbour is kept clean so that each defect is one pair
-        has_right = (np.arange(n) % max(per_row, 1) != per_row - 1) & (np.arange(n) + 1 < n)
-        idx = pick.take(k, has_right & np.r_[pick.free[1:], False])
-        pick.free[np.minimum(idx + 1, n - 1)] = False
-        for i in idx:
-            minx, miny, maxx, maxy = geoms[i].bounds
-            dx = (maxx - minx) * 0.3 * (1 if defect == "overlap" else -1)
-            geoms[i] = box(minx, miny, maxx + dx, maxy)
-    else:
-        return []
-    return [int(i) for i in idx]
+def _bad_id(entry: ContentDataset, cols: dict[str, list[Any]], i: int, defect: str) -> None:
+    """One ID check failed, the check character valid: the birth date (the row's too), the
+    region, or the sex field flipped against the sequence digit."""
+    if defect == "sex_mismatch":
+        cols["gender"][i] = "女" if cols["gender"][i] == "男" else "男"
+        return
+    ids = cols[_id_field(entry)]
+    ids[i] = bad_id(ids[i], defect)
+    if defect == "impossible_birth_date" and "birth_date" in cols:
+        cols["birth_date"][i] = f"{ids[i][6:10]}-02-30"
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -359,8 +339,11 @@ def generate_content(engine: sa.Engine, *, scale: float = 1.0, seed: int = 20201
     unknown = wanted - {e.id for e in entries}
     if unknown:
         raise ValueError(f"not content datasets of content.yaml: {', '.join(sorted(unknown))}")
+    outcomes: dict[str, VersionOutcome] = {}
+    if wanted & set(POPULATION):  # both at once: one population, loaded into the base
+        outcomes.update(generate_population(engine, scale=scale, seed=seed).outcomes)
     with engine.connect() as conn:
-        ctx = Context(seed, scale, place_of(conn))
+        ctx = Context(seed, scale, place_of(conn), engine)
 
     def write(entry: ContentDataset, cols: dict[str, list[Any]], hexes: list[str | None] | None,
               started: float) -> VersionOutcome:
@@ -376,7 +359,7 @@ def generate_content(engine: sa.Engine, *, scale: float = 1.0, seed: int = 20201
     futures: dict[str, Future[VersionOutcome]] = {}
     with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="content") as pool:
         for entry in entries:
-            if entry.id not in wanted:
+            if entry.id not in wanted or entry.id in POPULATION:
                 continue
             started = time.perf_counter()
             cols, geoms, _ = ctx.built.get(entry.id) or build(entry, ctx)
@@ -384,7 +367,7 @@ def generate_content(engine: sa.Engine, *, scale: float = 1.0, seed: int = 20201
             ctx.built[entry.id] = ({entry.key: cols[entry.key]}, None, {})
             hexes = to_ewkb(geoms) if geoms is not None else None
             futures[entry.id] = pool.submit(write, entry, cols, hexes, started)
-    return {dataset_id: f.result() for dataset_id, f in futures.items()}
+    return outcomes | {dataset_id: f.result() for dataset_id, f in futures.items()}
 
 
 def _age(conn: sa.Connection, dataset_id: str, version_id: int) -> None:

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from shapely.geometry import box
 from stdnum.cn import ric, uscc
 
+from backend.geo.gcj02 import wgs84_to_gcj02
+
 COUNTY_CODE = "341324"
 # GB/T 2260: Sixian has been 341324 since 1998 (宿州市); before, 342225 (宿县地区). An ID keeps
 # the address code of its first registration, so people born before 1998 carry the old one
@@ -112,35 +114,21 @@ def wrong_check(code: str) -> str:
     return code[:-1] + next(c for c in alphabet if c != code[-1])
 
 
+OUTSIDE_SHIFT_DEG = 0.3  # beyond the county's bounding box
+UNKNOWN_REGION = "349901"  # in no GB/T 2260 release (backend/people/gbt2260.csv)
+
+
+def bad_id(code: str, defect: str) -> str:
+    """An ID with a valid check character that fails one other check of backend.people.idcheck:
+    02-30 as its birth date (impossible_birth_date) or region 349901 (unknown_region)."""
+    body = (code[:10] + "0230" + code[14:17] if defect == "impossible_birth_date"
+            else UNKNOWN_REGION + code[6:17])
+    return body + ric.calc_check_digit(body + "0")
+
+
 def days(g: np.random.Generator, n: int, start: date, end: date) -> np.ndarray:
     span = (end - start).days
     return np.array([start + timedelta(days=int(d)) for d in g.integers(0, span, n)])
-
-
-@dataclass
-class People:
-    ids: list[str]
-    names: list[str]
-    births: list[str]
-    sex: list[str]
-    towns: np.ndarray
-
-
-def people(seed: int, n: int, place: Place) -> People:
-    """The registered population: deterministic for (seed, n), so that a dataset linked to it
-    finds the same people whether or not household_population is generated in the same run."""
-    g = np.random.default_rng([seed, 1])
-    births = days(g, n, date(1935, 1, 1), date(2024, 12, 31))
-    order = np.argsort(births, kind="stable")
-    rank = np.empty(n, dtype=np.int64)
-    sorted_days = births[order]
-    starts = np.r_[0, np.flatnonzero(sorted_days[1:] != sorted_days[:-1]) + 1]
-    run = np.repeat(starts, np.diff(np.r_[starts, n]))
-    rank[order] = np.arange(n) - run
-    male = g.random(n) < 0.51
-    seqs = rank * 2 + np.where(male, 1, 2)   # odd male, even female; unique per birth date
-    return People(citizen_ids(births, seqs), names(g, n), [d.isoformat() for d in births],
-                  ["男" if m else "女" for m in male], g.integers(0, len(place.townships), n))
 
 
 @dataclass
@@ -217,3 +205,46 @@ def tessellation(area: shapely.Geometry, n: int) -> tuple[np.ndarray, int]:
 def bow_tie(geom: shapely.Geometry) -> shapely.Geometry:
     minx, miny, maxx, maxy = geom.bounds
     return shapely.Polygon([(minx, miny), (maxx, maxy), (maxx, miny), (minx, maxy)])
+
+
+def plant_geometry(defect: str, k: int, geoms: np.ndarray, per_row: int, pick: Picker,
+                   county: Any, g: np.random.Generator) -> list[int]:
+    """A geometry plant of dataset_content.plant on k rows: their indices."""
+    n = len(geoms)
+    if defect == "gcj02_shift":
+        idx = pick.take(k)
+        xy = shapely.get_coordinates(geoms[idx])
+        lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
+        geoms[idx] = shapely.points(lon, lat)
+    elif defect == "empty_geometry":
+        idx = pick.take(k)
+        geoms[idx] = shapely.from_wkt("POINT EMPTY")
+    elif defect == "invalid_geometry":
+        idx = pick.take(k)
+        for i in idx:
+            if geoms[i].geom_type == "LineString":
+                x, y = geoms[i].coords[0]
+                geoms[i] = shapely.LineString([(x, y), (x, y)])  # too few distinct points
+            else:
+                geoms[i] = bow_tie(geoms[i])
+    elif defect == "wrong_type":
+        idx = pick.take(k)
+        geoms[idx] = shapely.points(shapely.get_coordinates(geoms[idx])[::3][:len(idx)])
+    elif defect == "outside_county":
+        idx = pick.take(k)
+        maxx = county.bounds[2]
+        xy = shapely.get_coordinates(geoms[idx])
+        geoms[idx] = shapely.points(np.full(len(idx), maxx + OUTSIDE_SHIFT_DEG), xy[:, 1])
+    elif defect in ("overlap", "gap"):
+        # a cell with a right neighbour in its row grows into it (overlap) or shrinks away
+        # from it (gap); the neighbour is kept clean so that each defect is one pair
+        has_right = (np.arange(n) % max(per_row, 1) != per_row - 1) & (np.arange(n) + 1 < n)
+        idx = pick.take(k, has_right & np.r_[pick.free[1:], False])
+        pick.free[np.minimum(idx + 1, n - 1)] = False
+        for i in idx:
+            minx, miny, maxx, maxy = geoms[i].bounds
+            dx = (maxx - minx) * 0.3 * (1 if defect == "overlap" else -1)
+            geoms[i] = box(minx, miny, maxx + dx, maxy)
+    else:
+        return []
+    return [int(i) for i in idx]

@@ -101,13 +101,13 @@ def test_sync_puts_the_catalog_in_the_database_idempotently(
             "count(*) FILTER (WHERE storage = 'layer'), count(*) FILTER (WHERE storage = 'rows'),"
             " count(DISTINCT resource_code) FROM datasets WHERE id = ANY(:ids)"), {"ids": ids}
         ).one()
-        assert tuple(counts) == (323, len(layers.layers), 28, again.datasets)
+        assert tuple(counts) == (323, len(layers.layers), 29, again.datasets)
         cgj = conn.execute(sa.text("SELECT name, short_name, name_en FROM departments "
                                    "WHERE code = 'CGJ'")).one()
         assert (cgj.short_name, cgj.name_en) == ("城管局", "Urban Management Bureau")
         fields = conn.execute(sa.text("SELECT count(*) FROM dataset_fields WHERE dataset_id = "
                                       "'household_population'")).scalar_one()
-        assert fields == 9
+        assert fields == 15  # status, residence, building, ethnicity, household kind
         text = conn.execute(sa.text("SELECT search_text FROM datasets WHERE id = "
                                     "'household_population'")).scalar_one()
         assert "户籍人口信息" in text and "公民身份号码" in text and "公安局" in text

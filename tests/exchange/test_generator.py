@@ -1,6 +1,8 @@
-"""The demo's generated content at a small scale: every dataset of content.yaml gets a version;
-every plant is present at exactly its share and the IDs are valid where nothing was planted;
-linked datasets reference real keys; the stale dataset is 200 days old; audit entries."""
+"""The demo's generated content at a small scale: every dataset of content.yaml gets a version
+(the two population sources through the population generator, loaded into the base); every
+plant is present at exactly its share and the IDs are valid where nothing was planted; linked
+datasets reference the base's people and real keys; the stale dataset is 200 days old; audit
+entries."""
 
 from __future__ import annotations
 
@@ -8,14 +10,22 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from stdnum.cn import ric, uscc
+from stdnum.cn import uscc
 
 from backend.catalog.dataset_content import load_content
 from backend.catalog.layers import load_catalog
 from backend.datasets.store import VersionOutcome
 from backend.datasets.sync import sync_from
+from backend.people.idcheck import check_ids
 from backend.settings import Settings
-from backend.simulation.dataset_content import Context, build, generate_content, planted
+from backend.simulation.dataset_content import (
+    POPULATION,
+    Context,
+    build,
+    generate_content,
+    planted,
+)
+from backend.simulation.population import CENSUS_2020
 from tests.exchange.helpers import clear_content
 
 SCALE = 0.02
@@ -31,6 +41,24 @@ def generated(engine: sa.Engine, county: dict[str, int],
     for entry in load_content():
         clear_content(engine, entry.id)
     yield generate_content(engine, scale=SCALE, seed=SEED)
+    with engine.begin() as conn:  # the base's persons go (tests/people counts its own cells)
+        remove_generated_persons(conn)
+
+
+def remove_generated_persons(conn: sa.Connection) -> None:
+    """The persons, households and addresses the generator's load made (not the test
+    population's: those have no source version), and its quarantine rows."""
+    conn.execute(sa.text("""
+CREATE TEMP TABLE gone ON COMMIT DROP AS SELECT id FROM persons
+WHERE source_dataset = ANY(:d) AND source_version IS NOT NULL;
+DELETE FROM person_versions WHERE person_id IN (SELECT id FROM gone);
+UPDATE households SET head_person_id = NULL WHERE head_person_id IN (SELECT id FROM gone);
+DELETE FROM persons WHERE id IN (SELECT id FROM gone);
+DELETE FROM households h WHERE household_no ~ '^[0-9]{9}[0Z][0-9]{7}$'
+  AND NOT EXISTS (SELECT 1 FROM persons p WHERE p.household_id = h.id);
+DELETE FROM addresses a WHERE NOT EXISTS (SELECT 1 FROM households h WHERE h.address_id = a.id)
+  AND NOT EXISTS (SELECT 1 FROM persons p WHERE p.address_id = a.id);
+DELETE FROM population_quarantine WHERE dataset_id = ANY(:d)"""), {"d": list(POPULATION)})
 
 
 def n_of(entry_id: str) -> int:
@@ -57,7 +85,16 @@ def test_every_dataset_has_its_rows(generated: dict[str, VersionOutcome],
     assert set(generated) == {d.id for d in load_content()}
     for dataset_id, outcome in generated.items():
         assert outcome.status == "accepted", dataset_id
-        assert outcome.rows_total == n_of(dataset_id), dataset_id
+        if dataset_id not in POPULATION:
+            assert outcome.rows_total == n_of(dataset_id), dataset_id
+    # the population: census x scale current residents, less the refused rows (each planted
+    # row is refused, a duplicate pair losing one)
+    versions = [generated[d].version_id for d in POPULATION]
+    current = q(engine, "SELECT count(*) FROM persons WHERE source_version = ANY(:v) AND "
+                        "status IN ('resident', 'registered_elsewhere')", v=versions)
+    refused = q(engine, "SELECT count(*) FROM population_quarantine WHERE version_id = ANY(:v)",
+                v=versions)
+    assert 0 < round(CENSUS_2020 * SCALE) - current <= refused
     assert q(engine, "SELECT count(*) FROM audit_log WHERE action = 'dataset.version' AND "
                      "data->>'arrival' = 'generator'") >= len(generated)
     assert q(engine, "SELECT count(*) FROM datasets WHERE id = 'gdp_quarterly' AND "
@@ -70,11 +107,19 @@ def test_every_dataset_has_its_rows(generated: dict[str, VersionOutcome],
 def test_ids_valid_except_the_planted(generated: dict[str, VersionOutcome],
                                       engine: sa.Engine) -> None:
     ids = values(engine, "household_population", "citizen_id")
-    n = n_of("household_population")
-    bad = [x for x in ids if not ric.is_valid(x)]
-    assert len(bad) == planted(0.002, n)
-    assert len(ids) - len(set(ids)) == planted(0.0005, n)           # duplicate_key
+    n = generated["household_population"].rows_total
+    checks = [p.check for _, p in check_ids(ids, values(engine, "household_population",
+                                                        "gender"))]
+    assert checks.count("check_digit") == planted(0.0006, n)
+    assert checks.count("region") == planted(0.0003, n)
+    assert checks.count("birth_date") == planted(0.0004, n)
+    # sex_mismatch, plus copied IDs that do not match their row's sex
+    assert planted(0.0003, n) <= checks.count("sex") <= planted(0.0003, n) + planted(0.0004, n)
+    assert len(ids) - len(set(ids)) == planted(0.0004, n)           # duplicate_key
     assert values(engine, "household_population", "phone").count(None) == planted(0.2, n)
+    quarantined = q(engine, "SELECT count(*) FROM population_quarantine WHERE version_id = :v",
+                    v=generated["household_population"].version_id)
+    assert quarantined == planted(0.0006, n) + planted(0.0003, n) * 2 + planted(0.0004, n) * 2
     firms = values(engine, "enterprises", "uscc")
     assert len([x for x in firms if not uscc.is_valid(x)]) == planted(0.002, n_of("enterprises"))
     orgs = values(engine, "social_organisations", "uscc")
@@ -167,12 +212,12 @@ def test_geometry_plants(generated: dict[str, VersionOutcome], engine: sa.Engine
     assert toilets <= n_of("public_toilets")  # all shifted by GCJ-02 (~500 m): most inside
 
 
-def test_deterministic(county: dict[str, int], engine: sa.Engine) -> None:
+def test_deterministic(generated: dict[str, VersionOutcome], engine: sa.Engine) -> None:
     from backend.simulation.dataset_values import place_of
 
     with engine.connect() as conn:
         place = place_of(conn)
     entry = next(d for d in load_content() if d.id == "health_records")
-    a, _, pa = build(entry, Context(SEED, 0.005, place))
-    b, _, pb = build(entry, Context(SEED, 0.005, place))
+    a, _, pa = build(entry, Context(SEED, 0.005, place, engine))
+    b, _, pb = build(entry, Context(SEED, 0.005, place, engine))
     assert a == b and pa == pb
