@@ -40,27 +40,26 @@ population_stats = sa.Table(
     sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
 )
 
-# Per grid cell, one pass. The household size counts current members only.
+# Per grid cell, one pass: households first (their current members, in the order of
+# idx_persons_counts, so no sort), then cells. Ages by birth-date cut-offs (cheap comparisons).
 GRID_COUNTS = sa.text("""
-WITH cur AS (
-  SELECT grid_code, household_id, sex,
-         extract(year FROM age(CAST(:today AS date), birth_date))::int AS age,
-         count(*) OVER (PARTITION BY household_id) AS household_size
+WITH h AS (
+  SELECT grid_code, household_id, count(*) AS n,
+         count(*) FILTER (WHERE sex = '男') AS male,
+         count(*) FILTER (WHERE birth_date > :born_15) AS age_0_14,
+         count(*) FILTER (WHERE birth_date <= :born_60) AS age_60_plus,
+         count(*) FILTER (WHERE birth_date > :born_18) AS children
   FROM persons
   WHERE status = ANY(:current) AND grid_code IS NOT NULL
+  GROUP BY grid_code, household_id
 )
-SELECT grid_code,
-       count(*) AS population,
-       count(DISTINCT household_id) AS households,
-       count(*) FILTER (WHERE sex = '男') AS male,
-       count(*) FILTER (WHERE sex = '女') AS female,
-       count(*) FILTER (WHERE age <= 14) AS age_0_14,
-       count(*) FILTER (WHERE age BETWEEN 15 AND 59) AS age_15_59,
-       count(*) FILTER (WHERE age >= 60) AS age_60_plus,
-       count(*) FILTER (WHERE age >= 60 AND household_id IS NOT NULL
-                        AND household_size = 1) AS elderly_alone,
-       count(*) FILTER (WHERE age < 18) AS children
-FROM cur GROUP BY grid_code""")
+SELECT grid_code, sum(n) AS population, count(household_id) AS households,
+       sum(male) AS male, sum(n - male) AS female, sum(age_0_14) AS age_0_14,
+       sum(n - age_0_14 - age_60_plus) AS age_15_59, sum(age_60_plus) AS age_60_plus,
+       count(*) FILTER (WHERE household_id IS NOT NULL AND n = 1
+                        AND age_60_plus = 1) AS elderly_alone,
+       sum(children) AS children
+FROM h GROUP BY grid_code""")
 
 CELLS = sa.text("""
 SELECT g.grid_code, g.name, g.township_code, g.community,
@@ -70,8 +69,19 @@ FROM grid_cells g ORDER BY g.grid_code""")
 
 def count_cells(conn: sa.Connection, today: date) -> dict[str, dict[str, int]]:
     """The raw (unsuppressed) figures of every grid cell with current persons."""
-    rows = conn.execute(GRID_COUNTS, {"today": today, "current": list(CURRENT_STATUSES)})
+    rows = conn.execute(GRID_COUNTS, {"born_15": _years_before(today, 15),
+                                      "born_60": _years_before(today, 60),
+                                      "born_18": _years_before(today, 18),
+                                      "current": list(CURRENT_STATUSES)})
     return {r.grid_code: {f: int(getattr(r, f)) for f in FIELDS} for r in rows}
+
+
+def _years_before(today: date, years: int) -> date:
+    """The last birth date of someone `years` old or older today (29 February: 28th)."""
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:
+        return today.replace(year=today.year - years, day=28)
 
 
 def _add(into: dict[str, int], more: Mapping[str, int]) -> None:
@@ -124,7 +134,9 @@ def build_units(conn: sa.Connection, counts: Mapping[str, Mapping[str, int]]
 
 def refresh(conn: sa.Connection, k: int, *, today: date | None = None) -> int:
     """Recount, suppress and store; returns the number of rows written. Runs in the caller's
-    transaction (readers see the old table until it commits)."""
+    transaction (readers see the old table until it commits); concurrent refreshes (a load, an
+    accepted change) take turns."""
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('population_stats'))"))
     units, labels = build_units(conn, count_cells(conn, today or date.today()))
     hidden = suppress(units, k)
     now = datetime.now(UTC)

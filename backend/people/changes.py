@@ -300,13 +300,13 @@ VALUES (:cid, :name, :sex, :born, :h, :a, :rel, 'resident', :g, :t, :ds, 1) RETU
     return person_id, version
 
 
-def refresh_stats(engine: sa.Engine) -> None:
-    """After an accepted change the counts moved: the stats helper's refresh, when present."""
+def refresh_stats(engine: sa.Engine, k: int) -> None:
+    """After an accepted change the counts moved: recount (run after the answer is sent; the
+    change is committed whatever happens here, and the next refresh catches up on failure)."""
+    from backend.people.aggregates import refresh
+
     try:
-        from backend.people.aggregates import refresh  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    try:
-        refresh(engine)
-    except Exception:  # the change is committed; stale counts are refreshed on their schedule
+        with engine.begin() as conn:
+            refresh(conn, k)
+    except Exception:
         log.exception("population stats refresh failed after an accepted change")

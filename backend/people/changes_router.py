@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 
 from backend.api.deps import AppState
 from backend.api.route import GuardedRoute
@@ -70,12 +70,13 @@ def department_changes(state: AppState, principal: Caller,
 
 @router.post("/api/people/changes/{change_id}/decision", response_model=ChangeRead,
              dependencies=[requires(Permission.PEOPLE_CONFIRM)])
-def decide_change(change_id: Id, body: DecisionIn, state: AppState, principal: Caller) -> dict:
+def decide_change(change_id: Id, body: DecisionIn, state: AppState, principal: Caller,
+                  background: BackgroundTasks) -> dict:
     """Accept (applied at once: a new version of the person) or reject (a note is required)
     a pending change of your department. 409 when the person changed since the report."""
     with state.engine.begin() as conn:
         out = changes.decide(conn, principal=_who(principal), change_id=change_id,
                              decision=body.decision, note=body.note)
-    if body.decision == "accept":
-        changes.refresh_stats(state.engine)
+    if body.decision == "accept":  # the counts moved: recounted after the answer is sent
+        background.add_task(changes.refresh_stats, state.engine, state.settings.population_k)
     return out

@@ -31,8 +31,9 @@ class System:
     def __init__(self, units: Sequence[Unit], rels: Sequence[Relation],
                  value: Mapping[Key, int], hidden: set[Key]) -> None:
         self.keys = sorted(hidden)
+        self.rows: list[tuple[dict[int, float], float, float]] = []
         self.index = {key: i for i, key in enumerate(self.keys)}
-        rows: list[tuple[dict[int, float], float, float]] = []
+        rows = self.rows
 
         def linear(terms: Sequence[tuple[Key, float]], low: float, high: float) -> None:
             row: dict[int, float] = {}
@@ -76,10 +77,56 @@ class System:
         return np.asarray(res.x) if not integral else np.rint(res.x)
 
 
+def components(units: Sequence[Unit], rels: Sequence[Relation], value: Mapping[Key, int],
+               hidden: set[Key]) -> list[set[Key]]:
+    """The suppressed figures split into groups no published relation links: the attacker's
+    system is block-diagonal, so each group is attacked (and stays safe) on its own."""
+    system = System(units, rels, value, hidden)
+    parent = list(range(len(system.keys)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for row, _, _ in system.rows:
+        first, *rest = row
+        for j in rest:
+            parent[find(j)] = find(first)
+    groups: dict[int, set[Key]] = {}
+    for i, key in enumerate(system.keys):
+        groups.setdefault(find(i), set()).add(key)
+    return sorted(groups.values(), key=min)
+
+
 def leak(units: Sequence[Unit], rels: Sequence[Relation], value: Mapping[Key, int],
-         hidden: set[Key], k: int, excused: set[Key]) -> Key | None:
+         hidden: set[Key], k: int, excused: set[Key],
+         safe: set[frozenset[Key]] | None = None) -> Key | None:
     """A suppressed figure the attacker can pin down (or show under k, unless `excused`:
-    nothing is left to suppress near it), or None."""
+    nothing is left to suppress near it), or None. The groups not yet known safe are attacked
+    together first (one system: cheapest when they are safe, the usual case); when that finds
+    a leak, group by group, so that `safe` remembers every group found safe (a group with the
+    same figures has the same constraints) and later rounds attack only what changed."""
+    safe = set() if safe is None else safe
+    open_groups = [g for g in components(units, rels, value, hidden) if frozenset(g) not in safe]
+    if not open_groups:
+        return None
+    if len(open_groups) > 1:
+        everything = set().union(*open_groups)
+        if _leak_in(units, rels, value, everything, k, excused) is None:
+            safe.update(frozenset(g) for g in open_groups)
+            return None
+    for group in open_groups:
+        found = _leak_in(units, rels, value, group, k, excused)
+        if found is not None:
+            return found
+        safe.add(frozenset(group))
+    return None
+
+
+def _leak_in(units: Sequence[Unit], rels: Sequence[Relation], value: Mapping[Key, int],
+             hidden: set[Key], k: int, excused: set[Key]) -> Key | None:
     if not hidden:
         return None
     system = System(units, rels, value, hidden)
@@ -138,8 +185,9 @@ def protect(units: Sequence[Unit], rels: Sequence[Relation], value: Mapping[Key,
     """`hidden` grown until the audit finds no leak (deterministic: the programs' optima are
     only used to find a leak, and the figure added is chosen by value and code)."""
     excused: set[Key] = set()
+    safe: set[frozenset[Key]] = set()
     for _ in range(MAX_ROUNDS):
-        found = leak(units, rels, value, hidden, k, excused)
+        found = leak(units, rels, value, hidden, k, excused, safe)
         if found is None:
             return hidden
         more = neighbour(found, rels, value, hidden)
