@@ -14,13 +14,15 @@ this package reads scenarios/ (import rule 4); backend/datasets builds the recor
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
 from backend.catalog.layers import SHARE_TYPES, UPDATE_CYCLES
+from backend.catalog.population_sources import FILE as POPULATION_FILE
+from backend.catalog.population_sources import load_population_sources
 from backend.catalog.sources import IDENT
 from backend.catalog.strict import CatalogError, Strict, read_yaml
 from backend.privacy.policy import Kind
@@ -116,6 +118,9 @@ class DataCatalog:
     layers: list[LayerEntry]
     content_rows: dict[str, int]
     layer_rows: dict[str, int]
+    # annex_no -> the summary of an entry whose data is the population base itself
+    # (population_sources.yaml `views`: 常驻人口信息, 人户分离信息)
+    summaries: dict[int, str] = field(default_factory=dict)
 
 
 def _read_annex(path: Path, by_annex_name: dict[str, str]) -> tuple[list[AnnexRow], list[str]]:
@@ -228,7 +233,16 @@ def load_data_catalog(directory: Path, layers: LayerCatalog | None = None) -> Da
             layer_rows[entry.layer] = no
     layer_ids = set(layers.ids) if layers is not None else {e.layer for e in content.layers}
     problems += _check_fields(content.datasets, layer_ids)
+    summaries: dict[int, str] = {}
+    if (directory / POPULATION_FILE).exists():
+        for view in load_population_sources(directory).views:
+            label = f"{POPULATION_FILE}: views.{view.annex.name}"
+            no, problem = _annex_ref(label, view.annex, by_annex_name, index)
+            if problem:
+                problems.append(problem)
+            elif no is not None:
+                summaries[no] = view.summary
     if problems:
         raise CatalogError(problems)
     return DataCatalog(annex, deps.departments, deps.bureau, content.datasets, content.layers,
-                       content_rows, layer_rows)
+                       content_rows, layer_rows, summaries)

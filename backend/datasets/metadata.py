@@ -183,6 +183,8 @@ def build_records(data: DataCatalog, layers: LayerCatalog) -> list[DatasetRecord
         dept = depts[row.department]
         rec = _annex_record(row, dept.name, dept.annex, content.get(row.annex_no),
                             layer_of.get(row.annex_no))
+        if row.annex_no in data.summaries:  # its data is the population base (issue 13)
+            rec.values["summary"] = data.summaries[row.annex_no]
         code = codes.next(row.name, row.department, position[row.department])
         rec.values.update(class_code=code.class_code, item_code=code.item_code,
                           entry_code=code.entry_code, detail_code=code.detail_code,

@@ -29,7 +29,7 @@ from psycopg2 import sql
 from psycopg2.extensions import cursor as Cursor
 
 from backend.audit.chain import append_with_cursor
-from backend.catalog.population_sources import PopulationSource, load_population_sources, source_of
+from backend.catalog.population_sources import PopulationSource, source_of
 from backend.errors import Conflict, NotFound
 from backend.ingest.values import copy_escape
 from backend.people.aggregates import refresh
@@ -94,7 +94,6 @@ def load_dataset(conn: sa.Connection, dataset_id: str, *, actor: str = "system",
     report.loaded, report.changed = _upsert(cur, dataset_id, version_id, actor)
     cur.execute("SELECT count(*) FROM pop_good")
     report.unchanged = cur.fetchone()[0] - report.loaded - report.changed
-    _link_views(cur)
     if stats_k is not None:
         refresh(conn, stats_k)
     # ON COMMIT DROP alone would keep them for a second load in the same transaction
@@ -311,16 +310,6 @@ UPDATE households h SET head_person_id = p.id
 FROM persons p JOIN pop_diff d USING (citizen_id)
 WHERE p.relation = '户主' AND p.household_id = h.id AND h.head_person_id IS DISTINCT FROM p.id""")
     return new, changed
-
-
-def _link_views(cur: Cursor) -> None:
-    """The annex entries whose data is the base: their records say where the data is."""
-    for view in load_population_sources().views:
-        cur.execute("UPDATE datasets d SET summary = %s, updated_at = now() FROM departments "
-                    "dep WHERE dep.code = d.department_code AND d.name = %s AND "
-                    "d.summary IS DISTINCT FROM %s AND (dep.short_name = %s OR dep.name = %s)",
-                    (view.summary, view.annex.name, view.summary, view.annex.department,
-                     view.annex.department))
 
 
 def quarantine_counts(conn: sa.Connection, dataset_id: str | None = None) -> Counter[str]:

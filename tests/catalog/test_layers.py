@@ -23,14 +23,14 @@ def test_every_layer_file_loads_and_matches_the_schema() -> None:
         "county", "townships", "roads", "parcels", "buildings", "pipelines", "cameras",
         "bus_lines", "bus_stops", "grid_cells", "pilot_segments", "township_labels",
         "grid_labels", "ortho", "ortho_county", "dem", "vehicles", "traffic_congestion",
-        "traffic_alerts", "cameras_view", "camera_coverage",
+        "traffic_alerts", "cameras_view", "camera_coverage", "population_grid",
     }
     assert set(catalog.ids) == expected
     kinds = {spec.id: spec.kind for spec in catalog.layers}
     assert kinds["ortho"] == "cog" and kinds["dem"] == "dem" and kinds["vehicles"] == "live"
     live = {"vehicles", "traffic_congestion", "traffic_alerts"}
     assert {kinds[i] for i in live} == {"live"}
-    views = {"cameras_view", "camera_coverage"}  # views over the camera tables
+    views = {"cameras_view", "camera_coverage", "population_grid"}  # views over tables
     assert {kinds[i] for i in views} == {"sql"}
     assert {kinds[i] for i in expected - {"ortho", "ortho_county", "dem"} - live - views} == \
         {"table"}
