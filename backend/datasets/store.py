@@ -219,7 +219,7 @@ def _rejection_json(r: Rejection) -> dict[str, Any]:
     return {"row": r.row, "key": r.key, "field": r.field, "value": r.value, "reason": r.reason}
 
 
-COPY_BATCH = 20_000
+COPY_BATCH = 100_000
 
 
 def _stage(cur: Cursor, rows: Iterable[Row]) -> int:
@@ -230,10 +230,14 @@ def _stage(cur: Cursor, rows: Iterable[Row]) -> int:
     assign = KeyAssigner()
     buf = io.StringIO()
     count = 0
+    dumps, opts = orjson.dumps, orjson.OPT_NON_STR_KEYS
     for row in rows:
-        data = orjson.dumps(dict(row.data), default=str, option=orjson.OPT_NON_STR_KEYS)
-        buf.write(f"{copy_escape(assign(row.key))}\t{copy_escape(data.decode())}\t"
-                  f"{copy_escape(row.geom_hex)}\n")
+        values = row.data if type(row.data) is dict else dict(row.data)
+        # orjson escapes control characters: only a backslash needs COPY's escape
+        data = dumps(values, default=str, option=opts).decode()
+        if "\\" in data:
+            data = data.replace("\\", "\\\\")
+        buf.write(f"{copy_escape(assign(row.key))}\t{data}\t{copy_escape(row.geom_hex)}\n")
         count += 1
         if count % COPY_BATCH == 0:
             buf.seek(0)
@@ -269,6 +273,27 @@ def _apply(cur: Cursor, dataset_id: str, seq: int, mode: str,
            deletes: Sequence[str]) -> tuple[int, int, int]:
     """Close changed and removed rows, insert new and changed ones: (added, changed, removed)."""
     stage = sql.Identifier(STAGE)
+    insert = sql.SQL("INSERT INTO dataset_rows (dataset_id, key, first_seq, data, geom) "
+                     "SELECT %s, s.key, %s, s.data, s.geom FROM {} s").format(stage)
+    cur.execute("SELECT EXISTS (SELECT 1 FROM dataset_rows WHERE dataset_id = %s "
+                "AND last_seq IS NULL)", (dataset_id,))
+    if not cur.fetchone()[0]:  # nothing live (a first version): every staged row is new
+        cur.execute(insert, (dataset_id, seq))
+        return cur.rowcount, 0, 0
+    if mode == "full":
+        # One pass retires the changed rows and the removed ones; the live rows left are the
+        # unchanged ones, and every staged key without one goes in.
+        cur.execute(sql.SQL(
+            "WITH retired AS (UPDATE dataset_rows r SET last_seq = %s WHERE r.dataset_id = %s "
+            "AND r.last_seq IS NULL AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.key = r.key "
+            "AND s.data IS NOT DISTINCT FROM r.data AND s.geom IS NOT DISTINCT FROM r.geom) "
+            "RETURNING r.key) SELECT count(*), count(s.key) FROM retired LEFT JOIN {stage} s "
+            "USING (key)").format(stage=stage), (seq, dataset_id))
+        retired, changed = cur.fetchone()
+        cur.execute(insert + sql.SQL(
+            " WHERE NOT EXISTS (SELECT 1 FROM dataset_rows r WHERE r.dataset_id = %s "
+            "AND r.last_seq IS NULL AND r.key = s.key)"), (dataset_id, seq, dataset_id))
+        return cur.rowcount - changed, changed, retired - changed
     cur.execute(sql.SQL(
         "CREATE TEMP TABLE dataset_diff ON COMMIT DROP AS "
         "SELECT s.key, r.key IS NULL AS added FROM {stage} s LEFT JOIN dataset_rows r "
@@ -281,20 +306,11 @@ def _apply(cur: Cursor, dataset_id: str, seq: int, mode: str,
     cur.execute("UPDATE dataset_rows r SET last_seq = %s FROM dataset_diff d "
                 "WHERE r.dataset_id = %s AND r.last_seq IS NULL AND r.key = d.key "
                 "AND NOT d.added", (seq, dataset_id))
-    if mode == "full":
-        cur.execute(sql.SQL(
-            "UPDATE dataset_rows r SET last_seq = %s WHERE r.dataset_id = %s "
-            "AND r.last_seq IS NULL AND NOT EXISTS (SELECT 1 FROM {} s WHERE s.key = r.key)"
-        ).format(stage), (seq, dataset_id))
-    else:
-        cur.execute("UPDATE dataset_rows SET last_seq = %s WHERE dataset_id = %s "
-                    "AND last_seq IS NULL AND key = ANY (%s::text[])",
-                    (seq, dataset_id, list(deletes)))
+    cur.execute("UPDATE dataset_rows SET last_seq = %s WHERE dataset_id = %s "
+                "AND last_seq IS NULL AND key = ANY (%s::text[])",
+                (seq, dataset_id, list(deletes)))
     removed = cur.rowcount
-    cur.execute(sql.SQL(
-        "INSERT INTO dataset_rows (dataset_id, key, first_seq, data, geom) "
-        "SELECT %s, s.key, %s, s.data, s.geom FROM {} s JOIN dataset_diff d USING (key)"
-    ).format(stage), (dataset_id, seq))
+    cur.execute(insert + sql.SQL(" JOIN dataset_diff d USING (key)"), (dataset_id, seq))
     cur.execute("DROP TABLE dataset_diff")
     return added, changed, removed
 

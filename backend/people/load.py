@@ -87,7 +87,7 @@ def load_dataset(conn: sa.Connection, dataset_id: str, *, actor: str = "system",
     report = LoadReport(dataset_id, version_id)
     report.rows = _stage(cur, dataset_id, seq, spec)
     _refuse(cur, _checked(cur), dataset_id)
-    new_bad = _quarantine(cur, dataset_id, version_id, department)
+    new_bad = _quarantine(cur, dataset_id, version_id, seq, department)
     cur.execute("SELECT check_failed, count(*) FROM population_quarantine WHERE dataset_id = %s "
                 "AND version_id = %s GROUP BY 1", (dataset_id, version_id))
     report.quarantined = dict(cur.fetchall())
@@ -110,11 +110,14 @@ def load_dataset(conn: sa.Connection, dataset_id: str, *, actor: str = "system",
 # -- staging and checks -------------------------------------------------------------------------
 
 def _stage(cur: Cursor, dataset_id: str, seq: int, spec: PopulationSource) -> int:
-    """pop_src: one row per row of the version, the mapped fields as text, the status mapped."""
+    """pop_src: one row per row of the version, the mapped fields as text, the status mapped
+    (not the row's jsonb: the quarantine reads the few refused rows' data from the store)."""
     cols = []
     for name in TEXT_COLUMNS:
         if name in spec.fields:
             value = sql.SQL("nullif(btrim(data->>{}), '')").format(sql.Literal(spec.fields[name]))
+            if name == "citizen_id":  # the form stored and compared (idcheck.normalize)
+                value = sql.SQL("upper({})").format(value)
         else:
             value = sql.Literal(spec.fixed.get(name))
         cols.append(value + sql.SQL("::text AS {}").format(sql.Identifier(name)))
@@ -126,15 +129,14 @@ def _stage(cur: Cursor, dataset_id: str, seq: int, spec: PopulationSource) -> in
         status = sql.SQL("{}::jsonb ->> ({})").format(
             sql.Literal(_json(spec.status.map)), raw)
     cur.execute(sql.SQL(
-        "CREATE TEMP TABLE pop_src ON COMMIT DROP AS SELECT key AS row_key, data, {cols}, "
+        "CREATE TEMP TABLE pop_src ON COMMIT DROP AS SELECT key AS row_key, {cols}, "
         "{status}::text AS status, {raw}::text AS status_raw FROM dataset_rows "
         "WHERE dataset_id = %(dataset)s AND first_seq <= %(seq)s "
         "AND (last_seq IS NULL OR last_seq > %(seq)s)").format(
         cols=sql.SQL(", ").join(cols), status=status, raw=raw), {"dataset": dataset_id, "seq": seq})
     n = cur.rowcount
-    cur.execute("UPDATE pop_src SET citizen_id = upper(citizen_id) WHERE citizen_id <> "
-                "upper(citizen_id)")
     cur.execute("CREATE UNIQUE INDEX ON pop_src (row_key)")
+    cur.execute("ANALYZE pop_src")
     cur.execute("CREATE TEMP TABLE pop_bad (row_key text PRIMARY KEY, check_failed text, "
                 "reason text) ON COMMIT DROP")
     return n
@@ -219,15 +221,18 @@ FROM pop_src s JOIN persons p ON p.citizen_id = s.citizen_id AND p.source_datase
 WHERE NOT EXISTS (SELECT 1 FROM pop_bad b WHERE b.row_key = s.row_key)""", (dataset_id,))
 
 
-def _quarantine(cur: Cursor, dataset_id: str, version_id: int, department: str) -> int:
+def _quarantine(cur: Cursor, dataset_id: str, version_id: int, seq: int,
+                department: str) -> int:
     cur.execute("""
 INSERT INTO population_quarantine (dataset_id, version_id, department_code, row_key, citizen_id,
   check_failed, reason, data)
-SELECT %(d)s, %(v)s, %(dep)s, b.row_key, s.citizen_id, b.check_failed, b.reason, s.data
+SELECT %(d)s, %(v)s, %(dep)s, b.row_key, s.citizen_id, b.check_failed, b.reason, r.data
 FROM pop_bad b JOIN pop_src s USING (row_key)
+JOIN dataset_rows r ON r.dataset_id = %(d)s AND r.key = b.row_key AND r.first_seq <= %(seq)s
+  AND (r.last_seq IS NULL OR r.last_seq > %(seq)s)
 WHERE NOT EXISTS (SELECT 1 FROM population_quarantine q WHERE q.dataset_id = %(d)s
                   AND q.version_id = %(v)s AND q.row_key = b.row_key)""",
-                {"d": dataset_id, "v": version_id, "dep": department})
+                {"d": dataset_id, "v": version_id, "seq": seq, "dep": department})
     return cur.rowcount
 
 
@@ -241,6 +246,7 @@ SELECT s.*, b.geom, b.grid_code, b.township_code, b.community
 FROM pop_src s LEFT JOIN pop_building b ON s.building_id ~ '^[0-9]{1,18}$'
   AND b.building_id = s.building_id::bigint
 WHERE NOT EXISTS (SELECT 1 FROM pop_bad x WHERE x.row_key = s.row_key)""")
+    cur.execute("ANALYZE pop_good")
     cur.execute("""
 INSERT INTO addresses (building_id, grid_code, township_code, community, building_label, unit,
   geom)
@@ -289,22 +295,25 @@ WHERE p.id IS NULL OR ({p}) IS DISTINCT FROM ({n})""").format(
         p=sql.SQL(", ").join(sql.SQL("p.") + sql.Identifier(c) for c in COMPARED),
         n=sql.SQL(", ").join(sql.SQL("n.") + sql.Identifier(c) for c in COMPARED)))
     params = {"d": dataset_id, "v": version_id, "actor": actor}
+    # Each written person's version row from the row written (RETURNING), in the same
+    # statement: no second pass over persons. New persons go in (cell, household) order, the
+    # order of most of persons' indexes and of the households their FK checks look up.
+    versions = sql.SQL("""
+INSERT INTO person_versions (person_id, version, data, source_dataset, source_version, made_by)
+SELECT w.id, w.version, to_jsonb(w) - 'id', %(d)s, %(v)s, %(actor)s FROM w""")
     cur.execute(sql.SQL("""
-INSERT INTO persons (citizen_id, {cols}, source_dataset, source_version, version)
-SELECT citizen_id, {cols}, %(d)s, %(v)s, 1 FROM pop_diff WHERE person_id IS NULL""").format(
-        cols=cols), params)
+WITH w AS (INSERT INTO persons (citizen_id, {cols}, source_dataset, source_version, version)
+  SELECT citizen_id, {cols}, %(d)s, %(v)s, 1 FROM pop_diff WHERE person_id IS NULL
+  ORDER BY grid_code, household_id RETURNING *)
+""").format(cols=cols) + versions, params)
     new = cur.rowcount
     cur.execute(sql.SQL("""
-UPDATE persons p SET ({cols}) = ({vals}), source_dataset = %(d)s, source_version = %(v)s,
-  version = p.version + 1, updated_at = now()
-FROM pop_diff d WHERE d.person_id = p.id""").format(
-        cols=cols, vals=sql.SQL(", ").join(sql.SQL("d.") + sql.Identifier(c) for c in COMPARED)),
-        params)
+WITH w AS (UPDATE persons p SET ({cols}) = ({vals}), source_dataset = %(d)s,
+  source_version = %(v)s, version = p.version + 1, updated_at = now()
+  FROM pop_diff d WHERE d.person_id = p.id RETURNING p.*)
+""").format(cols=cols, vals=sql.SQL(", ").join(sql.SQL("d.") + sql.Identifier(c)
+                                               for c in COMPARED)) + versions, params)
     changed = cur.rowcount
-    cur.execute("""
-INSERT INTO person_versions (person_id, version, data, source_dataset, source_version, made_by)
-SELECT p.id, p.version, to_jsonb(p) - 'id', %(d)s, %(v)s, %(actor)s
-FROM persons p JOIN pop_diff d USING (citizen_id)""", params)
     cur.execute("""
 UPDATE households h SET head_person_id = p.id
 FROM persons p JOIN pop_diff d USING (citizen_id)
