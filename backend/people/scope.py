@@ -2,7 +2,7 @@
 the people of their own grid cells (grid_workers), township staff (users.township_code) their
 township, county-level roles the county. Every path that reads persons or households (lists,
 search, one record, exports, changes) asks `scope_of` once and filters with `clause`: one
-indexed predicate on grid_code or township_code (idx_persons_grid, idx_persons_township).
+indexed predicate on grid_code or township_code (idx_persons_counts, idx_persons_township).
 
 Why one query layer rather than PostgreSQL row-level security: the scope is three simple
 predicates on columns the tables carry anyway, every read already goes through this slice's
