@@ -52,6 +52,7 @@ class SourceRead(BaseModel):
     dataset_id: str
     dataset_name: str | None
     version_id: int | None
+    synthetic: bool = False  # the source dataset is generated demo data (示意)
 
 
 class VersionRead(BaseModel):

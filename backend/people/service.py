@@ -80,6 +80,19 @@ def check_grid(scope: Scope, conn: sa.Connection, grid_code: str) -> None:
                         "households of your own cells (GET /api/people/cells)")
 
 
+# One page of households; {where} is the scope's clause (plus the cell), never user input.
+HOUSEHOLDS_SQL = """
+SELECT h.id, h.household_no, a.building_label, a.unit, h.grid_code, head.name AS head_name,
+       m.members, m.residents
+FROM households h
+LEFT JOIN addresses a ON a.id = h.address_id
+LEFT JOIN persons head ON head.id = h.head_person_id
+LEFT JOIN LATERAL (SELECT count(*) AS members,
+                          count(*) FILTER (WHERE p.status = ANY(:current)) AS residents
+                   FROM persons p WHERE p.household_id = h.id) m ON TRUE
+WHERE {where} ORDER BY h.household_no LIMIT :limit OFFSET :offset"""
+
+
 def list_households(conn: sa.Connection, *, principal: Principal, grid_code: str | None,
                     limit: int, offset: int) -> dict[str, Any]:
     """Households of one cell (or of the whole scope), masked as a list: the address to the
@@ -93,17 +106,8 @@ def list_households(conn: sa.Connection, *, principal: Principal, grid_code: str
         params["grid"] = grid_code
     total = conn.execute(sa.text(f"SELECT count(*) FROM households h WHERE {where}"),  # noqa: S608
                          params).scalar_one()
-    rows = conn.execute(sa.text(f"""
-SELECT h.id, h.household_no, a.building_label, a.unit, h.grid_code, head.name AS head_name,
-       m.members, m.residents
-FROM households h
-LEFT JOIN addresses a ON a.id = h.address_id
-LEFT JOIN persons head ON head.id = h.head_person_id
-LEFT JOIN LATERAL (SELECT count(*) AS members,
-                          count(*) FILTER (WHERE p.status = ANY(:current)) AS residents
-                   FROM persons p WHERE p.household_id = h.id) m ON TRUE
-WHERE {where} ORDER BY h.household_no LIMIT :limit OFFSET :offset"""),  # noqa: S608
-        {**params, "current": CURRENT, "limit": limit, "offset": offset})
+    rows = conn.execute(sa.text(HOUSEHOLDS_SQL.format(where=where)),
+                        {**params, "current": CURRENT, "limit": limit, "offset": offset})
     items = []
     for r in rows:
         item = {"id": r.id, "household_no": r.household_no, "grid_code": r.grid_code,
@@ -185,7 +189,8 @@ WHERE {match} AND {where} ORDER BY p.name COLLATE "C", p.id LIMIT :limit"""),  #
 
 
 PERSON_SQL = sa.text("""
-SELECT p.*, a.building_label, a.unit, g.name AS grid_name, g.township_name, d.name AS dataset_name
+SELECT p.*, a.building_label, a.unit, g.name AS grid_name, g.township_name, d.name AS dataset_name,
+       coalesce(d.synthetic, false) AS dataset_synthetic
 FROM persons p
 LEFT JOIN addresses a ON a.id = p.address_id
 LEFT JOIN grid_cells g ON g.grid_code = p.grid_code
@@ -213,7 +218,7 @@ def person_record(conn: sa.Connection, *, principal: Principal, person_id: int,
         "grid_name": p.grid_name, "township_code": p.township_code,
         "township_name": p.township_name, "status": p.status, "relation": p.relation,
         "source": {"dataset_id": p.source_dataset, "dataset_name": p.dataset_name,
-                   "version_id": p.source_version},
+                   "version_id": p.source_version, "synthetic": p.dataset_synthetic},
         "version": p.version, "updated_at": p.updated_at,
     }
     view = View.RECORD if stated else View.LIST

@@ -54,6 +54,17 @@ class Homes:
     communities: np.ndarray
 
 
+def _numbers(homes: Homes) -> np.ndarray:
+    """Each building's number within its community (1, 2, ... in id order): 三湾社区12号楼."""
+    order = np.lexsort((homes.ids, homes.communities))
+    sorted_comm = homes.communities[order]
+    first = np.r_[True, sorted_comm[1:] != sorted_comm[:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+    numbers = np.empty(len(order), dtype=np.int64)
+    numbers[order] = np.arange(len(order)) - start + 1
+    return numbers
+
+
 def homes_of(conn: sa.Connection) -> Homes:
     rows = conn.execute(sa.text("""
 SELECT b.id, b.floors * ST_Area(b.geom::geography) AS cap, b.floors, g.township_code,
@@ -135,7 +146,7 @@ def generate(seed: int, scale: float, homes: Homes) -> dict[str, dict[str, list[
     town = homes.towns[b]
     city = homes.floors[b] >= 4
     label = np.char.add(homes.communities[b], np.char.add(
-        homes.ids[b].astype(str), np.where(city, "号楼", "号院")))
+        _numbers(homes)[b].astype(str), np.where(city, "号楼", "号院")))
     unit = np.where(city, np.char.add(np.char.add((1 + hh % 4).astype(str), "单元"), np.char.add(
         (1 + hh % homes.floors[b].clip(1)).astype(str), np.char.add(
             np.char.zfill((1 + hh % 3).astype(str), 2), "室"))), "")

@@ -13,15 +13,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import threading
-import time
 from datetime import timedelta
 
 import httpx
 import sqlalchemy as sa
 
 from backend.settings import get_settings
-from tests.perf.common import ScratchDatabase, app_server, pct
+from tests.perf.common import ScratchDatabase, app_server, concurrent_gets, pct
 
 QUERIES = ["人口", "户籍人口资料", "企业", "学籍", "信用", "公交", "管线", "气象", "医院",
            "低保人员", "土地确权", "投诉", "许可", "项目审批", "不存在的数据", "Population",
@@ -63,36 +61,6 @@ def sessions(db: ScratchDatabase, users: int) -> list[str]:
             for uid, name in made]
 
 
-def run(port: int, tokens: list[str], paths: list[list[str]]) -> tuple[list[float], int]:
-    """Every user sends its paths back to back; (latencies in ms, errors)."""
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    start = threading.Barrier(len(tokens))
-
-    def user(i: int) -> None:
-        mine: list[float] = []
-        bad = 0
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
-                          headers={"Authorization": f"Bearer {tokens[i]}"}) as http:
-            start.wait()
-            for path in paths[i]:
-                t0 = time.perf_counter()
-                r = http.get(path)
-                mine.append((time.perf_counter() - t0) * 1000)
-                bad += r.status_code != 200
-        with lock:
-            latencies.extend(mine)
-            errors[0] += bad
-
-    threads = [threading.Thread(target=user, args=(i,)) for i in range(len(tokens))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return latencies, errors[0]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -117,11 +85,11 @@ def main() -> None:
                   f" per round, {args.rounds} rounds", flush=True)
             search_paths = [requests_for(i, args.requests) for i in range(args.users)]
             health_paths = [["/api/health"] * args.requests for _ in range(args.users)]
-            run(port, tokens, [p[:2] for p in search_paths])  # warm up
+            concurrent_gets(port, tokens, [p[:2] for p in search_paths])  # warm up
             rows = []
             for r in range(args.rounds):
-                s, s_err = run(port, tokens, search_paths)
-                h, h_err = run(port, tokens, health_paths)
+                s, s_err = concurrent_gets(port, tokens, search_paths)
+                h, h_err = concurrent_gets(port, tokens, health_paths)
                 row = {"search p50": pct(s, 0.5), "search p99": pct(s, 0.99),
                        "health p50": pct(h, 0.5), "health p99": pct(h, 0.99)}
                 rows.append(row)

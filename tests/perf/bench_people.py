@@ -20,7 +20,6 @@ import os
 import random
 import statistics
 import sys
-import threading
 import time
 from datetime import timedelta
 
@@ -29,7 +28,14 @@ import sqlalchemy as sa
 from fastapi import APIRouter
 
 from backend.settings import get_settings
-from tests.perf.common import ScratchDatabase, analyze, free_port, pct, stop_process
+from tests.perf.common import (
+    ScratchDatabase,
+    analyze,
+    concurrent_gets,
+    free_port,
+    pct,
+    stop_process,
+)
 
 PURPOSE = "census_check"
 
@@ -116,34 +122,6 @@ SELECT grid_code FROM households GROUP BY grid_code ORDER BY count(*) DESC LIMIT
     return tokens[:-1], tokens[-1], cells
 
 
-def run(port: int, tokens: list[str], paths: list[list[str]]) -> tuple[list[float], int]:
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    start = threading.Barrier(len(tokens))
-
-    def user(i: int) -> None:
-        mine, bad = [], 0
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
-                          headers={"Authorization": f"Bearer {tokens[i]}"}) as http:
-            start.wait()
-            for path in paths[i]:
-                t0 = time.perf_counter()
-                r = http.get(path)
-                mine.append((time.perf_counter() - t0) * 1000)
-                bad += r.status_code != 200
-        with lock:
-            latencies.extend(mine)
-            errors[0] += bad
-
-    threads = [threading.Thread(target=user, args=(i,)) for i in range(len(tokens))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return latencies, errors[0]
-
-
 def bench_lookup(args: argparse.Namespace, database: str, engine: sa.Engine,
                  tokens: list[str]) -> None:
     import subprocess
@@ -180,12 +158,12 @@ def bench_lookup(args: argparse.Namespace, database: str, engine: sa.Engine,
                     out.append([f"/api/people/{p.id}?purpose={PURPOSE}" for p in picks])
             return out
 
-        run(port, tokens, [p[:2] for p in paths("full")])  # warm up
+        concurrent_gets(port, tokens, [p[:2] for p in paths("full")])  # warm up
         rows = []
         for r in range(args.rounds):
             row = {}
             for kind in ("plain", "masked", "full"):
-                lat, err = run(port, tokens, paths(kind))
+                lat, err = concurrent_gets(port, tokens, paths(kind))
                 row[f"{kind} p50"], row[f"{kind} p99"] = pct(lat, 0.5), pct(lat, 0.99)
                 row[f"{kind} errors"] = err
             rows.append(row)
@@ -215,16 +193,7 @@ def bench_scope(args: argparse.Namespace, engine: sa.Engine, cells: list[str]) -
         uid = conn.execute(sa.text("SELECT id FROM users WHERE username = :u"),
                            {"u": f"bench-people-{args.users:03d}"}).scalar_one()
     worker = principal_for(uid, "w", "w", ["grid_worker"])
-    query = """
-SELECT h.id, h.household_no, a.building_label, a.unit, h.grid_code, head.name AS head_name,
-       m.members, m.residents
-FROM households h
-LEFT JOIN addresses a ON a.id = h.address_id
-LEFT JOIN persons head ON head.id = h.head_person_id
-LEFT JOIN LATERAL (SELECT count(*) AS members,
-                          count(*) FILTER (WHERE p.status = ANY(:current)) AS residents
-                   FROM persons p WHERE p.household_id = h.id) m ON TRUE
-WHERE {where} AND h.grid_code = :grid ORDER BY h.household_no LIMIT 100 OFFSET 0"""
+    query = service.HOUSEHOLDS_SQL.replace("{where}", "{where} AND h.grid_code = :grid")
     variants = {
         "unscoped": sa.text(query.format(where="TRUE")),
         "predicate": sa.text(query.format(where="h.grid_code = ANY(:scope_cells)")),
@@ -243,8 +212,9 @@ WHERE {where} AND h.grid_code = :grid ORDER BY h.household_no LIMIT 100 OFFSET 0
                 conn.execute(sa.text("SELECT count(*) FROM households h WHERE h.grid_code = :g"
                                      + (" AND h.grid_code = ANY(:c)" if kind == "predicate"
                                         else "")), {"g": grid, "c": cells}).scalar_one()
-                n = len(conn.execute(variants[kind], {"grid": grid, "scope_cells": cells,
-                                                      "current": service.CURRENT}).all())
+                n = len(conn.execute(variants[kind], {
+                    "grid": grid, "scope_cells": cells, "current": service.CURRENT,
+                    "limit": 100, "offset": 0}).all())
             if i >= 30:
                 times[kind].append((time.perf_counter() - t0) * 1000)
             assert n > 0

@@ -10,6 +10,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -136,3 +137,35 @@ def pct(values: list[float], q: float) -> float:
 def median_of(runs: list[dict]) -> dict:
     """Figure by figure, the median over runs."""
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def concurrent_gets(port: int, tokens: list[str], paths: list[list[str]]
+                    ) -> tuple[list[float], int]:
+    """Every user (one thread, one token) sends its paths back to back, all starting at once;
+    (latencies in ms, errors)."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    start = threading.Barrier(len(tokens))
+
+    def user(i: int) -> None:
+        mine: list[float] = []
+        bad = 0
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                          headers={"Authorization": f"Bearer {tokens[i]}"}) as http:
+            start.wait()
+            for path in paths[i]:
+                t0 = time.perf_counter()
+                r = http.get(path)
+                mine.append((time.perf_counter() - t0) * 1000)
+                bad += r.status_code != 200
+        with lock:
+            latencies.extend(mine)
+            errors[0] += bad
+
+    threads = [threading.Thread(target=user, args=(i,)) for i in range(len(tokens))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, errors[0]

@@ -206,6 +206,7 @@ const STRINGS = {
   peopleRelation: { zh: '与户主关系', en: 'Relation to head' },
   peopleHousehold: { zh: '户', en: 'Household' },
   peopleSource: { zh: '来源', en: 'Source' },
+  peopleSourceVersion: { zh: '数据版本', en: 'version' },
   peopleRecord: { zh: '人员信息', en: 'Record' },
   peoplePurpose: { zh: '查询事由', en: 'Purpose' },
   peopleAudited: { zh: '本次查看已记录', en: 'this look is recorded' },

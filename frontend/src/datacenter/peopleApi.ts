@@ -22,7 +22,7 @@ export interface PersonRead {
   grid_code: string | null; grid_name: string | null; township_code: string | null;
   township_name: string | null; status: string; relation: string | null;
   household: { id: number; household_no: string; members: { id: number; name: string | null; relation: string | null; age: number; sex: string; status: string }[] } | null;
-  source: { dataset_id: string; dataset_name: string | null; version_id: number | null };
+  source: { dataset_id: string; dataset_name: string | null; version_id: number | null; synthetic: boolean };
   version: number; updated_at: string;
   versions: { version: number; valid_from: string; made_by: string; change_id: number | null }[];
   masked: boolean; purpose: PurposeRef | null;

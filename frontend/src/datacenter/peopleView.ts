@@ -8,7 +8,7 @@
 import { CAN, type Ctx } from './context';
 import { getLang, isKey, s } from './i18n';
 import { accessLog, person, purposes, searchPeople, type PersonRead } from './peopleApi';
-import { button, el, failure, facts, fmtTime, loadingNode, section, table } from './ui';
+import { button, el, failure, facts, fmtTime, loadingNode, section, syntheticTag, table } from './ui';
 
 let chosen = '';  // the purpose picked on this page (not stored: stated again after a reload)
 
@@ -90,6 +90,7 @@ function recordSection(p: PersonRead): HTMLElement {
     ? el('p', 'dc-hint', `${s('peoplePurpose')}：${named(p.purpose)}（${s('peopleAudited')}）`)
     : el('p', 'dc-hint', s('peopleMaskedNote'));
   note.dataset.testid = 'people-record-purpose';
+  if (p.source.synthetic) note.append(' ', syntheticTag());
   body.append(note, facts([
     ['peopleName', p.name], ['peopleId', p.citizen_id], ['peopleSex', p.sex],
     ['peopleBirth', p.birth_date], ['peopleAge', p.age], ['peopleEthnicity', p.ethnicity],
@@ -97,7 +98,7 @@ function recordSection(p: PersonRead): HTMLElement {
     ['peopleAddress', p.address], ['peopleGrid', `${p.grid_name ?? ''} ${p.grid_code ?? ''}`],
     ['peopleTownship', p.township_name], ['peopleStatus', statusText(p.status)],
     ['peopleRelation', p.relation],
-    ['peopleSource', `${p.source.dataset_name ?? p.source.dataset_id} v${p.version}`],
+    ['peopleSource', `${p.source.dataset_name ?? p.source.dataset_id}${p.source.version_id ? ` · ${s('peopleSourceVersion')} ${p.source.version_id}` : ''}`],
   ]));
   return root;
 }
