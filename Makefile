@@ -19,7 +19,7 @@ NODE_OK := $(WITH_NODE) node -e 'process.exit(+process.versions.node.split(".")[
 help:
 	@echo "make demo   - set up everything and run the Sixian demo on http://127.0.0.1:8000"
 	@echo "make test   - set up everything and run the test suite"
-	@echo "make bench  - tile, hub, ingest, case, raster (vs TiTiler) and quality benchmarks (not in make test)"
+	@echo "make bench  - tile, hub, ingest, case, raster (vs TiTiler), quality and population benchmarks (not in make test)"
 	@echo "make fuzz   - schemathesis over every API operation, many examples (not in make test)"
 	@echo "make lint   - ruff, the import contracts (import-linter), the console typecheck"
 
@@ -51,6 +51,7 @@ bench: system python frontend
 	$(BIN)/python -m tests.perf.bench_people $(PEOPLE_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_quality $(or $(QUALITY_BENCH_ARGS),--demo)
 	$(BIN)/python -m tests.perf.bench_population $(or $(POPULATION_BENCH_ARGS),--demo)
+	$(BIN)/python -m tests.perf.bench_population_stats $(POPULATION_STATS_BENCH_ARGS)
 
 lint: python
 	$(BIN)/ruff check .

@@ -270,3 +270,19 @@ def gateway_client(
     with TestClient(app) as client:
         client.headers.update(bearer(client, "admin"))
         yield client
+
+
+@pytest.fixture(scope="session")
+def population(engine: Engine, county: dict[str, int], users: dict[str, str]):  # noqa: ANN201
+    """The small test population of the population base (tests/people/population.py), written
+    once per session; the test grid worker works its first three cells (one of them tiny).
+    Tests must not delete these rows."""
+    from tests.people.population import build
+
+    with engine.begin() as conn:
+        made = build(conn)
+        conn.execute(sa.text("""
+INSERT INTO grid_workers (grid_code, user_id)
+SELECT unnest(CAST(:cells AS text[])), id FROM users WHERE username = 'grid_worker'
+ON CONFLICT DO NOTHING"""), {"cells": made.cells[:3]})
+    return made

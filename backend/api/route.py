@@ -65,7 +65,11 @@ DESCRIPTIONS = {
 # Answers a route gives beyond what its declarations say (a public route that still refuses).
 EXTRA_ERRORS: dict[str, tuple[int, ...]] = {"/api/auth/login": (401, 429),
                                              # a play link's token expired or invalid
-                                             "/media/hls/{token}/{code}/{file}": (403,)}
+                                             "/media/hls/{token}/{code}/{file}": (403,),
+                                             # an unknown township or grid cell in the query
+                                             "/api/population/stats": (404,),
+                                             "/api/people/households": (404,),
+                                             "/api/people/export.csv": (404,)}
 
 
 def documented_errors(path: str, methods: set[str], permission: Permission | None

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from tests.conftest import password_of
 from tests.e2e.test_report_page import SHOTS
-from tests.people.population import build
+from tests.people.population import SamplePopulation
 
 CHANGE_DRAFTS = """() => new Promise((ok, fail) => {
     const open = indexedDB.open('cityops-report');
@@ -27,21 +27,9 @@ CHANGE_DRAFTS = """() => new Promise((ok, fail) => {
 
 
 @pytest.fixture(scope="module")
-def worker_cells(engine: Engine, county: dict[str, int], users: dict[str, str]) -> list[str]:
-    """The test grid worker's cells with people: the session population of tests/people (its
-    `population` fixture lives in that folder's conftest), built here when this test runs in
-    a session without it."""
-    with engine.begin() as conn:
-        if conn.execute(sa.text("SELECT count(*) FROM persons")).scalar_one() == 0:
-            cells = build(conn).cells[:3]
-            conn.execute(sa.text("""
-INSERT INTO grid_workers (grid_code, user_id)
-SELECT unnest(CAST(:cells AS text[])), id FROM users WHERE username = 'grid_worker'
-ON CONFLICT DO NOTHING"""), {"cells": cells})
-        return list(conn.execute(sa.text("""
-SELECT DISTINCT w.grid_code FROM grid_workers w JOIN users u ON u.id = w.user_id
-JOIN persons p ON p.grid_code = w.grid_code WHERE u.username = 'grid_worker' ORDER BY 1""")
-                                 ).scalars())
+def worker_cells(population: SamplePopulation) -> list[str]:
+    """The test grid worker's cells: the first three of the session's test population."""
+    return population.cells[:3]
 
 
 def visits_of(engine: Engine, client_ids: list[str]) -> list[tuple[str, str]]:

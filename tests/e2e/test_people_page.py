@@ -12,7 +12,6 @@ from sqlalchemy.engine import Engine
 from tests.conftest import ROOT
 from tests.e2e.test_datacenter import check_clean, new_page, rendered
 from tests.people import population as pop
-from tests.people.conftest import population  # noqa: F401 (the session's test population)
 
 pytestmark = pytest.mark.e2e
 SHOTS = ROOT / "var" / "screenshots"
@@ -20,7 +19,7 @@ SHOTS = ROOT / "var" / "screenshots"
 
 def test_officer_searches_opens_the_record_and_sees_the_access_log(
         browser, live_server: str, engine: Engine,  # noqa: ANN001
-        population: pop.TestPopulation) -> None:  # noqa: F811
+        population: pop.SamplePopulation) -> None:
     with engine.connect() as conn:
         someone = conn.execute(sa.text("""
 SELECT id, citizen_id, name FROM persons WHERE grid_code = :g AND status = 'resident'

@@ -26,7 +26,7 @@ def citizen_id(region: str, born: date, seq: int, sex: str) -> str:
 
 
 @dataclass
-class TestPopulation:
+class SamplePopulation:
     cells: list[str] = field(default_factory=list)          # grid codes with people
     tiny_cells: list[str] = field(default_factory=list)     # cells with 3 residents
     persons: dict[str, int] = field(default_factory=dict)   # citizen_id -> persons.id
@@ -34,8 +34,8 @@ class TestPopulation:
     township: str = ""                                      # the township of cells[0]
 
 
-def build(conn: sa.Connection, *, townships: int = 2) -> TestPopulation:
-    out = TestPopulation()
+def build(conn: sa.Connection, *, townships: int = 2) -> SamplePopulation:
+    out = SamplePopulation()
     towns = list(conn.execute(sa.text(
         "SELECT DISTINCT township_code FROM grid_cells ORDER BY 1 LIMIT :n"), {"n": townships}
     ).scalars())

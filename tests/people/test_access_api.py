@@ -35,14 +35,14 @@ WHERE grid_code = :g AND status = 'resident' ORDER BY id LIMIT 1"""), {"g": grid
 
 
 def test_purposes_are_those_of_the_role(client: TestClient, officer: dict, worker: dict,
-                                        population: pop.TestPopulation) -> None:
+                                        population: pop.SamplePopulation) -> None:
     mine = client.get("/api/people/purposes", headers=officer).json()
     assert {"id": "social_assistance", "zh": "社会救助", "en": "Social assistance"} in mine
     assert client.get("/api/people/purposes", headers=worker).json() == []
 
 
 def test_grid_worker_cells_are_their_own(client: TestClient, worker: dict,
-                                         population: pop.TestPopulation) -> None:
+                                         population: pop.SamplePopulation) -> None:
     cells = client.get("/api/people/cells", headers=worker).json()
     assert [c["grid_code"] for c in cells] == sorted(population.cells[:3])
     by_code = {c["grid_code"]: c for c in cells}
@@ -53,7 +53,7 @@ def test_grid_worker_cells_are_their_own(client: TestClient, worker: dict,
 
 
 def test_officer_cells_cover_the_county_by_township(client: TestClient, officer: dict,
-                                                    population: pop.TestPopulation) -> None:
+                                                    population: pop.SamplePopulation) -> None:
     everything = client.get("/api/people/cells", headers=officer).json()
     one = client.get("/api/people/cells", headers=officer,
                      params={"township": population.township}).json()
@@ -63,7 +63,7 @@ def test_officer_cells_cover_the_county_by_township(client: TestClient, officer:
 
 
 def test_households_of_a_cell_are_masked(client: TestClient, worker: dict, engine: Engine,
-                                         population: pop.TestPopulation) -> None:
+                                         population: pop.SamplePopulation) -> None:
     cell = population.cells[0]
     page = client.get("/api/people/households", headers=worker,
                       params={"grid_code": cell}).json()
@@ -89,7 +89,7 @@ def test_households_of_a_cell_are_masked(client: TestClient, worker: dict, engin
 
 
 def test_households_say_how_many_others(client: TestClient, officer: dict, engine: Engine,
-                                        population: pop.TestPopulation) -> None:
+                                        population: pop.SamplePopulation) -> None:
     with engine.connect() as conn:
         household = conn.execute(sa.text("""
 SELECT household_id FROM persons WHERE status IN ('moved','deceased') AND grid_code = ANY(:c)
@@ -100,7 +100,7 @@ LIMIT 1"""), {"c": population.cells}).scalar_one()
 
 
 def test_grid_worker_may_not_list_another_cell(client: TestClient, worker: dict,
-                                               population: pop.TestPopulation) -> None:
+                                               population: pop.SamplePopulation) -> None:
     other = population.cells[10]
     refused = client.get("/api/people/households", headers=worker, params={"grid_code": other})
     assert refused.status_code == 403
@@ -110,7 +110,7 @@ def test_grid_worker_may_not_list_another_cell(client: TestClient, worker: dict,
 
 
 def test_search_needs_a_purpose(client: TestClient, officer: dict,
-                                population: pop.TestPopulation) -> None:
+                                population: pop.SamplePopulation) -> None:
     none = client.get("/api/people/search", headers=officer, params={"q": "王"})
     assert none.status_code == 403
     body = none.json()
@@ -123,7 +123,7 @@ def test_search_needs_a_purpose(client: TestClient, officer: dict,
 
 
 def test_search_by_id_and_by_name(client: TestClient, officer: dict, engine: Engine,
-                                  population: pop.TestPopulation) -> None:
+                                  population: pop.SamplePopulation) -> None:
     someone = _a_resident(engine, population.cells[4])
     found = client.get("/api/people/search", headers=officer,
                        params={"q": someone.citizen_id, "purpose": "census_check"}).json()
@@ -146,7 +146,7 @@ def test_search_by_id_and_by_name(client: TestClient, officer: dict, engine: Eng
 
 def test_search_finds_the_deceased_with_their_status(client: TestClient, officer: dict,
                                                      engine: Engine,
-                                                     population: pop.TestPopulation) -> None:
+                                                     population: pop.SamplePopulation) -> None:
     with engine.connect() as conn:
         cid = conn.execute(sa.text("SELECT citizen_id FROM persons WHERE status = 'deceased' "
                                    "AND grid_code = ANY(:c) LIMIT 1"),
@@ -157,7 +157,7 @@ def test_search_finds_the_deceased_with_their_status(client: TestClient, officer
 
 
 def test_record_with_a_purpose_is_full(client: TestClient, officer: dict, engine: Engine,
-                                       population: pop.TestPopulation) -> None:
+                                       population: pop.SamplePopulation) -> None:
     someone = _a_resident(engine, population.cells[5])
     record = client.get(f"/api/people/{someone.id}", headers=officer,
                         params={"purpose": "social_assistance"}).json()
@@ -175,7 +175,7 @@ def test_record_with_a_purpose_is_full(client: TestClient, officer: dict, engine
 
 
 def test_record_without_a_purpose_is_masked(client: TestClient, officer: dict, engine: Engine,
-                                            population: pop.TestPopulation) -> None:
+                                            population: pop.SamplePopulation) -> None:
     someone = _a_resident(engine, population.cells[5])
     record = client.get(f"/api/people/{someone.id}", headers=officer).json()
     assert record["masked"] is True and record["purpose"] is None
@@ -187,14 +187,14 @@ def test_record_without_a_purpose_is_masked(client: TestClient, officer: dict, e
 
 
 def test_unknown_person_is_404(client: TestClient, officer: dict,
-                               population: pop.TestPopulation) -> None:
+                               population: pop.SamplePopulation) -> None:
     missing = client.get("/api/people/999999999", headers=officer,
                          params={"purpose": "census_check"})
     assert missing.status_code == 404
 
 
 def test_export_is_full_and_bounded_to_the_cell(client: TestClient, officer: dict,
-                                                population: pop.TestPopulation) -> None:
+                                                population: pop.SamplePopulation) -> None:
     cell = population.cells[2]
     answer = client.get("/api/people/export.csv", headers=officer,
                         params={"grid_code": cell, "purpose": "census_check"})

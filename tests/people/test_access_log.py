@@ -46,7 +46,7 @@ def _counts(engine: Engine, person_id: int) -> tuple[int, int]:
 
 def test_a_full_look_is_logged_with_actor_purpose_and_fields(
         client: TestClient, officer: dict, engine: Engine,
-        population: pop.TestPopulation) -> None:
+        population: pop.SamplePopulation) -> None:
     someone = _person(engine, population.cells, 40)
     before = _counts(engine, someone.id)
     record = client.get(f"/api/people/{someone.id}", headers=officer,
@@ -73,7 +73,7 @@ JOIN person_access x ON x.audit_seq = a.id WHERE x.person_id = :p ORDER BY a.id 
 
 def test_masked_answers_and_reading_the_log_leave_no_trace(
         client: TestClient, officer: dict, engine: Engine,
-        population: pop.TestPopulation) -> None:
+        population: pop.SamplePopulation) -> None:
     someone = _person(engine, population.cells, 41)
     before = _counts(engine, someone.id)
     assert client.get(f"/api/people/{someone.id}", headers=officer).json()["masked"] is True
@@ -87,7 +87,7 @@ def test_masked_answers_and_reading_the_log_leave_no_trace(
 
 
 def test_an_export_is_logged_per_person(client: TestClient, officer: dict, engine: Engine,
-                                        population: pop.TestPopulation) -> None:
+                                        population: pop.SamplePopulation) -> None:
     cell = population.cells[6]
     with engine.connect() as conn:
         ids = conn.execute(sa.text("SELECT id FROM persons WHERE grid_code = :g AND status IN "
@@ -110,7 +110,7 @@ WHERE audit_seq = (SELECT max(audit_seq) FROM person_access)"""), {}).all()
 
 def test_the_log_is_limited_to_the_scope_and_the_window(
         client: TestClient, officer: dict, engine: Engine,
-        population: pop.TestPopulation) -> None:
+        population: pop.SamplePopulation) -> None:
     someone = _person(engine, population.cells, 42)
     client.get(f"/api/people/{someone.id}", headers=officer, params={"purpose": "census_check"})
     with engine.begin() as conn:  # one look back-dated past the window
@@ -134,7 +134,7 @@ VALUES (:p, now() - interval '100 days', 'someone_else', 'census_check', 'view',
 
 def test_cityops_audit_person_prints_the_log(client: TestClient, officer: dict,
                                              engine: Engine, settings: Settings,
-                                             population: pop.TestPopulation) -> None:
+                                             population: pop.SamplePopulation) -> None:
     someone = _person(engine, population.cells, 43)
     client.get(f"/api/people/{someone.id}", headers=officer,
                params={"purpose": "household_registration"})
@@ -154,7 +154,7 @@ def test_cityops_audit_person_prints_the_log(client: TestClient, officer: dict,
 
 
 def test_the_chain_verifies_after_the_looks(client: TestClient, officer: dict, engine: Engine,
-                                            population: pop.TestPopulation) -> None:
+                                            population: pop.SamplePopulation) -> None:
     for nth in range(3):
         someone = _person(engine, population.cells, 50 + nth)
         assert client.get(f"/api/people/{someone.id}", headers=officer,

@@ -16,20 +16,20 @@ from backend.people import aggregates
 from backend.people.suppression import FIELDS, Unit
 from tests.conftest import bearer
 from tests.people.attack import intervals
-from tests.people.population import TestPopulation
+from tests.people.population import SamplePopulation
 
 K = 5
 
 
 @pytest.fixture(scope="module")
-def stored(engine: sa.Engine, population: TestPopulation) -> dict[tuple[str, str], dict]:
+def stored(engine: sa.Engine, population: SamplePopulation) -> dict[tuple[str, str], dict]:
     with engine.begin() as conn:
         aggregates.refresh(conn, K)
         rows = conn.execute(aggregates.population_stats.select()).mappings().all()
     return {(r["level"], r["code"]): dict(r) for r in rows}
 
 
-def test_counts_match_a_plain_recount(engine: sa.Engine, population: TestPopulation,
+def test_counts_match_a_plain_recount(engine: sa.Engine, population: SamplePopulation,
                                       stored: dict) -> None:
     for cell, current in population.current_by_cell.items():
         row = stored[("grid", cell)]
@@ -46,7 +46,7 @@ def test_counts_match_a_plain_recount(engine: sa.Engine, population: TestPopulat
         assert raw[g]["male"] + raw[g]["female"] == raw[g]["population"]
 
 
-def test_tiny_cells_are_suppressed_with_their_complements(population: TestPopulation,
+def test_tiny_cells_are_suppressed_with_their_complements(population: SamplePopulation,
                                                           stored: dict) -> None:
     for cell in population.tiny_cells:
         row = stored[("grid", cell)]
@@ -86,7 +86,7 @@ def test_the_stored_table_resists_the_differencing_attack(engine: sa.Engine, sto
 
 
 def test_api_answers_roles_with_the_right(client: TestClient, anonymous: TestClient,
-                                          population: TestPopulation, stored: dict) -> None:
+                                          population: SamplePopulation, stored: dict) -> None:
     for role in ("commander", "grid_worker", "population_officer"):
         r = client.get("/api/population/stats", params={"level": "grid"},
                        headers=bearer(client, role))
@@ -106,7 +106,7 @@ def test_api_answers_roles_with_the_right(client: TestClient, anonymous: TestCli
 
 
 def test_no_name_or_id_in_the_answer(client: TestClient, engine: sa.Engine,
-                                     population: TestPopulation) -> None:
+                                     population: SamplePopulation) -> None:
     text = client.get("/api/population/stats", params={"level": "township"},
                       headers=bearer(client, "commander")).text
     with engine.connect() as conn:
@@ -127,7 +127,7 @@ def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
 
 def test_tiles_carry_suppressed_cells_with_null_figures(client: TestClient, anonymous: TestClient,
                                                          engine: sa.Engine,
-                                                         population: TestPopulation,
+                                                         population: SamplePopulation,
                                                          stored: dict) -> None:
     cell = population.tiny_cells[0]
     with engine.connect() as conn:

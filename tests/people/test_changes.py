@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from stdnum.iso7064 import mod_11_2
 
 from tests.conftest import bearer, password_of
-from tests.people.population import TestPopulation
+from tests.people.population import SamplePopulation
 
 FOREIGN = "population_officer_mzj"  # a population officer of 民政局, not of 公安局 (GAJ)
 
@@ -38,7 +38,7 @@ class Household:
 
 
 @pytest.fixture(scope="module")
-def worker(client: TestClient, population: TestPopulation) -> dict[str, str]:
+def worker(client: TestClient, population: SamplePopulation) -> dict[str, str]:
     return bearer(client, "grid_worker")
 
 
@@ -60,7 +60,7 @@ def foreign_officer(client: TestClient, engine: Engine) -> dict[str, str]:
 
 
 @pytest.fixture()
-def household(engine: Engine, population: TestPopulation) -> Iterator[Household]:
+def household(engine: Engine, population: SamplePopulation) -> Iterator[Household]:
     """A household of three in the worker's first cell, with version 1 of each person; removed
     afterwards with the changes about it and any person a move_in made."""
     grid = population.cells[0]
@@ -124,7 +124,7 @@ def fixture_person(engine: Engine, grid: str) -> int:
 
 
 def test_a_visit_is_recorded_and_an_offline_replay_answers_the_same_change(
-        client: TestClient, engine: Engine, population: TestPopulation,
+        client: TestClient, engine: Engine, population: SamplePopulation,
         worker: dict[str, str]) -> None:
     person = fixture_person(engine, population.cells[1])
     sent = body("visit", population.cells[1], person_id=person, note="入户走访，家中无异常")
@@ -173,7 +173,7 @@ def test_each_kind_is_pending_for_the_source_department(
 
 
 def test_outside_the_reporters_cells_is_403(
-        client: TestClient, engine: Engine, population: TestPopulation,
+        client: TestClient, engine: Engine, population: SamplePopulation,
         worker: dict[str, str]) -> None:
     elsewhere = population.cells[10]
     person = fixture_person(engine, elsewhere)
@@ -185,7 +185,7 @@ def test_outside_the_reporters_cells_is_403(
         assert "outside your cells" in r.json()["detail"]
 
 
-def test_a_body_past_the_limit_is_413(client: TestClient, population: TestPopulation,
+def test_a_body_past_the_limit_is_413(client: TestClient, population: SamplePopulation,
                                       worker: dict[str, str]) -> None:
     big = body("visit", population.cells[0], note="很" * 30_000)  # 90 kB of UTF-8
     r = client.post("/api/people/changes", json=big, headers=worker)
@@ -202,7 +202,7 @@ def test_a_body_past_the_limit_is_413(client: TestClient, population: TestPopula
     ({"kind": "death", "payload": {"date": "2999-01-01"}, "person_id": 1}, "in the future"),
 ])
 def test_a_bad_body_is_422_saying_what_to_fix(
-        client: TestClient, population: TestPopulation, worker: dict[str, str],
+        client: TestClient, population: SamplePopulation, worker: dict[str, str],
         payload: dict, says: str) -> None:
     r = client.post("/api/people/changes", json={**body("visit", population.cells[0]), **payload},
                     headers=worker)

@@ -15,7 +15,7 @@ from backend.catalog.population_sources import PopulationSource, source_of
 from backend.datasets.store import Row, write_version
 from backend.people.idcheck import check_id
 from backend.people.load import load_dataset, quarantine_counts
-from tests.people.population import TestPopulation as Population
+from tests.people.population import SamplePopulation as Population
 
 DATASET = "test_people_load"
 PREFIX = "TL"  # household numbers of this module

@@ -16,7 +16,7 @@ from tests.people import population as pop
 
 
 @pytest.fixture(scope="module")
-def resident(engine: Engine, population: pop.TestPopulation) -> sa.Row:
+def resident(engine: Engine, population: pop.SamplePopulation) -> sa.Row:
     """A resident of the grid worker's first cell (so every role's scope holds them)."""
     with engine.connect() as conn:
         return conn.execute(sa.text("""

@@ -19,7 +19,7 @@ TOWNSHIP_OFFICER = "township_popofficer"
 
 
 @pytest.fixture(scope="module")
-def township_officer(engine: Engine, population: pop.TestPopulation) -> Iterator[str]:
+def township_officer(engine: Engine, population: pop.SamplePopulation) -> Iterator[str]:
     """A population officer of the first test township (made here, removed afterwards)."""
     with engine.begin() as conn:
         create_user(conn, TOWNSHIP_OFFICER, password_of(TOWNSHIP_OFFICER),
@@ -41,7 +41,7 @@ def _resident(engine: Engine, where: str, params: dict) -> sa.Row:
 
 
 def test_grid_worker_sees_only_their_cells(client: TestClient, engine: Engine,
-                                           population: pop.TestPopulation) -> None:
+                                           population: pop.SamplePopulation) -> None:
     worker = bearer(client, "grid_worker")
     inside = _resident(engine, "grid_code = :g", {"g": population.cells[1]})
     outside = _resident(engine, "grid_code = :g", {"g": population.cells[20]})
@@ -57,7 +57,7 @@ def test_grid_worker_sees_only_their_cells(client: TestClient, engine: Engine,
 
 def test_township_staff_see_their_township(client: TestClient, engine: Engine,
                                            township_officer: str,
-                                           population: pop.TestPopulation) -> None:
+                                           population: pop.SamplePopulation) -> None:
     headers = bearer(client, township_officer)
     mine = _resident(engine, "township_code = :t", {"t": population.township})
     other = _resident(engine, "township_code <> :t AND grid_code = ANY(:c)",
@@ -86,7 +86,7 @@ def test_township_staff_see_their_township(client: TestClient, engine: Engine,
 
 
 def test_county_officer_sees_both_townships(client: TestClient, engine: Engine,
-                                            population: pop.TestPopulation) -> None:
+                                            population: pop.SamplePopulation) -> None:
     headers = bearer(client, "population_officer")
     other = _resident(engine, "township_code <> :t AND grid_code = ANY(:c)",
                       {"t": population.township, "c": population.cells})
