@@ -69,6 +69,10 @@ FROM grid_cells g ORDER BY g.grid_code""")
 
 def count_cells(conn: sa.Connection, today: date) -> dict[str, dict[str, int]]:
     """The raw (unsuppressed) figures of every grid cell with current persons."""
+    # The rows come in (grid, household) order from idx_persons_counts: grouping them as they
+    # come beats hashing 280 k households (which spills past work_mem): 0.57 s against 0.95 s
+    # on the demo's 762 k residents. SET LOCAL: only for the caller's transaction.
+    conn.execute(sa.text("SET LOCAL enable_hashagg = off"))
     rows = conn.execute(GRID_COUNTS, {"born_15": _years_before(today, 15),
                                       "born_60": _years_before(today, 60),
                                       "born_18": _years_before(today, 18),
