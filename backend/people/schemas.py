@@ -14,7 +14,9 @@ class PurposeRead(BaseModel):
     en: str
 
 
-class PersonSummary(BaseModel):
+class PersonBase(BaseModel):
+    """What a search row and a record both say of a person (masked by the policy)."""
+
     id: int
     citizen_id: str | None
     name: str | None
@@ -24,6 +26,9 @@ class PersonSummary(BaseModel):
     status: str
     grid_code: str | None
     township_code: str | None
+
+
+class PersonSummary(PersonBase):
     household_no: str | None
 
 
@@ -62,24 +67,15 @@ class VersionRead(BaseModel):
     change_id: int | None
 
 
-class PersonRead(BaseModel):
-    id: int
-    citizen_id: str | None
-    name: str | None
-    sex: str
-    birth_date: date
-    age: int
+class PersonRead(PersonBase):
     ethnicity: str | None
     phone: str | None
     registered_region: str | None
     registered_address: str | None
     address: str | None
     address_building: str | None
-    grid_code: str | None
     grid_name: str | None
-    township_code: str | None
     township_name: str | None
-    status: str
     relation: str | None
     household: PersonHousehold | None
     source: SourceRead

@@ -37,7 +37,10 @@ def _codes(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return np.minimum(wide[:, :18], 255).astype(np.uint8), shaped
 
 
-def _ric_plain(values: Sequence[str]) -> np.ndarray:
+def ric_well_formed(values: Sequence[str]) -> np.ndarray:
+    """Mask of citizen IDs that are plainly valid (18 characters, 17 digits, the right MOD 11-2
+    check character, a real calendar date), vectorised; False means: ask stdnum (ric_error).
+    The population loader (backend.people.idcheck) uses it too."""
     raw, ok = _codes(values)
     head = raw[:, :17]
     ok &= np.all((head >= ord("0")) & (head <= ord("9")), axis=1)
@@ -53,12 +56,6 @@ def _ric_plain(values: Sequence[str]) -> np.ndarray:
     last = np.where(month_ok & (month == 2) & ~leap, 28, last)
     ok &= month_ok & (day >= 1) & (day <= last) & (year >= 1)
     return ok
-
-
-def ric_well_formed(values: Sequence[str]) -> np.ndarray:
-    """Mask of citizen IDs that are plainly valid (18 characters, 17 digits, the right MOD 11-2
-    check character, a real calendar date), vectorised; False means: ask stdnum (ric_error)."""
-    return _ric_plain(values)
 
 
 def _uscc_plain(values: Sequence[str]) -> np.ndarray:
@@ -104,7 +101,7 @@ def uscc_error(value: str) -> str | None:
 def failures(values: Sequence[str], scheme: str, check_region: bool = False
              ) -> list[tuple[int, str]]:
     """(index, reason) of every value stdnum refuses, in order."""
-    plain = _ric_plain(values) if scheme == "citizen_id" else _uscc_plain(values)
+    plain = ric_well_formed(values) if scheme == "citizen_id" else _uscc_plain(values)
     if scheme == "citizen_id" and check_region:
         plain[:] = False  # the region needs stdnum's table: every value goes to stdnum
     out = []
