@@ -38,6 +38,17 @@ function tx(key: keyof typeof TEXT): string {
   return TEXT[key][getLang() === 'en' ? 1 : 0];
 }
 
+/** The checks a quarantined row failed (backend/people/models.py CHECKS). */
+const CHECKS: Record<string, [string, string]> = {
+  format: ['格式', 'Format'], check_digit: ['校验码', 'Check digit'],
+  birth_date: ['出生日期', 'Birth date'], region: ['行政区划代码', 'Region code'],
+  sex: ['性别位', 'Sex digit'], duplicate: ['重复', 'Duplicate'], missing: ['缺项', 'Missing'],
+};
+
+function checkName(code: string): string {
+  return CHECKS[code]?.[getLang() === 'en' ? 1 : 0] ?? code;
+}
+
 function kindLabel(kind: string): string {
   return kind in TEXT ? tx(kind as keyof typeof TEXT) : kind;
 }
@@ -114,9 +125,9 @@ export async function renderChanges(view: HTMLElement, _ctx: Ctx, stale: () => b
         held.body.replaceChildren(el('p', 'dc-empty', tx('noQuarantine')));
         return;
       }
-      const counts = el('p', 'dc-dim', Object.entries(page.by_check).map(([k, n]) => `${k}: ${n}`).join(' · '));
+      const counts = el('p', 'dc-dim', Object.entries(page.by_check).map(([k, n]) => `${checkName(k)}: ${n}`).join(' · '));
       held.body.replaceChildren(counts, table([tx('dataset'), tx('key'), tx('check'), tx('reason'), tx('at')],
-        page.items.map((r) => [r.dataset_id, r.row_key, badge(r.check_failed, 'fail'), r.reason, fmtTime(r.created_at)]), 'quarantine-table'));
+        page.items.map((r) => [r.dataset_id, r.row_key, badge(checkName(r.check_failed), 'fail'), r.reason, fmtTime(r.created_at)]), 'quarantine-table'));
     } catch (err) {
       if (!stale()) held.body.replaceChildren(failure(err, () => void loadQuarantine()));
     }
