@@ -203,6 +203,14 @@ class Settings(BaseSettings):
     people_search_limit: int = Field(default=50, ge=1, le=500)
     people_access_days: int = Field(default=90, ge=1, le=3660)
     people_change_max_bytes: int = Field(default=64 * 1024, ge=1024)
+    # The eight domains and the wall (issue 14). The domain views (one YAML each); a KPI or
+    # chart query is cancelled past domain_query_timeout_ms (the card shows "unavailable");
+    # the wall's carousel moves to the next domain every wall_carousel_s (paused while someone
+    # interacts); a snapshot holds at most snapshot_max_features features per layer.
+    domains_dir: Path = PROJECT_ROOT / "scenarios" / "sixian" / "domains"
+    domain_query_timeout_ms: int = Field(default=2000, ge=50, le=60000)
+    wall_carousel_s: int = Field(default=30, ge=5, le=3600)
+    snapshot_max_features: int = Field(default=20000, ge=100, le=500000)
     # Observability (backend.observability). Logs: one line per event, `kv` (key=value) or
     # `json`; the root level, and per-logger levels as "name=LEVEL,name=LEVEL" (e.g.
     # "cityops.access=WARNING,cityops.realtime=DEBUG"); one access line per request.

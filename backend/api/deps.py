@@ -18,6 +18,7 @@ from tiles.service import TileService
 if TYPE_CHECKING:
     from backend.auth.guard import LoginGuard
     from backend.auth.users import SessionStore
+    from backend.datasets.versions_listener import VersionListener
     from backend.incidents.calendar import WorkCalendar
     from backend.ingest.pipeline import PositionPipeline
     from backend.realtime.hub import Hub
@@ -42,6 +43,9 @@ class Resources:
     traffic: TrafficService | None = None  # levels, index, alerts (backend.traffic.wiring)
     # set when a dataset has a new current version: the quality schedule checks it at once
     data_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # told by PostgreSQL when any dataset's current version moves, from any process (issue 14:
+    # the domain views' KPIs and the wall's header register here; backend.datasets.wiring)
+    versions: VersionListener | None = None
     _bounds: list[float] | None = field(default=None, repr=False)
 
     def base_url(self, request: Request) -> str:

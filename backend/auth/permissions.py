@@ -65,6 +65,8 @@ class Permission(StrEnum):
     PEOPLE_REPORT = "people:report"        # visits and changes from the field (grid workers)
     PEOPLE_CONFIRM = "people:confirm"      # accept / reject changes for one's own department
     POPULATION_STATS = "population:stats"  # counts by grid, community, township (suppressed)
+    DOMAINS_READ = "domains:read"          # the domain views: KPI cards, charts, weather, duty
+    SNAPSHOTS_CREATE = "snapshots:create"  # saving a situation snapshot (offline HTML, audited)
 
 
 class Role(StrEnum):
@@ -89,18 +91,21 @@ _TRAFFIC = {P.TRAFFIC_READ}
 _CAMERAS = {P.CAMERAS_READ}
 _CATALOG = {P.CATALOG_READ, P.DATA_REQUEST}  # anyone with a role browses and requests data
 _STATS = {P.POPULATION_STATS}  # counts per grid, never names (issue 13)
+_WALL = {P.DOMAINS_READ, P.SNAPSHOTS_CREATE}  # the eight domains' views and snapshots (issue 14)
 # The one table. PUBLIC and AUTHENTICATED need no grant; the machine rights (POSITIONS_WRITE,
 # OPEN311_SUBMIT) belong to machine credentials only, never to a user's role.
 MACHINE_RIGHTS = frozenset({P.POSITIONS_WRITE, P.OPEN311_SUBMIT, P.CAMERA_ALARMS_WRITE,
                             P.DATASETS_PUSH})
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(set(P) - {P.PUBLIC, P.AUTHENTICATED} - MACHINE_RIGHTS),
-    Role.COMMANDER: frozenset(_MAP | _LIVE | _CASES | _TRAFFIC | _CAMERAS | _CATALOG | _STATS | {
+    Role.COMMANDER: frozenset(_MAP | _WALL | _LIVE | _CASES | _TRAFFIC | _CAMERAS | _CATALOG
+                              | _STATS | {
         P.CAMERA_ALARMS, P.ALARMS_HANDLE, P.KPI_READ, P.PERSONAL_DATA, P.WORKERS_READ}),
-    Role.SUPERVISOR: frozenset(_MAP | _LIVE | _CASES | _CATALOG | _STATS | {
+    Role.SUPERVISOR: frozenset(_MAP | _WALL | _LIVE | _CASES | _CATALOG | _STATS | {
         P.INCIDENTS_REPORT, P.KPI_READ,
                                                         P.PERSONAL_DATA}),
-    Role.DISPATCHER: frozenset(_MAP | _LIVE | _CASES | _TRAFFIC | _CAMERAS | _CATALOG | _STATS | {
+    Role.DISPATCHER: frozenset(_MAP | _WALL | _LIVE | _CASES | _TRAFFIC | _CAMERAS | _CATALOG
+                               | _STATS | {
         P.CAMERA_ALARMS, P.ALARMS_HANDLE, P.KPI_READ, P.PERSONAL_DATA, P.WORKERS_READ}),
     # Grid workers: the households of their own cells, masked; visits and changes from there.
     Role.GRID_WORKER: frozenset(_MAP | _CASES | _CATALOG | _STATS | {
@@ -115,13 +120,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DATA_STEWARD: frozenset(_MAP | _CATALOG | {P.DATA_WRITE, P.DATASETS_STEWARD,
                                                     P.LIVE_READ}),
     # The bureau steers every department's data; it does not write another department's data.
-    Role.DATA_BUREAU: frozenset(_MAP | _CATALOG | _STATS | {P.DATASETS_GOVERN, P.LIVE_READ}),
+    Role.DATA_BUREAU: frozenset(_MAP | _WALL | _CATALOG | _STATS | {P.DATASETS_GOVERN,
+                                                                     P.LIVE_READ}),
     # Population officers search persons (with a purpose the purposes list allows them),
     # confirm the field's changes for their own department, and read the households of their
     # scope (their township when users.township_code is set, else the county).
     Role.POPULATION_OFFICER: frozenset(_MAP | _CATALOG | _STATS | {
         P.PEOPLE_READ, P.PEOPLE_CELLS, P.PEOPLE_CONFIRM, P.PERSONAL_DATA}),
-    Role.VIEWER: frozenset(_MAP | _LIVE | _CATALOG | _STATS | {P.INCIDENTS_READ, P.KPI_READ}),
+    # 大屏展示: the video wall's read-only account (issue 14): no dispatch action anywhere.
+    Role.VIEWER: frozenset(_MAP | _WALL | _LIVE | _TRAFFIC | _CATALOG | _STATS | {
+        P.INCIDENTS_READ, P.KPI_READ}),
 }
 LAYER_SCOPED = frozenset(_MAP)
 # Rights a layer's YAML also grants: a role that the layer's `roles` name has them too (the

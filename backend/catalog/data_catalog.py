@@ -16,16 +16,14 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
 
-from backend.catalog.layers import SHARE_TYPES, UPDATE_CYCLES
+from backend.catalog.dataset_content import AnnexRef, ContentDataset, ContentFile, LayerEntry
 from backend.catalog.population_sources import FILE as POPULATION_FILE
 from backend.catalog.population_sources import load_population_sources
-from backend.catalog.sources import IDENT
 from backend.catalog.strict import CatalogError, Strict, read_yaml
-from backend.privacy.policy import Kind
 
 if TYPE_CHECKING:
     from backend.catalog.layers import LayerCatalog
@@ -33,7 +31,6 @@ if TYPE_CHECKING:
 ANNEX_FILE = "sixian_catalog_2020.csv"
 DEPARTMENTS_FILE = "departments.yaml"
 CONTENT_FILE = "content.yaml"
-DATA_TYPES = Literal["string", "integer", "number", "date", "datetime", "boolean"]
 Code = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{0,9}$")]
 
 
@@ -53,50 +50,6 @@ class BureauEntry(Strict):
 class DepartmentsFile(Strict):
     departments: list[DepartmentEntry] = Field(min_length=1)
     bureau: BureauEntry
-
-
-class AnnexRef(Strict):
-    department: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-
-
-class ContentField(Strict):
-    name: Annotated[str, Field(pattern=IDENT)]
-    zh: str = Field(min_length=1)
-    type: DATA_TYPES
-    required: bool = False
-    kind: Kind | None = None
-    values: list[str | int] | None = None
-    range: tuple[float, float] | None = None
-    regex: str | None = None
-    authority: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")] | None = None
-    link: Annotated[str, Field(pattern=IDENT)] | None = None
-
-
-class ContentDataset(Strict):
-    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-    annex: AnnexRef
-    en: str = Field(min_length=1)
-    key: Annotated[str, Field(pattern=IDENT)]
-    rows: int = Field(ge=1)
-    geometry: Literal["point", "line", "polygon"] | None = None
-    coverage: bool = False
-    update_cycle: UPDATE_CYCLES
-    share_type: SHARE_TYPES
-    open: bool = False
-    stale: bool = False
-    fields: list[ContentField] = Field(min_length=1)
-    plant: dict[str, Any] = {}
-
-
-class LayerEntry(Strict):
-    layer: Annotated[str, Field(pattern=IDENT)]
-    annex: AnnexRef
-
-
-class ContentFile(Strict):
-    datasets: list[ContentDataset]
-    layers: list[LayerEntry] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,10 +159,17 @@ def load_data_catalog(directory: Path, layers: LayerCatalog | None = None) -> Da
     content_rows: dict[str, int] = {}
     layer_rows: dict[str, int] = {}
     taken: dict[int, str] = {}
+    seen_ids: set[str] = set()
     for d in content.datasets:
-        no, problem = _annex_ref(f"{CONTENT_FILE}: {d.id}", d.annex, by_annex_name, index)
-        if d.id in content_rows:
+        if d.id in seen_ids:
             problems.append(f"{CONTENT_FILE}: {d.id}: id is used twice")
+        seen_ids.add(d.id)
+        if d.annex is None:  # outside the annex: its department's code stands for it
+            if d.department not in seen_codes:
+                problems.append(f"{CONTENT_FILE}: {d.id}: department: {d.department!r} is not "
+                                f"a department code of {DEPARTMENTS_FILE}")
+            continue
+        no, problem = _annex_ref(f"{CONTENT_FILE}: {d.id}", d.annex, by_annex_name, index)
         if problem:
             problems.append(problem)
         elif no is not None:

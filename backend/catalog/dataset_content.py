@@ -1,67 +1,92 @@
 """The datasets whose content the demo generates (scenarios/sixian/catalog/content.yaml), read
 strictly for backend.simulation.dataset_content and the arrivals' tests. Only the `datasets`
-part matters here; the catalog sync (backend/catalog/data_catalog.py) reads the rest."""
+part matters here; the catalog sync (backend/catalog/data_catalog.py) reads the rest with the
+same models."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from backend.catalog.layers import SHARE_TYPES, UPDATE_CYCLES
+from backend.catalog.sources import IDENT
 from backend.catalog.strict import Strict, read_yaml
+from backend.privacy.policy import Kind
 from backend.settings import PROJECT_ROOT
 
 CATALOG_DIR = PROJECT_ROOT / "scenarios" / "sixian" / "catalog"
 DataType = Literal["string", "integer", "number", "date", "datetime", "boolean"]
 
 
-class Annex(Strict):
-    department: str
-    name: str
+class AnnexRef(Strict):
+    department: str = Field(min_length=1)
+    name: str = Field(min_length=1)
 
 
 class ContentField(Strict):
-    name: str
-    zh: str
+    name: Annotated[str, Field(pattern=IDENT)]
+    zh: str = Field(min_length=1)
     type: DataType
     required: bool = False
-    kind: str | None = None
-    values: list[str] | None = None
+    kind: Kind | None = None
+    values: list[str | int] | None = None
     range: tuple[float, float] | None = None
     regex: str | None = None
-    authority: str | None = None
-    link: str | None = None
+    authority: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")] | None = None
+    link: Annotated[str, Field(pattern=IDENT)] | None = None
 
 
 class ContentDataset(Strict):
-    id: str
-    annex: Annex
-    en: str
-    key: str
+    id: Annotated[str, Field(pattern=IDENT)]
+    # The annex row this dataset is; a dataset the annex lacks gives its department's code
+    # (departments.yaml) and its name instead (issue 14: the domain datasets, the duty roster).
+    annex: AnnexRef | None = None
+    department: str | None = None
+    name: str | None = None
+    en: str = Field(min_length=1)
+    key: Annotated[str, Field(pattern=IDENT)]
     rows: int = Field(ge=1)
-    update_cycle: str
-    share_type: str
     geometry: Literal["point", "line", "polygon"] | None = None
     coverage: bool = False
+    update_cycle: UPDATE_CYCLES
+    share_type: SHARE_TYPES
     open: bool = False
     stale: bool = False
-    fields: list[ContentField]
-    plant: dict[str, Any] = Field(default_factory=dict)
+    fields: list[ContentField] = Field(min_length=1)
+    plant: dict[str, Any] = {}
+    # Who writes the demo's content: the generic generator (backend.simulation.dataset_content)
+    # or the domains' (backend.simulation.domain_data: coherent figures, real names, files
+    # loaded through the upload path).
+    generator: Literal["content", "domains"] = "content"
+
+    @model_validator(mode="after")
+    def _annex_or_department(self) -> ContentDataset:
+        if (self.annex is None) == (self.department is None):
+            raise ValueError("give exactly one of annex (the annex row) or department (a code)")
+        if self.department is not None and not self.name:
+            raise ValueError("a dataset outside the annex needs its name")
+        return self
+
+    @property
+    def title(self) -> str:
+        """Its name: the annex row's, or its own outside the annex."""
+        return self.annex.name if self.annex is not None else str(self.name)
 
     def field(self, name: str) -> ContentField:
         return next(f for f in self.fields if f.name == name)
 
 
 class LayerEntry(Strict):
-    layer: str
-    annex: Annex
+    layer: Annotated[str, Field(pattern=IDENT)]
+    annex: AnnexRef
 
 
 class ContentFile(Strict):
     datasets: list[ContentDataset]
-    layers: list[LayerEntry] = Field(default_factory=list)
+    layers: list[LayerEntry] = []
 
 
 def load_content(directory: Path = CATALOG_DIR) -> list[ContentDataset]:

@@ -173,7 +173,7 @@ def build_records(data: DataCatalog, layers: LayerCatalog) -> list[DatasetRecord
     depts = {d.code: d for d in data.departments}
     position = {d.code: i for i, d in enumerate(data.departments, start=1)}
     position[data.bureau.code] = len(data.departments) + 1
-    content = {data.content_rows[d.id]: d for d in data.content}
+    content = {data.content_rows[d.id]: d for d in data.content if d.id in data.content_rows}
     layer_of = {no: layers[layer_id] for layer_id, no in data.layer_rows.items()
                 if layer_id in layers}
     codes = CodeBook()
@@ -205,6 +205,18 @@ def build_records(data: DataCatalog, layers: LayerCatalog) -> list[DatasetRecord
                                            rec.values["share_type"])
         records.append(rec)
         by_dept.setdefault(bureau.code, []).append(rec)
+    names = {d.code: d.name for d in data.departments} | {bureau.code: bureau.name}
+    for d in (d for d in data.content if d.annex is None):  # datasets the annex lacks
+        assert d.department is not None and d.name is not None
+        rec = _outside_annex_record(d, names[d.department])
+        code = codes.next(d.name, d.department, position[d.department])
+        rec.values.update(class_code=code.class_code, item_code=code.item_code,
+                          entry_code=code.entry_code, detail_code=code.detail_code,
+                          resource_code=code.resource_code)
+        rec.values["keywords"] = _keywords(d.name, names[d.department], code.item_code,
+                                           d.share_type)
+        records.append(rec)
+        by_dept.setdefault(d.department, []).append(rec)
     for recs in by_dept.values():  # related: a few resources of the same department
         for rec in recs:
             rng = random.Random(f"related:{rec.id}")
@@ -257,6 +269,26 @@ def _annex_record(row: AnnexRow, dept_name: str, dept_short: str,
     v.update(open_type=open_type, share_method=method,
              resource_format=_format(row.name, v["geometry_type"]),
              summary=_summary(dept_name, row.name, fields, v["update_cycle"]))
+    return DatasetRecord(v, fields)
+
+
+def _outside_annex_record(d: ContentDataset, dept_name: str) -> DatasetRecord:
+    """A content dataset the annex has no row for (issue 14: the domain datasets)."""
+    assert d.name is not None and d.department is not None
+    fields = _content_fields(d)
+    v: dict[str, Any] = {
+        "id": d.id, "annex_no": None, "name": d.name, "name_en": d.en,
+        "department_code": d.department, "share_type": d.share_type,
+        "share_condition": {"unconditional": None, "conditional": CONDITIONS["conditional"]}.get(
+            d.share_type, "指挥中心内部工作信息，不予共享（示意）"),
+        "share_method": "接口" if d.update_cycle == "realtime" else "文件",
+        "update_cycle": d.update_cycle, "storage": "rows", "layer_id": None,
+        "geometry_type": d.geometry, "key_field": d.key, "coverage": d.coverage,
+        "synthetic": True, "open_type": "open" if d.open else "closed",
+        "resource_format": _format(d.name, d.geometry),
+        "published_on": date(2026, 12, 1),
+        "summary": _summary(dept_name, d.name, fields, d.update_cycle),
+    }
     return DatasetRecord(v, fields)
 
 

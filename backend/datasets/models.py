@@ -234,3 +234,6 @@ data_subscriptions = sa.Table(
     sa.Column("username", sa.Text, primary_key=True),
     sa.Column("created_at", TS, nullable=False),
 )
+
+# PostgreSQL NOTIFY channel: a dataset's current version moved (payload: its id; migration 0022).
+DATASET_VERSION_CHANNEL = "cityops_dataset_version"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from starlette.concurrency import run_in_threadpool
 
 from backend.datasets.sync import sync_from
+from backend.datasets.versions_listener import VersionListener
 from backend.exchange.wiring import start as start_exchange
 from backend.quality.wiring import start as start_quality
 from backend.sharing.wiring import start as start_sharing
@@ -25,8 +26,11 @@ if TYPE_CHECKING:
 @dataclass
 class DataRuntime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    versions: VersionListener | None = None
 
     async def stop(self) -> None:
+        if self.versions is not None:
+            await self.versions.stop()
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -37,6 +41,10 @@ class DataRuntime:
 async def setup(resources: Resources, hub: Hub) -> DataRuntime:
     """Call in the lifespan after the hub has started."""
     runtime = DataRuntime()
+    url = resources.engine.url.set(drivername="postgresql")
+    runtime.versions = resources.versions = VersionListener(
+        url.render_as_string(hide_password=False))
+    await runtime.versions.start()  # parts register their datasets on it as they wire up
     # the catalog records first: the other parts read them
     await run_in_threadpool(sync_from, resources.settings, resources.engine, resources.catalog)
     runtime.tasks += start_exchange(resources, hub)  # the table exchange's scheduler

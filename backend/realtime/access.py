@@ -21,11 +21,13 @@ from backend.realtime.messages import (
     CAMERA_STATUS,
     CHANNELS,
     DATA_UPDATES,
+    DOMAIN_KPIS,
     INCIDENTS,
     POSITIONS,
     SYSTEM,
     TRAFFIC,
     TRAFFIC_ALERTS,
+    WALL_HEADER,
 )
 
 # The right each channel needs, on top of live:read.
@@ -38,6 +40,8 @@ CHANNEL_PERMISSIONS: dict[str, Permission] = {
     CAMERA_STATUS: Permission.CAMERAS_READ,
     CAMERA_ALARMS: Permission.CAMERAS_READ,
     DATA_UPDATES: Permission.CATALOG_READ,
+    DOMAIN_KPIS: Permission.DOMAINS_READ,
+    WALL_HEADER: Permission.DOMAINS_READ,
     SYSTEM: Permission.LIVE_READ,
 }
 

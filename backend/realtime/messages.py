@@ -55,9 +55,15 @@ CAMERA_ALARMS = "cameras.alarms"  # camera alarms raised, acknowledged, made cas
 # seq, arrival, rows_added, rows_changed, rows_removed, at}. Not spatial; subscribers of the
 # dataset (data_subscriptions) are told, the changes feed has the same notices.
 DATA_UPDATES = "data.updates"
+# A domain view's KPI cards were recomputed (their data changed): {domain, cards: [...], at}.
+# Not spatial; the county-wide figures only (a filtered view asks over REST). Issue 14.
+DOMAIN_KPIS = "domains.kpis"
+# The wall's header: the weather (current conditions and warnings) and who is on duty changed:
+# {weather: {...} | null, warnings: [...], duty: [...], at}. Not spatial. Issue 14.
+WALL_HEADER = "wall.header"
 SYSTEM = "system"
 CHANNELS = frozenset({POSITIONS, ALARMS, INCIDENTS, TRAFFIC, TRAFFIC_ALERTS, CAMERA_STATUS,
-                      CAMERA_ALARMS, DATA_UPDATES, SYSTEM})
+                      CAMERA_ALARMS, DATA_UPDATES, DOMAIN_KPIS, WALL_HEADER, SYSTEM})
 # Events on these carry `lon`/`lat` or `bbox` in their data and are filtered per viewport.
 SPATIAL = frozenset({POSITIONS, ALARMS, INCIDENTS, TRAFFIC, TRAFFIC_ALERTS, CAMERA_STATUS,
                      CAMERA_ALARMS})

@@ -167,7 +167,7 @@ def _generic(entry: ContentDataset, f: ContentField, n: int, g: np.random.Genera
                 for m in g.integers(0, 60 * 24 * 300, n)]
     if f.name == entry.key:
         return [f"{entry.id[:3].upper()}{COUNTY_CODE}{i + 1:07d}" for i in range(n)]
-    short = entry.annex.name.removesuffix("信息表").removesuffix("信息")
+    short = entry.title.removesuffix("信息表").removesuffix("信息")
     if f.name == "name":
         return [f"{short}{i + 1}号" for i in range(n)]
     return [f"{f.zh}{i % 50 + 1}" for i in range(n)]
@@ -335,7 +335,9 @@ def generate_content(engine: sa.Engine, *, scale: float = 1.0, seed: int = 20201
     """Write one generated version of each content dataset (or of `only`); the datasets must
     be in the catalog (the catalog sync makes their records)."""
     entries = load_content()
-    wanted = set(only) if only is not None else {e.id for e in entries}
+    # the domains' datasets are backend.simulation.domain_data's (issue 14)
+    wanted = set(only) if only is not None else {e.id for e in entries
+                                                 if e.generator == "content"}
     unknown = wanted - {e.id for e in entries}
     if unknown:
         raise ValueError(f"not content datasets of content.yaml: {', '.join(sorted(unknown))}")
@@ -359,7 +361,7 @@ def generate_content(engine: sa.Engine, *, scale: float = 1.0, seed: int = 20201
     futures: dict[str, Future[VersionOutcome]] = {}
     with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="content") as pool:
         for entry in entries:
-            if entry.id not in wanted or entry.id in POPULATION:
+            if entry.id not in wanted or entry.id in POPULATION or entry.generator != "content":
                 continue
             started = time.perf_counter()
             cols, geoms, _ = ctx.built.get(entry.id) or build(entry, ctx)

@@ -1,0 +1,1 @@
+"""Situation snapshots: the current view as one offline HTML file (pydeck, deck.gl embedded)."""
