@@ -118,13 +118,13 @@ def test_domains_are_one_table_and_folders_must_be_in_it(tmp_path: Path) -> None
         load_catalog(folder)
     folder = tmp_path / "second"
     shutil.copytree(LAYERS, folder)
-    (folder / "weather").mkdir()
-    shutil.copy(folder / "transport" / "roads.yaml", folder / "weather" / "roads2.yaml")
+    (folder / "astrology").mkdir()
+    shutil.copy(folder / "transport" / "roads.yaml", folder / "astrology" / "roads2.yaml")
     shutil.copy(folder / "transport" / "roads.yaml", folder / "stray.yaml")
     with pytest.raises(CatalogError) as info:
         load_catalog(folder)
     text = str(info.value)
-    assert "weather/roads2.yaml: (folder): 'weather' is not a domain of domains.yaml" in text
+    assert "astrology/roads2.yaml: (folder): 'astrology' is not a domain of domains.yaml" in text
     assert "stray.yaml: (file): layer files live in layers/<domain>/" in text
 
 
