@@ -26,8 +26,8 @@ from backend.auth.wiring import setup as setup_auth
 from backend.cameras.wiring import setup as setup_cameras
 from backend.catalog.layers import load_catalog, model_columns
 from backend.datasets.wiring import setup as setup_data
-from backend.domains.wiring import setup as setup_domains
 from backend.db.engine import create_engine, resolve_urls
+from backend.domains.wiring import setup as setup_domains
 from backend.incidents.calendar import WorkCalendar
 from backend.incidents.categories import load_categories
 from backend.incidents.photos import PhotoDecoder

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -97,18 +96,17 @@ def test_a_new_version_is_pushed(app, client: TestClient,  # noqa: ANN001
     hour = hours_back(datetime.now(TZ), 1)[0]
     row = Row("push1", {"record_id": "push1", "spot_id": "S1", "township_code": "341324100",
                         "hour": hour.isoformat(), "visitors": 7, "in_park": 3})
-    with console(client, DOMAIN_KPIS) as ws:
-        with written(engine, {"visitor_flow": [row]}):
-            while True:
-                event = next_event(ws)
-                data = event["data"]
-                if data["domain"] != "culture_tourism":
-                    continue
-                cards = {c["id"]: c for c in data["cards"]}
-                if cards["visitors_today"]["value"] == 7:
-                    break
-            assert event["channel"] == DOMAIN_KPIS and data["area"] is None
-            assert cards["in_park_now"]["value"] == 3
-            # GET without an area answers the pushed figures
-            got = client.get("/api/domains/culture_tourism/figures").json()
-            assert got["computed_at"] == data["computed_at"]
+    with console(client, DOMAIN_KPIS) as ws, written(engine, {"visitor_flow": [row]}):
+        while True:
+            event = next_event(ws)
+            data = event["data"]
+            if data["domain"] != "culture_tourism":
+                continue
+            cards = {c["id"]: c for c in data["cards"]}
+            if cards["visitors_today"]["value"] == 7:
+                break
+        assert event["channel"] == DOMAIN_KPIS and data["area"] is None
+        assert cards["in_park_now"]["value"] == 3
+        # GET without an area answers the pushed figures
+        got = client.get("/api/domains/culture_tourism/figures").json()
+        assert got["computed_at"] == data["computed_at"]

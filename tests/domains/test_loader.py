@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.catalog.domain_views import department_names, load_view_files
 from backend.catalog.dataset_content import load_content
+from backend.catalog.domain_views import department_names, load_view_files
 from backend.catalog.layers import load_catalog, model_columns
 from backend.catalog.strict import CatalogError
 from backend.settings import Settings
