@@ -36,6 +36,7 @@ from backend.transit.gtfs_router import router as gtfs_router
 from backend.transit.router import router as transit_router
 from backend.vehicles.alarm_router import router as alarm_router
 from backend.vehicles.router import router as vehicles_router
+from backend.wall.router import router as wall_router
 
 health = APIRouter(route_class=GuardedRoute)
 
@@ -61,7 +62,7 @@ def include_routers(app: FastAPI) -> None:
                    desk_router, open311_router, photo_router, grid_router, traffic_router,
                    camera_coverage_router, datasets_router, ckan_router, exchange_router,
                    quality_router, sharing_router, governance_router, people_quarantine_router,
-                   people_router, population_stats_router, domains_router,
+                   people_router, population_stats_router, domains_router, wall_router,
                    # last: its /api/cameras/{code} would take any fixed /api/cameras/... path
                    cameras_router):
         app.include_router(router)
