@@ -43,6 +43,9 @@ def test_the_list(client: TestClient, anonymous: TestClient) -> None:
     assert tour["department"] == {"code": "WLJ", "name": "泗县文化旅游体育局"}
     assert tour["kpis"][0]["id"] == "visitors_today"
     assert tour["kpis"][0]["reference"]["kind"] == "previous"
+    assert tour["layers"] == ["scenic_spots", "cultural_events"]
+    charts = {c["id"]: c for c in tour["charts"]}
+    assert charts["top_spots"]["map"] == {"layer": "scenic_spots", "field": "name"}
     assert anonymous.get("/api/domains").status_code == 401
     worker = bearer(client, "grid_worker")
     assert client.get("/api/domains", headers=worker).status_code == 403

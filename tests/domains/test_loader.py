@@ -105,3 +105,14 @@ def test_an_unknown_domain_is_refused(tmp_path: Path) -> None:
         "id: culture_tourism", "id: space_travel")})
     assert any("id: 'space_travel' is not a domain of layers/domains.yaml" in p
                for p in problems)
+
+
+def test_the_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from backend.cli import main
+
+    assert main(["domains", "check", "--no-database"]) == 0
+    assert "8 domain views OK (static checks only" in capsys.readouterr().out
+    (tmp_path / "culture_tourism.yaml").write_text(TEST_VIEW.replace("type: pie", "type: donut"),
+                                                   encoding="utf-8")
+    assert main(["domains", "check", "--no-database", "--dir", str(tmp_path)]) == 1
+    assert "domains/culture_tourism.yaml: charts.0.type" in capsys.readouterr().out

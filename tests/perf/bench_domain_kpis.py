@@ -14,6 +14,7 @@ import argparse
 import os
 import random
 import statistics
+import struct
 import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -48,7 +49,7 @@ def _flow(n: int, towns: list[tuple], rnd: random.Random) -> list:
     return rows
 
 
-def _households(conn: sa.Connection, n: int, towns: list[tuple], rnd: random.Random) -> list:
+def _households(n: int, towns: list[tuple], rnd: random.Random) -> list:
     from backend.datasets.store import Row
 
     stages = ["未签约", "已签约", "已腾空", "已拆除"]
@@ -57,7 +58,6 @@ def _households(conn: sa.Connection, n: int, towns: list[tuple], rnd: random.Ran
         code, w, s, e, north = towns[i % len(towns)]
         x, y = rnd.uniform(w, e), rnd.uniform(s, north)
         # EWKB of a point in 4326, written by hand: one round trip less per row
-        import struct
         geom = (struct.pack("<BII", 1, 0x20000001, 4326) + struct.pack("<dd", x, y)).hex()
         key = f"H{i:06d}"
         signed = (datetime.now(TZ).date() - timedelta(days=rnd.randint(0, 400))).isoformat()
@@ -109,7 +109,7 @@ def main() -> None:
             write_version(conn, dataset_id="visitor_flow", rows=_flow(args.rows, towns, rnd),
                           arrival="generator", actor="bench")
             write_version(conn, dataset_id="relocation_households",
-                          rows=_households(conn, args.rows, towns, rnd), arrival="generator",
+                          rows=_households(args.rows, towns, rnd), arrival="generator",
                           actor="bench")
         print(f"wrote 2 x {args.rows} rows in {time.perf_counter() - t0:.1f} s", flush=True)
         analyze(db.urls.admin, "dataset_rows")
@@ -133,10 +133,10 @@ def main() -> None:
                 ms = _time(lambda v=view, a=area: compute_figures(db.engine, v, a,
                                                                   timeout_ms=timeout),
                            args.runs)
+                note = f"; unavailable: {', '.join(down)}" if down else ""
                 print(f"  {view_id:16s} {name:9s} {ms:7.1f} ms  ratio to {TARGET_MS:.0f} ms "
                       f"{ms / TARGET_MS:.2f}  ({len(view.spec.kpis)} cards, "
-                      f"{len(view.spec.charts)} charts{'; unavailable: ' + ', '.join(down) if down else ''})",
-                      flush=True)
+                      f"{len(view.spec.charts)} charts{note})", flush=True)
     finally:
         db.engine.dispose()
         if not args.keep:
