@@ -408,6 +408,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     people_commands(sub)
 
+    from backend.domains.cli import add_parser as domain_commands
+
+    domain_commands(sub)
+
     open311 = sub.add_parser("open311", help="Open311 api keys: add-key, list-keys, disable-key")
     open311.add_argument("action", choices=["add-key", "list-keys", "disable-key"])
     open311.add_argument("name", nargs="?", help="the api client's name (add-key, disable-key)")
