@@ -16,8 +16,8 @@ import numpy as np
 import shapely
 import sqlalchemy as sa
 
-from backend.simulation.dataset_values import names, points_in
 from backend.settings import PROJECT_ROOT
+from backend.simulation.dataset_values import names, points_in
 
 TZ = timezone(timedelta(hours=8))
 VILLAGES_CSV = PROJECT_ROOT / "scenarios" / "sixian" / "sixian_villages_nbs2023.csv"

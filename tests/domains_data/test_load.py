@@ -1,0 +1,104 @@
+"""The domain datasets through the real upload path into the session's database: the catalog's
+own records (synced as the server does), every file accepted as a new current version with no
+row rejected, the stored rows as generated; the CLI regenerates the weather alone; the demo's
+step loads only what is missing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from backend.catalog.layers import load_catalog
+from backend.cli import build_parser
+from backend.datasets.sync import sync_from
+from backend.settings import Settings
+from backend.simulation.domain_data import BUILDERS, DomainLoad, generate_domains
+from tests.domains_data.conftest import NOW, SCALE, SEED
+from tests.exchange.helpers import clear_content, content_of
+
+
+@pytest.fixture(scope="module")
+def loaded(engine: sa.Engine, county: dict[str, int], settings: Settings,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[DomainLoad]:
+    sync_from(settings, engine, load_catalog(settings.layers_dir))
+    for dataset_id in BUILDERS:
+        clear_content(engine, dataset_id)
+    yield generate_domains(engine, tmp_path_factory.mktemp("domains_data"), seed=SEED,
+                           now=NOW, scale=SCALE)
+    for dataset_id in BUILDERS:  # other tests count the catalog's versions
+        clear_content(engine, dataset_id)
+
+
+def test_all_nineteen_accepted_as_current_versions_with_nothing_rejected(
+        loaded: DomainLoad, engine: sa.Engine, tables: dict) -> None:
+    assert list(loaded.loaded) == list(BUILDERS)
+    for dataset_id, info in loaded.loaded.items():
+        assert info["status"] == "accepted", (dataset_id, info)
+        assert info["rejected"] == 0, dataset_id
+        assert info["rows"] == len(tables[dataset_id].rows), dataset_id
+    with engine.connect() as conn:
+        current = dict(conn.execute(sa.text(
+            "SELECT d.id, v.arrival FROM datasets d JOIN dataset_versions v "
+            "ON v.id = d.current_version_id WHERE d.id = ANY(:ids)"),
+            {"ids": list(BUILDERS)}).all())
+    assert current == dict.fromkeys(BUILDERS, "file")
+    assert "domain datasets (示意/synthetic): 19 loaded" in loaded.line()
+    files = sorted(p.name for p in loaded.folder.iterdir())
+    assert "service_cases.csv" in files and "relocation_projects.geojson" in files
+
+
+def test_stored_rows_are_the_generated_ones(loaded: DomainLoad, engine: sa.Engine,
+                                            tables: dict) -> None:
+    stored = content_of(engine, "relocation_projects")
+    for row in tables["relocation_projects"].rows:
+        assert stored[row["project_id"]] == row
+    cases = content_of(engine, "service_cases")
+    first = tables["service_cases"].rows[0]
+    assert cases[first["case_no"]] == first
+    with engine.connect() as conn:
+        kinds = dict(conn.execute(sa.text(
+            "SELECT dataset_id, min(GeometryType(geom)) FROM dataset_rows WHERE dataset_id = "
+            "ANY(:ids) AND last_seq IS NULL GROUP BY dataset_id"),
+            {"ids": ["service_halls", "relocation_projects", "weather_warnings"]}).all())
+    assert kinds["service_halls"] == "POINT"
+    assert kinds["relocation_projects"] == "POLYGON"
+
+
+def test_the_cli_regenerates_the_weather_for_now(loaded: DomainLoad, settings: Settings,
+                                                 engine: sa.Engine, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    def version() -> int:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT current_version_id FROM datasets WHERE id = "
+                                        "'weather_conditions'")).scalar_one()
+
+    before = version()
+    args = build_parser().parse_args([
+        "datasets", "generate-domains", "--only", "weather_conditions,weather_warnings",
+        "--folder", str(tmp_path), "--seed", str(SEED)])
+    assert args.handler(args, settings) == 0
+    out = capsys.readouterr().out
+    assert "2 loaded" in out and "weather_conditions 19" in out
+    assert version() != before
+    assert (tmp_path / "weather_conditions.csv").exists()
+
+
+def test_the_demo_step_loads_only_what_is_missing(loaded: DomainLoad, settings: Settings,
+                                                  engine: sa.Engine) -> None:
+    from backend.demo_data import domain_datasets
+
+    clear_content(engine, "duty_roster")
+    with engine.connect() as conn:
+        versions = conn.execute(sa.text("SELECT count(*) FROM dataset_versions WHERE "
+                                        "dataset_id = ANY(:ids)"),
+                                {"ids": list(BUILDERS)}).scalar_one()
+    line = domain_datasets(settings, engine, scale=SCALE)
+    assert line is not None and "1 loaded" in line and "duty_roster 240" in line
+    assert domain_datasets(settings, engine, scale=SCALE) is None  # nothing missing now
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM dataset_versions WHERE "
+                                    "dataset_id = ANY(:ids)"),
+                            {"ids": list(BUILDERS)}).scalar_one() == versions + 1
