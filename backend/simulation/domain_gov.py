@@ -72,73 +72,72 @@ def _workdays(start: date, end: date) -> list[date]:
 def service_cases(ctx: Context) -> Table:
     """Cases received over the last 60 days up to `now`: working days busy in office hours,
     weekends thin and mostly online; due at 17:30 of the item's n-th working day; most finish
-    in time, some late, the newest still open (some of them overdue)."""
-    g = ctx.rng("service_cases")
+    in time, some late, the newest still open (some of them overdue). A day's cases depend on
+    the seed and the day alone, so a later `now` adds cases and finishes open ones (the live
+    loop's versions) and never redraws the past."""
+    halls = ctx.table("service_halls").rows
+    now = ctx.now.astimezone(TZ)
+    first = now.date() - timedelta(days=CASE_DAYS - 1)
+    work = _workdays(first - timedelta(days=5), now.date() + timedelta(days=60))
+    per_workday = ctx.n("service_cases", 50) / (CASE_DAYS * (5 + 2 * WEEKEND_SHARE) / 7)
+    # halls: the county centre takes ~45 %, the townships' centres ~47 %, the 代办点 the rest
+    level = [h["level"] for h in halls]
+    hall_w = np.array([45.0 if lv == "县级" else 47.0 / level.count("乡镇") if lv == "乡镇"
+                       else 8.0 / level.count("村（社区）") for lv in level])
+    workset = set(work)
+    rows: list[dict] = []
+    for d in (first + timedelta(days=i) for i in range(CASE_DAYS)):
+        rows += _day_cases(ctx, d, d in workset, per_workday, hall_w / hall_w.sum(), work)
+    return Table("service_cases", rows)
+
+
+def _day_cases(ctx: Context, d: date, workday: bool, per_workday: float, hall_p: np.ndarray,
+               work: list[date]) -> list[dict]:
+    g = ctx.rng("service_cases", d.toordinal())
     halls = ctx.table("service_halls").rows
     items = load_domain_names().service_items
     depts = department_names()
     now = ctx.now.astimezone(TZ)
-    first = now.date() - timedelta(days=CASE_DAYS - 1)
-    work = _workdays(first - timedelta(days=5), now.date() + timedelta(days=60))
-    workset = set(work)
-    days = [first + timedelta(days=i) for i in range(CASE_DAYS)]
-    weight = np.array([1.0 if d in workset else WEEKEND_SHARE for d in days])
-    total = ctx.n("service_cases", 50)
-    per_day = g.poisson(total * weight / weight.sum())
-    stamps: list[datetime] = []
-    online: list[bool] = []
-    for d, k in zip(days, per_day, strict=True):
-        midnight = datetime.combine(d, time(0), TZ)
-        is_online = g.random(int(k)) < (0.45 if d in workset else 0.85)
-        for flag in is_online:
-            if flag:
-                hour = g.choice(24, p=ONLINE_HOURS / ONLINE_HOURS.sum())
-            elif d not in workset:  # the county centre's weekend morning (预约, 延时服务)
-                hour = 9 + g.integers(0, 3)
-            else:
-                hour = 8 + g.choice(len(WINDOW_HOURS), p=WINDOW_HOURS / WINDOW_HOURS.sum())
-            last = 1800 if hour == 17 and not flag else 3600  # the office closes at 17:30
-            at = midnight + timedelta(hours=int(hour), seconds=int(g.integers(0, last)))
-            if at.time() < time(8, 30) and not flag and d in workset:
-                at += timedelta(minutes=30)
-            if at <= now:
-                stamps.append(at)
-                online.append(bool(flag))
-    order = np.argsort(np.array([s.timestamp() for s in stamps]), kind="stable")
-    n = len(order)
-    which = g.choice(len(items), n, p=np.array([i.weight for i in items]) /
+    k = int(g.poisson(per_workday * (1.0 if workday else WEEKEND_SHARE)))
+    online = g.random(k) < (0.45 if workday else 0.85)
+    web_hour = g.choice(24, k, p=ONLINE_HOURS / ONLINE_HOURS.sum())
+    desk_hour = (8 + g.choice(len(WINDOW_HOURS), k, p=WINDOW_HOURS / WINDOW_HOURS.sum())
+                 if workday else 9 + g.integers(0, 3, k))  # weekends: the centre's morning
+    hour = np.where(online, web_hour, desk_hour)
+    # the office opens at 08:30 and closes at 17:30: those half hours shift inside
+    second = np.where(~online & (hour == 17), g.integers(0, 1800, k), g.integers(0, 3600, k))
+    second = np.where(~online & (hour == 8), 1800 + second // 2, second)
+    which = g.choice(len(items), k, p=np.array([i.weight for i in items]) /
                      sum(i.weight for i in items))
-    # halls: the county centre takes ~45 %, the townships' centres ~47 %, the 代办点 the rest
-    hall_w = np.array([45.0] + [47.0 / max(1, sum(h["level"] == "乡镇" for h in halls))
-                                if h["level"] == "乡镇" else 0.0 for h in halls[1:]])
-    agents = [i for i, h in enumerate(halls) if h["level"] == "村（社区）"]
-    hall_w[agents] = 8.0 / max(1, len(agents))
-    hall_idx = g.choice(len(halls), n, p=hall_w / hall_w.sum())
-    channel_window = weighted(g, ["窗口", "自助终端"], [88, 12], n)
-    channel_online = weighted(g, ["网上", "掌上"], [80, 20], n)
-    late = g.random(n) < LATE_SHARE
-    u = g.beta(1.3, 3.5, n)
-    rated = g.random(n) < RATED_SHARE
-    rating = weighted(g, *RATINGS, n)
+    hall = g.choice(len(halls), k, p=hall_p)
+    channel = np.where(online, weighted(g, ["网上", "掌上"], [80, 20], k),
+                       weighted(g, ["窗口", "自助终端"], [88, 12], k))
+    late = g.random(k) < LATE_SHARE
+    u = g.beta(1.3, 3.5, k)
+    rated = g.random(k) < RATED_SHARE
+    rating = weighted(g, *RATINGS, k)
+    midnight = datetime.combine(d, time(0), TZ)
+    received = [midnight + timedelta(hours=int(h), seconds=int(s))
+                for h, s in zip(hour, second, strict=True)]
     rows = []
-    for j, i in enumerate(order):
-        received = stamps[i]
+    for n, j in enumerate(sorted(range(k), key=lambda j: received[j])):
+        if received[j] > now:
+            break
         item = items[which[j]]
-        due = _due(received, item.days, work)
-        span = (due - received).total_seconds()
-        finished = received + timedelta(seconds=float(
-            span * (1 + 0.1 + 0.5 * u[j]) if late[j] else span * u[j]))
+        due = _due(received[j], item.days, work)
+        span = (due - received[j]).total_seconds()
+        finished = received[j] + timedelta(seconds=float(
+            span * (1.1 + 0.5 * u[j]) if late[j] else span * u[j]))
         done = finished <= now
-        hall = halls[hall_idx[j]]
+        h = halls[hall[j]]
         rows.append({
-            "case_no": f"SX{received:%Y%m%d}{j + 1:06d}", "hall_id": hall["hall_id"],
-            "township_code": hall["township_code"], "item_name": item.name,
-            "item_department": depts[item.department],
-            "channel": channel_online[j] if online[i] else channel_window[j],
-            "received_at": iso(received), "due_at": iso(due),
+            "case_no": f"SX{d:%Y%m%d}{n + 1:05d}", "hall_id": h["hall_id"],
+            "township_code": h["township_code"], "item_name": item.name,
+            "item_department": depts[item.department], "channel": str(channel[j]),
+            "received_at": iso(received[j]), "due_at": iso(due),
             "finished_at": iso(finished) if done else None,
             "rating": rating[j] if done and rated[j] else None})
-    return Table("service_cases", rows)
+    return rows
 
 
 def _due(received: datetime, days: int, work: list[date]) -> datetime:

@@ -45,8 +45,8 @@ def scenic_spots(ctx: Context) -> Table:
 
 def visitor_flow(ctx: Context) -> Table:
     """Hourly entries and people inside for each spot, 30 days up to the current hour (its
-    entries so far): weekends 1.8x, the venues closed on Mondays, a day-to-day wobble."""
-    g = ctx.rng("visitor_flow")
+    entries so far): weekends 1.8x, the venues closed on Mondays, a day-to-day wobble. A day's
+    entries depend on the seed, the spot and the day alone (a later `now` only adds)."""
     spots = ctx.table("scenic_spots").rows
     daily = {s.name: s.daily for s in load_domain_names().scenic_spots}
     now = ctx.now.astimezone(TZ)
@@ -54,24 +54,23 @@ def visitor_flow(ctx: Context) -> Table:
     hours = [end - timedelta(hours=h) for h in range(FLOW_DAYS * 24 - 1, -1, -1)]
     part = (now - end).total_seconds() / 3600  # the current hour so far
     rows = []
-    for s in spots:
+    for i, s in enumerate(spots):
         venue = s["kind"] in VENUES
         shape = (VENUE if venue else OUTDOOR) / (VENUE if venue else OUTDOOR).sum()
         stay = STAY_HOURS.get(s["kind"], 1.5)
         inside = 0.0
-        day_factor: dict[str, float] = {}
+        days: dict[object, np.ndarray] = {}
         for h in hours:
             day = h.date()
-            key = day.isoformat()
-            if key not in day_factor:
-                weekend = day.weekday() >= 5
+            if day not in days:
+                g = ctx.rng("visitor_flow", i, day.toordinal())
                 closed = venue and day.weekday() == 0
-                day_factor[key] = 0.0 if closed else (1.8 if weekend else 1.0) * float(
+                factor = 0.0 if closed else (1.8 if day.weekday() >= 5 else 1.0) * float(
                     g.lognormal(0, 0.15))
-            mean = daily[s["name"]] * day_factor[key] * shape[h.hour]
+                days[day] = g.poisson(daily[s["name"]] * factor * shape)
+            entries = int(days[day][h.hour])
             if h == end:
-                mean *= part
-            entries = int(g.poisson(mean)) if mean > 0 else 0
+                entries = int(entries * part)
             inside = inside * np.exp(-1 / stay) + entries
             in_park = 0 if shape[h.hour] == 0 and venue else int(round(inside))
             rows.append({"record_id": f"{s['spot_id']}-{h:%Y%m%d%H}", "spot_id": s["spot_id"],

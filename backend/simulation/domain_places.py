@@ -129,9 +129,10 @@ class Context:
     sizes: dict[str, int]   # content.yaml's rows per dataset
     built: dict[str, Table] = field(default_factory=dict)
 
-    def rng(self, dataset_id: str) -> np.random.Generator:
-        """The dataset's own stream: one dataset regenerated alone comes out the same."""
-        return np.random.default_rng([self.seed, zlib.crc32(dataset_id.encode())])
+    def rng(self, dataset_id: str, *part: int) -> np.random.Generator:
+        """The dataset's own stream (one dataset regenerated alone comes out the same); `part`
+        keys a piece of it (a day) that must not depend on the others."""
+        return np.random.default_rng([self.seed, zlib.crc32(dataset_id.encode()), *part])
 
     def table(self, dataset_id: str) -> Table:
         if dataset_id not in self.built:

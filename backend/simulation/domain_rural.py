@@ -28,7 +28,8 @@ from backend.simulation.domain_places import (
 
 def village_land_rights(ctx: Context) -> Table:
     g = ctx.rng("village_land_rights")
-    chosen = villages()[:ctx.n("village_land_rights", 3)]
+    every = villages()  # all 195 at scale 1 (content.yaml's 190 is the rough size)
+    chosen = every[:max(3, round(len(every) * min(1.0, ctx.scale)))]
     rows, points = [], []
     for v in chosen:
         urban = v.township in CITY[:3]  # the 街道's 社区: little farmland left
@@ -48,11 +49,11 @@ def village_land_rights(ctx: Context) -> Table:
 
 
 TRANSFEREES = (["农户", "家庭农场", "农民专业合作社", "企业", "其他"], [22, 30, 30, 14, 4])
-AREA_MU = {"农户": (2, 30), "家庭农场": (50, 400), "农民专业合作社": (80, 900),
-           "企业": (150, 1500), "其他": (10, 100)}
+AREA_MU = {"农户": (2, 30), "家庭农场": (50, 300), "农民专业合作社": (60, 600),
+           "企业": (100, 1000), "其他": (10, 100)}
 MODES = (["出租", "转包", "入股", "互换", "其他"], [66, 14, 8, 7, 5])
 CROPS = ["粮食", "蔬菜", "瓜果", "山芋", "中药材", "苗木", "食用菌"]
-TRANSFER_SHARE = 0.45  # at most this share of a village's confirmed land is transferred
+TRANSFER_SHARE = 0.6  # at most this share of a village's confirmed land is transferred
 
 
 def land_transfers(ctx: Context) -> Table:

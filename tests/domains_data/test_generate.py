@@ -202,3 +202,27 @@ def test_service_cases_at_scale_one_have_the_offices_rhythm(full_cases: list[dic
     assert good / sum(rated.values()) >= 0.985
     today = [r for r in received if r.date() == NOW.date()]
     assert today and max(today) <= NOW
+
+
+def test_a_later_clock_adds_cases_and_visitors_and_never_redraws_the_past(
+        engine: sa.Engine, tables: dict[str, Table], full_cases: list[dict]) -> None:
+    """What the live loop relies on: two hours later the same cases (the open ones maybe
+    finished since), more of them, and the same hourly visitors before the earlier hour."""
+    later = NOW + timedelta(hours=2, minutes=5)
+    with engine.connect() as conn:
+        moved = generate(conn, seed=SEED, now=later, only=["service_cases"])
+        moved |= generate(conn, seed=SEED, now=later, scale=SCALE, only=["visitor_flow"])
+    before = {c["case_no"]: c for c in full_cases}
+    after = {c["case_no"]: c for c in moved["service_cases"].rows}
+    assert set(before) < set(after)
+    for key, case in before.items():
+        if case["finished_at"] is None:
+            case = {**case, "finished_at": after[key]["finished_at"],
+                    "rating": after[key]["rating"]}
+        assert after[key] == case, key
+    assert any(c["finished_at"] is None and after[k]["finished_at"] for k, c in before.items())
+    flow = {f["record_id"]: f["visitors"] for f in moved["visitor_flow"].rows}
+    cut = NOW.replace(minute=0, second=0)
+    earlier = [f for f in tables["visitor_flow"].rows
+               if datetime.fromisoformat(f["hour"]) < cut and f["record_id"] in flow]
+    assert earlier and all(flow[f["record_id"]] == f["visitors"] for f in earlier)
