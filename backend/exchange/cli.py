@@ -134,7 +134,7 @@ def _generate_domains(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         engine.dispose()
     print(made.line())
-    bad = {k: v for k, v in made.loaded.items() if v["status"] != "accepted"}
+    bad = {k: v for k, v in made.loaded.items() if v["status"] not in ("accepted", "empty")}
     for dataset_id, info in bad.items():
         print(f"cityops: {dataset_id}: version {info['version']} {info['status']}",
               file=sys.stderr)

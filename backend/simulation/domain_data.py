@@ -108,10 +108,15 @@ def _cell(value: Any) -> Any:
 
 
 def write_files(tables: dict[str, Table], folder: Path) -> dict[str, Path]:
+    """The files of the tables with rows (a file without rows is no version: an empty table,
+    such as a day without weather warnings, leaves the dataset's last version, whose rows carry
+    their own end: a warning's expires_at)."""
     folder.mkdir(parents=True, exist_ok=True)
     entries = {e.id: e for e in domain_entries()}
     paths = {}
     for dataset_id, table in tables.items():
+        if not table.rows:
+            continue
         name, body = file_bytes(entries[dataset_id], table)
         path = folder / name
         path.write_bytes(body)
@@ -164,13 +169,19 @@ def generate_domains(engine: sa.Engine, folder: Path, *, seed: int = DEFAULT_SEE
         tables = generate(conn, seed=seed, now=now, scale=scale, only=only)
     report = DomainLoad(folder)
     report.seconds["generate"] = round(time.perf_counter() - started, 2)
-    return load_files(engine, write_files(tables, folder), report=report)
+    load_files(engine, write_files(tables, folder), report=report)
+    for dataset_id in tables:
+        report.loaded.setdefault(dataset_id, {"rows": 0, "version": None, "status": "empty",
+                                              "rejected": 0})
+    report.loaded = {d: report.loaded[d] for d in tables}  # BUILDERS' order
+    return report
 
 
-def missing_domains(engine: sa.Engine) -> list[str]:
-    """The domain datasets with a catalog record and no current version yet."""
+def missing_domains(engine: sa.Engine, *, recorded: bool = False) -> list[str]:
+    """The domain datasets with a catalog record and no current version yet (`recorded`: all
+    those with a catalog record)."""
     with engine.connect() as conn:
         have = set(conn.execute(sa.text(
-            "SELECT id FROM datasets WHERE id = ANY(:ids) AND current_version_id IS NULL"),
-            {"ids": list(BUILDERS)}).scalars())
+            "SELECT id FROM datasets WHERE id = ANY(:ids) AND (:all OR current_version_id IS "
+            "NULL)"), {"ids": list(BUILDERS), "all": recorded}).scalars())
     return [d for d in BUILDERS if d in have]

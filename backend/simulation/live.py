@@ -127,9 +127,9 @@ async def loop_domains(settings: Settings, engine: sa.Engine) -> None:
                 only += HOURLY
             if now.date() != day:
                 only += DAILY
-            # never the first load (demo_data does that): only datasets already there move
-            waiting = set(await asyncio.to_thread(missing_domains, engine))
-            only = [d for d in only if d not in waiting]
+            # only datasets the catalog has (a new version of an unknown dataset is refused)
+            known = set(await asyncio.to_thread(missing_domains, engine, recorded=True))
+            only = [d for d in only if d in known]
             if only:
                 report = await asyncio.to_thread(generate_domains, engine, folder, only=only,
                                                  now=now)

@@ -5,7 +5,9 @@ step loads only what is missing."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from backend.catalog.layers import load_catalog
 from backend.cli import build_parser
 from backend.datasets.sync import sync_from
 from backend.settings import Settings
-from backend.simulation.domain_data import BUILDERS, DomainLoad, generate_domains
+from backend.simulation.domain_data import BUILDERS, DomainLoad, generate, generate_domains
 from tests.domains_data.conftest import NOW, SCALE, SEED
 from tests.exchange.helpers import clear_content, content_of
 
@@ -102,3 +104,55 @@ def test_the_demo_step_loads_only_what_is_missing(loaded: DomainLoad, settings: 
         assert conn.execute(sa.text("SELECT count(*) FROM dataset_versions WHERE "
                                     "dataset_id = ANY(:ids)"),
                             {"ids": list(BUILDERS)}).scalar_one() == versions + 1
+
+
+def current_versions(engine: sa.Engine) -> dict[str, int | None]:
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.text(
+            "SELECT id, current_version_id FROM datasets WHERE id = ANY(:ids)"),
+            {"ids": list(BUILDERS)}).all())
+
+
+def test_a_day_without_warnings_keeps_the_last_version(loaded: DomainLoad, engine: sa.Engine,
+                                                       tmp_path: Path) -> None:
+    calm = next(NOW + timedelta(days=d) for d in range(1, 60)
+                if not generate_warnings(engine, NOW + timedelta(days=d)))
+    before = current_versions(engine)["weather_warnings"]
+    made = generate_domains(engine, tmp_path, seed=SEED, now=calm, scale=SCALE,
+                            only=["weather_warnings"])
+    assert made.loaded["weather_warnings"] == {"rows": 0, "version": None, "status": "empty",
+                                               "rejected": 0}
+    assert current_versions(engine)["weather_warnings"] == before
+    assert not (tmp_path / "weather_warnings.geojson").exists()
+
+
+def generate_warnings(engine: sa.Engine, now: datetime) -> list[dict]:
+    with engine.connect() as conn:
+        return generate(conn, seed=SEED, now=now, scale=SCALE,
+                        only=["weather_warnings"])["weather_warnings"].rows
+
+
+def test_the_live_loop_posts_new_versions_for_now(loaded: DomainLoad, settings: Settings,
+                                                  engine: sa.Engine, tmp_path: Path) -> None:
+    from backend.simulation.live import DAILY, EVERY_TICK, loop_domains
+
+    live = settings.model_copy(update={"live_domains_s": 3600.0, "var_dir": tmp_path})
+    before = current_versions(engine)
+
+    async def first_tick() -> dict[str, int | None]:
+        task = asyncio.create_task(loop_domains(live, engine))
+        try:  # the first tick ends with the duty roster (the last of the load order)
+            while (now := await asyncio.to_thread(current_versions, engine))[
+                    "duty_roster"] == before["duty_roster"]:
+                assert not task.done(), task
+                await asyncio.sleep(0.2)
+            return now
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    after = asyncio.run(asyncio.wait_for(first_tick(), 300))
+    for dataset_id in (*EVERY_TICK, "weather_conditions", *DAILY):
+        assert after[dataset_id] != before[dataset_id], dataset_id
+    assert after["scenic_spots"] == before["scenic_spots"]  # what does not move stays
+    assert (tmp_path / "domains_data" / "live" / "service_cases.csv").exists()
