@@ -51,6 +51,13 @@ def datacenter_page() -> RedirectResponse:
     return RedirectResponse("datacenter.html", status_code=307)
 
 
+@health.get("/wall", include_in_schema=False, dependencies=[requires(Permission.PUBLIC)])
+def wall_page() -> RedirectResponse:
+    """The video wall (county overview, the eight domains' carousel) is a static page of the
+    console's build like /datacenter; its data calls need domains:read and the live rights."""
+    return RedirectResponse("wall.html", status_code=307)
+
+
 def include_routers(app: FastAPI) -> None:
     # First: /api/cameras/seeing before any /api/cameras/{code} route ("seeing" is no code).
     app.include_router(camera_views_router)
