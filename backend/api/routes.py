@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse
 
 from backend.api.route import GuardedRoute
@@ -52,10 +52,12 @@ def datacenter_page() -> RedirectResponse:
 
 
 @health.get("/wall", include_in_schema=False, dependencies=[requires(Permission.PUBLIC)])
-def wall_page() -> RedirectResponse:
+def wall_page(request: Request) -> RedirectResponse:
     """The video wall (county overview, the eight domains' carousel) is a static page of the
-    console's build like /datacenter; its data calls need domains:read and the live rights."""
-    return RedirectResponse("wall.html", status_code=307)
+    console's build like /datacenter; its data calls need domains:read and the live rights.
+    The query (?preset=, ?lang=, ?carousel=) goes along."""
+    query = request.url.query
+    return RedirectResponse(f"wall.html?{query}" if query else "wall.html", status_code=307)
 
 
 def include_routers(app: FastAPI) -> None:
