@@ -52,6 +52,8 @@ bench: system python frontend
 	$(BIN)/python -m tests.perf.bench_quality $(or $(QUALITY_BENCH_ARGS),--demo)
 	$(BIN)/python -m tests.perf.bench_population $(or $(POPULATION_BENCH_ARGS),--demo)
 	$(BIN)/python -m tests.perf.bench_population_stats $(POPULATION_STATS_BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_dataset_tiles $(DATASET_TILES_BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_domain_kpis $(DOMAIN_KPIS_BENCH_ARGS)
 
 lint: python
 	$(BIN)/ruff check .

@@ -408,6 +408,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     people_commands(sub)
 
+    from backend.domains.cli import add_parser as domain_commands
+
+    domain_commands(sub)
+
     from backend.snapshots.cli import add_parser as snapshot_command
 
     snapshot_command(sub)

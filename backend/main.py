@@ -27,6 +27,7 @@ from backend.cameras.wiring import setup as setup_cameras
 from backend.catalog.layers import load_catalog, model_columns
 from backend.datasets.wiring import setup as setup_data
 from backend.db.engine import create_engine, resolve_urls
+from backend.domains.wiring import setup as setup_domains
 from backend.incidents.calendar import WorkCalendar
 from backend.incidents.categories import load_categories
 from backend.incidents.photos import PhotoDecoder
@@ -40,6 +41,7 @@ from backend.settings import Settings, get_settings
 from backend.traffic.wiring import setup as setup_traffic
 from backend.transit.monitor import start_monitor
 from backend.vehicles.fleet import FleetDirectory, geofence_sources
+from backend.wall.wiring import setup as setup_wall
 
 mimetypes.add_type("text/javascript", ".mjs")  # MapLibre 5+ ships ES modules
 
@@ -108,6 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.cameras = await setup_cameras(resources, hub)
         # the data catalog, table exchange, quality schedule, request clocks (issue 12)
         app.state.data = await setup_data(resources, hub)
+        await setup_domains(resources, hub)  # views checked, KPIs computed and pushed
+        app.state.wall = await setup_wall(resources, hub)  # wall.header pushes (issue 14)
         await setup_people(resources)  # population counts computed when missing (issue 13)
         # bus bunching alarms (backend.transit.monitor); tests call its tick() directly
         app.state.transit_monitor = start_monitor(settings, engine, resources.fleet, hub)
@@ -136,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.transit_monitor.stop()
             await app.state.cameras.stop()
+            await app.state.wall.stop()
             await app.state.data.stop()
             await app.state.traffic.stop()
             for task in background:

@@ -209,6 +209,7 @@ class Settings(BaseSettings):
     # interacts); a snapshot holds at most snapshot_max_features features per layer.
     domains_dir: Path = PROJECT_ROOT / "scenarios" / "sixian" / "domains"
     domain_query_timeout_ms: int = Field(default=2000, ge=50, le=60000)
+    domain_area_max_bytes: int = Field(default=64 * 1024, ge=1024)  # a drawn polygon's body
     wall_carousel_s: int = Field(default=30, ge=5, le=3600)
     snapshot_max_features: int = Field(default=20000, ge=100, le=500000)
     # Observability (backend.observability). Logs: one line per event, `kv` (key=value) or

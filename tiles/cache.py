@@ -70,14 +70,21 @@ class TileCache:
         return self._bytes
 
 
+VERSIONS_SQL = "SELECT table_name, version FROM layer_versions"
+
+
 class DataVersions:
-    """Reads layer_versions (table -> version), trusting a read for `ttl` seconds."""
+    """Reads the data versions (key -> version; by default layer_versions: table -> version),
+    trusting a read for `ttl` seconds. `query` returns (key, version) rows: the application
+    may add keys of its own (e.g. a dataset's current version)."""
 
     def __init__(
-        self, connect: Callable[[], AbstractContextManager[Any]], ttl: float = 1.0
+        self, connect: Callable[[], AbstractContextManager[Any]], ttl: float = 1.0,
+        query: str = VERSIONS_SQL,
     ) -> None:
         self._connect = connect
         self._ttl = ttl
+        self._query = query
         self._versions: dict[str, int] = {}
         self._read_at = float("-inf")
         self._lock = threading.Lock()
@@ -85,7 +92,7 @@ class DataVersions:
     def _refresh(self) -> dict[str, int]:
         with self._connect() as conn:
             with conn.cursor() as cur:
-                cur.execute("SELECT table_name, version FROM layer_versions")
+                cur.execute(self._query)
                 rows = cur.fetchall()
             conn.rollback()
         return {name: int(version) for name, version in rows}

@@ -48,6 +48,11 @@ class VectorLayer:
     function_args: tuple[tuple[str, Any], ...] | None = None
     # What a cached tile depends on (default: the table itself).
     reads: tuple[str, ...] = ()
+    # A dataset of the version store: the features are its current version's rows of
+    # `dataset_rows` (`table` is then unused), each field read from the row's JSON and cast by
+    # its declared type (`json_types`: integer, number, boolean; anything else stays text).
+    dataset: str | None = None
+    json_types: dict[str, str] = field(default_factory=dict)
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -96,8 +101,65 @@ class VectorLayer:
         }
 
 
+JSON_CASTS = {"integer": ("number", "bigint"), "number": ("number", "double precision"),
+              "boolean": ("boolean", "boolean")}
+
+
+def json_value(field_name: str, json_type: str, alias: str = "r") -> sql.Composed:
+    """A row's value of `field_name` from its `data` JSON, typed: a number or boolean cast
+    only when the JSON holds one (a stray string gives NULL, never a failed tile)."""
+    name = sql.Literal(field_name)
+    cast = JSON_CASTS.get(json_type)
+    if cast is None:
+        return sql.SQL("{a}.data ->> {n}").format(a=sql.Identifier(alias), n=name)
+    json_kind, pg_type = cast
+    value = sql.SQL("({a}.data -> {n})::numeric::bigint" if pg_type == "bigint"
+                    else "({a}.data -> {n})::" + pg_type).format(a=sql.Identifier(alias), n=name)
+    return sql.SQL("CASE WHEN jsonb_typeof({a}.data -> {n}) = {k} THEN {v} END").format(
+        a=sql.Identifier(alias), n=name, k=sql.Literal(json_kind), v=value)
+
+
+# The rows of a dataset's current version (the pointer may have been rolled back, so not
+# simply `last_seq IS NULL`), cut by the tile's area in EPSG:4326 (the GiST index on geom).
+DATASET_ROWS = sql.SQL(
+    " FROM env, datasets d JOIN dataset_versions v ON v.id = d.current_version_id,"
+    " dataset_rows r"
+    " WHERE d.id = {ds} AND r.dataset_id = {ds} AND r.geom && env.area_4326"
+    " AND r.first_seq <= v.seq AND (r.last_seq IS NULL OR r.last_seq > v.seq)"
+)
+
+
+def dataset_layer_query(layer: VectorLayer, index: int) -> sql.Composed:
+    """The ST_AsMVT sub-select of a dataset layer (features carry no id: keys are text)."""
+    assert layer.dataset is not None
+    values = {f: json_value(f, layer.json_types.get(f, "string")) for f in layer.fields}
+    cols = sql.SQL("").join(sql.SQL(", {} AS {}").format(v, sql.Identifier(f))
+                            for f, v in values.items())
+    where = order = sql.SQL("")
+    if layer.rank_field:
+        rank = values.get(layer.rank_field) or json_value(
+            layer.rank_field, layer.json_types.get(layer.rank_field, "string"))
+        direction = sql.SQL("DESC NULLS LAST" if layer.rank_desc else "ASC NULLS LAST")
+        order = sql.SQL(" ORDER BY {} {}, r.key").format(rank, direction)
+        if layer.rank_min_by_zoom:
+            where = sql.SQL(" AND {} >= {}").format(rank, sql.Placeholder(f"floor{index}"))
+    return sql.SQL(
+        "COALESCE((SELECT ST_AsMVT(q, {name}, {extent}, 'geom') FROM ("
+        " SELECT ST_AsMVTGeom(ST_Transform(r.geom, 3857), env.tile, {extent}, {buffer}, true)"
+        " AS geom{cols}{rows}{where}{order} LIMIT {cap}"
+        ") q WHERE q.geom IS NOT NULL), ''::bytea)"
+    ).format(
+        name=sql.Literal(layer.id), extent=sql.Literal(EXTENT), buffer=sql.Literal(BUFFER),
+        cols=cols, rows=DATASET_ROWS.format(ds=sql.Placeholder(f"ds{index}")), where=where,
+        order=order,
+        cap=sql.Placeholder(f"cap{index}"),
+    )
+
+
 def layer_query(layer: VectorLayer, index: int) -> sql.Composed:
     """One ST_AsMVT sub-select for `layer`; parameters are %(z)s %(x)s %(y)s and the cap."""
+    if layer.dataset is not None:
+        return dataset_layer_query(layer, index)
     t = sql.Identifier
     columns = sql.SQL(", ").join(sql.SQL("t.{}").format(t(f)) for f in layer.fields)
     order = sql.SQL("")
@@ -143,16 +205,20 @@ def tile_query(layers: Sequence[VectorLayer]) -> sql.Composed:
     """The whole tile: one row, one bytea column (the concatenated layers)."""
     parts = sql.SQL(" || ").join(layer_query(layer, i) for i, layer in enumerate(layers))
     return sql.SQL(
-        "WITH env AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS tile,"
-        " ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {margin}) AS area)"
+        "WITH env AS (SELECT tile, area, {area_4326} AS area_4326 FROM ("
+        "SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS tile,"
+        " ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {margin}) AS area) e)"
         " SELECT {parts}"
-    ).format(margin=sql.Literal(BUFFER / EXTENT), parts=parts)
+    ).format(margin=sql.Literal(BUFFER / EXTENT), parts=parts, area_4326=sql.SQL(
+        "ST_Transform(area, 4326)" if any(la.dataset for la in layers) else "NULL::geometry"))
 
 
 def tile_params(layers: Sequence[VectorLayer], z: int, x: int, y: int) -> dict[str, Any]:
     params: dict[str, Any] = {"z": z, "x": x, "y": y}
     for i, layer in enumerate(layers):
         params[f"cap{i}"] = layer.feature_cap
+        if layer.dataset is not None:
+            params[f"ds{i}"] = layer.dataset
         if layer.rank_min_by_zoom:
             params[f"floor{i}"] = max(layer.rank_floor(z), -1e300)  # PostgreSQL has no -inf int
         for j, (_, value) in enumerate(layer.function_args or ()):
@@ -185,13 +251,17 @@ class PostGISRenderer:
 
     def bounds(self, layer: VectorLayer, geometry_column: str = "geom") -> list[float] | None:
         """Extent in EPSG:4326 of a layer's data (None when empty)."""
-        query = sql.SQL(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent({g}) AS e"
-            " FROM {t}) s"
-        ).format(g=sql.Identifier(geometry_column), t=sql.Identifier(layer.table))
+        extent = sql.SQL("SELECT ST_Extent({g}) AS e FROM {t}").format(
+            g=sql.Identifier(geometry_column), t=sql.Identifier(layer.table))
+        if layer.dataset is not None:  # the current version's rows (env: no tile, any area)
+            extent = sql.SQL("WITH env AS (SELECT ST_MakeEnvelope(-180, -90, 180, 90, 4326)"
+                             " AS area_4326) SELECT ST_Extent(r.geom) AS e{}").format(
+                DATASET_ROWS.format(ds=sql.Placeholder("ds0")))
+        query = sql.SQL("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ({}) s"
+                        ).format(extent)
         with self._connect() as conn:
             with conn.cursor() as cur:
-                cur.execute(query)
+                cur.execute(query, {"ds0": layer.dataset})
                 row = cur.fetchone()
             conn.rollback()
         if not row or row[0] is None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from backend.auth.guard import LoginGuard
     from backend.auth.users import SessionStore
     from backend.datasets.versions_listener import VersionListener
+    from backend.domains.wiring import DomainRuntime
     from backend.incidents.calendar import WorkCalendar
     from backend.ingest.pipeline import PositionPipeline
     from backend.realtime.hub import Hub
@@ -46,6 +47,7 @@ class Resources:
     # told by PostgreSQL when any dataset's current version moves, from any process (issue 14:
     # the domain views' KPIs and the wall's header register here; backend.datasets.wiring)
     versions: VersionListener | None = None
+    domains: DomainRuntime | None = None  # the domain views and their figures (issue 14)
     _bounds: list[float] | None = field(default=None, repr=False)
 
     def base_url(self, request: Request) -> str:

@@ -33,6 +33,7 @@ PHOTO = BodyClass("photo", "photo_max_bytes", MULTIPART_SLACK)
 DATASET_FILE = BodyClass("dataset file", "dataset_upload_max_bytes", MULTIPART_SLACK)
 DATASET_PUSH = BodyClass("dataset push", "dataset_push_max_bytes")
 PEOPLE_CHANGE = BodyClass("change from the field", "people_change_max_bytes")
+DOMAIN_AREA = BodyClass("drawn area", "domain_area_max_bytes")
 # (method, path) -> class; every other body is a JSON API request.
 ROUTE_CLASSES: dict[tuple[str, str], BodyClass] = {
     ("POST", "/api/ingest/positions"): GPS_BATCH,
@@ -44,6 +45,7 @@ ROUTE_CLASSES: dict[tuple[str, str], BodyClass] = {
 PATTERN_CLASSES: list[tuple[str, str, str, BodyClass]] = [
     ("POST", "/api/datasets/", "/upload", DATASET_FILE),
     ("POST", "/api/datasets/", "/versions", DATASET_PUSH),
+    ("POST", "/api/domains/", "/figures", DOMAIN_AREA),
 ]
 
 

@@ -13,6 +13,7 @@ from backend.cameras.router import router as cameras_router
 from backend.cameras.views_router import router as camera_views_router
 from backend.datasets.ckan_router import router as ckan_router
 from backend.datasets.router import router as datasets_router
+from backend.domains.router import router as domains_router
 from backend.exchange.router import router as exchange_router
 from backend.grid.router import router as grid_router
 from backend.incidents.desk_router import router as desk_router
@@ -36,6 +37,7 @@ from backend.transit.gtfs_router import router as gtfs_router
 from backend.transit.router import router as transit_router
 from backend.vehicles.alarm_router import router as alarm_router
 from backend.vehicles.router import router as vehicles_router
+from backend.wall.router import router as wall_router
 
 health = APIRouter(route_class=GuardedRoute)
 
@@ -61,7 +63,8 @@ def include_routers(app: FastAPI) -> None:
                    desk_router, open311_router, photo_router, grid_router, traffic_router,
                    camera_coverage_router, datasets_router, ckan_router, exchange_router,
                    quality_router, sharing_router, governance_router, people_quarantine_router,
-                   people_router, population_stats_router, snapshots_router,
+                   people_router, population_stats_router, domains_router, wall_router,
+                   snapshots_router,
                    # last: its /api/cameras/{code} would take any fixed /api/cameras/... path
                    cameras_router):
         app.include_router(router)

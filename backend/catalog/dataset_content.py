@@ -104,3 +104,39 @@ def department_codes(directory: Path = CATALOG_DIR) -> dict[str, str]:
 
     raw = yaml.safe_load((directory / "departments.yaml").read_text(encoding="utf-8"))
     return {d["annex"]: d["code"] for d in raw["departments"] if d.get("annex")}
+
+
+def content_by_id(directory: Path = CATALOG_DIR) -> dict[str, ContentDataset]:
+    return {d.id: d for d in _load(directory).datasets}
+
+
+def field_types(dataset_id: str, directory: Path = CATALOG_DIR) -> dict[str, str]:
+    """{field: declared type (DataType)} of a content dataset: how a `dataset` layer types the
+    values it reads from the rows' JSON (numbers stay numbers in tiles and features)."""
+    return {f.name: f.type for f in content_by_id(directory)[dataset_id].fields}
+
+
+def check_dataset_layer(label: str, spec: Any, datasets: dict[str, ContentDataset]) -> list[str]:
+    """Problems of a `dataset` layer (a LayerSpec) against content.yaml: the dataset exists and
+    has the layer's geometry, every field is one of its fields, and a field the dataset marks
+    personal is marked the same in the layer (so it never reaches a shared tile)."""
+    name = spec.source.dataset
+    d = datasets.get(name)
+    if d is None:
+        return [f"{label}: source.dataset: no dataset {name!r} in content.yaml; known: "
+                f"{', '.join(sorted(datasets))}"]
+    out = []
+    if d.geometry is None:
+        out.append(f"{label}: source.dataset: {name} has no geometry: it cannot be a map layer")
+    elif spec.geometry != d.geometry:
+        out.append(f"{label}: geometry: {name} holds {d.geometry}s, not {spec.geometry}s")
+    fields = {f.name: f for f in d.fields}
+    for i, f in enumerate(spec.fields):
+        known = fields.get(f.name)
+        if known is None:
+            out.append(f"{label}: fields.{i}.name: {name} has no field {f.name!r}; its fields: "
+                       f"{', '.join(fields)}")
+        elif known.kind is not None and f.kind != known.kind:
+            out.append(f"{label}: fields.{i}.kind: {f.name} is personal data ({known.kind}) in "
+                       f"{name}: declare `kind: {known.kind}` (it then never reaches a tile)")
+    return out

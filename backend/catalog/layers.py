@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from backend.catalog.domains import DOMAINS_FILE, Domain, DomainTable, load_domains
 from backend.catalog.sources import (
+    FEATURE_KINDS,
     IDENT,
     RASTER_KINDS,
     VECTOR_KINDS,
@@ -26,7 +27,7 @@ from backend.privacy.policy import Kind
 
 VECTOR_STYLES = {"fill", "line", "circle", "symbol", "fill-extrusion", "heatmap"}
 STYLE_TYPES_BY_KIND = {"table": VECTOR_STYLES, "sql": VECTOR_STYLES, "live": VECTOR_STYLES,
-                       "cog": {"raster"}, "dem": {"hillshade"}}
+                       "dataset": VECTOR_STYLES, "cog": {"raster"}, "dem": {"hillshade"}}
 STYLE_TYPES = set().union(*STYLE_TYPES_BY_KIND.values())
 UPDATE_CYCLES = Literal["realtime", "daily", "weekly", "monthly", "quarterly", "half_yearly",
                         "yearly", "irregular"]  # 实时/每日/每周/每月/每季度/每半年/每年/不定期
@@ -182,8 +183,13 @@ class LayerSpec(Strict):
 
     @property
     def has_features(self) -> bool:
-        """Rows in a table (OGC features, file ingest, labels, geofences)."""
+        """Rows in a table (file ingest, labels, geofences)."""
         return self.source.kind == "table"
+
+    @property
+    def is_collection(self) -> bool:
+        """An OGC API feature collection: a table's rows or a dataset's current rows."""
+        return self.source.kind in FEATURE_KINDS
 
     @property
     def formats(self) -> tuple[str, ...]:
@@ -280,6 +286,10 @@ def load_catalog(
         seen[spec.id] = label
         if known_columns is not None:
             problems.extend(_check_columns(label, spec, known_columns))
+        if spec.kind == "dataset":
+            from backend.catalog.dataset_content import check_dataset_layer, content_by_id
+
+            problems.extend(check_dataset_layer(label, spec, content_by_id()))
         layers.append(spec)
     if problems:
         raise CatalogError(problems)

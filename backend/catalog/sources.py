@@ -6,6 +6,9 @@
 - `cog`: imagery registered by `cityops ingest FILE.tif --layer ID` (raster tiles).
 - `dem`: elevation registered the same way (terrain-RGB / Terrarium tiles, hillshade).
 - `live`: a hub channel's features (the console draws them from the websocket; no tiles).
+- `dataset`: the rows of a catalog dataset's current version in the version store
+  (`dataset_rows`, scenarios/sixian/catalog/content.yaml): vector tiles and OGC features, the
+  fields typed by the dataset's declared types.
 """
 
 from __future__ import annotations
@@ -86,9 +89,26 @@ class LiveSource(Strict):
     channel: LiveChannel
 
 
-Source = Annotated[TableSource | SqlSource | CogSource | DemSource | LiveSource,
+class DatasetSource(Strict):
+    """A content dataset (content.yaml) whose current version's rows are the features; its
+    cached tiles are keyed by the dataset's current version (`version_key`)."""
+
+    kind: Literal["dataset"]
+    dataset: Ident
+
+    @property
+    def key(self) -> str:
+        return "key"  # dataset_rows.key: the row's key field as text
+
+    @property
+    def version_key(self) -> str:
+        return f"dataset:{self.dataset}"
+
+
+Source = Annotated[TableSource | SqlSource | CogSource | DemSource | LiveSource | DatasetSource,
                    Field(discriminator="kind")]
-VECTOR_KINDS = frozenset({"table", "sql"})
+VECTOR_KINDS = frozenset({"table", "sql", "dataset"})
+FEATURE_KINDS = frozenset({"table", "dataset"})  # OGC API feature collections
 RASTER_KINDS = frozenset({"cog", "dem"})
 
 

@@ -195,7 +195,9 @@ def build_records(data: DataCatalog, layers: LayerCatalog) -> list[DatasetRecord
         by_dept.setdefault(row.department, []).append(rec)
     listed = set(data.layer_rows)
     bureau = data.bureau
-    for spec in sorted((s for s in layers.layers if s.id not in listed), key=lambda s: s.id):
+    # A `dataset` layer draws a content dataset: that dataset is its record, not a platform one.
+    own = (s for s in layers.layers if s.id not in listed and s.kind != "dataset")
+    for spec in sorted(own, key=lambda s: s.id):
         rec = _platform_record(spec, bureau.name)
         code = codes.next(spec.title.zh, bureau.code, position[bureau.code])
         rec.values.update(class_code=code.class_code, item_code=code.item_code,

@@ -8,7 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from backend.catalog.dataset_content import field_types
 from backend.catalog.layers import LayerCatalog, LayerSpec
+from backend.catalog.sources import VECTOR_KINDS
 from backend.catalog.strict import CatalogError
 from backend.db.models import Base
 from backend.rasters.service import raster_source
@@ -39,7 +41,37 @@ def _field_type(table: str, column: str) -> str:
     return "String"
 
 
+# Data versions: every table's (bumped by a trigger) and every dataset's current version, so
+# a new version (or a rollback) of a dataset layer's dataset changes its tiles' ETags. The id of
+# the current version is the version: no trigger, no extra write, exact after a rollback.
+VERSIONS_SQL = ("SELECT table_name, version FROM layer_versions UNION ALL"
+                " SELECT 'dataset:' || id, current_version_id FROM datasets"
+                " WHERE current_version_id IS NOT NULL")
+TILEJSON_TYPES = {"integer": "Number", "number": "Number", "boolean": "Boolean"}
+
+
+def dataset_vector_layer(spec: LayerSpec) -> VectorLayer:
+    """A `dataset` layer: its fields typed by the dataset's declared types (content.yaml,
+    the same declarations dataset_fields holds)."""
+    src = spec.source
+    types = field_types(src.dataset)
+    fields = tuple(spec.tile_field_names)  # never a personal field in a shared tile
+    rank = spec.rank
+    return VectorLayer(
+        id=spec.id, table="dataset_rows", dataset=src.dataset, reads=(src.version_key,),
+        fields=fields, minzoom=spec.minzoom, maxzoom=spec.maxzoom, key="key",
+        rank_field=rank.field if rank else None, rank_desc=rank.order == "desc" if rank else True,
+        rank_min_by_zoom=tuple(sorted(rank.min_by_zoom.items())) if rank else (),
+        feature_cap=spec.feature_cap, description=spec.title.en, attribution=spec.attribution,
+        field_types={f: TILEJSON_TYPES.get(types[f], "String") for f in fields},
+        json_types={f: types[f] for f in fields}
+        | ({rank.field: types.get(rank.field, "string")} if rank else {}),
+    )
+
+
 def vector_layer(spec: LayerSpec) -> VectorLayer:
+    if spec.kind == "dataset":
+        return dataset_vector_layer(spec)
     src = spec.source
     table = src.relation  # a table, a view or a function
     function = getattr(src, "function", None)
@@ -76,7 +108,7 @@ def build_tile_service(
     renderer = PostGISRenderer(connect)
     sources: list[Source] = []
     for spec in catalog.layers:
-        if spec.kind in ("table", "sql"):
+        if spec.kind in VECTOR_KINDS:
             sources.append(VectorSource([vector_layer(spec)], renderer))
         elif spec.kind in ("cog", "dem"):
             sources.append(raster_source(
@@ -87,7 +119,7 @@ def build_tile_service(
             sources.append(LiveLayer(spec.id, spec.source.channel))
     return TileService(
         sources,
-        DataVersions(connect, ttl=version_ttl),
+        DataVersions(connect, ttl=version_ttl, query=VERSIONS_SQL),
         TileCache(cache_bytes) if cache_enabled else None,
         merge=merge_vector_sources,
     )

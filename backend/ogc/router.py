@@ -100,7 +100,7 @@ def collections(
         {
             "links": [_link(f"{base}/collections", "self")],
             "collections": [_collection_doc(base, spec, bounds) for spec in mine
-                            if spec.has_features],
+                            if spec.is_collection],
         },
         headers=PRIVATE,
     )

@@ -15,8 +15,8 @@ from sqlalchemy.engine import Engine
 from backend.auth.permissions import Principal
 from backend.bounds import MAX_OFFSET
 from backend.catalog.layers import LayerCatalog, LayerSpec
-from backend.db.models import Base
 from backend.errors import InvalidInput, NotFound
+from backend.ogc.relation import relation
 from backend.privacy.looks import record_look
 from backend.privacy.policy import View, present
 
@@ -33,7 +33,7 @@ class Page:
 
 def collection(catalog: LayerCatalog, collection_id: str) -> LayerSpec:
     spec = catalog.get(collection_id)
-    if spec is None or not spec.has_features:
+    if spec is None or not spec.is_collection:
         ids = [s.id for s in feature_layers(catalog)]
         why = f" (layer {collection_id!r} is {spec.kind}: no features)" if spec else ""
         raise NotFound(
@@ -44,12 +44,8 @@ def collection(catalog: LayerCatalog, collection_id: str) -> LayerSpec:
 
 
 def feature_layers(catalog: LayerCatalog) -> list[LayerSpec]:
-    """The layers that are feature collections (rows of a table)."""
-    return [s for s in catalog.layers if s.has_features]
-
-
-def _table(spec: LayerSpec) -> sa.Table:
-    return Base.metadata.tables[spec.source.table]
+    """The layers that are feature collections (rows of a table or of a dataset)."""
+    return [s for s in catalog.layers if s.is_collection]
 
 
 def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
@@ -80,7 +76,7 @@ def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
     return minx, miny, maxx, maxy
 
 
-def _coerce(spec: LayerSpec, column: sa.Column, raw: str) -> Any:
+def _coerce(spec: LayerSpec, column: sa.ColumnElement, name: str, raw: str) -> Any:
     try:
         py = column.type.python_type
     except NotImplementedError:
@@ -96,7 +92,7 @@ def _coerce(spec: LayerSpec, column: sa.Column, raw: str) -> Any:
             return py(raw)
     except ValueError:
         raise InvalidInput(
-            f"Filter {column.name}={raw!r} on {spec.id}: expected a {py.__name__} value"
+            f"Filter {name}={raw!r} on {spec.id}: expected a {py.__name__} value"
         ) from None
     return raw
 
@@ -104,9 +100,9 @@ def _coerce(spec: LayerSpec, column: sa.Column, raw: str) -> Any:
 def _where(
     spec: LayerSpec, bbox: tuple[float, float, float, float] | None, filters: dict[str, str]
 ) -> list[sa.ColumnElement[bool]]:
-    table = _table(spec)
-    geom = table.c[spec.source.geometry_column]
-    clauses: list[sa.ColumnElement[bool]] = []
+    rel = relation(spec)
+    geom = rel.geom
+    clauses: list[sa.ColumnElement[bool]] = list(rel.rows)
     if bbox:
         envelope = sa.func.ST_MakeEnvelope(*bbox, 4326)
         clauses.append(sa.func.ST_Intersects(geom, envelope))
@@ -120,8 +116,8 @@ def _where(
                 f"Unknown query parameter {name!r} for {spec.id}. Filterable properties: "
                 f"{', '.join(spec.field_names)}; other parameters: bbox, limit, offset, f",
             )
-        column = table.c[name]
-        clauses.append(column == _coerce(spec, column, value))
+        column = rel.columns[name]
+        clauses.append(column == _coerce(spec, column, name, value))
     return clauses
 
 
@@ -145,13 +141,12 @@ def _roles(principal: Principal | None) -> frozenset[str]:
 
 
 def _select(spec: LayerSpec) -> sa.Select:
-    table = _table(spec)
-    geom = table.c[spec.source.geometry_column]
+    rel = relation(spec)
     return sa.select(
-        table.c[spec.source.key].label("__id"),
-        sa.func.ST_AsGeoJSON(geom, 7).label("__geojson"),
-        *[table.c[f] for f in spec.field_names],
-    )
+        rel.key.label("__id"),
+        sa.func.ST_AsGeoJSON(rel.geom, 7).label("__geojson"),
+        *[column.label(f) for f, column in rel.columns.items()],
+    ).select_from(rel.source)
 
 
 def items(
@@ -172,10 +167,10 @@ def items(
     if offset > MAX_OFFSET:
         raise InvalidInput(f"offset must be at most {MAX_OFFSET}: narrow the query (bbox or a "
                            "property filter) to reach deeper features")
-    table = _table(spec)
+    rel = relation(spec)
     where = _where(spec, bbox, filters)
-    query = _select(spec).where(*where).order_by(table.c[spec.source.key]).limit(limit)
-    count = sa.select(sa.func.count()).select_from(table).where(*where)
+    query = _select(spec).where(*where).order_by(rel.key).limit(limit)
+    count = sa.select(sa.func.count()).select_from(rel.source).where(*where)
     with engine.connect() as conn:
         rows = conn.execute(query.offset(offset)).all()
         matched = conn.execute(count).scalar_one()
@@ -186,14 +181,13 @@ def items(
 def item(engine: Engine, spec: LayerSpec, feature_id: str,
          principal: Principal | None = None) -> dict[str, Any]:
     """One feature; its personal fields in full for personal:read (the look is audited)."""
-    table = _table(spec)
-    key = table.c[spec.source.key]
+    rel = relation(spec)
     try:
-        key_value = _coerce(spec, key, feature_id)
+        key_value = _coerce(spec, rel.key, "id", feature_id)
     except InvalidInput:
         raise NotFound(f"No feature {feature_id!r} in {spec.id}") from None
     with engine.connect() as conn:
-        row = conn.execute(_select(spec).where(key == key_value)).first()
+        row = conn.execute(_select(spec).where(rel.key == key_value, *rel.rows)).first()
     if row is None:
         raise NotFound(f"No feature {feature_id!r} in {spec.id}")
     feature, shown = _feature(spec, row, _roles(principal), View.RECORD)
@@ -204,9 +198,9 @@ def item(engine: Engine, spec: LayerSpec, feature_id: str,
 
 
 def extent(engine: Engine, spec: LayerSpec) -> list[float] | None:
-    table = _table(spec)
-    geom = table.c[spec.source.geometry_column]
-    box = sa.func.ST_Extent(geom)
+    rel = relation(spec)
+    box = sa.select(sa.func.ST_Extent(rel.geom).label("e")).select_from(rel.source).where(
+        *rel.rows).scalar_subquery()
     with engine.connect() as conn:
         row = conn.execute(
             sa.select(

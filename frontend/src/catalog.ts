@@ -30,7 +30,7 @@ export interface StyleFragment {
 }
 
 /** How a layer's data is served (the catalog's `source.kind`). */
-export type LayerKind = 'table' | 'sql' | 'cog' | 'dem' | 'live';
+export type LayerKind = 'table' | 'sql' | 'dataset' | 'cog' | 'dem' | 'live';
 
 /** Fields of a pipe-like layer drawn below ground in 3D: the depth at each end, the width. */
 export interface Underground {
@@ -99,7 +99,7 @@ function isBounds(value: unknown): value is Catalog['bounds'] {
   return Array.isArray(value) && value.length === 4 && value.every((v) => Number.isFinite(v));
 }
 
-const KINDS: readonly LayerKind[] = ['table', 'sql', 'cog', 'dem', 'live'];
+const KINDS: readonly LayerKind[] = ['table', 'sql', 'dataset', 'cog', 'dem', 'live'];
 
 /** The domains as an ordered list, from the list the catalog sends (or the older id -> title dict). */
 export function normalizeDomains(raw: unknown): Domain[] {

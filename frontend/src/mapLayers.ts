@@ -27,7 +27,7 @@ export function isRaster(layer: CatalogLayer): boolean {
 }
 
 export function isVector(layer: CatalogLayer): boolean {
-  return layer.kind === 'table' || layer.kind === 'sql';
+  return layer.kind === 'table' || layer.kind === 'sql' || layer.kind === 'dataset';
 }
 
 /** The catalog's default opacity of a raster layer (0-1). */

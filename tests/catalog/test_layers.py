@@ -25,8 +25,15 @@ def test_every_layer_file_loads_and_matches_the_schema() -> None:
         "grid_labels", "ortho", "ortho_county", "dem", "vehicles", "traffic_congestion",
         "traffic_alerts", "cameras_view", "camera_coverage", "population_grid",
     }
-    assert set(catalog.ids) == expected
+    datasets = {"service_halls", "state_assets", "housing_projects", "housing_buildings",
+                "relocation_projects", "key_projects", "scenic_spots", "cultural_events",
+                "food_markets", "village_land_rights", "land_rights_parcels", "weather_warnings"}
+    assert set(catalog.ids) == expected | datasets
     kinds = {spec.id: spec.kind for spec in catalog.layers}
+    assert {kinds[i] for i in datasets} == {"dataset"}
+    assert not any(catalog[i].visible for i in datasets)  # the wall's views switch them on
+    assert all(catalog[i].synthetic and "viewer" in catalog[i].roles for i in datasets)
+    expected -= datasets
     assert kinds["ortho"] == "cog" and kinds["dem"] == "dem" and kinds["vehicles"] == "live"
     live = {"vehicles", "traffic_congestion", "traffic_alerts"}
     assert {kinds[i] for i in live} == {"live"}
@@ -92,6 +99,18 @@ def _copy_with(tmp_path: Path, name: str, old: str, new: str) -> Path:
          "transport/roads.yaml: domain: unknown key (implied by where the file lies)"),
         ("transport/roads.yaml", "minzoom: 8", "minzoom: 8\nopacity: 0.5",
          "transport/roads.yaml: (top level): opacity applies to imagery and elevation layers only"),
+        # A dataset layer: the dataset and its fields are content.yaml's.
+        ("rural_land/village_land_rights.yaml", "dataset: village_land_rights}",
+         "dataset: village_rights}",
+         "rural_land/village_land_rights.yaml: source.dataset: no dataset 'village_rights'"),
+        ("rural_land/village_land_rights.yaml", "{name: certificates_issued,",
+         "{name: certificates,", "rural_land/village_land_rights.yaml: fields.6.name: "
+         "village_land_rights has no field 'certificates'"),
+        ("rural_land/land_rights_parcels.yaml", "  - {name: contract_no,",
+         "  - {name: holder_name, zh: 承包方代表, en: Holder}\n  - {name: contract_no,",
+         "rural_land/land_rights_parcels.yaml: fields.0.kind: holder_name is personal data"),
+        ("weather/weather_warnings.yaml", "geometry: polygon", "geometry: point",
+         "weather/weather_warnings.yaml: geometry: weather_warnings holds polygons, not points"),
     ],
 )
 def test_a_typo_names_the_file_and_the_key(
@@ -118,13 +137,13 @@ def test_domains_are_one_table_and_folders_must_be_in_it(tmp_path: Path) -> None
         load_catalog(folder)
     folder = tmp_path / "second"
     shutil.copytree(LAYERS, folder)
-    (folder / "weather").mkdir()
-    shutil.copy(folder / "transport" / "roads.yaml", folder / "weather" / "roads2.yaml")
+    (folder / "nowhere").mkdir()
+    shutil.copy(folder / "transport" / "roads.yaml", folder / "nowhere" / "roads2.yaml")
     shutil.copy(folder / "transport" / "roads.yaml", folder / "stray.yaml")
     with pytest.raises(CatalogError) as info:
         load_catalog(folder)
     text = str(info.value)
-    assert "weather/roads2.yaml: (folder): 'weather' is not a domain of domains.yaml" in text
+    assert "nowhere/roads2.yaml: (folder): 'nowhere' is not a domain of domains.yaml" in text
     assert "stray.yaml: (file): layer files live in layers/<domain>/" in text
 
 

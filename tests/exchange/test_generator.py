@@ -82,7 +82,7 @@ def values(engine: sa.Engine, dataset: str, field: str) -> list[object]:
 
 def test_every_dataset_has_its_rows(generated: dict[str, VersionOutcome],
                                     engine: sa.Engine) -> None:
-    assert set(generated) == {d.id for d in load_content()}
+    assert set(generated) == {d.id for d in load_content() if d.generator == "content"}
     for dataset_id, outcome in generated.items():
         assert outcome.status == "accepted", dataset_id
         if dataset_id not in POPULATION:
