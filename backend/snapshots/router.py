@@ -35,8 +35,7 @@ async def take(body: SnapshotIn, state: AppState, principal: Caller,
     file that opens without a server: the layers you see, the vehicles, the open cases and the
     KPI cards as they are now. Audited."""
     options = service.Options.of(state.settings)
-    runtime = getattr(state, "domains", None)  # the domain views' runtime (backend.domains)
-    views = runtime.views if runtime is not None else None
+    views = state.domains.views if state.domains is not None else None
     try:
         return await run_in_threadpool(
             service.take, state.engine, options=options, catalog=state.catalog, views=views,

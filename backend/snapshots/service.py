@@ -21,6 +21,9 @@ from backend.audit.chain import append as audit
 from backend.auth.permissions import Principal, visible_layers
 from backend.catalog.layers import LayerCatalog
 from backend.catalog.strict import Title
+from backend.domains import service as domains
+from backend.domains.area import Area, parse_bbox, parse_code, parse_polygon
+from backend.domains.views import ViewCatalog
 from backend.errors import NotFound, Unprocessable
 from backend.snapshots import gather
 from backend.snapshots.models import snapshots
@@ -72,12 +75,10 @@ def check_bbox(bbox: list[float], county: list[float]) -> gather.BBox:
             min(n, cn + margin_y))
 
 
-def _area(given: AreaIn | None) -> Any:
+def _area(given: AreaIn | None) -> Area | None:
     """The area the figures are cut by, parsed by the domain views' own rules."""
     if given is None:
         return None
-    from backend.domains.area import parse_bbox, parse_code, parse_polygon
-
     forms = {k: v for k, v in given.model_dump().items() if v is not None}
     if len(forms) != 1:
         raise Unprocessable("area: give exactly one of bbox, township, grid or polygon")
@@ -89,11 +90,9 @@ def _area(given: AreaIn | None) -> Any:
     return parse_code(kind, value)
 
 
-def _domain(situation: gather.Situation, engine: Engine, views: Any, view_id: str,
+def _domain(situation: gather.Situation, engine: Engine, views: ViewCatalog, view_id: str,
             area_in: AreaIn | None, seen: set[str], timeout_ms: int) -> list[str]:
     """A domain view's title, card and chart specs and its figures for the area; its layers."""
-    from backend.domains import service as domains
-
     view = domains.view_or_404(views, view_id)
     area = _area(area_in)
     domains.check_area(engine, area)
@@ -106,10 +105,10 @@ def _domain(situation: gather.Situation, engine: Engine, views: Any, view_id: st
     return list(described["layers"])
 
 
-def take(engine: Engine, *, options: Options, catalog: LayerCatalog, views: Any,
+def take(engine: Engine, *, options: Options, catalog: LayerCatalog, views: ViewCatalog | None,
          principal: Principal, request: SnapshotIn, county: list[float]) -> dict[str, Any]:
     """Make, keep, register and audit one snapshot; its record (as listed). `views`: the
-    domain views (backend.domains ViewCatalog), None where they are not loaded."""
+    domain views, None where they are not loaded."""
     box = check_bbox(request.bbox, county)
     if request.view != gather.OVERVIEW and views is None:
         raise NotFound(f"no view {request.view!r}: the domain views are not loaded in this "

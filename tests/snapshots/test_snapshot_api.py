@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from backend.settings import Settings
 from tests.conftest import TEST_INGEST_TOKEN, bearer
+from tests.domains.fixtures import flow, places, spots, written
 
 SEAT = (117.88003, 33.47922)
 AROUND_SEAT = [117.84, 33.45, 117.92, 33.51]
@@ -163,3 +164,50 @@ def test_a_snapshot_whose_file_is_gone_answers_404(
     Path(settings.var_dir / "snapshots" / made["file_name"]).unlink()
     response = client.get(made["url"], headers=as_["viewer"])
     assert response.status_code == 404 and "no longer kept" in response.text
+
+
+def test_a_domain_view_holds_its_layers_and_its_cards_for_the_area(
+        client: TestClient, engine: sa.Engine, settings: Settings,
+        as_: dict[str, dict[str, str]], kept: list[str]) -> None:
+    p = places(engine)
+    with engine.connect() as conn:
+        rows = spots(conn, p)
+    with written(engine, {"scenic_spots": rows, "visitor_flow": flow(p, datetime.now(UTC))}):
+        box = client.get("/api/domains", headers=as_["viewer"]).json()
+        view = next(d for d in box["domains"] if d["id"] == "culture_tourism")
+        figures = client.get("/api/domains/culture_tourism/figures",
+                             params={"township": p.t1}, headers=as_["viewer"]).json()
+        made = take(client, as_["viewer"], kept, view="culture_tourism",
+                    bbox=[117.63, 33.28, 118.18, 33.77], zoom=10.5,
+                    area={"township": p.t1})
+    assert made["view"] == "culture_tourism" and made["title"].startswith("文化旅游")
+    html = (settings.var_dir / "snapshots" / made["file_name"]).read_text()
+    # every card of the view, with the value the figures endpoint gives for that township
+    for kpi in view["kpis"]:
+        assert f'data-card="{kpi["id"]}"' in html
+    card = next(c for c in figures["cards"] if c["id"] == "visitors_today")
+    assert card["available"] and card["filtered"]
+    assert f'{card["value"]:,.0f} <span class="unit">' in html
+    # the view's layer with the three spots (the map's extent is the county); no overview layer
+    assert '<b data-layer="scenic_spots">3</b>' in html and "运河遗址" in html
+    assert 'data-layer="roads"' not in html
+    assert "township" in html and p.t1 in html  # the figures' area is named
+    with engine.connect() as conn:
+        audited = conn.execute(sa.text(
+            "SELECT data FROM audit_log WHERE action = 'snapshot.create' AND entity_id = :id"),
+            {"id": str(made["id"])}).scalar_one()
+    assert audited["area"] == {"township": p.t1} and audited["view"] == "culture_tourism"
+
+
+def test_a_bad_area_is_refused_like_the_figures(client: TestClient,
+                                                as_: dict[str, dict[str, str]]) -> None:
+    def post(area: dict) -> object:
+        return client.post("/api/snapshots", headers=as_["viewer"], json={
+            "view": "culture_tourism", "bbox": AROUND_SEAT, "zoom": 12, "area": area})
+
+    assert post({"township": "999999999"}).status_code == 404
+    two = post({"township": "341324100", "grid": "341324100000000"})
+    assert two.status_code == 422 and "exactly one" in two.text
+    open_ring = post({"polygon": {"type": "Polygon", "coordinates": [
+        [[117.8, 33.4], [117.9, 33.4], [117.9, 33.5], [117.85, 33.5]]]}})
+    assert open_ring.status_code == 422 and "not closed" in open_ring.text
