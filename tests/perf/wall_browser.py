@@ -181,3 +181,92 @@ class Feeder(threading.Thread):
     def stop(self) -> None:
         self.stop_event.set()
         self.join(timeout=30)
+
+
+# ---- memory and DOM over time (the soak) ---------------------------------------------------
+
+@dataclass
+class Sample:
+    t: float            # seconds since the first sample
+    heap: float         # JS heap used after a forced GC (bytes)
+    nodes: int          # DOM nodes
+    listeners: int      # JS event listeners
+
+
+class Sampler:
+    """Samples the page through the DevTools protocol: a forced GC, then the JS heap in use
+    (Performance.getMetrics) and the DOM counters (Memory.getDOMCounters)."""
+
+    def __init__(self, context: Any, page: Any) -> None:
+        self.cdp = context.new_cdp_session(page)
+        self.cdp.send("Performance.enable")
+        self.samples: list[Sample] = []
+        self.t0 = time.monotonic()
+
+    def sample(self) -> Sample:
+        self.cdp.send("HeapProfiler.collectGarbage")
+        metrics = {m["name"]: m["value"]
+                   for m in self.cdp.send("Performance.getMetrics")["metrics"]}
+        dom = self.cdp.send("Memory.getDOMCounters")
+        s = Sample(time.monotonic() - self.t0, float(metrics["JSHeapUsedSize"]),
+                   int(dom["nodes"]), int(dom["jsEventListeners"]))
+        self.samples.append(s)
+        return s
+
+
+def slope_per_hour(points: list[tuple[float, float]]) -> float:
+    """The least-squares slope of (seconds, value), per hour (0 with fewer than 2 points)."""
+    if len(points) < 2:
+        return 0.0
+    n = len(points)
+    mx = sum(t for t, _ in points) / n
+    my = sum(v for _, v in points) / n
+    var = sum((t - mx) ** 2 for t, _ in points)
+    if var == 0:
+        return 0.0
+    return sum((t - mx) * (v - my) for t, v in points) / var * 3600
+
+
+def growth(samples: list[Sample], warmup_s: float) -> dict[str, float]:
+    """Heap and DOM growth per hour after the warm-up, and the maxima over the whole run."""
+    late = [s for s in samples if s.t >= warmup_s] or samples
+    return {"heap_mb_per_h": slope_per_hour([(s.t, s.heap / 2**20) for s in late]),
+            "nodes_per_h": slope_per_hour([(s.t, s.nodes) for s in late]),
+            "listeners_per_h": slope_per_hour([(s.t, s.listeners) for s in late]),
+            "heap_mb_max": max(s.heap for s in samples) / 2**20,
+            "nodes_max": max(s.nodes for s in samples),
+            "nodes_min_after_warmup": min(s.nodes for s in late),
+            "nodes_max_after_warmup": max(s.nodes for s in late),
+            "listeners_max": max(s.listeners for s in samples)}
+
+
+class CaseReporter(threading.Thread):
+    """A case reported near the county seat every `period_s` (the wall's case panels and
+    pulses have something to show), through the real API as a supervisor."""
+
+    def __init__(self, base: str, cookies: dict[str, str] | None, headers: dict[str, str],
+                 period_s: float, seat: tuple[float, float] = (117.88003, 33.47922)) -> None:
+        super().__init__(daemon=True)
+        self.base, self.cookies, self.headers, self.period = base, cookies, headers, period_s
+        self.seat = seat
+        self.stop_event = threading.Event()
+        self.made = 0
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        rng = random.Random(7)
+        with httpx.Client(base_url=self.base, headers=self.headers, cookies=self.cookies,
+                          timeout=30) as http:
+            while not self.stop_event.wait(self.period):
+                answer = http.post("/api/incidents", json={
+                    "category_code": "E0101", "description": "示意 soak 路边暴露垃圾",
+                    "lon": self.seat[0] + rng.uniform(-0.01, 0.01),
+                    "lat": self.seat[1] + rng.uniform(-0.01, 0.01)})
+                if answer.status_code in (200, 201):
+                    self.made += 1
+                else:
+                    self.errors.append(f"{answer.status_code} {answer.text[:200]}")
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.join(timeout=30)
