@@ -235,6 +235,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 "sip_enabled": bool(args.cameras) or settings.sip_enabled,
                 "sip_password": settings.sip_password or secrets.token_urlsafe(18),
                 "live_camera_scenario": args.cameras or None,
+                # the domain datasets move every 5 minutes (backend.simulation.live)
+                "live_domains_s": 300.0 if settings.live_domains_s is None
+                else settings.live_domains_s,
                 "host": args.host or settings.host, "port": args.port or settings.port}
     )
     started = time.perf_counter()

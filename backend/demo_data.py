@@ -1,6 +1,7 @@
 """The demo's data catalog (issue 12): the catalog synced, the layers loaded before it existed
 recorded as their datasets' first versions, the ~30 content datasets generated (示意/synthetic,
-about a million rows), every quality rule run, the scores and tasks made, and a few requests
+about a million rows), the 19 domain datasets of issue 14 uploaded as files, every quality rule
+run, the scores and tasks made, and a few requests
 between departments at each step of the share flow, so that the data center has something to
 show on first login. Each step runs once: a later `make demo` finds it done."""
 
@@ -23,6 +24,8 @@ def prepare_demo_data(settings: Settings, engine: sa.Engine, layers: LayerCatalo
     _record_layer_loads(engine, layers)
     _population(settings, engine)
     generated = _generate(engine)
+    if (line := domain_datasets(settings, engine)) is not None:
+        print(line, flush=True)
     runs = _quality(settings, engine, layers)
     made = _requests(settings, engine)
     print(f"data catalog (示意/synthetic metadata): {result.datasets} datasets, "
@@ -75,6 +78,19 @@ def _generate(engine: sa.Engine) -> int:
     only = [e.id for e in load_content() if e.id not in POPULATION]
     outcomes = generate_content(engine, only=only)
     return sum(o.rows_total for o in outcomes.values())
+
+
+def domain_datasets(settings: Settings, engine: sa.Engine, *, scale: float = 1.0
+                    ) -> str | None:
+    """The 19 domain datasets (示意) not loaded yet, generated for now and uploaded as files
+    (var/domains_data/); their summary line, None when every one already has a version."""
+    from backend.simulation.domain_data import generate_domains, missing_domains
+
+    missing = missing_domains(engine)
+    if not missing:
+        return None
+    return generate_domains(engine, settings.var_dir / "domains_data", scale=scale,
+                            only=missing).line()
 
 
 def _quality(settings: Settings, engine: sa.Engine, layers: LayerCatalog) -> int:

@@ -135,6 +135,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             background.append(asyncio.create_task(
                 loop_cameras(settings.live_camera_scenario, settings, engine, sip.port)))
+        if settings.live_domains_s:
+            from backend.simulation.live import loop_domains
+
+            background.append(asyncio.create_task(loop_domains(settings, engine)))
         try:
             yield
         finally:

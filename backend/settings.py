@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     # A camera scenario (kind cameras-day) run in a loop against this server's own GB/T 28181
     # SIP endpoint, when sip_enabled (`cityops demo` sets both).
     live_camera_scenario: str | None = None
+    # Seconds between the live demo's new versions of the domain datasets (new service cases,
+    # visitor flow; the weather each hour; the day's windows each day) through the upload path;
+    # None: off (`cityops demo` sets 300; CITYOPS_LIVE_DOMAINS_S=0 keeps it off there).
+    live_domains_s: float | None = None
     # GTFS feeds (backend.transit.gtfs): the timetable that drives /gtfs/static.zip, how long a
     # built GTFS-Realtime feed is served before it is built again (at most one build per
     # gtfs_rt_max_age_s; consumers expect data no older than 10 s), and how old a vehicle's last

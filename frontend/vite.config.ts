@@ -65,13 +65,15 @@ export default defineConfig({
     sourcemap: false,
     // maplibre-gl is one ~1 MB module; it is the map, not an accident.
     chunkSizeWarningLimit: 1500,
-    // Three pages: the console, the grid worker's phone page (/report -> report.html) and the
-    // data center (/datacenter -> datacenter.html: the data catalog and its governance).
+    // Four pages: the console, the grid worker's phone page (/report -> report.html), the
+    // data center (/datacenter -> datacenter.html: the data catalog and its governance) and the
+    // video wall (/wall -> wall.html).
     rollupOptions: {
       input: {
         index: fileURLToPath(new URL('./index.html', import.meta.url)),
         report: fileURLToPath(new URL('./report.html', import.meta.url)),
         datacenter: fileURLToPath(new URL('./datacenter.html', import.meta.url)),
+        wall: fileURLToPath(new URL('./wall.html', import.meta.url)),
       },
     },
   },

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse
 
 from backend.api.route import GuardedRoute
@@ -52,6 +52,15 @@ def datacenter_page() -> RedirectResponse:
     """The data center (catalog, quality, requests) is a static page of the console's build,
     served like /report -> report.html; its data calls need catalog:read."""
     return RedirectResponse("datacenter.html", status_code=307)
+
+
+@health.get("/wall", include_in_schema=False, dependencies=[requires(Permission.PUBLIC)])
+def wall_page(request: Request) -> RedirectResponse:
+    """The video wall (county overview, the eight domains' carousel) is a static page of the
+    console's build like /datacenter; its data calls need domains:read and the live rights.
+    The query (?preset=, ?lang=, ?carousel=) goes along."""
+    query = request.url.query
+    return RedirectResponse(f"wall.html?{query}" if query else "wall.html", status_code=307)
 
 
 def include_routers(app: FastAPI) -> None:

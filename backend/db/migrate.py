@@ -49,6 +49,12 @@ def grant_app_role(admin_url: str) -> None:
             f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}"))
         conn.execute(sa.text(
             f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}"))
+        # The domain views' typed projections (migration 0023): read, never written, by the
+        # app role; cityops_refresh_domain_projection builds them.
+        if conn.execute(sa.text("SELECT to_regnamespace('domain_data')")).scalar():
+            conn.execute(sa.text(f"GRANT USAGE ON SCHEMA domain_data TO {APP_ROLE}"))
+            conn.execute(sa.text(
+                f"GRANT SELECT ON ALL TABLES IN SCHEMA domain_data TO {APP_ROLE}"))
         # The SECURITY DEFINER helpers (e.g. making a day's position partition) are the app
         # role's only way to change structure; they are not open to PUBLIC.
         for (signature,) in conn.execute(sa.text(

@@ -29,7 +29,8 @@ from backend.domains.views import DatasetInfo, DomainView, Query
 
 log = logging.getLogger("cityops.domains")
 TZ = ZoneInfo("Asia/Shanghai")
-# What a plan may scan: the version store and the base relations (CTE scans are not tables).
+# What a plan may scan: the version store, the base relations and the view's own datasets'
+# typed projections (domain_data.<id>; CTE scans are not tables).
 ALLOWED_TABLES = frozenset({"dataset_rows", "townships", "grid_cells"})
 MAX_CHART_ROWS = 200
 _WITH = re.compile(r"^\s*with\s+(recursive\s+)?", re.IGNORECASE)
@@ -40,11 +41,13 @@ REASON_FAILED = "查询失败 · the query failed (see the server log)"
 @dataclass(frozen=True, slots=True)
 class Meta:
     """A dataset's state in the catalog: its current version's seq and the newest seq (when
-    they differ, a rollback: the current content is read by seq range), its last update."""
+    they differ, a rollback: the current content is read by seq range), its last update, and
+    the fields of its typed projection when that holds the current version (migration 0023)."""
 
     seq: int | None
     latest_seq: int
     last_updated_at: datetime | None
+    projected: tuple[str, ...] | None = None
 
 
 class QueryFailed(Exception):
@@ -53,9 +56,41 @@ class QueryFailed(Exception):
         self.reason = reason
 
 
+def _projected(info: DatasetInfo, meta: Meta | None) -> bool:
+    """Its typed projection holds the current version with the fields the view knows."""
+    return (meta is not None and meta.projected is not None
+            and meta.projected == tuple(name for name, _ in info.fields))
+
+
+def _projection(info: DatasetInfo, area: Area | None) -> tuple[str, dict[str, Any], bool]:
+    """(CTE, params, cut) over domain_data.<id>: typed columns, no JSON to cast."""
+    where: list[str] = []
+    cut = area is None
+    params: dict[str, Any] = {}
+    if area is not None:
+        if area.kind == "township" and info.township:
+            where.append("township_code = %(area_code)s")
+            cut = True
+        elif info.geometry:
+            where.append(f"ST_Intersects(geom, {area.geometry})")
+            cut = True
+        elif info.township and area.kind in ("bbox", "polygon"):
+            where.append("township_code IN (SELECT code FROM townships WHERE "  # noqa: S608
+                         f"ST_Intersects(ST_PointOnSurface(geom), {area.geometry}))")
+            cut = True
+        params.update(area.params)
+    condition = f" WHERE {' AND '.join(where)}" if where else ""
+    cte = (f"\"{info.id}\" AS NOT MATERIALIZED (SELECT * FROM "  # noqa: S608
+           f"domain_data.\"{info.id}\"{condition})")
+    return cte, params, cut
+
+
 def _relation(i: int, info: DatasetInfo, meta: Meta | None, area: Area | None
               ) -> tuple[str, dict[str, Any], bool]:
-    """(CTE, params, cut by the area) for one dataset."""
+    """(CTE, params, cut by the area) for one dataset: its typed projection when that is
+    current, else the version store's JSON cast on the fly."""
+    if _projected(info, meta):
+        return _projection(info, area)
     cols = ", ".join(f"(data->>'{name}')::{kind} AS \"{name}\"" for name, kind in info.fields)
     p = f"ds{i}"
     params: dict[str, Any] = {p: info.id}
@@ -129,10 +164,31 @@ def read_only(engine: sa.Engine, timeout_ms: int) -> Iterator[Cursor]:
 
 
 def dataset_meta(cur: Cursor, ids: list[str]) -> dict[str, Meta]:
-    cur.execute("SELECT d.id, v.seq, d.latest_seq, d.last_updated_at FROM datasets d "
+    cur.execute("SELECT d.id, v.seq, d.latest_seq, d.last_updated_at, "
+                "CASE WHEN p.version_id IS NOT DISTINCT FROM d.current_version_id "
+                "THEN p.fields END FROM datasets d "
                 "LEFT JOIN dataset_versions v ON v.id = d.current_version_id "
+                "LEFT JOIN domain_projections p ON p.dataset_id = d.id "
                 "WHERE d.id = ANY(%s)", (ids,))
-    return {r[0]: Meta(r[1], r[2], r[3]) for r in cur.fetchall()}
+    return {r[0]: Meta(r[1], r[2], r[3], tuple(r[4]) if r[4] is not None else None)
+            for r in cur.fetchall()}
+
+
+def refresh_projections(engine: sa.Engine, ids: list[str]) -> dict[str, int]:
+    """Rebuild the typed projections of `ids` (each in its own transaction): {id: rows}. A
+    dataset whose projection cannot be built (a value that does not cast) is left to the
+    version store's path and logged."""
+    built: dict[str, int] = {}
+    for dataset_id in ids:
+        try:
+            with engine.begin() as conn:
+                built[dataset_id] = conn.execute(
+                    sa.text("SELECT cityops_refresh_domain_projection(:d)"),
+                    {"d": dataset_id}).scalar_one()
+        except sa.exc.DBAPIError as exc:
+            log.warning("domain projection of %s not built: %s", dataset_id,
+                        str(exc.orig).strip().splitlines()[0])
+    return built
 
 
 def run(cur: Cursor, view: DomainView, query: Query, area: Area | None,
@@ -215,7 +271,7 @@ def check_queries(cur: Cursor, view: DomainView) -> list[str]:
                 problems.append(f"{where}: the database refuses it: {first}")
                 break
             cur.execute("RELEASE SAVEPOINT domain_check")
-            other = sorted(_scanned(plan) - ALLOWED_TABLES)
+            other = sorted(_scanned(plan) - ALLOWED_TABLES - set(view.datasets))
             if other:
                 problems.append(f"{where}: reads {', '.join(other)}: only the view's datasets "
                                 "and townships, grid_cells may be read")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 
+from backend.domains import engine as kpi
 from backend.domains import service
 from backend.domains.views import DomainView, ViewCatalog
 from backend.realtime.messages import DOMAIN_KPIS
@@ -52,6 +53,8 @@ class DomainRuntime:
     async def moved(self, datasets: frozenset[str]) -> None:
         hit = [v for v in self.views.views if datasets & set(v.datasets)]
         log.info("datasets %s moved: recomputing %s", sorted(datasets), [v.id for v in hit])
+        # the typed projections first (once per version), then the cards read them
+        await run_in_threadpool(kpi.refresh_projections, self.engine, sorted(datasets))
         await self.refresh(hit)
 
 
@@ -62,6 +65,8 @@ async def setup(resources: Resources, hub: Hub) -> DomainRuntime:
     await run_in_threadpool(service.check_against, resources.engine, views,
                             timeout_ms=max(settings.domain_query_timeout_ms, 10_000))
     runtime = DomainRuntime(views, resources.engine, settings.domain_query_timeout_ms, hub)
+    # rebuilt at start: a field added to a dataset since the last build changes its columns
+    await run_in_threadpool(kpi.refresh_projections, resources.engine, sorted(views.datasets))
     await runtime.refresh(views.views, publish=False)
     if resources.versions is not None:
         resources.versions.on(views.datasets, runtime.moved)

@@ -1,5 +1,5 @@
-"""`cityops datasets push-key|exchange|generate` and the dataset branch of `cityops ingest FILE
---dataset ID`; backend/cli.py registers them."""
+"""`cityops datasets push-key|exchange|generate|generate-domains` and the dataset branch of
+`cityops ingest FILE --dataset ID`; backend/cli.py registers them."""
 
 from __future__ import annotations
 
@@ -120,6 +120,27 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _generate_domains(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import datetime
+
+    from backend.simulation.domain_data import generate_domains
+
+    only = [d.strip() for part in args.only or [] for d in part.split(",") if d.strip()]
+    engine = _engine(settings)
+    try:
+        made = generate_domains(engine, Path(args.folder or settings.var_dir / "domains_data"),
+                                seed=args.seed, scale=args.scale, only=only or None,
+                                now=datetime.fromisoformat(args.now) if args.now else None)
+    finally:
+        engine.dispose()
+    print(made.line())
+    bad = {k: v for k, v in made.loaded.items() if v["status"] not in ("accepted", "empty")}
+    for dataset_id, info in bad.items():
+        print(f"cityops: {dataset_id}: version {info['version']} {info['status']}",
+              file=sys.stderr)
+    return 1 if bad else 0
+
+
 def add_actions(actions: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """The arrival commands of the `cityops datasets` group (backend/datasets/cli.py makes the
     group): push keys, the table exchange, the demo's content."""
@@ -148,3 +169,14 @@ def add_actions(actions: argparse._SubParsersAction) -> None:  # type: ignore[ty
     gen.add_argument("--seed", type=int, default=20201)
     gen.add_argument("--only", action="append", help="dataset id (repeatable)")
     gen.set_defaults(handler=_generate)
+    dom = actions.add_parser("generate-domains", help="the demo content (示意) of the eight key "
+                             "domains, the weather and the duty roster: files written, then "
+                             "uploaded as new versions (e.g. --only weather_conditions,"
+                             "weather_warnings for fresh weather now)")
+    dom.add_argument("--only", action="append", help="dataset ids, comma separated "
+                     "(repeatable); default all 19")
+    dom.add_argument("--scale", type=float, default=1.0)
+    dom.add_argument("--seed", type=int, default=20214)
+    dom.add_argument("--now", help="the clock, ISO 8601 with offset (default: now)")
+    dom.add_argument("--folder", help="where the files go (default var/domains_data)")
+    dom.set_defaults(handler=_generate_domains)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyogrio
 import shapely
 from pyproj import CRS, Transformer
@@ -135,6 +136,8 @@ def _cell(value: Any) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if value is pd.NaT:  # a blank date of a GeoJSON or XLSX column: no value, not 'NaT'
         return None
     if hasattr(value, "to_pydatetime"):
         return value.to_pydatetime()

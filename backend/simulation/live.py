@@ -1,13 +1,14 @@
 """Keep the demo alive: run a scenario against this server's own JT/T 808 gateway, the
 traffic scenario against its own HTTP ingest and the camera scenario against its own GB/T 28181
-SIP endpoint, again and again, in the background of the server process (started by
-`cityops demo`)."""
+SIP endpoint, again and again, and post new versions of the domain datasets through the upload
+path, in the background of the server process (started by `cityops demo`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import socket
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -99,3 +100,43 @@ async def loop_cameras(name: str, settings: Settings, engine: sa.Engine, port: i
         except Exception:  # a failed run must not take the server down; try again shortly
             log.exception("camera scenario %s failed; retrying in 30 s", name)
             await asyncio.sleep(30)
+
+
+# The domain datasets the live demo posts again: every tick (cases arrive and finish, visitors
+# come), each hour (the weather at the hour), each day (the windows around now).
+EVERY_TICK = ("service_cases", "visitor_flow")
+HOURLY = ("weather_conditions", "weather_warnings")
+DAILY = ("duty_roster", "cultural_events", "staple_prices", "food_rapid_tests")
+
+
+async def loop_domains(settings: Settings, engine: sa.Engine) -> None:
+    """New versions of the domain datasets for the current time every live_domains_s, through
+    the upload path (files in var/domains_data/live); the NOTIFY of each version tells the
+    server's listeners. Starts with everything that depends on the hour and the day, so a demo
+    restarted tomorrow shows today's weather and duty."""
+    from backend.simulation.domain_data import generate_domains, missing_domains
+    from backend.simulation.domain_places import TZ, hour_floor
+
+    folder = settings.var_dir / "domains_data" / "live"
+    hour = day = None
+    while True:
+        try:
+            now = datetime.now(TZ)
+            only = list(EVERY_TICK)
+            if hour_floor(now) != hour:
+                only += HOURLY
+            if now.date() != day:
+                only += DAILY
+            # only datasets the catalog has (a new version of an unknown dataset is refused)
+            known = set(await asyncio.to_thread(missing_domains, engine, recorded=True))
+            only = [d for d in only if d in known]
+            if only:
+                report = await asyncio.to_thread(generate_domains, engine, folder, only=only,
+                                                 now=now)
+                log.info("%s", report.line())
+            hour, day = hour_floor(now), now.date()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a failed version must not take the server down; next tick
+            log.exception("domain datasets' live versions failed; trying again next tick")
+        await asyncio.sleep(settings.live_domains_s or 300.0)

@@ -1,14 +1,16 @@
 /**
  * The one owner of deck.gl: a MapboxOverlay interleaved with MapLibre (deck's layers are drawn
  * inside MapLibre's own frame and depth buffer, so terrain and extruded buildings hide what lies
- * behind or below them). Loaded on demand (a dynamic import) the first time 3D needs it, so the
- * 2D console does not carry deck.gl.
+ * behind or below them). The console loads it on demand (a dynamic import) the first time 3D
+ * needs it, so the 2D console does not carry deck.gl; the wall imports it for its moving
+ * vehicles. Each user owns a named group of layers (`setGroup`); the overlay draws them all.
  *
  * loaders.gl would fetch its worker scripts from a CDN: `worker: false` keeps every parse on
  * this page (nothing leaves the server; the page's CSP allows no other script origin anyway).
  */
 
 import { MapboxOverlay } from '@deck.gl/mapbox';
+import type { Layer } from '@deck.gl/core';
 import { PathLayer } from '@deck.gl/layers';
 import type { Map as MapLibreMap } from 'maplibre-gl';
 import { MIN_WIDTH_PX, type PlacedPipe } from './pipeData';
@@ -27,16 +29,24 @@ export interface PipeDrawOptions {
 
 export class DeckOverlay {
   private readonly overlay: MapboxOverlay;
+  private readonly groups = new Map<string, Layer[]>();
 
   constructor(map: MapLibreMap) {
     this.overlay = new MapboxOverlay({ interleaved: true, layers: [], useDevicePixels: true });
     map.addControl(this.overlay);
   }
 
+  /** Replaces the layers of one group (deck diffs them by id: same ids update in place). */
+  setGroup(name: string, layers: Layer[]): void {
+    if (layers.length) this.groups.set(name, layers);
+    else this.groups.delete(name);
+    this.overlay.setProps({ layers: [...this.groups.values()].flat() });
+  }
+
   /** Draws the pipes (an empty list removes them). */
   setPipes(pipes: PlacedPipe[], options: PipeDrawOptions): void {
     if (!pipes.length) {
-      this.overlay.setProps({ layers: [] });
+      this.setGroup('pipes', []);
       return;
     }
     const layer = new PathLayer<PlacedPipe>({
@@ -61,7 +71,7 @@ export class DeckOverlay {
       ...(options.beforeId ? { beforeId: options.beforeId } : {}),
       updateTriggers: { getPath: pipes },
     });
-    this.overlay.setProps({ layers: [layer] });
+    this.setGroup('pipes', [layer]);
   }
 
   /** The pipes under a screen point (CSS pixels of the map's container), nearest first. */

@@ -19,9 +19,9 @@ const DEFAULT_TEXT_SIZE = 16;
 type Value = unknown;
 
 /** The interface's scale: the root font size against the design's; never below 1. */
-export function uiScale(): number {
+export function uiScale(basePx = BASE_ROOT_PX): number {
   const root = parseFloat(getComputedStyle(document.documentElement).fontSize);
-  return Number.isFinite(root) ? Math.max(1, root / BASE_ROOT_PX) : 1;
+  return Number.isFinite(root) ? Math.max(1, root / basePx) : 1;
 }
 
 const round = (n: number): number => Math.round(n * 1000) / 1000;
@@ -57,13 +57,14 @@ export class MapScale {
   /** Each layer's original sizes, by layer id and property. */
   private readonly originals = new Map<string, Map<string, Value>>();
 
-  constructor(private readonly map: MapLibreMap) {
-    this.factor = uiScale();
+  /** `basePx`: the root size the page was designed at (the wall's is 16 px: its factor is k). */
+  constructor(private readonly map: MapLibreMap, private readonly basePx = BASE_ROOT_PX) {
+    this.factor = uiScale(basePx);
     const apply = (): void => this.apply();
     map.on('styledata', apply);
     map.on('idle', apply);
     map.on('resize', () => {
-      this.factor = uiScale();
+      this.factor = uiScale(this.basePx);
       this.apply(true);
     });
   }
