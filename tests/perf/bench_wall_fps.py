@@ -25,13 +25,9 @@ import time
 
 from tests.perf.common import ScratchDatabase, app_server, pct
 from tests.perf.wall_browser import (
-    CHROMIUM,
-    LAUNCH_ARGS,
-    WALL_SIZE,
     Feeder,
-    Outside,
-    login,
     movers,
+    open_wall,
     sample_fps,
     wall_path,
 )
@@ -70,12 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                 sync_playwright() as p:
             base = f"http://127.0.0.1:{port}"
             path = wall_path(base, args.page)
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-            context = browser.new_context(viewport=WALL_SIZE, device_scale_factor=1)
-            login(context, base, USER, PASSWORD)
-            page = context.new_page()
-            outside = Outside(base)
-            outside.watch(page)
+            browser, _context, page, outside = open_wall(p, base, USER, PASSWORD)
             page.goto(base + path, wait_until="load")
             time.sleep(args.warmup)  # the map's first tiles and the panels' first data
             idle = sample_fps(page, args.seconds)

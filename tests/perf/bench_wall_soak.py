@@ -24,16 +24,12 @@ import time
 
 from tests.perf.common import ScratchDatabase, free_port, start_app, stop_process
 from tests.perf.wall_browser import (
-    CHROMIUM,
-    LAUNCH_ARGS,
-    WALL_SIZE,
     CaseReporter,
     Feeder,
-    Outside,
     Sampler,
     growth,
-    login,
     movers,
+    open_wall,
     wall_path,
 )
 
@@ -81,12 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         cases = CaseReporter(base, None, {"Authorization": f"Bearer {token}"}, args.case_every)
         with sync_playwright() as p:
             path = wall_path(base, args.page)
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-            context = browser.new_context(viewport=WALL_SIZE, device_scale_factor=1)
-            login(context, base, WALL_USER, WALL_PASSWORD)
-            page = context.new_page()
-            outside = Outside(base)
-            outside.watch(page)
+            browser, context, page, outside = open_wall(p, base, WALL_USER,
+                                                        WALL_PASSWORD)
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(base + path, wait_until="load")

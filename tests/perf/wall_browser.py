@@ -74,6 +74,19 @@ def login(context: Any, base: str, username: str, password: str) -> None:
         raise RuntimeError(f"login as {username} failed: {answer.status} {answer.text()}")
 
 
+def open_wall(playwright: Any, base: str, username: str, password: str
+              ) -> tuple[Any, Any, Any, Outside]:
+    """Chromium at the wall's size, logged in as `username`, with the page's requests that
+    leave the origin logged: (browser, context, page, outside)."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+    context = browser.new_context(viewport=WALL_SIZE, device_scale_factor=1)
+    login(context, base, username, password)
+    page = context.new_page()
+    outside = Outside(base)
+    outside.watch(page)
+    return browser, context, page, outside
+
+
 def wall_path(base: str, page: str | None) -> str:
     """`page` when given; else /wall when the build has it, else the console (/)."""
     if page:
