@@ -14,6 +14,9 @@ Headless Chromium renders WebGL with SwiftShader on the CPU, and the app, the fe
 browser share this machine's cores: the absolute fps is a floor (a wall PC with a GPU shows
 more); the ratio with / without is the figure. Quoted: median and p10 fps of each phase, the
 ratio of the medians, the fixes the feed posted and how often it fell behind.
+
+Measured (issue 14, /wall, scale 0.02, 30 s phases, load average ~5 on 2 shared cores):
+58.0 fps without vehicles, 4.0 with 2,000 (ratio 0.07); 0 requests left the origin.
 """
 
 from __future__ import annotations

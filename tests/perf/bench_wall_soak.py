@@ -13,6 +13,10 @@ protocol, while logging every request whose host is not the app's.
 Quoted: growth per hour after `--warmup` seconds (least-squares slopes of the heap in MB and
 of the node count), the maxima, and the requests that left the origin (must be 0). The issue's
 24-hour behaviour is the slope times 24: a bounded page has slopes near zero.
+
+Measured (issue 14, /wall, scale 0.02, 4 min, every 15 s, warm-up 60 s): heap 15-16 MB
+(+11.6 MB/h, within noise of a 3-minute fit), DOM nodes 498-606 after warm-up (+966/h from
+one 606 spike of a rolling list), listeners 111-123; 0 requests left the origin.
 """
 
 from __future__ import annotations
