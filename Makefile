@@ -54,6 +54,8 @@ bench: system python frontend
 	$(BIN)/python -m tests.perf.bench_population_stats $(POPULATION_STATS_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_dataset_tiles $(DATASET_TILES_BENCH_ARGS)
 	$(BIN)/python -m tests.perf.bench_domain_kpis $(DOMAIN_KPIS_BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_wall_fps $(WALL_FPS_BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_wall_soak $(WALL_SOAK_BENCH_ARGS)
 
 lint: python
 	$(BIN)/ruff check .

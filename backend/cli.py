@@ -1,5 +1,5 @@
 """The `cityops` command: serve, demo, db, users, ingest, layers, gateway, scenario, open311,
-terminals, cameras, datasets, quality."""
+terminals, cameras, datasets, quality, people, snapshot."""
 
 from __future__ import annotations
 
@@ -414,6 +414,10 @@ def build_parser() -> argparse.ArgumentParser:
     from backend.domains.cli import add_parser as domain_commands
 
     domain_commands(sub)
+
+    from backend.snapshots.cli import add_parser as snapshot_command
+
+    snapshot_command(sub)
 
     open311 = sub.add_parser("open311", help="Open311 api keys: add-key, list-keys, disable-key")
     open311.add_argument("action", choices=["add-key", "list-keys", "disable-key"])

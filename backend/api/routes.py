@@ -31,6 +31,7 @@ from backend.quality.router import router as quality_router
 from backend.realtime.router import router as realtime_router
 from backend.sharing.governance_router import router as governance_router
 from backend.sharing.router import router as sharing_router
+from backend.snapshots.router import router as snapshots_router
 from backend.traffic.router import router as traffic_router
 from backend.transit.gtfs_router import router as gtfs_router
 from backend.transit.router import router as transit_router
@@ -72,6 +73,7 @@ def include_routers(app: FastAPI) -> None:
                    camera_coverage_router, datasets_router, ckan_router, exchange_router,
                    quality_router, sharing_router, governance_router, people_quarantine_router,
                    people_router, population_stats_router, domains_router, wall_router,
+                   snapshots_router,
                    # last: its /api/cameras/{code} would take any fixed /api/cameras/... path
                    cameras_router):
         app.include_router(router)

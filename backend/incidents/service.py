@@ -29,7 +29,7 @@ from backend.incidents.flow import (
     allowed_actions,
     step,
 )
-from backend.incidents.queries import case_row, clocks_of
+from backend.incidents.queries import case_row, clocks_of, list_incidents
 
 CASE_NO_PREFIX = "SX"  # 泗县
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -364,3 +364,11 @@ def open_cases_of(conn: sa.Connection, category_codes: Sequence[str],
         "ORDER BY reported_at DESC, id DESC LIMIT :limit"),
         {"codes": list(category_codes), "final": [s.value for s in FINAL_STATES],
          "limit": limit})]
+
+
+def open_cases(conn: sa.Connection, principal: Principal, *,
+               bbox: Sequence[float] | None = None, limit: int = 500) -> dict[str, Any]:
+    """The caller's open cases (not closed or voided) as the queue lists them: in its order,
+    within its scope, reporters' contacts masked (a snapshot of the wall's view reads them)."""
+    states = [s.value for s in State if s not in FINAL_STATES]
+    return list_incidents(conn, principal, states=states, bbox=bbox, limit=limit)

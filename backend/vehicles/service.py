@@ -11,7 +11,7 @@ from __future__ import annotations
 from backend.vehicles.alarms import StoredAlarm, list_alarms, record_events
 from backend.vehicles.consumers import alarm_event, position_event
 from backend.vehicles.fleet import PROBE_CLASS, FleetDirectory, FleetLine, LineStop
-from backend.vehicles.live import latest_fixes
+from backend.vehicles.live import latest_fixes, list_vehicles
 from backend.vehicles.rules import AlarmEvent, project
 from backend.vehicles.rules.events import make_event
 from backend.vehicles.store import track
@@ -26,6 +26,7 @@ __all__ = [
     "alarm_event",
     "latest_fixes",
     "list_alarms",
+    "list_vehicles",
     "make_event",
     "position_event",
     "project",

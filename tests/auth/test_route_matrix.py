@@ -38,7 +38,7 @@ SAMPLES = {
     # objects that do not exist: object-level checks answer 404 before 403
     "dataset_id": "no_such_dataset", "request_id": "999999999", "task_id": "999999999",
     "version_id": "1", "change_id": "999999999",
-    "person_id": "999999999", "household_id": "999999999",
+    "person_id": "999999999", "household_id": "999999999", "snapshot_id": "999999999",
     "domain_id": "culture_tourism",
 }
 Caller = str | None  # a role name, or None for no credential
