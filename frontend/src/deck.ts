@@ -1,5 +1,5 @@
 /**
- * The one owner of deck.gl: a MapboxOverlay interleaved with MapLibre (deck's layers are drawn
+ * The one owner of deck.gl: a MapboxOverlay, by default interleaved with MapLibre (deck's layers are drawn
  * inside MapLibre's own frame and depth buffer, so terrain and extruded buildings hide what lies
  * behind or below them). The console loads it on demand (a dynamic import) the first time 3D
  * needs it, so the 2D console does not carry deck.gl; the wall imports it for its moving
@@ -31,8 +31,14 @@ export class DeckOverlay {
   private readonly overlay: MapboxOverlay;
   private readonly groups = new Map<string, Layer[]>();
 
-  constructor(map: MapLibreMap) {
-    this.overlay = new MapboxOverlay({ interleaved: true, layers: [], useDevicePixels: true });
+  /**
+   * `interleaved: false` draws deck in its own canvas over the map (the wall's moving vehicles
+   * on a flat map): a frame of moving points then repaints that canvas only, not the whole
+   * MapLibre map as an interleaved layer does (at 2,000 vehicles, the map's repaint every frame
+   * was what the frame rate went to).
+   */
+  constructor(map: MapLibreMap, { interleaved = true }: { interleaved?: boolean } = {}) {
+    this.overlay = new MapboxOverlay({ interleaved, layers: [], useDevicePixels: true });
     map.addControl(this.overlay);
   }
 

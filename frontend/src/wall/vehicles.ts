@@ -85,7 +85,7 @@ export class WallVehicles {
   available: boolean | null = null;
 
   constructor(private readonly map: MapLibreMap) {
-    this.deck = new DeckOverlay(map);
+    this.deck = new DeckOverlay(map, { interleaved: false }); // flat map: no depth to share
     startFpsCounter();
   }
 
@@ -242,7 +242,7 @@ export class WallVehicles {
         lineWidthUnits: 'pixels',
         getLineWidth: 1.5,
         stroked: true,
-        updateTriggers: { getPosition: now, getFillColor: now },
+        updateTriggers: { getPosition: now, getFillColor: Math.floor(wall / 1000) },
       }),
       new ScatterplotLayer<Pulse>({
         id: 'wall-case-pulses',
