@@ -39,6 +39,7 @@ ROUTE_CLASSES: dict[tuple[str, str], BodyClass] = {
     ("POST", "/api/ingest/positions"): GPS_BATCH,
     ("POST", "/api/photos"): PHOTO,
     ("POST", "/api/people/changes"): PEOPLE_CHANGE,
+    ("POST", "/api/snapshots"): DOMAIN_AREA,  # it may carry the same drawn polygon
 }
 # (method, path prefix, path suffix) -> class, for paths with an id in between
 # (backend.exchange.router: /api/datasets/{id}/upload and /versions).
