@@ -62,38 +62,36 @@ def _projected(info: DatasetInfo, meta: Meta | None) -> bool:
             and meta.projected == tuple(name for name, _ in info.fields))
 
 
-def _projection(info: DatasetInfo, area: Area | None) -> tuple[str, dict[str, Any], bool]:
-    """(CTE, params, cut) over domain_data.<id>: typed columns, no JSON to cast."""
-    where: list[str] = []
-    cut = area is None
-    params: dict[str, Any] = {}
-    if area is not None:
-        if area.kind == "township" and info.township:
-            where.append("township_code = %(area_code)s")
-            cut = True
-        elif info.geometry:
-            where.append(f"ST_Intersects(geom, {area.geometry})")
-            cut = True
-        elif info.township and area.kind in ("bbox", "polygon"):
-            where.append("township_code IN (SELECT code FROM townships WHERE "  # noqa: S608
-                         f"ST_Intersects(ST_PointOnSurface(geom), {area.geometry}))")
-            cut = True
-        params.update(area.params)
-    condition = f" WHERE {' AND '.join(where)}" if where else ""
-    cte = (f"\"{info.id}\" AS NOT MATERIALIZED (SELECT * FROM "  # noqa: S608
-           f"domain_data.\"{info.id}\"{condition})")
-    return cte, params, cut
+def _cut(info: DatasetInfo, area: Area | None, township: str) -> tuple[list[str], bool]:
+    """The area's predicates on one dataset and whether they cut it; `township` is how its
+    township code is read (a column of the projection, or the JSON)."""
+    if area is None:
+        return [], True
+    if area.kind == "township" and info.township:
+        return [f"{township} = %(area_code)s"], True
+    if info.geometry:
+        return [f"ST_Intersects(geom, {area.geometry})"], True
+    if info.township and area.kind in ("bbox", "polygon"):
+        # No geometry: a row is in the area when its township's inner point is.
+        return [f"{township} IN (SELECT code FROM townships WHERE "  # noqa: S608
+                f"ST_Intersects(ST_PointOnSurface(geom), {area.geometry}))"], True
+    return [], False
 
 
 def _relation(i: int, info: DatasetInfo, meta: Meta | None, area: Area | None
               ) -> tuple[str, dict[str, Any], bool]:
     """(CTE, params, cut by the area) for one dataset: its typed projection when that is
-    current, else the version store's JSON cast on the fly."""
+    current, else the version store's JSON cast on the fly. Names come from content.yaml
+    (IDENT-checked), the area's SQL is fixed (backend.domains.area); every value is bound."""
+    params: dict[str, Any] = dict(area.params) if area is not None else {}
     if _projected(info, meta):
-        return _projection(info, area)
+        where, cut = _cut(info, area, "township_code")
+        condition = f" WHERE {' AND '.join(where)}" if where else ""
+        return (f"\"{info.id}\" AS NOT MATERIALIZED (SELECT * FROM "  # noqa: S608
+                f"domain_data.\"{info.id}\"{condition})"), params, cut
     cols = ", ".join(f"(data->>'{name}')::{kind} AS \"{name}\"" for name, kind in info.fields)
     p = f"ds{i}"
-    params: dict[str, Any] = {p: info.id}
+    params[p] = info.id
     if meta is None or meta.seq is None:
         version = "false"  # no current version: no rows
     elif meta.seq == meta.latest_seq:
@@ -101,24 +99,9 @@ def _relation(i: int, info: DatasetInfo, meta: Meta | None, area: Area | None
     else:
         version = f"first_seq <= %({p}_seq)s AND (last_seq IS NULL OR last_seq > %({p}_seq)s)"
         params[f"{p}_seq"] = meta.seq
-    where = [f"dataset_id = %({p})s", version]
-    cut = area is None
-    if area is not None:
-        if area.kind == "township" and info.township:
-            where.append("data->>'township_code' = %(area_code)s")
-            cut = True
-        elif info.geometry:
-            where.append(f"ST_Intersects(geom, {area.geometry})")
-            cut = True
-        elif info.township and area.kind in ("bbox", "polygon"):
-            # No geometry: a row is in the area when its township's inner point is.
-            where.append("data->>'township_code' IN (SELECT code FROM townships WHERE "  # noqa: S608
-                         f"ST_Intersects(ST_PointOnSurface(geom), {area.geometry}))")
-            cut = True
-        params.update(area.params)
-    # Names from content.yaml (IDENT-checked), fixed SQL from Area; every value is bound.
+    where, cut = _cut(info, area, "data->>'township_code'")
     cte = (f"\"{info.id}\" AS NOT MATERIALIZED (SELECT key, geom, {cols} FROM dataset_rows "  # noqa: S608
-           f"WHERE {' AND '.join(where)})")
+           f"WHERE {' AND '.join([f'dataset_id = %({p})s', version, *where])})")
     return cte, params, cut
 
 
