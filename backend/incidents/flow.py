@@ -28,6 +28,18 @@ class State(StrEnum):
     PARKED = "parked"            # 挂账
 
 
+# The states as the county's 数字化城市管理 practice names them (snapshots, exports).
+STATE_NAMES: dict[str, dict[str, str]] = {
+    "reported": {"zh": "待立案", "en": "Reported"}, "filed": {"zh": "待派遣", "en": "Filed"},
+    "voided": {"zh": "已作废", "en": "Voided"}, "dispatched": {"zh": "已派遣", "en": "Dispatched"},
+    "accepted": {"zh": "已签收", "en": "Accepted"},
+    "in_progress": {"zh": "处置中", "en": "In progress"},
+    "handled": {"zh": "已处置", "en": "Handled"}, "verifying": {"zh": "核查中", "en": "Verifying"},
+    "closed": {"zh": "已结案", "en": "Closed"}, "returned": {"zh": "已退回", "en": "Returned"},
+    "parked": {"zh": "已挂账", "en": "Parked"},
+}
+
+
 class Action(StrEnum):
     FILE = "file"
     VOID = "void"

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import pydeck
 
+from backend.incidents.flow import STATE_NAMES
 from backend.snapshots.gather import LayerPart, Situation
 
 STATUS_COLORS = {"alarm": [239, 83, 80, 255], "offline": [120, 130, 140, 200],
@@ -141,6 +142,11 @@ def _chart(spec: dict[str, Any], chart: dict[str, Any], lang: str) -> str:
     return f'<h3>{_t(spec["title"], lang)}</h3><table class="chart">{bars}</table>'
 
 
+def _state(state: object, lang: str) -> str:
+    names = STATE_NAMES.get(str(state))
+    return names[lang] if names else str(state or "")
+
+
 def _cases(s: Situation) -> str:
     if s.cases is None:
         return ""
@@ -149,7 +155,7 @@ def _cases(s: Situation) -> str:
         f'<tr class="{"urgent" if c.get("urgency") == "urgent" else ""}">'
         f'<td>{html.escape(str(c.get("case_no") or c.get("id")))}</td>'
         f'<td>{html.escape(str(c.get("category_name") or ""))}</td>'
-        f'<td>{html.escape(str(c.get("state") or ""))}</td>'
+        f'<td>{html.escape(_state(c.get("state"), s.lang))}</td>'
         f'<td>{html.escape(str(c.get("township_name") or ""))}</td></tr>'
         for c in s.cases[:60])
     return f'{head}<table class="cases">{rows}</table>'
