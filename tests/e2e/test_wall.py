@@ -246,3 +246,40 @@ def _cards_on_the_map(page: Any, view: dict) -> None:
         card.click()
         assert page.evaluate("__wall.layerFilter") is None
         assert all(page.evaluate(VISIBLE, view["layers"]).values())
+
+
+def test_header_warnings_by_kind_and_language_toggle(browser, live_server: str) -> None:  # noqa: ANN001
+    """One warning chip per kind and level (the townships it covers counted on it); the 中/EN
+    toggle switches the wall's language through the console's lang module and keeps the view."""
+    page = open_page(browser, live_server, (1920, 1080), user="viewer")
+    try:
+        domains = _domains_or_skip(page, live_server)
+        header = page.request.get(f"{live_server}/api/wall/header").json()
+        page.goto(f"{live_server}/wall?carousel=3600")
+        page.wait_for_function(READY, timeout=120_000)
+        page.wait_for_function("() => window.__wall.header.data !== null", timeout=30_000)
+        groups: dict[tuple[str, str], set[str]] = {}
+        for x in header["warnings"]:
+            where = x["township"] or x["township_code"]
+            groups.setdefault((x["kind"], x["level"]), set()).add(where)
+        chips = page.get_by_test_id("wall-warning")
+        assert chips.count() == len(groups)
+        assert sorted(int(n) for n in chips.evaluate_all("cs => cs.map(c => c.dataset.townships)")
+                      ) == sorted(len(t) for t in groups.values())
+        # The 示意 badge is beside the title, not over it.
+        title, badge = (page.locator(s).bounding_box() for s in (".wall-title", ".wall-demo"))
+        assert badge["x"] >= title["x"] + title["width"] - 1
+        page.evaluate("(id) => window.__wall.carousel.show(id)", domains[0]["id"])
+        page.get_by_test_id("wall-lang").click()
+        page.wait_for_url("**lang=en**", timeout=60_000)
+        page.wait_for_function(READY, timeout=120_000)
+        assert page.evaluate("document.documentElement.lang") == "en"
+        assert page.locator(".wall-title").inner_text() == "Sixian City Operations Center"
+        assert page.get_by_test_id("wall-lang").inner_text() == "中"
+        page.wait_for_function("(id) => window.__wall.view === id", arg=domains[0]["id"],
+                               timeout=30_000)
+        tab = page.locator(f'[data-testid=wall-tab][data-view="{domains[0]["id"]}"]')
+        assert tab.inner_text() == domains[0]["title"]["en"]
+        page.screenshot(path=str(SHOTS / "wall-en.png"))
+    finally:
+        page.context.close()
