@@ -119,11 +119,10 @@ const latest = new LatestCasesPanel(desk, (incident) => caseCard(byId('wall-cent
 const panels: WallPanel[] = [cases, latest, buses, alerts, data, header.panel];
 followConnection(live, [cases, latest, buses, alerts, data]);
 
-// The area filters sit in the map's top-left corner, as a MapLibre control: clear of the
-// attribution (bottom-right, up to two lines across the whole map on a 1080p wall).
+// The area filters sit over the map's top-left corner (wall.css), clear of the attribution
+// (bottom-right, up to two lines across the whole map on a 1080p wall); outside the map's own
+// container, so a click on them is no map click (which would pick a township).
 const filterBar = byId('wall-filters');
-filterBar.classList.add('maplibregl-ctrl');
-map.addControl({ onAdd: () => filterBar, onRemove: () => filterBar.remove() }, 'top-left');
 const state = {
   layout,
   view: OVERVIEW,
