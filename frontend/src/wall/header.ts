@@ -158,6 +158,7 @@ export class WallHeader {
       lang.textContent = w('lang');
       lang.title = w('langTitle');
       this.render();
+      this.renderTime();
     };
     texts();
     onLangChange(texts);
@@ -186,17 +187,24 @@ export class WallHeader {
   apply(data: HeaderData, sent = Date.now(), received = sent): void {
     if (!data || typeof data.now !== 'string') return;
     this.clock.sync(data.now, sent, received);
+    this.renderTime();
     this.data = data;
     this.panel.fresh();
     this.render();
   }
 
   private tick(): void {
+    const now = this.renderTime();
+    window.setTimeout(() => this.tick(), 1000 - (now.getTime() % 1000) + 5);
+  }
+
+  /** The clock's text now (also right after a sync: not up to a second of the old offset). */
+  private renderTime(): Date {
     const now = this.clock.now();
     this.time.textContent = part(now, { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
     this.time.dataset.epoch = String(now.getTime());
     this.date.textContent = `${part(now, { year: 'numeric', month: '2-digit', day: '2-digit' })} ${part(now, { weekday: 'long' })}`;
-    window.setTimeout(() => this.tick(), 1000 - (now.getTime() % 1000) + 5);
+    return now;
   }
 
   private render(): void {
