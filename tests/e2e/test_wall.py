@@ -26,6 +26,9 @@ BOXES = """() => [...document.querySelectorAll(
     return [n.dataset.panel || n.className.split(' ')[0], r.x, r.y, r.width, r.height]; })"""
 # Errors of resources the wall asks for that the other parts of issue 14 may not have served yet.
 PENDING = ("/api/domains", "/api/wall/header")
+# Whether each of the given catalog layers' first style layer is visible on the map.
+VISIBLE = """(ids) => Object.fromEntries(ids.map(id => [id,
+    window.__map.getLayoutProperty(id + ':0', 'visibility') !== 'none']))"""
 
 
 def open_wall(browser: Any, base: str, size: tuple[int, int], query: str = "") -> Any:
@@ -185,8 +188,8 @@ def test_domain_cards_filters_and_card_on_the_map(browser, live_server: str) -> 
     try:
         domains = _domains_or_skip(page, live_server)
         view = next((d for d in domains if "extent" in d["filters"]
-                     and any(k["map"] for k in d["kpis"])), None)
-        assert view, "no domain view with an extent filter and a card on the map"
+                     and any(k["map"] and k["map"]["filter"] for k in d["kpis"])), None)
+        assert view, "no domain view with an extent filter and a card filtering the map"
         page.goto(f"{live_server}/wall")
         page.wait_for_function(READY, timeout=120_000)
         page.evaluate("(id) => window.__wall.carousel.show(id)", view["id"])
@@ -207,17 +210,76 @@ def test_domain_cards_filters_and_card_on_the_map(browser, live_server: str) -> 
         page.get_by_test_id("filter-chip").locator("button").click()
         page.wait_for_function("() => window.__wall.figures?.area === null", timeout=30_000)
         # A card with `map` filters its layer; a second click clears it.
-        kpi = next(k for k in view["kpis"] if k["map"])
-        card = page.locator(f'[data-testid=wall-card][data-card="{kpi["id"]}"]')
-        card.click()
-        layer = kpi["map"]["layer"]
-        got = page.evaluate("(id) => window.__map.getFilter(id + ':0')", layer)
-        assert got is not None and str(kpi["map"]["filter"][0]) in str(got)
-        assert page.evaluate("__wall.layerFilter.layer") == layer
-        card.click()
-        assert page.evaluate("__wall.layerFilter") is None
+        _cards_on_the_map(page, view)
+        # A card whose `map.filter` is null (rural_land's confirmed_rate) is about its whole
+        # layer: its click hides the view's other layers; its layer keeps its own filter.
+        whole = next((d for d in domains if len(d["layers"]) > 1
+                      and any(k["map"] and k["map"]["filter"] is None for k in d["kpis"])), None)
+        if whole:
+            page.evaluate("(id) => window.__wall.carousel.show(id)", whole["id"])
+            page.wait_for_function("(id) => window.__wall.figures?.domain === id",
+                                   arg=whole["id"], timeout=30_000)
+            _cards_on_the_map(page, whole)
         page.screenshot(path=str(SHOTS / "wall-domain.png"))
         assert errors(page, live_server) == []
         assert outside_requests(page, live_server) == []
+    finally:
+        page.context.close()
+
+
+def _cards_on_the_map(page: Any, view: dict) -> None:
+    """Each card of `view` with `map`: a click filters its layer (or, with no expression, shows
+    that layer alone); a second click puts the map back."""
+    for kpi in [k for k in view["kpis"] if k["map"]]:
+        card = page.locator(f'[data-testid=wall-card][data-card="{kpi["id"]}"]')
+        card.click()
+        layer, expression = kpi["map"]["layer"], kpi["map"]["filter"]
+        assert page.evaluate("__wall.layerFilter.layer") == layer
+        assert page.get_by_test_id("layer-filter-chip").is_visible()
+        got = page.evaluate("(id) => window.__map.getFilter(id + ':0')", layer)
+        if expression is not None:
+            assert got is not None and str(expression[0]) in str(got), (kpi["id"], got)
+        shown = page.evaluate(VISIBLE, view["layers"])
+        assert shown[layer] is True, shown
+        if expression is None:
+            assert not any(v for k, v in shown.items() if k != layer), shown
+        card.click()
+        assert page.evaluate("__wall.layerFilter") is None
+        assert all(page.evaluate(VISIBLE, view["layers"]).values())
+
+
+def test_header_warnings_by_kind_and_language_toggle(browser, live_server: str) -> None:  # noqa: ANN001
+    """One warning chip per kind and level (the townships it covers counted on it); the 中/EN
+    toggle switches the wall's language through the console's lang module and keeps the view."""
+    page = open_page(browser, live_server, (1920, 1080), user="viewer")
+    try:
+        domains = _domains_or_skip(page, live_server)
+        header = page.request.get(f"{live_server}/api/wall/header").json()
+        page.goto(f"{live_server}/wall?carousel=3600")
+        page.wait_for_function(READY, timeout=120_000)
+        page.wait_for_function("() => window.__wall.header.data !== null", timeout=30_000)
+        groups: dict[tuple[str, str], set[str]] = {}
+        for x in header["warnings"]:
+            where = x["township"] or x["township_code"]
+            groups.setdefault((x["kind"], x["level"]), set()).add(where)
+        chips = page.get_by_test_id("wall-warning")
+        assert chips.count() == len(groups)
+        assert sorted(int(n) for n in chips.evaluate_all("cs => cs.map(c => c.dataset.townships)")
+                      ) == sorted(len(t) for t in groups.values())
+        # The 示意 badge is beside the title, not over it.
+        title, badge = (page.locator(s).bounding_box() for s in (".wall-title", ".wall-demo"))
+        assert badge["x"] >= title["x"] + title["width"] - 1
+        page.evaluate("(id) => window.__wall.carousel.show(id)", domains[0]["id"])
+        page.get_by_test_id("wall-lang").click()
+        page.wait_for_url("**lang=en**", timeout=60_000)
+        page.wait_for_function(READY, timeout=120_000)
+        assert page.evaluate("document.documentElement.lang") == "en"
+        assert page.locator(".wall-title").inner_text() == "Sixian City Operations Center"
+        assert page.get_by_test_id("wall-lang").inner_text() == "中"
+        page.wait_for_function("(id) => window.__wall.view === id", arg=domains[0]["id"],
+                               timeout=30_000)
+        tab = page.locator(f'[data-testid=wall-tab][data-view="{domains[0]["id"]}"]')
+        assert tab.inner_text() == domains[0]["title"]["en"]
+        page.screenshot(path=str(SHOTS / "wall-en.png"))
     finally:
         page.context.close()

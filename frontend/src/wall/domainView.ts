@@ -4,14 +4,15 @@
  * server's word, and here too once as_of + stale_after_s passes while the wall watches) and its
  * charts, from `/api/domains/{id}/figures` for the current area and live from `domains.kpis`
  * (county-wide figures, so applied while no area is chosen). A card or chart label with `map`
- * filters its layer on the map; a second click clears it.
+ * filters its layer on the map; a second click clears it. A card whose `map.filter` is null is
+ * about its whole layer: its click shows that layer alone (the view's other layers hidden).
  */
 
 import type { FilterSpecification, Map as MapLibreMap } from 'maplibre-gl';
 import { describeError } from '../toast';
-import { styleLayerId, type Catalog } from '../catalog';
+import { styleLayerId, styleLayerIds, type Catalog } from '../catalog';
 import { el } from '../dom';
-import { getLang, pick } from '../i18n';
+import { pick } from '../i18n';
 import { WallChart } from './charts';
 import { fetchFigures, type Area, type Card, type DomainView, type Figures, type KpiDef } from './domains';
 import { countTo } from './panel';
@@ -52,6 +53,13 @@ export function filterLayer(map: MapLibreMap, catalog: Catalog, layerId: string,
     const next = expression === null ? own : own ? ['all', own, expression] : expression;
     map.setFilter(id, (next ?? null) as FilterSpecification | null);
   });
+}
+
+/** Shows or hides one catalog layer's style layers. */
+export function setLayerVisible(map: MapLibreMap, catalog: Catalog, layerId: string, on: boolean): void {
+  const layer = catalog.layers.find((l) => l.id === layerId);
+  if (!layer) return;
+  for (const id of styleLayerIds(layer)) if (map.getLayer(id)) map.setLayoutProperty(id, 'visibility', on ? 'visible' : 'none');
 }
 
 export class DomainPanel {
@@ -129,7 +137,7 @@ export class DomainPanel {
   dispose(): void {
     this.abort?.abort();
     window.clearInterval(this.timer);
-    if (this.layerFilter) filterLayer(this.map, this.catalog, this.layerFilter.layer, null);
+    this.unapplyLayerFilter();
     this.layerFilter = null;
     for (const chart of this.charts.values()) chart.dispose();
     this.cardsHost.replaceChildren();
@@ -138,17 +146,28 @@ export class DomainPanel {
 
   clearLayerFilter(): void {
     if (!this.layerFilter) return;
-    filterLayer(this.map, this.catalog, this.layerFilter.layer, null);
+    this.unapplyLayerFilter();
     this.layerFilter = null;
     this.renderSelection();
   }
 
   private toggleFilter(layer: string, by: string, expression: unknown): void {
     const same = this.layerFilter?.by === by;
-    if (this.layerFilter) filterLayer(this.map, this.catalog, this.layerFilter.layer, null);
+    this.unapplyLayerFilter();
     this.layerFilter = same ? null : { layer, by, expression };
-    if (this.layerFilter) filterLayer(this.map, this.catalog, layer, expression);
+    if (this.layerFilter) {
+      filterLayer(this.map, this.catalog, layer, expression);
+      // No expression: the whole layer is the card's subject, so it is shown alone.
+      if (expression === null) for (const other of this.view.layers) if (other !== layer) setLayerVisible(this.map, this.catalog, other, false);
+    }
     this.renderSelection();
+  }
+
+  private unapplyLayerFilter(): void {
+    const current = this.layerFilter;
+    if (!current) return;
+    filterLayer(this.map, this.catalog, current.layer, null);
+    if (current.expression === null) for (const other of this.view.layers) setLayerVisible(this.map, this.catalog, other, true);
   }
 
   private renderSelection(): void {
@@ -202,7 +221,6 @@ export class DomainPanel {
     node.dataset.staleAfter = String(card.stale_after_s ?? '');
     node.dataset.serverStale = String(card.stale);
     this.renderStale();
-    void getLang;
   }
 
   private renderStale(): void {

@@ -14,10 +14,10 @@ import maplibregl from 'maplibre-gl';
 import { transformRequest } from '../api';
 import { AlarmStore } from '../alarmStore';
 import { Auth } from '../auth';
-import { baseStyle, fetchCatalog, styleLayerIds, type Catalog } from '../catalog';
+import { baseStyle, fetchCatalog, type Catalog } from '../catalog';
 import { DeskStore } from '../desk/store';
 import { el } from '../dom';
-import { pick, t } from '../i18n';
+import { onLangChange, pick, t } from '../i18n';
 import { LiveConnection } from '../live';
 import { MapScale } from '../mapScale';
 import { addCatalogLayers, RasterStack } from '../mapLayers';
@@ -25,7 +25,7 @@ import { describeError, initToasts, toast } from '../toast';
 import { TrafficStore } from '../traffic/store';
 import { OVERVIEW, Carousel } from './carousel';
 import { caseCard } from './caseCard';
-import { DomainPanel } from './domainView';
+import { DomainPanel, setLayerVisible } from './domainView';
 import { DOMAIN_KPIS_CHANNEL, fetchDomains, type DomainView, type Figures } from './domains';
 import { areaLabel, AreaFilter, filterChip } from './filters';
 import { WallHeader } from './header';
@@ -119,6 +119,9 @@ const latest = new LatestCasesPanel(desk, (incident) => caseCard(byId('wall-cent
 const panels: WallPanel[] = [cases, latest, buses, alerts, data, header.panel];
 followConnection(live, [cases, latest, buses, alerts, data]);
 
+// The area filters sit over the map's top-left corner (wall.css), clear of the attribution
+// (bottom-right, up to two lines across the whole map on a 1080p wall); outside the map's own
+// container, so a click on them is no map click (which would pick a township).
 const filterBar = byId('wall-filters');
 const state = {
   layout,
@@ -154,10 +157,7 @@ function showDomainLayers(view: DomainView | null): void {
   const catalog = state.catalog;
   if (!catalog) return;
   const all = new Set(state.domains.flatMap((d) => d.layers));
-  for (const layer of catalog.layers.filter((l) => all.has(l.id))) {
-    const on = !!view?.layers.includes(layer.id);
-    for (const id of styleLayerIds(layer)) if (map.getLayer(id)) map.setLayoutProperty(id, 'visibility', on ? 'visible' : 'none');
-  }
+  for (const id of all) setLayerVisible(map, catalog, id, !!view?.layers.includes(id));
 }
 
 function fitCounty(): void {
@@ -298,6 +298,9 @@ async function start(): Promise<void> {
   });
   await loadDomains();
   showDomainLayers(null);
+  // After a language switch the wall comes back on the view it showed (?view=).
+  const asked = new URLSearchParams(location.search).get('view');
+  if (asked && asked !== OVERVIEW) carousel.show(asked);
   void Promise.all([header.load(), desk.reload(), alarms.load(), traffic.loadAll(), vehicles.reload(), data.load()]);
   live.start();
   // Ready once the catalog, the views and the first loads are asked for; the map's idle is
@@ -309,4 +312,12 @@ async function start(): Promise<void> {
 }
 
 auth.onLogin(() => live.start());
+// 中/EN (the header's toggle, the console's lang module): the wall's strings are set as its
+// panels are built, so it reloads in the other language on the view it showed.
+onLangChange((lang) => {
+  const url = new URL(location.href);
+  url.searchParams.set('lang', lang);
+  url.searchParams.set('view', state.view);
+  location.replace(url.toString());
+});
 void start();

@@ -51,6 +51,7 @@ const TEXT = {
   download: { zh: '下载', en: 'Download' },
   domainsFailed: { zh: '专题视图加载失败', en: 'The domain views failed to load' },
   lang: { zh: 'EN', en: '中' },
+  langTitle: { zh: 'Switch to English', en: '切换到中文' },
 } satisfies Record<string, Bilingual>;
 
 export type TextKey = keyof typeof TEXT;
