@@ -23,7 +23,8 @@ BBOX = ",".join(map(str, COUNTY_BBOX))
 @pytest.fixture(scope="module")
 def as_(client: TestClient) -> dict[str, dict[str, str]]:
     return {role: bearer(client, role) for role in (
-        "traffic_police", "commander", "dispatcher", "grid_worker", "viewer", "admin")}
+        "traffic_police", "commander", "dispatcher", "grid_worker", "viewer", "admin",
+        "data_steward")}
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +38,10 @@ def traffic(client: TestClient) -> TrafficService:
 
 def test_who_may_read_traffic(client: TestClient, anonymous: TestClient,
                               as_: dict[str, dict[str, str]]) -> None:
-    for role in ("traffic_police", "commander", "dispatcher", "admin"):
+    # viewer: the video wall's read-only account shows the traffic alerts (issue 14)
+    for role in ("traffic_police", "commander", "dispatcher", "admin", "viewer"):
         assert client.get("/api/traffic/index", headers=as_[role]).status_code == 200, role
-    for role in ("grid_worker", "viewer"):
+    for role in ("grid_worker", "data_steward"):
         assert client.get("/api/traffic/index", headers=as_[role]).status_code == 403, role
     assert anonymous.get("/api/traffic/index").status_code == 401
 
@@ -220,7 +222,7 @@ def test_levels_reach_consoles_on_traffic_segments(client: TestClient, traffic: 
 def test_only_traffic_roles_subscribe_to_traffic_channels(client: TestClient) -> None:
     from tests.conftest import login_token
 
-    for role, allowed in (("traffic_police", True), ("viewer", False)):
+    for role, allowed in (("traffic_police", True), ("viewer", True), ("data_steward", False)):
         with client.websocket_connect("/ws") as ws:
             ws.send_json({"type": "auth", "token": login_token(client, role)})
             assert ws.receive_json()["type"] == "authenticated"
