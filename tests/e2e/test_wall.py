@@ -283,3 +283,39 @@ def test_header_warnings_by_kind_and_language_toggle(browser, live_server: str) 
         page.screenshot(path=str(SHOTS / "wall-en.png"))
     finally:
         page.context.close()
+
+
+def test_snapshot_button_saves_the_view_as_one_offline_file(browser, live_server: str) -> None:  # noqa: ANN001
+    """态势快照 on a domain view cut by the map's extent: the server answers with the file, the
+    wall offers its link, and the file is the view's (its cards, deck.gl inlined, no URL out)."""
+    page = open_page(browser, live_server, (1920, 1080), user="viewer")
+    try:
+        domains = _domains_or_skip(page, live_server)
+        view = next(d for d in domains if "extent" in d["filters"])
+        page.goto(f"{live_server}/wall")
+        page.wait_for_function(READY, timeout=120_000)
+        page.evaluate("(id) => window.__wall.carousel.show(id)", view["id"])
+        page.wait_for_function("(id) => window.__wall.figures?.domain === id", arg=view["id"],
+                               timeout=30_000)
+        page.evaluate("window.__map.jumpTo({center: [117.88, 33.48], zoom: 12})")
+        page.get_by_test_id("filter-extent").click()
+        page.wait_for_function("() => window.__wall.figures?.area?.kind === 'bbox'",
+                               timeout=30_000)
+        with page.expect_response(lambda r: r.url.endswith("/api/snapshots")
+                                  and r.request.method == "POST", timeout=120_000) as made:
+            page.get_by_test_id("wall-snapshot").click()
+        assert made.value.status == 201, made.value.text()
+        record = made.value.json()
+        assert record["view"] == view["id"]
+        link = page.get_by_test_id("wall-snapshot-link")
+        link.wait_for(state="visible", timeout=30_000)
+        assert link.get_attribute("href").endswith(record["url"])
+        html = page.request.get(f"{live_server}{record['url']}").text()
+        assert len(html.encode()) == record["bytes"]
+        assert "deck" in html and view["title"]["zh"] in html
+        for kpi in view["kpis"]:
+            assert kpi["title"]["zh"] in html, kpi["id"]
+        assert "https://" not in html.split("<script", 1)[0]  # no stylesheet or font from afar
+        assert outside_requests(page, live_server) == []
+    finally:
+        page.context.close()
