@@ -53,9 +53,11 @@ class DomainRuntime:
     async def moved(self, datasets: frozenset[str]) -> None:
         hit = [v for v in self.views.views if datasets & set(v.datasets)]
         log.info("datasets %s moved: recomputing %s", sorted(datasets), [v.id for v in hit])
-        # the typed projections first (once per version), then the cards read them
-        await run_in_threadpool(kpi.refresh_projections, self.engine, sorted(datasets))
+        # The county's cards first, from the version store (the projection still holds the
+        # old version): the push waits for no rebuild. Then the typed projections (once per
+        # version), which the filtered figures asked for next read.
         await self.refresh(hit)
+        await run_in_threadpool(kpi.refresh_projections, self.engine, sorted(datasets))
 
 
 async def setup(resources: Resources, hub: Hub) -> DomainRuntime:

@@ -8,7 +8,8 @@ and relocation over 100,000 relocation_households points (cut by the GiST index)
 database of the managed cluster (the demo county at a small scale). Prints medians and the
 ratio to the issue's target (<= 200 ms), for the cards over the typed projections (migration
 0023) against the same cards casting the version store's JSON, and what a new version costs
-(its projection rebuilt, then the county's cards). Figures, not assertions."""
+(the county's cards from the version store, pushed; then its projection rebuilt). Figures, not
+assertions."""
 
 from __future__ import annotations
 
@@ -155,11 +156,10 @@ def main() -> None:
                       f"{len(view.spec.kpis)} cards, {len(view.spec.charts)} charts{note})",
                       flush=True)
             county = json_ms[(view_id, "county")]
-            after = builds[dataset] + timed(view_id, None)[0]
-            print(f"  {view_id:16s} after a new version of {dataset}: projection "
-                  f"{builds[dataset]:.0f} ms + county cards = {after:.0f} ms, ratio to "
-                  f"{TARGET_MS:.0f} ms {after / TARGET_MS:.2f} (JSON path {county:.0f} ms)",
-                  flush=True)
+            print(f"  {view_id:16s} after a new version of {dataset}: the county's cards pushed "
+                  f"in {county:.0f} ms (version store: ratio to {TARGET_MS:.0f} ms "
+                  f"{county / TARGET_MS:.2f}), then its projection built in "
+                  f"{builds[dataset]:.0f} ms for the filtered figures", flush=True)
     finally:
         db.engine.dispose()
         if not args.keep:
