@@ -157,6 +157,14 @@ def dataset_meta(cur: Cursor, ids: list[str]) -> dict[str, Meta]:
             for r in cur.fetchall()}
 
 
+def stale_projections(engine: sa.Engine, infos: list[DatasetInfo]) -> list[str]:
+    """The datasets whose typed projection does not hold their current version with the
+    fields the views know (a new version, a field added since): what a start rebuilds."""
+    with engine.connect() as conn:
+        meta = dataset_meta(_cursor(conn), [i.id for i in infos])
+    return sorted(i.id for i in infos if i.id in meta and not _projected(i, meta[i.id]))
+
+
 def refresh_projections(engine: sa.Engine, ids: list[str]) -> dict[str, int]:
     """Rebuild the typed projections of `ids` (each in its own transaction): {id: rows}. A
     dataset whose projection cannot be built (a value that does not cast) is left to the

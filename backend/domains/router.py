@@ -21,7 +21,6 @@ from backend.errors import NotConfigured, Unprocessable
 router = APIRouter(route_class=GuardedRoute, tags=["domains"])
 
 
-
 def _runtime(state: AppState) -> DomainRuntime:
     if state.domains is None:
         raise NotConfigured("the domain views are not loaded in this process")

@@ -32,8 +32,11 @@ class DatasetInfo:
 
     @classmethod
     def of(cls, d: ContentDataset) -> DatasetInfo:
+        """A view's SQL sees no personal field (a name, a phone...): its figures are aggregates,
+        and a column that is not there cannot become a chart's label. The typed projection
+        leaves them out too (migration 0023)."""
         names = {f.name for f in d.fields}
-        return cls(d.id, tuple((f.name, SQL_TYPES[f.type]) for f in d.fields),
+        return cls(d.id, tuple((f.name, SQL_TYPES[f.type]) for f in d.fields if f.kind is None),
                    d.geometry is not None, "township_code" in names, d.update_cycle)
 
 
@@ -141,3 +144,8 @@ class ViewCatalog:
     @property
     def datasets(self) -> set[str]:
         return {d for v in self.views for d in v.datasets}
+
+    @property
+    def infos(self) -> list[DatasetInfo]:
+        """Every dataset the views read, once."""
+        return list({i.id: i for v in self.views for i in v.datasets.values()}.values())

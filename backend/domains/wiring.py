@@ -67,8 +67,10 @@ async def setup(resources: Resources, hub: Hub) -> DomainRuntime:
     await run_in_threadpool(service.check_against, resources.engine, views,
                             timeout_ms=max(settings.domain_query_timeout_ms, 10_000))
     runtime = DomainRuntime(views, resources.engine, settings.domain_query_timeout_ms, hub)
-    # rebuilt at start: a field added to a dataset since the last build changes its columns
-    await run_in_threadpool(kpi.refresh_projections, resources.engine, sorted(views.datasets))
+    # the projections behind their dataset (a version written while the server was down, a
+    # field added since) are rebuilt; current ones are kept
+    stale = await run_in_threadpool(kpi.stale_projections, resources.engine, views.infos)
+    await run_in_threadpool(kpi.refresh_projections, resources.engine, stale)
     await runtime.refresh(views.views, publish=False)
     if resources.versions is not None:
         resources.versions.on(views.datasets, runtime.moved)

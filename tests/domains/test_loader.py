@@ -116,3 +116,15 @@ def test_the_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
                                                    encoding="utf-8")
     assert main(["domains", "check", "--no-database", "--dir", str(tmp_path)]) == 1
     assert "domains/culture_tourism.yaml: charts.0.type" in capsys.readouterr().out
+
+
+def test_a_views_sql_sees_no_personal_field() -> None:
+    """被征收人 and phones are not columns a view's SQL can read (so no chart label shows them)."""
+    from backend.catalog.dataset_content import load_content
+    from backend.domains.views import DatasetInfo
+
+    content = {d.id: d for d in load_content()}
+    households = dict(DatasetInfo.of(content["relocation_households"]).fields)
+    assert "head_name" not in households and "phone" not in households
+    assert {"stage", "project_id", "township_code"} <= set(households)
+    assert "transferor" not in dict(DatasetInfo.of(content["land_transfers"]).fields)

@@ -8,7 +8,8 @@ Create Date: 2026-12-06 10:00:00
 A KPI over the version store casts every row's JSON on every query (about 130 ms per query
 on 100,000 rows; a view runs 8 to 12 of them). The projection casts once per version: one
 typed column per field (dataset_fields' data types), the geometry with a GiST index, the
-township with a b-tree, analysed. `cityops_refresh_domain_projection(dataset)` builds it
+township with a b-tree, analysed; no personal field (dataset_fields.kind set) is copied: the
+views' figures are aggregates. `cityops_refresh_domain_projection(dataset)` builds it
 beside the old one and swaps the two in its transaction, so readers see the old or the new
 table, never half of one; `domain_projections` says which version each holds (the engine
 reads a projection only while it holds the current version, else the version store).
@@ -61,7 +62,8 @@ BEGIN
   END IF;
   PERFORM pg_advisory_xact_lock(hashtext('cityops_domain_projection:' || p_dataset));
   FOR f IN SELECT name, data_type FROM dataset_fields
-            WHERE dataset_id = p_dataset AND data_type <> 'geometry' AND name NOT IN ('key', 'geom')
+            WHERE dataset_id = p_dataset AND data_type <> 'geometry' AND kind IS NULL
+              AND name NOT IN ('key', 'geom')
             ORDER BY position LOOP
     v_cols := v_cols || format(', (r.data->>%L)::%s AS %I', f.name,
       CASE f.data_type WHEN 'integer' THEN 'bigint' WHEN 'number' THEN 'double precision'
