@@ -120,7 +120,6 @@ def test_the_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 def test_a_views_sql_sees_no_personal_field() -> None:
     """被征收人 and phones are not columns a view's SQL can read (so no chart label shows them)."""
-    from backend.catalog.dataset_content import load_content
     from backend.domains.views import DatasetInfo
 
     content = {d.id: d for d in load_content()}
