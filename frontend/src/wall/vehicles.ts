@@ -1,6 +1,6 @@
 /**
  * Moving things on the wall, drawn by deck.gl (one ScatterplotLayer per kind through the one
- * overlay of ../deck): buses and probe vehicles from `GET /api/vehicles` and the hub's
+ * overlay of ../deck): buses and the other vehicles from `GET /api/vehicles` and the hub's
  * `vehicles.positions`, each glided from where it is drawn to its new report over the time
  * between its reports; new cases pulse where they arrive. Frames are drawn only while something
  * moves or pulses (the map still goes idle); `window.__wallFps` is a rolling frames-per-second
@@ -27,7 +27,7 @@ export interface Moving {
   id: string;
   label: string;
   lineId: number | null;
-  /** 'probe' for the traffic probe vehicles (vehicle_class), else a bus. */
+  /** The register's class (bus, taxi...): buses are drawn in the bus colour, others apart. */
   vehicleClass: string | null;
   /** Drawn position, and the glide from `from` to `to` over [t0, t1] (performance.now ms). */
   pos: [number, number];
@@ -53,10 +53,14 @@ const RELOAD_NEWCOMERS_MS = 3_000;
 const PULSE_MAX_RADIUS_PX = 46;
 const COLORS: Record<string, RGBA> = {
   bus: [29, 233, 182, 255],
-  probe: [255, 213, 79, 230],
+  other: [255, 213, 79, 230], // taxis and any non-bus vehicle the caller may see
   alarm: [255, 77, 79, 255],
   offline: [125, 139, 153, 200],
 };
+
+function isBus(v: Moving): boolean {
+  return v.vehicleClass === null || v.vehicleClass === 'bus';
+}
 
 function num(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
@@ -153,17 +157,20 @@ export class WallVehicles {
     this.animate();
   }
 
-  /** Vehicles heard within the offline limit, and those of them on a line. */
+  /** Buses heard within the offline limit, those of them on a line, those in alarm (the
+   * bus operations panel: taxis and other vehicles are drawn, not counted). */
   counts(now = Date.now()): { online: number; onLine: number; alarm: number; total: number } {
-    let online = 0, onLine = 0, alarm = 0;
+    let online = 0, onLine = 0, alarm = 0, total = 0;
     for (const v of this.moving.values()) {
+      if (!isBus(v)) continue;
+      total += 1;
       if (now - v.reportedAt <= OFFLINE_AFTER_MS) {
         online += 1;
         if (v.lineId !== null) onLine += 1;
       }
       if (v.alarm) alarm += 1;
     }
-    return { online, onLine, alarm, total: this.moving.size };
+    return { online, onLine, alarm, total };
   }
 
   private place(id: string, to: [number, number], reportedAt: number,
@@ -228,7 +235,7 @@ export class WallVehicles {
     const wall = Date.now();
     const colorOf = (v: Moving): RGBA => v.alarm ? COLORS.alarm!
       : wall - v.reportedAt > OFFLINE_AFTER_MS ? COLORS.offline!
-        : v.vehicleClass === 'probe' ? COLORS.probe! : COLORS.bus!;
+        : isBus(v) ? COLORS.bus! : COLORS.other!;
     const layers = [
       new ScatterplotLayer<Moving>({
         id: 'wall-vehicles',
